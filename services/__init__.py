@@ -1,0 +1,1 @@
+"""Warden's four cooperating processes: sensors, governor, actuator, notifier."""

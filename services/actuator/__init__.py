@@ -1,0 +1,1 @@
+"""Actuator: the only privileged process. Makes the host match the desired state, safely."""

@@ -1,0 +1,51 @@
+"""The Docker API calls the actuator makes: pause, unpause, update."""
+
+from __future__ import annotations
+
+import math
+
+import docker
+
+from shared.messages import CpuMax
+
+CPU_SHARES_MAX = 262144
+
+
+def cpu_shares(weight: int) -> int:
+    """cpu.weight (1-10000) as Docker's CpuShares; runc's conversion gives the weight back."""
+    return min(CPU_SHARES_MAX, 2 + math.ceil((weight - 1) * 262142 / 9999))
+
+
+class DockerControl:
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
+
+    def pause(self, container_id: str) -> None:
+        self.api.pause(container_id)
+
+    def unpause(self, container_id: str) -> None:
+        self.api.unpause(container_id)
+
+    def update(
+        self,
+        container_id: str,
+        cpu_weight: int | None = None,
+        memory_max: int | None = None,
+        cpu_max: CpuMax | bool | None = False,
+    ) -> None:
+        """cpu_max: a limit, None to lift it, False to leave it as it is."""
+        kwargs: dict[str, int] = {}
+        if cpu_weight is not None:
+            kwargs["cpu_shares"] = cpu_shares(cpu_weight)
+        if memory_max is not None:
+            # Unlimited swap on top: a lower memswap limit left by `docker run`
+            # would make dockerd refuse a larger memory limit.
+            kwargs["mem_limit"] = memory_max
+            kwargs["memswap_limit"] = -1
+        if cpu_max is None:
+            kwargs["cpu_quota"] = -1
+        elif isinstance(cpu_max, CpuMax):
+            kwargs["cpu_quota"] = cpu_max.quota_us
+            kwargs["cpu_period"] = cpu_max.period_us
+        if kwargs:
+            self.api.update_container(container_id, **kwargs)

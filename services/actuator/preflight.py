@@ -1,0 +1,50 @@
+"""What this host lets the actuator do, found once at start and reported once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import docker
+
+from services.actuator.block_devices import devices_backing
+from shared.cgroupfs import CgroupLayout, detect_layout
+from shared.config.model import Actuator
+from shared.docker_view import DockerError
+
+
+@dataclass
+class Preflight:
+    layout: CgroupLayout
+    docker_problem: str | None
+    docker_root: str | None
+    io_devices: list[str]
+    problems: list[str] = field(default_factory=list)
+
+
+def run_preflight(settings: Actuator, api: docker.APIClient) -> Preflight:
+    layout = detect_layout(settings.cgroup_root)
+    problems: list[str] = []
+    docker_problem = docker_root = None
+    try:
+        info = api.info()
+        docker_root = info.get("DockerRootDir")
+    except DockerError as exc:
+        docker_problem = f"Docker API at {settings.docker_url} unreachable: {str(exc)[:160]}"
+        problems.append(docker_problem)
+    if layout.v2_mount is None and not layout.v1_mounts:
+        problems.append(f"no cgroup hierarchy under {settings.cgroup_root}")
+    else:
+        writable = [
+            p for p in [layout.v2_mount, *layout.v1_mounts.values()] if p and os.access(p, os.W_OK)
+        ]
+        if not writable:
+            problems.append(
+                f"cgroup files under {settings.cgroup_root} are not writable (not root?)"
+            )
+        if layout.kind != "v2" and "memory" not in layout.v1_mounts:
+            problems.append("no memory controller: memory.high cannot be applied")
+    io_devices = devices_backing(docker_root) if docker_root else []
+    if docker_root and not io_devices:
+        problems.append(f"no block device found behind {docker_root}: io.max cannot be applied")
+    return Preflight(layout, docker_problem, docker_root, io_devices, problems)

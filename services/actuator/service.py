@@ -1,0 +1,248 @@
+"""Wiring: reconcile the host to the live desired state, or to the baseline when there is none.
+
+Reconciles on every desired-state renewal, every Docker container event, the
+lease running out, the governor going offline, and a slow resync timer.
+"""
+
+from __future__ import annotations
+
+from services.actuator.docker_control import DockerControl
+from services.actuator.host import Host
+from services.actuator.lease import Lease
+from services.actuator.pause_ledger import PauseLedger
+from services.actuator.plan import Settings, plan
+from services.actuator.preflight import run_preflight
+from shared import docker_view
+from shared.bus import Received, model_decoder, text_decoder
+from shared.messages import Applied, AppliedContainer, DesiredState, Event, Refusal
+from shared.service import ServiceContext
+from shared.topics import OFFLINE, ONLINE
+
+REAPPLY_ACTIONS = frozenset({"start", "restart"})
+
+
+class ActuatorService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.matcher = self.cfg.tier_matcher()
+        settings = self.cfg.actuator
+        log = ctx.log
+
+        self.api = docker_view.connect(settings.docker_url)
+        pre = run_preflight(settings, self.api)
+        log.info(
+            "preflight",
+            cgroups=pre.layout.kind,
+            docker_root=pre.docker_root,
+            io_devices=",".join(pre.io_devices) or None,
+        )
+        for problem in pre.problems:
+            log.warning("preflight.problem", problem=problem)
+        self.dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
+        if pre.docker_problem and not self.dry_run:
+            self.dry_run = True
+            log.warning(
+                "preflight.dry_run", reason="no Docker access: only logging what would be done"
+            )
+        if self.dry_run:
+            log.info("dry_run", reason="nothing on the host will be changed")
+
+        ledger = PauseLedger(None if self.dry_run else settings.state_file, log)
+        self.host = Host(
+            DockerControl(self.api),
+            pre.layout,
+            settings.proc_root,
+            pre.io_devices,
+            ledger,
+            self.dry_run,
+            log,
+        )
+        self.lease: Lease | None = None
+        self.baseline_reason = "no live desired state yet"
+        self.started = False
+        self.last_applied: dict[str, Settings] = {}
+        self.foreign_refusals: list[Refusal] = []
+        self._reported: set[tuple[str, str]] = set()
+        self._lease_timer = None
+
+        bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
+        bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
+        bus.subscribe(
+            topics.availability("governor"),
+            text_decoder(ONLINE, OFFLINE),
+            self.on_governor_availability,
+        )
+        self._events = docker_view.EventWatcher(
+            settings.docker_url,
+            lambda e: loop.post(self.on_docker_event, e),
+            log,
+            on_reconnect=lambda: loop.post(self.reconcile),
+        )
+        if not pre.docker_problem:
+            self._events.start()
+        loop.call_later(settings.startup_grace_seconds, self.end_grace)
+        loop.call_every(settings.resync_seconds, self.resync, first=settings.resync_seconds)
+        loop.on_stop(self.on_stop)
+
+    # --- inputs ----------------------------------------------------------
+
+    def on_desired(self, received: Received[DesiredState]) -> None:
+        desired = received.value
+        if desired.host != self.cfg.host_id:
+            self.refuse(
+                Refusal(
+                    target=f"desired seq {desired.seq}",
+                    reason=f"for host {desired.host!r}, this is {self.cfg.host_id!r}",
+                )
+            )
+            return
+        if received.retained:
+            # Stored by the broker: maybe from a governor long dead. Wait for a renewal.
+            self.ctx.log.info(
+                "desired.untrusted", seq=desired.seq, reason="retained, not yet renewed"
+            )
+            return
+        renewed = self.lease is None
+        self.lease = Lease(desired, self.ctx.loop.now())
+        if renewed:
+            self.ctx.log.info("lease.live", seq=desired.seq, lease_seconds=desired.lease_seconds)
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+        self._lease_timer = self.ctx.loop.call_later(desired.lease_seconds, self.check_lease)
+        self.started = True
+        self.reconcile()
+
+    def on_governor_availability(self, received: Received[str]) -> None:
+        if received.value == OFFLINE and self.lease is not None:
+            self.drop_lease("governor offline")
+
+    def on_docker_event(self, event: docker_view.ContainerEvent) -> None:
+        if event.action in REAPPLY_ACTIONS or event.action == "destroy":
+            # A new or restarted container starts from Docker's values: apply ours again.
+            self.last_applied.pop(event.id, None)
+        if event.action == "destroy":
+            self.host.ledger.forget(event.id)
+        self.reconcile()
+
+    def end_grace(self) -> None:
+        if not self.started:
+            self.started = True
+            self.ctx.log.info("startup.grace_over", reason=self.baseline_reason)
+            self.reconcile()
+
+    def check_lease(self) -> None:
+        if self.lease is not None and self.lease.expired(self.ctx.loop.now()):
+            self.drop_lease(
+                f"lease expired ({self.lease.desired.lease_seconds:g}s without renewal)"
+            )
+
+    def drop_lease(self, reason: str) -> None:
+        self.ctx.log.warning("lease.lost", reason=reason, action="restoring tier baselines")
+        self.lease = None
+        self.baseline_reason = reason
+        self.publish_event("lease_expired", f"Restoring tier baselines: {reason}", "warning")
+        self.reconcile()
+
+    def resync(self) -> None:
+        self.last_applied.clear()  # rewrite everything: catches changes made behind our back
+        self.reconcile()
+
+    # --- reconciling -----------------------------------------------------
+
+    def reconcile(self) -> None:
+        if not self.started:
+            return
+        desired = self.lease.desired if self.lease else None
+        try:
+            containers = docker_view.list_containers(self.api)
+        except docker_view.DockerError as exc:
+            self.ctx.log.warning("reconcile.docker_unavailable", reason=str(exc)[:200])
+            self.publish_applied(desired, [], [], [Refusal(target="docker", reason=str(exc)[:200])])
+            return
+        targets, refusals = plan(containers, desired, self.cfg, self.matcher)
+        errors: list[Refusal] = []
+        applied: list[AppliedContainer] = []
+        for target in targets:
+            cid = target.container.id
+            report = self.host.apply(target, self.last_applied.get(cid))
+            if report.errors:
+                self.last_applied.pop(cid, None)  # try again next time
+                errors.append(
+                    Refusal(target=target.container.name, reason="; ".join(report.errors))
+                )
+            else:
+                self.last_applied[cid] = target.settings
+            s = target.settings
+            applied.append(
+                AppliedContainer(
+                    name=target.container.name,
+                    id=cid,
+                    tier=target.tier,
+                    paused=target.paused,
+                    cpu_weight=s.cpu_weight,
+                    io_weight=s.io_weight,
+                    memory_high=s.memory_high,
+                    memory_max=s.memory_max,
+                    cpu_max=s.cpu_max,
+                    io_max=s.io_max,
+                    reasons=list(target.reasons),
+                )
+            )
+        live = {c.id for c in containers}
+        for cid in set(self.last_applied) - live:
+            del self.last_applied[cid]
+        for refusal in refusals:
+            self.refuse(refusal, publish_applied=False)
+        self.publish_applied(desired, applied, refusals + self.foreign_refusals, errors)
+
+    def refuse(self, refusal: Refusal, publish_applied: bool = True) -> None:
+        key = (refusal.target, refusal.reason)
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.ctx.log.warning("refused", target=refusal.target, reason=refusal.reason)
+        self.publish_event("refusal", f"Refused {refusal.target}: {refusal.reason}", "warning")
+        if publish_applied:
+            self.foreign_refusals = [*self.foreign_refusals[-9:], refusal]
+            self.reconcile()
+
+    def publish_applied(
+        self,
+        desired: DesiredState | None,
+        containers: list[AppliedContainer],
+        refusals: list[Refusal],
+        errors: list[Refusal],
+    ) -> None:
+        applied = Applied(
+            host=self.cfg.host_id,
+            mode="desired" if desired else "baseline",
+            seq=desired.seq if desired else None,
+            baseline_reason=None if desired else self.baseline_reason,
+            dry_run=self.dry_run,
+            containers=containers,
+            refusals=refusals,
+            errors=errors,
+            unsupported=sorted(self.host.unsupported),
+        )
+        self.ctx.bus.publish(self.ctx.topics.applied, applied, retain=True)
+
+    def publish_event(self, kind: str, message: str, severity: str = "info") -> None:
+        event = Event(
+            host=self.cfg.host_id,
+            kind=kind,
+            source="actuator",  # type: ignore[arg-type]
+            message=message,
+            severity=severity,
+        )  # type: ignore[arg-type]
+        self.ctx.bus.publish(self.ctx.topics.events, event)
+
+    def on_stop(self) -> None:
+        """Leave nothing paused or squeezed behind us: back to the tier baselines."""
+        self._events.stop()
+        self.lease = None
+        self.baseline_reason = "actuator stopping"
+        self.started = True
+        self.reconcile()
+        for cid, name in self.host.ledger.items():
+            self.host.unpause(cid, name, "actuator stopping")

@@ -1,0 +1,1 @@
+"""Governor: the pure decision engine. Facts + config -> desired state and events. No privileges."""

@@ -1,0 +1,214 @@
+"""Wiring: facts and triggers in, the retained, leased desired state and events out."""
+
+from __future__ import annotations
+
+import time
+
+from services.governor.outcome import EventDraft
+from services.governor.policy import Decision, Facts, decide
+from services.governor.rules.triggers import apply_trigger
+from shared.bus import Received, model_decoder, text_decoder
+from shared.messages import (
+    ContainerInventory,
+    DesiredState,
+    Event,
+    GovernorMemory,
+    PressureFact,
+    Trigger,
+    parse_trigger,
+)
+from shared.service import ServiceContext
+from shared.topics import OFFLINE, ONLINE
+
+# After connecting, how long to wait for our own retained state before deciding afresh.
+RESTORE_WAIT_SECONDS = 1.0
+
+
+class GovernorService:
+    def __init__(self, ctx: ServiceContext, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.matcher = self.cfg.tier_matcher()
+        self.clock = clock
+        self.facts = Facts()
+        self.memory = GovernorMemory()
+        self.seq = 0
+        self.ready = False
+        self.published: DesiredState | None = None
+        self._wake_timer = None
+        self._announced_start = False
+
+        bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
+        bus.subscribe(topics.sensor("pressure"), model_decoder(PressureFact), self.on_pressure)
+        bus.subscribe(
+            topics.sensor("containers"), model_decoder(ContainerInventory), self.on_inventory
+        )
+        for topic in (topics.trigger_all_hosts, topics.trigger):
+            bus.subscribe(topic, parse_trigger, self.on_trigger)
+        bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
+        bus.subscribe(
+            topics.availability("actuator"),
+            text_decoder(ONLINE, OFFLINE),
+            self.on_actuator_availability,
+        )
+        bus.on_connect(self.on_connect)
+        loop.call_every(
+            self.cfg.governor.renew_interval, self.renew, first=self.cfg.governor.renew_interval
+        )
+        loop.on_stop(self.on_stop)
+
+    # --- inputs ----------------------------------------------------------
+
+    def _own_host(self, received: Received[PressureFact] | Received[ContainerInventory]) -> bool:
+        if received.value.host != self.cfg.host_id:
+            self.ctx.log.warning(
+                "fact.dropped",
+                topic=received.topic,
+                reason=f"host {received.value.host!r} is not ours",
+            )
+            return False
+        return True
+
+    def on_pressure(self, received: Received[PressureFact]) -> None:
+        if self._own_host(received):
+            self.facts = Facts(received.value, self.facts.inventory, self.facts.streams)
+            self.evaluate()
+
+    def on_inventory(self, received: Received[ContainerInventory]) -> None:
+        if self._own_host(received):
+            self.facts = Facts(self.facts.pressure, received.value, self.facts.streams)
+            self.evaluate()
+
+    def on_trigger(self, received: Received[Trigger]) -> None:
+        self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
+        if received.value.event.startswith("media_") and not self.cfg.media_mode.enabled:
+            self.ctx.log.warning(
+                "trigger.ignored",
+                trigger=received.value.event,
+                reason="media_mode.enabled is false",
+            )
+            return
+        self.memory = apply_trigger(self.memory, received.value)
+        self.evaluate()
+
+    def on_own_desired(self, received: Received[DesiredState]) -> None:
+        if self.ready or not received.retained:
+            return
+        # Our own last state, kept by the broker: pick up where we left off.
+        self.memory = received.value.governor
+        self.seq = received.value.seq
+        self.ctx.log.info(
+            "state.restored",
+            seq=self.seq,
+            media_forced=self.memory.media_forced,
+            tier3_manual_pause=self.memory.tier3_manual_pause,
+        )
+        self.become_ready()
+
+    def on_actuator_availability(self, received: Received[str]) -> None:
+        if received.value == ONLINE and self.ready:
+            self.publish_desired(force=True)  # a fresh actuator trusts only live renewals
+
+    def on_connect(self) -> None:
+        if self.ready:
+            self.publish_desired(force=True)
+        else:
+            self.ctx.loop.call_later(RESTORE_WAIT_SECONDS, self.become_ready)
+
+    # --- deciding --------------------------------------------------------
+
+    def become_ready(self) -> None:
+        if self.ready:
+            return
+        self.ready = True
+        if not self._announced_start:
+            self._announced_start = True
+            self.publish_event(EventDraft("daemon_start", "Warden governor started"))
+        self.evaluate(force=True)
+
+    def evaluate(self, force: bool = False) -> None:
+        if not self.ready:
+            return
+        decision = decide(self.cfg, self.matcher, self.facts, self.memory, self.clock())
+        self.log_changes(decision)
+        self.memory = decision.memory
+        for draft in decision.events:
+            self.publish_event(draft)
+        self._schedule_wake(decision)
+        self._decision = decision
+        self.publish_desired(force=force)
+
+    def _schedule_wake(self, decision: Decision) -> None:
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
+        if decision.wake_at is not None:
+            delay = max(0.0, decision.wake_at - self.clock())
+            self._wake_timer = self.ctx.loop.call_later(delay, self.evaluate)
+
+    def log_changes(self, decision: Decision) -> None:
+        before = self.published.containers if self.published else {}
+        for name in sorted(set(before) | set(decision.containers)):
+            old, new = before.get(name), decision.containers.get(name)
+            if old == new:
+                continue
+            if new is None:
+                self.ctx.log.info(
+                    "decision.release", container=name, was="; ".join(map(str, old.reasons))
+                )
+                continue
+            self.ctx.log.info(
+                "decision.enforce",
+                container=name,
+                tier=new.tier,
+                paused=new.paused,
+                memory_high=new.memory_high,
+                cpu_max=new.cpu_max.quota_us if new.cpu_max else None,
+                io_max=f"r={new.io_max.read_bps} w={new.io_max.write_bps}" if new.io_max else None,
+                reasons="; ".join(map(str, new.reasons)),
+            )
+
+    # --- outputs ---------------------------------------------------------
+
+    def publish_desired(self, force: bool = False) -> None:
+        if not self.ready:
+            return
+        decision = getattr(self, "_decision", None)
+        if decision is None:
+            return
+        candidate = DesiredState(
+            host=self.cfg.host_id,
+            seq=self.seq,
+            lease_seconds=self.cfg.governor.lease_seconds,
+            media_mode=decision.media_mode,
+            containers=decision.containers,
+            governor=self.memory,
+        )
+        unchanged = self.published is not None and candidate.model_dump(
+            exclude={"ts", "seq"}
+        ) == self.published.model_dump(exclude={"ts", "seq"})
+        if unchanged and not force:
+            return
+        self.seq += 1
+        desired = candidate.model_copy(update={"seq": self.seq})
+        self.ctx.bus.publish(self.ctx.topics.desired, desired, retain=True)
+        self.published = desired
+
+    def renew(self) -> None:
+        """Renew the lease; also let time-based transitions happen."""
+        self.evaluate(force=True)
+
+    def publish_event(self, draft: EventDraft) -> None:
+        self.ctx.log.info("event", kind=draft.kind, message=draft.message)
+        event = Event(
+            host=self.cfg.host_id,
+            kind=draft.kind,
+            source="governor",
+            message=draft.message,
+            severity=draft.severity,
+            details=draft.details,
+        )
+        self.ctx.bus.publish(self.ctx.topics.events, event)
+
+    def on_stop(self) -> None:
+        self.publish_event(EventDraft("daemon_stop", "Warden governor stopped"))

@@ -1,0 +1,1 @@
+"""Notifier: turns events into Discord, ntfy and Gotify messages. Outbound HTTP only."""

@@ -1,0 +1,1 @@
+"""Sensors: read the host (PSI, Docker inventory) and publish facts on the bus."""

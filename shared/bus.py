@@ -1,0 +1,192 @@
+"""The MQTT bus as services see it: typed subscribe/publish over paho-mqtt 2.x.
+
+- availability: `online` (retained) on every connect, `offline` by last will
+  and on clean shutdown;
+- reconnects with exponential backoff (paho's loop) and re-subscribes;
+- every payload is decoded before a handler sees it; one that does not decode
+  is logged with the reason and dropped, never raised, never acted on;
+- handlers run on the service loop thread, not on paho's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ValidationError
+
+from shared.config.model import Mqtt
+from shared.logs import Log
+from shared.messages.base import PayloadError
+from shared.runtime import ServiceLoop
+from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Received(Generic[T]):
+    topic: str
+    value: T
+    # True when the broker delivered a stored retained message (e.g. on subscribe).
+    retained: bool
+
+
+def model_decoder(model: type[M]) -> Callable[[bytes], M]:
+    def decode(payload: bytes) -> M:
+        try:
+            return model.model_validate_json(payload)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            first = errors[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise PayloadError(f"{model.__name__}: {where}: {first['msg']}{more}") from None
+
+    return decode
+
+
+def text_decoder(*allowed: str) -> Callable[[bytes], str]:
+    def decode(payload: bytes) -> str:
+        try:
+            text = payload.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise PayloadError("payload is not UTF-8 text") from None
+        if allowed and text not in allowed:
+            raise PayloadError(f"expected one of {', '.join(allowed)}, got {text[:40]!r}")
+        return text
+
+    return decode
+
+
+@dataclass
+class _Subscription:
+    topic_filter: str
+    decode: Callable[[bytes], object]
+    handler: Callable[[Received[object]], None]
+    qos: int
+
+
+class Bus:
+    def __init__(
+        self,
+        config: Mqtt,
+        topics: Topics,
+        service: ServiceName,
+        loop: ServiceLoop,
+        log: Log,
+    ) -> None:
+        self._config = config
+        self._topics = topics
+        self._service = service
+        self._loop = loop
+        self._log = log
+        self._subscriptions: list[_Subscription] = []
+        self._on_connect: list[Callable[[], None]] = []
+        self._on_disconnect: list[Callable[[], None]] = []
+        self.availability_topic = topics.availability(service)
+        self.connected = False
+
+        client_id = f"warden-{service}-{topics.host}-{os.getpid()}"
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        if config.username:
+            self._client.username_pw_set(config.username, config.password)
+        self._client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
+        self._client.reconnect_delay_set(config.reconnect_min_seconds, config.reconnect_max_seconds)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+
+    # --- wiring -------------------------------------------------------------
+
+    def subscribe(
+        self,
+        topic_filter: str,
+        decode: Callable[[bytes], T],
+        handler: Callable[[Received[T]], None],
+        qos: int = 1,
+    ) -> None:
+        sub = _Subscription(topic_filter, decode, handler, qos)  # type: ignore[arg-type]
+        self._subscriptions.append(sub)
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    def on_connect(self, fn: Callable[[], None]) -> None:
+        """fn runs on the service loop after every (re)connect, once subscriptions are sent."""
+        self._on_connect.append(fn)
+
+    def on_disconnect(self, fn: Callable[[], None]) -> None:
+        self._on_disconnect.append(fn)
+
+    def start(self) -> None:
+        self._log.info("bus.connecting", broker=f"{self._config.broker_host}:{self._config.port}")
+        self._client.connect_async(
+            self._config.broker_host, self._config.port, self._config.keepalive_seconds
+        )
+        self._client.loop_start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Clean shutdown: say `offline` ourselves, since a clean disconnect sends no will."""
+        if self.connected:
+            info = self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # --- publishing ---------------------------------------------------------
+
+    def publish(
+        self, topic: str, payload: BaseModel | str | bytes, retain: bool = False, qos: int = 1
+    ) -> None:
+        if isinstance(payload, BaseModel):
+            data: str | bytes = payload.model_dump_json(exclude_none=False)
+        else:
+            data = payload
+        result = self._client.publish(topic, data, qos=qos, retain=retain)
+        if result.rc != mqtt.MQTT_ERR_SUCCESS:
+            # paho keeps QoS>0 messages queued and sends them after reconnect.
+            self._log.debug("bus.publish_queued", topic=topic, rc=mqtt.error_string(result.rc))
+
+    # --- paho callbacks (paho's thread) -------------------------------------
+
+    def _handle_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            self._log.warning("bus.connect_refused", reason=str(reason_code))
+            return
+        self.connected = True
+        client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
+        for sub in self._subscriptions:
+            client.subscribe(sub.topic_filter, sub.qos)
+        self._log.info("bus.connected", subscriptions=len(self._subscriptions))
+        for fn in self._on_connect:
+            self._loop.post(fn)
+
+    def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+        was_connected = self.connected
+        self.connected = False
+        if was_connected:
+            self._log.warning("bus.disconnected", reason=str(reason_code))
+            for fn in self._on_disconnect:
+                self._loop.post(fn)
+
+    def _handle_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        for sub in self._subscriptions:
+            if not mqtt.topic_matches_sub(sub.topic_filter, msg.topic):
+                continue
+            try:
+                value = sub.decode(msg.payload)
+            except PayloadError as exc:
+                self._log.warning("bus.payload_dropped", topic=msg.topic, reason=str(exc))
+                continue
+            except Exception as exc:  # a decoder bug must not kill paho's thread
+                self._log.warning("bus.payload_dropped", topic=msg.topic, reason=repr(exc))
+                continue
+            self._loop.post(sub.handler, Received(msg.topic, value, bool(msg.retain)))

@@ -1,0 +1,286 @@
+"""The one config model every service reads; each uses its own part.
+
+ADRG's sections keep ADRG's keys, defaults and meaning, so an ADRG
+config.yaml loads unchanged. Warden's own sections (mqtt, host_id,
+home_assistant, governor, actuator, sensors) come after them. Unknown keys are
+errors: a typo in a threshold should fail at start, not silently fall back to
+a default.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from shared.tiers import TierMatcher
+from shared.units import parse_size
+
+Size = Annotated[int, BeforeValidator(parse_size), PlainSerializer(int)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Seconds = Annotated[float, Field(ge=0)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+# MQTT topic levels must not hold wildcards or separators.
+_TOPIC_LEVEL = re.compile(r"^[^/#+\s]+$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- ADRG's sections ---------------------------------------------------------
+
+
+class HttpServer(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Port = 8765
+
+
+class General(Section):
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 5
+    state_file: str = "/run/adrg/state.json"
+    log_file: str | None = None
+    log_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    log_backup_count: Annotated[int, Field(ge=0)] = 3
+    http_server: HttpServer = HttpServer()
+
+
+class Tier(Section):
+    name: str = ""
+    containers: list[str] = []
+    cpu_weight: Annotated[int, Field(ge=1, le=10000)] = 100
+    io_weight: Annotated[int, Field(ge=1, le=10000)] = 100
+    memory_high: Size | None = None
+    memory_max: Size | None = None
+
+    @model_validator(mode="after")
+    def _high_not_above_max(self) -> Tier:
+        if self.memory_high and self.memory_max and self.memory_high > self.memory_max:
+            raise ValueError("memory_high must not be larger than memory_max")
+        return self
+
+
+TierNumber = Annotated[int, Field(ge=0, le=3)]
+
+
+class DownloadThrottle(Section):
+    enabled: bool = False
+    provider: Literal["qbittorrent"] = "qbittorrent"
+    url: str = "http://qbittorrent:8080"
+    username: str = "admin"
+    password: str = ""
+    limit_mb_per_sec: Annotated[float, Field(gt=0)] = 5
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+class MediaMode(Section):
+    enabled: bool = False
+    provider: Annotated[Literal["jellyfin", "plex", "webhook", "none"], BeforeValidator(_lower)] = (
+        "none"
+    )
+    url: str = ""
+    api_key: str = ""
+    tier2_cpu_max_percent: Annotated[float, Field(gt=0, le=100)] = 20
+    tier2_io_max_read_mb_per_sec: Annotated[float, Field(gt=0)] = 10
+    tier2_io_max_write_mb_per_sec: Annotated[float, Field(gt=0)] = 5
+    cooldown_seconds: Seconds = 60
+    download_throttle: DownloadThrottle = DownloadThrottle()
+
+
+class Thermal(Section):
+    enabled: bool = True
+    warn_temp_c: float = 70
+    stage1_temp_c: float = 75
+    stage2_temp_c: float = 80
+    recovery_temp_c: float = 65
+    recovery_hold_seconds: Seconds = 30
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thermal:
+        if not self.recovery_temp_c < self.stage1_temp_c <= self.stage2_temp_c:
+            raise ValueError("expected recovery_temp_c < stage1_temp_c <= stage2_temp_c")
+        return self
+
+
+class MemoryPressure(Section):
+    enabled: bool = True
+    some_avg10_threshold: Percent = 50
+    critical_avg60_threshold: Percent = 40
+    emergency_full_avg10_threshold: Percent = 25
+    restart_cooldown_seconds: Seconds = 300
+    memory_high_reduction_factor: Annotated[float, Field(gt=0, le=1)] = 0.75
+
+
+class IoPressure(Section):
+    enabled: bool = True
+    trigger_avg10_threshold: Percent = 60
+    recovery_avg10_threshold: Percent = 20
+    recovery_hold_seconds: Seconds = 30
+    tier3_io_max_read_mb_per_sec: Annotated[float, Field(gt=0)] = 5
+    tier3_io_max_write_mb_per_sec: Annotated[float, Field(gt=0)] = 2
+
+    @model_validator(mode="after")
+    def _recovery_below_trigger(self) -> IoPressure:
+        if self.recovery_avg10_threshold >= self.trigger_avg10_threshold:
+            raise ValueError("recovery_avg10_threshold must be below trigger_avg10_threshold")
+        return self
+
+
+NotifyEvent = Literal[
+    "daemon_start",
+    "daemon_stop",
+    "media_mode_activated",
+    "media_mode_deactivated",
+    "thermal_stage1",
+    "thermal_stage2",
+    "memory_critical_restart",
+    "memory_emergency_restart",
+    "lease_expired",
+    "refusal",
+]
+
+ADRG_NOTIFY_ON: list[NotifyEvent] = [
+    "daemon_start",
+    "daemon_stop",
+    "media_mode_activated",
+    "media_mode_deactivated",
+    "thermal_stage1",
+    "thermal_stage2",
+    "memory_critical_restart",
+    "memory_emergency_restart",
+]
+
+
+class Notifications(Section):
+    # ADRG sends every event when notify_on is empty; Warden keeps that meaning.
+    notify_on: list[NotifyEvent] = ADRG_NOTIFY_ON
+    discord_webhook_url: str = ""
+    ntfy_url: str = ""
+    ntfy_token: str = ""
+    gotify_url: str = ""
+    gotify_token: str = ""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 5
+
+    def wants(self, event: str) -> bool:
+        return not self.notify_on or event in self.notify_on
+
+
+# --- Warden's sections -------------------------------------------------------
+
+
+class Mqtt(Section):
+    # No host: the stack starts a local Mosquitto on 127.0.0.1:port.
+    host: str | None = None
+    port: Port = 1883
+    username: str | None = None
+    password: str | None = None
+    keepalive_seconds: Annotated[int, Field(ge=5, le=3600)] = 30
+    topic_root: str = "warden"
+    reconnect_min_seconds: Annotated[float, Field(gt=0)] = 1
+    reconnect_max_seconds: Annotated[float, Field(gt=0)] = 30
+
+    @field_validator("topic_root")
+    @classmethod
+    def _root_is_topic_path(cls, value: str) -> str:
+        if not value or any(not _TOPIC_LEVEL.match(level) for level in value.split("/")):
+            raise ValueError("must be MQTT topic levels without wildcards, '/' only between levels")
+        return value
+
+    @property
+    def broker_host(self) -> str:
+        return self.host or "127.0.0.1"
+
+
+class HomeAssistant(Section):
+    enabled: bool = True
+    discovery_prefix: str = "homeassistant"
+
+
+class Governor(Section):
+    # The actuator restores the baseline when a desired state is this old.
+    lease_seconds: Annotated[float, Field(ge=2)] = 30
+    # Renew well inside the lease; default a third of it.
+    renew_seconds: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _renew_inside_lease(self) -> Governor:
+        if self.renew_seconds is not None and self.renew_seconds >= self.lease_seconds:
+            raise ValueError("renew_seconds must be shorter than lease_seconds")
+        return self
+
+    @property
+    def renew_interval(self) -> float:
+        return self.renew_seconds or self.lease_seconds / 3
+
+
+class Actuator(Section):
+    dry_run: bool = False
+    cgroup_root: str = "/sys/fs/cgroup"
+    proc_root: str = "/proc"
+    docker_url: str = "unix:///var/run/docker.sock"
+    state_file: str = "/run/warden/actuator-state.json"
+    # After a start, wait this long for a live desired state before acting on none.
+    startup_grace_seconds: Seconds = 5
+    # Safety bounds whatever the governor asks: memory.high never below this.
+    min_memory_high: Size = parse_size("64M")
+    # Re-read the host and re-apply this often, to catch changes made behind our back.
+    resync_seconds: Annotated[float, Field(gt=0)] = 60
+
+
+class Sensors(Section):
+    proc_root: str = "/proc"
+    cgroup_root: str = "/sys/fs/cgroup"
+    docker_url: str = "unix:///var/run/docker.sock"
+    # Facts are published on change; this heartbeat re-sends them anyway.
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = 30
+
+
+def _default_host_id() -> str:
+    return socket.gethostname().split(".")[0] or "localhost"
+
+
+class WardenConfig(Section):
+    general: General = General()
+    tiers: dict[TierNumber, Tier] = {}
+    protected_containers: list[str] = []
+    media_mode: MediaMode = MediaMode()
+    thermal: Thermal = Thermal()
+    memory_pressure: MemoryPressure = MemoryPressure()
+    io_pressure: IoPressure = IoPressure()
+    notifications: Notifications = Notifications()
+
+    host_id: str = Field(default_factory=_default_host_id)
+    mqtt: Mqtt = Mqtt()
+    home_assistant: HomeAssistant = HomeAssistant()
+    governor: Governor = Governor()
+    actuator: Actuator = Actuator()
+    sensors: Sensors = Sensors()
+
+    @field_validator("host_id")
+    @classmethod
+    def _host_id_is_topic_level(cls, value: str) -> str:
+        if not _TOPIC_LEVEL.match(value):
+            raise ValueError("must be one MQTT topic level: no '/', '+', '#' or spaces")
+        return value
+
+    def tier(self, number: int) -> Tier:
+        return self.tiers.get(number, Tier())
+
+    def tier_matcher(self) -> TierMatcher:
+        return TierMatcher(
+            {n: t.containers for n, t in self.tiers.items()}, self.protected_containers
+        )

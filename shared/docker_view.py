@@ -1,0 +1,111 @@
+"""A read-only view of Docker: which containers exist, their state and init pid, and events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+import requests
+
+from shared.logs import Log
+
+# Docker reports these on the container event stream; each can change what we manage.
+INVENTORY_ACTIONS = frozenset(
+    {"create", "start", "restart", "die", "stop", "destroy", "pause", "unpause", "rename", "oom"}
+)
+DockerError = (docker.errors.DockerException, requests.RequestException)
+
+
+@dataclass(frozen=True)
+class DockerContainer:
+    id: str
+    name: str
+    state: str
+    # The container's init process on the host; None when it is not running.
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    action: str
+    id: str
+    name: str
+
+
+def connect(url: str, timeout: float = 10) -> docker.APIClient:
+    return docker.APIClient(base_url=url, timeout=timeout)
+
+
+def list_containers(api: docker.APIClient) -> list[DockerContainer]:
+    result = []
+    for summary in api.containers(all=True):
+        names = summary.get("Names") or [summary["Id"][:12]]
+        state = summary.get("State", "unknown")
+        pid = None
+        if state in ("running", "paused"):
+            try:
+                pid = api.inspect_container(summary["Id"])["State"]["Pid"] or None
+            except docker.errors.NotFound:
+                continue  # removed between the list and the inspect
+        result.append(DockerContainer(summary["Id"], names[0].lstrip("/"), state, pid))
+    return result
+
+
+class EventWatcher:
+    """Streams Docker container events on a thread, reconnecting when dockerd comes back."""
+
+    def __init__(
+        self,
+        url: str,
+        on_event: Callable[[ContainerEvent], None],
+        log: Log,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self._url = url
+        self._on_event = on_event
+        self._on_reconnect = on_reconnect
+        self._log = log
+        self._stop = threading.Event()
+        self._api: docker.APIClient | None = None
+        self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._api is not None:
+            self._api.close()
+
+    def _run(self) -> None:
+        delay = 1.0
+        first = True
+        while not self._stop.is_set():
+            try:
+                self._api = connect(self._url, timeout=None)  # type: ignore[arg-type]
+                stream = self._api.events(decode=True, filters={"type": "container"})
+                if not first and self._on_reconnect:
+                    self._on_reconnect()  # events were missed while we were away
+                first = False
+                delay = 1.0
+                for raw in stream:
+                    action = str(raw.get("Action") or raw.get("status") or "").split(":")[0]
+                    if action in INVENTORY_ACTIONS:
+                        actor = raw.get("Actor") or {}
+                        name = (actor.get("Attributes") or {}).get("name", "")
+                        self._on_event(
+                            ContainerEvent(action, actor.get("ID", raw.get("id", "")), name)
+                        )
+            except DockerError as exc:
+                if self._stop.is_set():
+                    return
+                self._log.warning("docker.events_lost", reason=str(exc)[:200], retry_in=delay)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                self._log.exception("docker.events_failed")
+            self._stop.wait(delay)
+            delay = min(delay * 2, 30.0)

@@ -1,0 +1,31 @@
+"""What every bus payload has: a schema version, the host it concerns, and when."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be used; the message says what and why."""
+
+
+class Message(BaseModel):
+    """A JSON payload on the bus. An unknown schema_version fails validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    host: str
+    # Wall-clock seconds at the sender; for display and staleness, never for leases.
+    ts: float = Field(default_factory=time.time)
+
+
+class Strict(BaseModel):
+    """A nested part of a message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,68 @@
+"""The governor's desired state for one host: declarative, retained, leased."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.messages.base import Message, Strict
+
+Bytes = Annotated[int, Field(gt=0)]
+
+
+class Reason(Strict):
+    """Why an entry deviates from the baseline: the rule, and the reading that tripped it."""
+
+    rule: str
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.metric is None:
+            return f"{self.rule}({self.detail})" if self.detail else self.rule
+        return f"{self.rule}({self.metric}={self.value} > {self.threshold})"
+
+
+class CpuMax(Strict):
+    quota_us: Annotated[int, Field(gt=0)]
+    period_us: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+
+
+class IoMax(Strict):
+    read_bps: Bytes | None = None
+    write_bps: Bytes | None = None
+
+
+class ContainerIntent(Strict):
+    """One container's deviation from its tier baseline. None fields mean "baseline"."""
+
+    tier: Annotated[int, Field(ge=1, le=3)]
+    paused: bool = False
+    memory_high: Bytes | None = None
+    cpu_max: CpuMax | None = None
+    io_max: IoMax | None = None
+    reasons: list[Reason] = Field(min_length=1)
+
+
+class GovernorMemory(Strict):
+    """What the governor must remember across its own restart, kept in the retained state."""
+
+    media_forced: bool = False
+    tier3_manual_pause: bool = False
+    media_active: bool = False
+    # Wall-clock start of the media-mode cooldown, if one is running.
+    media_cooldown_since: float | None = None
+    # Lowest memory.high applied per container while squeezing (ADRG only ratchets down).
+    squeeze_floor: dict[str, Bytes] = {}
+
+
+class DesiredState(Message):
+    seq: Annotated[int, Field(ge=0)]
+    lease_seconds: Annotated[float, Field(gt=0)]
+    media_mode: bool = False
+    # Keyed by container name; a managed container not listed runs at its baseline.
+    containers: dict[str, ContainerIntent] = {}
+    governor: GovernorMemory = GovernorMemory()

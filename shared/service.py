@@ -1,0 +1,121 @@
+"""What every service's main does: arguments, config, logging, the bus, the loop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from shared import __version__
+from shared.bus import Bus
+from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
+from shared.logs import Log, setup_logging
+from shared.runtime import ServiceLoop
+from shared.topics import ServiceName, Topics
+
+DEFAULT_CONFIG = "/etc/warden/config.yaml"
+
+
+@dataclass
+class ServiceContext:
+    name: ServiceName
+    loaded: LoadedConfig
+    args: argparse.Namespace
+    topics: Topics
+    bus: Bus
+    loop: ServiceLoop
+    log: Log
+
+    @property
+    def config(self) -> WardenConfig:
+        return self.loaded.config
+
+
+def build_parser(name: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"warden-{name}", description=description)
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("WARDEN_CONFIG", DEFAULT_CONFIG),
+        help=f"config file (default: $WARDEN_CONFIG or {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--env-file",
+        default=os.environ.get("WARDEN_ENV_FILE"),
+        help="KEY=VALUE file for ${VAR} in the config (default: warden.env or adrg.env beside it)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config, print what is wrong or a summary, and exit",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("WARDEN_LOG_LEVEL", "INFO"))
+    parser.add_argument("--version", action="version", version=f"warden {__version__}")
+    return parser
+
+
+def check_config_report(loaded: LoadedConfig) -> str:
+    cfg = loaded.config
+    lines = [f"{loaded.path}: OK"]
+    if loaded.env_file:
+        lines.append(f"  env file: {loaded.env_file}")
+    for number in sorted(cfg.tiers):
+        tier = cfg.tiers[number]
+        lines.append(
+            f"  tier {number} ({tier.name or '-'}): {len(tier.containers)} name(s)/pattern(s), "
+            f"cpu_weight={tier.cpu_weight} io_weight={tier.io_weight}"
+        )
+    if not cfg.tiers:
+        lines.append("  warning: no tiers defined: Warden will manage no container")
+    for name in loaded.unset_variables:
+        lines.append(f"  warning: ${{{name}}} is set nowhere and expands to an empty string")
+    broker = f"{cfg.mqtt.host}:{cfg.mqtt.port}" if cfg.mqtt.host else "local (started by the stack)"
+    lines.append(f"  host id: {cfg.host_id}, broker: {broker}, topic root: {cfg.mqtt.topic_root}")
+    return "\n".join(lines)
+
+
+def load_or_exit(args: argparse.Namespace) -> LoadedConfig:
+    try:
+        return load_config(args.config, args.env_file)
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_service(
+    name: ServiceName,
+    description: str,
+    build: Callable[[ServiceContext], None],
+    argv: Sequence[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    parser = build_parser(name, description)
+    if add_arguments:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    loaded = load_or_exit(args)
+    if args.check_config:
+        print(check_config_report(loaded))
+        return 0
+
+    cfg = loaded.config
+    log = setup_logging(
+        name,
+        args.log_level,
+        cfg.general.log_file,
+        cfg.general.log_max_bytes,
+        cfg.general.log_backup_count,
+    )
+    loop = ServiceLoop(log)
+    topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
+    bus = Bus(cfg.mqtt, topics, name, loop, log)
+    ctx = ServiceContext(name, loaded, args, topics, bus, loop, log)
+    log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
+    build(ctx)
+    loop.install_signal_handlers()
+    loop.on_stop(bus.stop)
+    bus.start()
+    loop.run()
+    log.info("service.stopped")
+    return 0
