@@ -22,6 +22,8 @@ from shared.tiers import TierMatcher
 from shared.units import MB_PER_SEC
 
 CPU_PERIOD_US = 100_000
+# Providers with no stream count to wait for.
+STREAMLESS_PROVIDERS = ("webhook", "none")
 # A container in these states has processes a rule can act on.
 LIVE_STATES = ("running", "paused")
 
@@ -65,7 +67,10 @@ def enforceable(
 def decide(
     cfg: WardenConfig, matcher: TierMatcher, facts: Facts, memory: GovernorMemory, now: float
 ) -> Decision:
-    media = media_mode(cfg.media_mode, memory, facts.streams, now)
+    streams = facts.streams
+    if streams is None and cfg.media_mode.provider in STREAMLESS_PROVIDERS:
+        streams = 0  # nothing reports streams: triggers alone drive media mode
+    media = media_mode(cfg.media_mode, memory, streams, now)
     targets = enforceable(facts.inventory, matcher)
     tier3 = [c for c, tier in targets if tier == 3]
     squeeze = memory_squeeze(

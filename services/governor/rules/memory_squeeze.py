@@ -37,7 +37,10 @@ def memory_squeeze(
     if not cfg.enabled:
         return SqueezeOutcome({}, None)
     if pressure is None or pressure.memory is None:
-        return SqueezeOutcome(dict(floors), None)
+        if not floors:
+            return SqueezeOutcome({}, None)
+        holding = Reason(rule="memory_squeeze", metric=METRIC, detail="pressure unknown: holding")
+        return SqueezeOutcome(dict(floors), holding)
     value = pressure.memory.some.avg10
     threshold = cfg.some_avg10_threshold
     if value <= threshold:

@@ -1,0 +1,82 @@
+"""Fixtures on real parts: Mosquitto started here, the host's Docker engine, /proc, cgroups.
+
+Where a real part is missing, tests that need it are skipped, unless
+WARDEN_REQUIRE_REAL=1 (as scripts/test sets): then they fail, so CI can never
+pass by skipping what it was meant to test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers, ensure_image
+from tests.support.probe import Probe
+
+REQUIRE_REAL = os.environ.get("WARDEN_REQUIRE_REAL") == "1"
+
+
+def missing(what: str) -> None:
+    if REQUIRE_REAL:
+        pytest.fail(f"{what} (WARDEN_REQUIRE_REAL=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    try:
+        mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    except RuntimeError as exc:
+        missing(str(exc))
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A broker for one test alone, which that test may stop and restart."""
+    try:
+        mosquitto = Mosquitto(tmp_path)
+    except RuntimeError as exc:
+        missing(str(exc))
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+@pytest.fixture
+def probe(broker: Mosquitto) -> Iterator[Probe]:
+    p = Probe(broker.host, broker.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def docker_api() -> Iterator[docker.APIClient]:
+    try:
+        api = docker.APIClient(timeout=30)
+        api.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no engine here
+        missing(f"no Docker engine: {exc}")
+    ensure_image(api)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def containers(docker_api: docker.APIClient) -> Iterator[Containers]:
+    made = Containers(docker_api)
+    yield made
+    made.remove_all()
+
+
+@pytest.fixture
+def host_id(request: pytest.FixtureRequest) -> str:
+    """A host id per test, so tests sharing the broker never see each other's topics."""
+    return "h" + format(abs(hash(request.node.nodeid)) % 10**8, "08d")

@@ -1,0 +1,89 @@
+"""The real Docker engine, with a busybox image imported locally (no registry is reachable)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+
+IMAGE = "warden-test-busybox:latest"
+APPLETS = ("sh", "sleep", "cat", "ls", "echo", "head", "dd")
+
+
+def busybox_binary() -> Path:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox")):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    raise RuntimeError("busybox is not installed (apt-get install busybox-static)")
+
+
+def rootfs_tar() -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.add(busybox_binary(), arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+    return data.getvalue()
+
+
+def ensure_image(api: docker.APIClient) -> str:
+    try:
+        api.inspect_image(IMAGE)
+    except docker.errors.ImageNotFound:
+        repository, tag = IMAGE.split(":")
+        api.import_image_from_data(rootfs_tar(), repository=repository, tag=tag)
+    return IMAGE
+
+
+class Containers:
+    """Creates busybox containers with unique names and removes them afterwards."""
+
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
+        self.prefix = f"wt{uuid.uuid4().hex[:6]}"
+        self.ids: list[str] = []
+
+    def name(self, suffix: str) -> str:
+        return f"{self.prefix}-{suffix}"
+
+    def run(self, suffix: str, command: tuple[str, ...] = ("sleep", "3600"), **host: object) -> str:
+        created = self.api.create_container(
+            IMAGE,
+            list(command),
+            name=self.name(suffix),
+            host_config=self.api.create_host_config(network_mode="none", **host),
+        )
+        self.ids.append(created["Id"])
+        self.api.start(created["Id"])
+        return created["Id"]
+
+    def state(self, container_id: str) -> str:
+        return self.api.inspect_container(container_id)["State"]["Status"]
+
+    def pid(self, container_id: str) -> int:
+        return self.api.inspect_container(container_id)["State"]["Pid"]
+
+    def remove_all(self) -> None:
+        for cid in self.ids:
+            try:
+                self.api.remove_container(cid, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                try:
+                    self.api.unpause(cid)
+                    self.api.remove_container(cid, force=True)
+                except docker.errors.APIError:
+                    pass
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)

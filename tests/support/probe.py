@@ -1,0 +1,73 @@
+"""A test's own MQTT client: publishes like anyone can, and records what crosses the bus."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    payload: bytes
+    retained: bool
+    at: float
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+
+class Probe:
+    def __init__(self, host: str, port: int, subscribe: str = "#") -> None:
+        self.seen: list[Seen] = []
+        self._cond = threading.Condition()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self._client.on_message = self._on_message
+        self._connected = threading.Event()
+        self._client.on_connect = lambda c, *_: (c.subscribe(subscribe, 1), self._connected.set())
+        self._client.connect(host, port)
+        self._client.loop_start()
+        if not self._connected.wait(10):
+            raise TimeoutError("probe could not connect")
+        time.sleep(0.2)  # let the subscription settle before the test acts
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.seen.append(Seen(msg.topic, msg.payload, bool(msg.retain), time.monotonic()))
+            self._cond.notify_all()
+
+    def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def wait_for(
+        self,
+        topic: str,
+        predicate: Callable[[Seen], bool] = lambda _s: True,
+        timeout: float = 15.0,
+        after: float = 0.0,
+    ) -> Seen:
+        """The first message on topic (seen at or after `after`) for which predicate holds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for seen in self.seen:
+                    if seen.topic == topic and seen.at >= after and predicate(seen):
+                        return seen
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    topics = sorted({s.topic for s in self.seen})
+                    raise TimeoutError(f"no matching message on {topic}; saw topics {topics}")
+                self._cond.wait(remaining)
+
+    def messages(self, topic: str) -> list[Seen]:
+        with self._cond:
+            return [s for s in self.seen if s.topic == topic]
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()

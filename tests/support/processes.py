@@ -1,0 +1,55 @@
+"""Warden services run as real processes, as supervisord or compose would run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+class Service:
+    def __init__(self, name: str, config: Path, logdir: Path, *extra: str) -> None:
+        self.name = name
+        self.log = logdir / f"{name}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}", "--config", str(config), *extra],
+            cwd=REPO,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(20)
+
+    def stop(self) -> int:
+        self.kill(signal.SIGTERM)
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what or condition}")

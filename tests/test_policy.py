@@ -1,0 +1,127 @@
+"""The governor's composed policy: which containers get which intents, and why."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.governor.policy import Facts, decide
+from services.governor.rules.triggers import apply_trigger
+from shared.config.model import WardenConfig
+from shared.messages import (
+    ContainerFact,
+    ContainerInventory,
+    GovernorMemory,
+    PressureFact,
+    PressureLine,
+    ResourcePressure,
+    Trigger,
+)
+
+GIB = 1024**3
+CFG = WardenConfig.model_validate(
+    {
+        "host_id": "h",
+        "tiers": {
+            0: {"containers": ["pihole"]},
+            1: {"containers": ["jellyfin"]},
+            2: {"containers": ["sonarr", "postgres"]},
+            3: {"containers": ["tdarr*", "kopia"], "memory_max": "3G"},
+        },
+        "protected_containers": ["postgres", "kopia"],
+        "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 60},
+    }
+)
+MATCHER = CFG.tier_matcher()
+NAMES = ["pihole", "jellyfin", "sonarr", "postgres", "tdarr", "tdarr_node", "kopia", "stranger"]
+
+
+def inventory(states: dict[str, str] | None = None, rss: int = 4 * GIB) -> ContainerInventory:
+    states = states or {}
+    return ContainerInventory(
+        host="h",
+        cpu_count=4,
+        containers=[
+            ContainerFact(id=n * 3, name=n, state=states.get(n, "running"),  # type: ignore[arg-type]
+                          tier=MATCHER.tier_of(n), rss_bytes=rss)
+            for n in NAMES
+        ],
+    )
+
+
+def memory_pressure(avg10: float) -> PressureFact:
+    line = PressureLine(avg10=avg10, avg60=0, avg300=0, total=1)
+    return PressureFact(host="h", memory=ResourcePressure(some=line, full=line))
+
+
+def test_calm_host_has_an_empty_desired_state() -> None:
+    d = decide(CFG, MATCHER, Facts(memory_pressure(0), inventory()), GovernorMemory(), 0)
+    assert d.containers == {} and d.media_mode is False
+
+
+def test_media_mode_pauses_tier3_and_throttles_tier2_but_spares_the_protected() -> None:
+    memory = apply_trigger(GovernorMemory(), Trigger(event="media_start"))
+    d = decide(CFG, MATCHER, Facts(None, inventory()), memory, 0)
+    assert d.media_mode is True
+    assert sorted(d.containers) == ["sonarr", "tdarr", "tdarr_node"]
+    assert d.containers["tdarr"].paused and d.containers["tdarr"].reasons[0].rule == "media_mode"
+    sonarr = d.containers["sonarr"]
+    assert not sonarr.paused
+    assert sonarr.cpu_max is not None and sonarr.cpu_max.quota_us == 80_000  # 20% x 4 cores
+    assert sonarr.io_max is not None and sonarr.io_max.read_bps == 10 * 1024**2
+    assert [e.kind for e in d.events] == ["media_mode_activated"]
+
+
+def test_exited_containers_get_no_intent() -> None:
+    memory = GovernorMemory(media_forced=True)
+    d = decide(CFG, MATCHER, Facts(None, inventory({"tdarr": "exited"})), memory, 0)
+    assert "tdarr" not in d.containers and "tdarr_node" in d.containers
+
+
+def test_reasons_compose_media_and_manual_pause_and_squeeze() -> None:
+    memory = GovernorMemory(media_active=True, media_forced=True, tier3_manual_pause=True)
+    d = decide(CFG, MATCHER, Facts(memory_pressure(70), inventory()), memory, 0)
+    rules = [r.rule for r in d.containers["tdarr"].reasons]
+    assert rules == ["media_mode", "manual_pause", "memory_squeeze"]
+    assert d.containers["tdarr"].memory_high == 3 * GIB
+    # media_stop alone leaves tier 3 paused: the manual pause still holds
+    memory = apply_trigger(d.memory, Trigger(event="media_stop"))
+    d = decide(CFG.model_copy(update={"media_mode": CFG.media_mode.model_copy(
+        update={"cooldown_seconds": 0})}), MATCHER, Facts(None, inventory()), memory, 0)
+    assert d.containers["tdarr"].paused
+    assert [r.rule for r in d.containers["tdarr"].reasons] == ["manual_pause", "memory_squeeze"]
+
+
+def test_squeeze_is_remembered_and_released() -> None:
+    d = decide(CFG, MATCHER, Facts(memory_pressure(70), inventory()), GovernorMemory(), 0)
+    assert d.memory.squeeze_floor == {"tdarr": 3 * GIB, "tdarr_node": 3 * GIB}
+    d = decide(CFG, MATCHER, Facts(memory_pressure(10), inventory()), d.memory, 1)
+    assert d.containers == {} and d.memory.squeeze_floor == {}
+
+
+pressures = st.one_of(st.none(), st.floats(0, 100).map(memory_pressure))
+triggers = st.sampled_from(["media_start", "media_stop", "tier3_pause", "tier3_resume"])
+states = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["running", "paused", "exited"]))
+steps = st.lists(st.tuples(pressures, st.one_of(st.none(), triggers), states,
+                           st.floats(0, 30)), max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps)
+def test_never_targets_tier0_protected_or_unknown_and_calms_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
+    memory, now = GovernorMemory(), 0.0
+    untouchable = {"pihole", "postgres", "kopia", "stranger", "jellyfin"}
+    for pressure, trigger, container_states, dt in sequence:
+        now += dt
+        if trigger:
+            memory = apply_trigger(memory, Trigger(event=trigger))
+        d = decide(CFG, MATCHER, Facts(pressure, inventory(container_states)), memory, now)
+        assert not untouchable & set(d.containers)
+        memory = d.memory
+    # Calm: no pressure, manual overrides lifted, past the longest hold time.
+    for trigger in ("media_stop", "tier3_resume"):
+        memory = apply_trigger(memory, Trigger(event=trigger))
+    calm = Facts(memory_pressure(0), inventory())
+    d = decide(CFG, MATCHER, calm, memory, now)
+    d = decide(CFG, MATCHER, calm, d.memory, now + CFG.media_mode.cooldown_seconds)
+    assert d.containers == {} and d.media_mode is False
