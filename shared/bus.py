@@ -162,9 +162,11 @@ class Bus:
             self._log.warning("bus.connect_refused", reason=str(reason_code))
             return
         self.connected = True
-        client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
         for sub in self._subscriptions:
             client.subscribe(sub.topic_filter, sub.qos)
+        # After the subscriptions: the broker handles one connection's packets in
+        # order, so whoever sees `online` can be sure we are listening.
+        client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
         self._log.info("bus.connected", subscriptions=len(self._subscriptions))
         for fn in self._on_connect:
             self._loop.post(fn)

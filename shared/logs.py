@@ -59,24 +59,24 @@ class Log:
     def __init__(self, name: str) -> None:
         self._logger = logging.getLogger(name)
 
-    def _emit(self, level: int, event: str, fields: dict[str, Any], exc: bool = False) -> None:
+    def _emit(self, level: int, event: str, fields: dict[str, Any], exc: bool = False, /) -> None:
         if self._logger.isEnabledFor(level):
             self._logger.log(level, event, extra={_FIELDS: fields}, exc_info=exc, stacklevel=3)
 
-    def debug(self, event: str, **fields: Any) -> None:
+    def debug(self, event: str, /, **fields: Any) -> None:
         self._emit(logging.DEBUG, event, fields)
 
-    def info(self, event: str, **fields: Any) -> None:
+    def info(self, event: str, /, **fields: Any) -> None:
         self._emit(logging.INFO, event, fields)
 
-    def warning(self, event: str, **fields: Any) -> None:
+    def warning(self, event: str, /, **fields: Any) -> None:
         self._emit(logging.WARNING, event, fields)
 
-    def error(self, event: str, **fields: Any) -> None:
+    def error(self, event: str, /, **fields: Any) -> None:
         self._emit(logging.ERROR, event, fields)
 
-    def exception(self, event: str, **fields: Any) -> None:
-        self._emit(logging.ERROR, event, fields, exc=True)
+    def exception(self, event: str, /, **fields: Any) -> None:
+        self._emit(logging.ERROR, event, fields, True)
 
 
 def setup_logging(

@@ -62,7 +62,7 @@ def docker_api() -> Iterator[docker.APIClient]:
     try:
         api = docker.APIClient(timeout=30)
         api.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means no engine here
+    except Exception as exc:
         missing(f"no Docker engine: {exc}")
     ensure_image(api)
     yield api

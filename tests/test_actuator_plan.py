@@ -13,10 +13,19 @@ CFG = WardenConfig.model_validate(
         "host_id": "h",
         "tiers": {
             0: {"containers": ["pihole"], "cpu_weight": 1000, "io_weight": 1000},
-            1: {"containers": ["jellyfin"], "cpu_weight": 800, "memory_high": "3G",
-                "memory_max": "4G"},
-            3: {"containers": ["tdarr*", "kopia"], "cpu_weight": 10, "io_weight": 10,
-                "memory_high": "2G", "memory_max": "3G"},
+            1: {
+                "containers": ["jellyfin"],
+                "cpu_weight": 800,
+                "memory_high": "3G",
+                "memory_max": "4G",
+            },
+            3: {
+                "containers": ["tdarr*", "kopia"],
+                "cpu_weight": 10,
+                "io_weight": 10,
+                "memory_high": "2G",
+                "memory_max": "3G",
+            },
         },
         "protected_containers": ["kopia"],
     }
@@ -52,11 +61,14 @@ def test_exited_containers_are_left_alone() -> None:
 
 
 def test_intent_overlays_the_baseline() -> None:
-    intent = ContainerIntent(tier=3, paused=True, memory_high=GIB,
-                             cpu_max=CpuMax(quota_us=50_000), reasons=WHY)
+    intent = ContainerIntent(
+        tier=3, paused=True, memory_high=GIB, cpu_max=CpuMax(quota_us=50_000), reasons=WHY
+    )
     targets, refusals = plan(running("tdarr"), desired(tdarr=intent), CFG, MATCHER)
     t = targets[0]
-    assert t.paused and t.settings.memory_high == GIB and t.settings.cpu_max == CpuMax(quota_us=50_000)
+    assert (
+        t.paused and t.settings.memory_high == GIB and t.settings.cpu_max == CpuMax(quota_us=50_000)
+    )
     assert t.settings.cpu_weight == 10 and t.reasons == ("test",)
     assert refusals == []
 
@@ -76,8 +88,12 @@ def test_protected_and_tier0_and_strangers_are_refused_and_kept_at_baseline() ->
 
 
 def test_tier_mismatch_is_refused() -> None:
-    targets, refusals = plan(running("jellyfin"), desired(
-        jellyfin=ContainerIntent(tier=3, paused=True, reasons=WHY)), CFG, MATCHER)
+    targets, refusals = plan(
+        running("jellyfin"),
+        desired(jellyfin=ContainerIntent(tier=3, paused=True, reasons=WHY)),
+        CFG,
+        MATCHER,
+    )
     assert not targets[0].paused
     assert refusals[0].reason == "desired says tier 3, config says tier 1"
 

@@ -28,8 +28,13 @@ class RunningBus:
         log = Log(f"test.{service}")
         self.loop = ServiceLoop(log)
         self.topics = Topics("warden", host)
-        settings = Mqtt(host=broker.host, port=broker.port, keepalive_seconds=5,
-                        reconnect_min_seconds=0.2, reconnect_max_seconds=1)
+        settings = Mqtt(
+            host=broker.host,
+            port=broker.port,
+            keepalive_seconds=5,
+            reconnect_min_seconds=0.2,
+            reconnect_max_seconds=1,
+        )
         self.bus = Bus(settings, self.topics, service, self.loop, log)  # type: ignore[arg-type]
         self.received: queue.Queue[Received[Event]] = queue.Queue()
         self.connects = 0
@@ -62,7 +67,9 @@ def event(host: str, message: str = "hello") -> Event:
     return Event(host=host, kind="daemon_start", source="governor", message=message)
 
 
-def test_online_on_connect_and_typed_delivery(running_bus: RunningBus, probe: Probe, host_id: str) -> None:
+def test_online_on_connect_and_typed_delivery(
+    running_bus: RunningBus, probe: Probe, host_id: str
+) -> None:
     probe.wait_for(running_bus.topics.availability("notifier"), lambda s: s.text == "online")
     probe.publish(running_bus.topics.events, event(host_id).model_dump_json())
     got = running_bus.received.get(timeout=10)
@@ -75,8 +82,13 @@ def test_invalid_payloads_are_logged_and_dropped_and_the_loop_goes_on(
     caplog.set_level(logging.WARNING)
     probe.wait_for(running_bus.topics.availability("notifier"), lambda s: s.text == "online")
     topic = running_bus.topics.events
-    for garbage in (b"{", b"[]", b"\xff\xfe", b'{"host": "x", "kind": "nope"}',
-                    event(host_id).model_dump_json().replace('"schema_version":1', '"schema_version":9')):
+    for garbage in (
+        b"{",
+        b"[]",
+        b"\xff\xfe",
+        b'{"host": "x", "kind": "nope"}',
+        event(host_id).model_dump_json().replace('"schema_version":1', '"schema_version":9'),
+    ):
         probe.publish(topic, garbage)
     probe.publish(topic, event(host_id, "after the garbage").model_dump_json())
     got = running_bus.received.get(timeout=10)
@@ -109,7 +121,9 @@ def test_handler_errors_do_not_stop_the_loop(broker: Mosquitto, probe: Probe, ho
         rb.stop()
 
 
-def test_reconnects_and_resubscribes_after_a_broker_restart(own_broker: Mosquitto, host_id: str) -> None:
+def test_reconnects_and_resubscribes_after_a_broker_restart(
+    own_broker: Mosquitto, host_id: str
+) -> None:
     rb = RunningBus(own_broker, host_id).start()
     try:
         deadline = time.monotonic() + 10
@@ -133,10 +147,13 @@ def test_reconnects_and_resubscribes_after_a_broker_restart(own_broker: Mosquitt
 
 
 def _service_config(tmp_path: Path, broker: Mosquitto, host_id: str) -> Path:
-    return write_config(tmp_path / "config.yaml", {
-        "host_id": host_id,
-        "mqtt": {"host": broker.host, "port": broker.port, "keepalive_seconds": 5},
-    })
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port, "keepalive_seconds": 5},
+        },
+    )
 
 
 def test_last_will_says_offline_when_a_service_is_killed(
@@ -179,8 +196,9 @@ def test_a_service_started_before_its_broker_connects_when_it_comes(
         broker.start()
         probe = Probe(broker.host, broker.port)
         try:
-            probe.wait_for(f"warden/{host_id}/notifier/availability", lambda s: s.text == "online",
-                           timeout=40)
+            probe.wait_for(
+                f"warden/{host_id}/notifier/availability", lambda s: s.text == "online", timeout=40
+            )
         finally:
             probe.close()
     finally:

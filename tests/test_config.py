@@ -21,8 +21,15 @@ GIB = 1024**3
 
 @pytest.fixture(autouse=True)
 def _no_adrg_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ADRG_MEDIA_API_KEY", "ADRG_QB_PASSWORD", "ADRG_NTFY_URL", "ADRG_NTFY_TOKEN",
-                 "ADRG_DISCORD_WEBHOOK_URL", "ADRG_GOTIFY_URL", "ADRG_GOTIFY_TOKEN"):
+    for name in (
+        "ADRG_MEDIA_API_KEY",
+        "ADRG_QB_PASSWORD",
+        "ADRG_NTFY_URL",
+        "ADRG_NTFY_TOKEN",
+        "ADRG_DISCORD_WEBHOOK_URL",
+        "ADRG_GOTIFY_URL",
+        "ADRG_GOTIFY_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -43,8 +50,13 @@ def test_adrg_template_loads_unchanged_with_adrg_meaning() -> None:
     assert cfg.io_pressure.tier3_io_max_write_mb_per_sec == 2
     assert "memory_emergency_restart" in cfg.notifications.notify_on
     assert loaded.unset_variables == [
-        "ADRG_DISCORD_WEBHOOK_URL", "ADRG_GOTIFY_TOKEN", "ADRG_GOTIFY_URL",
-        "ADRG_MEDIA_API_KEY", "ADRG_NTFY_TOKEN", "ADRG_NTFY_URL", "ADRG_QB_PASSWORD",
+        "ADRG_DISCORD_WEBHOOK_URL",
+        "ADRG_GOTIFY_TOKEN",
+        "ADRG_GOTIFY_URL",
+        "ADRG_MEDIA_API_KEY",
+        "ADRG_NTFY_TOKEN",
+        "ADRG_NTFY_URL",
+        "ADRG_QB_PASSWORD",
     ]
     # Unset variables expand to nothing: no channel is configured.
     assert cfg.notifications.ntfy_url == ""
@@ -83,7 +95,9 @@ def test_env_file_beside_the_config_fills_variables(tmp_path: Path) -> None:
         "# secrets\nADRG_NTFY_URL=http://ntfy.local/topic\nexport ADRG_NTFY_TOKEN='tk: #1'\n"
     )
     path = tmp_path / "config.yaml"
-    path.write_text('notifications:\n  ntfy_url: "${ADRG_NTFY_URL}"\n  ntfy_token: "${ADRG_NTFY_TOKEN}"\n')
+    path.write_text(
+        'notifications:\n  ntfy_url: "${ADRG_NTFY_URL}"\n  ntfy_token: "${ADRG_NTFY_TOKEN}"\n'
+    )
     loaded = load_config(path)
     assert loaded.env_file == tmp_path / "adrg.env"
     assert loaded.config.notifications.ntfy_url == "http://ntfy.local/topic"
@@ -91,7 +105,9 @@ def test_env_file_beside_the_config_fills_variables(tmp_path: Path) -> None:
     assert loaded.config.notifications.ntfy_token == "tk: #1"
 
 
-def test_process_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_process_environment_wins_over_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = tmp_path / "secrets.env"
     env.write_text("PORT=1884\n")
     path = tmp_path / "config.yaml"
@@ -107,12 +123,22 @@ def test_process_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pyt
         ("tiers:\n  3:\n    cpu_weight: 0\n", "tiers.3.cpu_weight", "greater than or equal to 1"),
         ("tiers:\n  7:\n    name: x\n", "tiers.7.[key]", "less than or equal to 3"),
         ("tiers:\n  3:\n    memory_high: lots\n", "tiers.3.memory_high", "is not a size"),
-        ("tiers:\n  2:\n    memory_high: 3G\n    memory_max: 2G\n", "tiers.2", "memory_high must not"),
-        ("memory_pressure:\n  some_avg10_treshold: 50\n", "memory_pressure.some_avg10_treshold",
-         "Extra inputs are not permitted"),
+        (
+            "tiers:\n  2:\n    memory_high: 3G\n    memory_max: 2G\n",
+            "tiers.2",
+            "memory_high must not",
+        ),
+        (
+            "memory_pressure:\n  some_avg10_treshold: 50\n",
+            "memory_pressure.some_avg10_treshold",
+            "Extra inputs are not permitted",
+        ),
         ("media_mode:\n  provider: emby\n", "media_mode.provider", "Input should be"),
-        ("notifications:\n  notify_on: [media_mode_started]\n", "notifications.notify_on.0",
-         "Input should be"),
+        (
+            "notifications:\n  notify_on: [media_mode_started]\n",
+            "notifications.notify_on.0",
+            "Input should be",
+        ),
         ("thermal:\n  recovery_temp_c: 90\n", "thermal", "recovery_temp_c < stage1_temp_c"),
         ("host_id: my/host\n", "host_id", "one MQTT topic level"),
         ("mqtt:\n  topic_root: 'a/#'\n", "mqtt.topic_root", "without wildcards"),
@@ -121,7 +147,9 @@ def test_process_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pyt
         ("tiers: [\n", "line 2, column 1", "invalid YAML"),
     ],
 )
-def test_bad_config_names_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+def test_bad_config_names_file_key_and_reason(
+    tmp_path: Path, text: str, key: str, reason: str
+) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
@@ -147,8 +175,15 @@ def test_bad_env_file_line_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2G", 2 * GIB), ("1.5G", int(1.5 * GIB)), ("512M", 512 * 1024**2), ("512mb", 512 * 1024**2),
-     (4096, 4096), ("64k", 65536), ("1T", 1024**4)],
+    [
+        ("2G", 2 * GIB),
+        ("1.5G", int(1.5 * GIB)),
+        ("512M", 512 * 1024**2),
+        ("512mb", 512 * 1024**2),
+        (4096, 4096),
+        ("64k", 65536),
+        ("1T", 1024**4),
+    ],
 )
 def test_sizes_read_as_adrg_reads_them(value: str | int, expected: int) -> None:
     assert parse_size(value) == expected
@@ -163,10 +198,15 @@ def test_bad_sizes_are_refused(value: str | bool) -> None:
 @pytest.mark.parametrize("service", ["sensors", "governor", "actuator", "notifier"])
 def test_check_config_reports_and_starts_nothing(tmp_path: Path, service: str) -> None:
     good = tmp_path / "good.yaml"
-    good.write_text("tiers:\n  3:\n    containers: ['tdarr*']\nnotifications:\n  ntfy_url: ${NOPE_X}\n")
+    good.write_text(
+        "tiers:\n  3:\n    containers: ['tdarr*']\nnotifications:\n  ntfy_url: ${NOPE_X}\n"
+    )
     done = subprocess.run(
         [sys.executable, "-m", f"services.{service}", "--config", str(good), "--check-config"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert f"{good}: OK" in done.stdout and "${NOPE_X} is set nowhere" in done.stdout
@@ -175,7 +215,10 @@ def test_check_config_reports_and_starts_nothing(tmp_path: Path, service: str) -
     bad.write_text("tiers:\n  3:\n    io_weight: 20000\n")
     done = subprocess.run(
         [sys.executable, "-m", f"services.{service}", "--config", str(bad), "--check-config"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert f"{bad}: tiers.3.io_weight: Input should be less than or equal to 10000" in done.stderr
@@ -186,6 +229,9 @@ def test_a_service_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     bad.write_text("mqtt:\n  port: 99999\n")
     done = subprocess.run(
         [sys.executable, "-m", "services.governor", "--config", str(bad)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2 and "mqtt.port" in done.stderr

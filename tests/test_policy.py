@@ -26,7 +26,7 @@ CFG = WardenConfig.model_validate(
             0: {"containers": ["pihole"]},
             1: {"containers": ["jellyfin"]},
             2: {"containers": ["sonarr", "postgres"]},
-            3: {"containers": ["tdarr*", "kopia"], "memory_max": "3G"},
+            3: {"containers": ["tdarr*", "kopia"], "memory_high": "3G", "memory_max": "4G"},
         },
         "protected_containers": ["postgres", "kopia"],
         "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 60},
@@ -42,8 +42,13 @@ def inventory(states: dict[str, str] | None = None, rss: int = 4 * GIB) -> Conta
         host="h",
         cpu_count=4,
         containers=[
-            ContainerFact(id=n * 3, name=n, state=states.get(n, "running"),  # type: ignore[arg-type]
-                          tier=MATCHER.tier_of(n), rss_bytes=rss)
+            ContainerFact(
+                id=n * 3,
+                name=n,
+                state=states.get(n, "running"),  # type: ignore[arg-type]
+                tier=MATCHER.tier_of(n),
+                rss_bytes=rss,
+            )
             for n in NAMES
         ],
     )
@@ -86,8 +91,15 @@ def test_reasons_compose_media_and_manual_pause_and_squeeze() -> None:
     assert d.containers["tdarr"].memory_high == 3 * GIB
     # media_stop alone leaves tier 3 paused: the manual pause still holds
     memory = apply_trigger(d.memory, Trigger(event="media_stop"))
-    d = decide(CFG.model_copy(update={"media_mode": CFG.media_mode.model_copy(
-        update={"cooldown_seconds": 0})}), MATCHER, Facts(None, inventory()), memory, 0)
+    d = decide(
+        CFG.model_copy(
+            update={"media_mode": CFG.media_mode.model_copy(update={"cooldown_seconds": 0})}
+        ),
+        MATCHER,
+        Facts(None, inventory()),
+        memory,
+        0,
+    )
     assert d.containers["tdarr"].paused
     assert [r.rule for r in d.containers["tdarr"].reasons] == ["manual_pause", "memory_squeeze"]
 
@@ -102,8 +114,9 @@ def test_squeeze_is_remembered_and_released() -> None:
 pressures = st.one_of(st.none(), st.floats(0, 100).map(memory_pressure))
 triggers = st.sampled_from(["media_start", "media_stop", "tier3_pause", "tier3_resume"])
 states = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["running", "paused", "exited"]))
-steps = st.lists(st.tuples(pressures, st.one_of(st.none(), triggers), states,
-                           st.floats(0, 30)), max_size=25)
+steps = st.lists(
+    st.tuples(pressures, st.one_of(st.none(), triggers), states, st.floats(0, 30)), max_size=25
+)
 
 
 @settings(max_examples=200, deadline=None)

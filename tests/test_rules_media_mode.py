@@ -29,20 +29,62 @@ ACTIVE = GovernorMemory(media_active=True)
         # streams end: the cooldown starts, still on, wake at its end
         (ON, ACTIVE, 0, 100, True, [], 100, 160),
         # cooldown running, one second short
-        (ON, GovernorMemory(media_active=True, media_cooldown_since=100), 0, 159, True, [], 100, 160),
+        (
+            ON,
+            GovernorMemory(media_active=True, media_cooldown_since=100),
+            0,
+            159,
+            True,
+            [],
+            100,
+            160,
+        ),
         # cooldown complete
-        (ON, GovernorMemory(media_active=True, media_cooldown_since=100), 0, 160, False,
-         ["media_mode_deactivated"], None, None),
+        (
+            ON,
+            GovernorMemory(media_active=True, media_cooldown_since=100),
+            0,
+            160,
+            False,
+            ["media_mode_deactivated"],
+            None,
+            None,
+        ),
         # a stream during the cooldown cancels it
-        (ON, GovernorMemory(media_active=True, media_cooldown_since=100), 1, 150, True, [], None, None),
+        (
+            ON,
+            GovernorMemory(media_active=True, media_cooldown_since=100),
+            1,
+            150,
+            True,
+            [],
+            None,
+            None,
+        ),
         # unknown streams never end media mode early and never start the cooldown
         (ON, ACTIVE, None, 100, True, [], None, None),
         # ...but a cooldown already running goes on
-        (ON, GovernorMemory(media_active=True, media_cooldown_since=100), None, 170, False,
-         ["media_mode_deactivated"], None, None),
+        (
+            ON,
+            GovernorMemory(media_active=True, media_cooldown_since=100),
+            None,
+            170,
+            False,
+            ["media_mode_deactivated"],
+            None,
+            None,
+        ),
         # zero cooldown: off at once
-        (MediaMode(enabled=True, cooldown_seconds=0), ACTIVE, 0, 100, False,
-         ["media_mode_deactivated"], None, None),
+        (
+            MediaMode(enabled=True, cooldown_seconds=0),
+            ACTIVE,
+            0,
+            100,
+            False,
+            ["media_mode_deactivated"],
+            None,
+            None,
+        ),
         # disabled in the config: never on, switched off if it was
         (MediaMode(enabled=False), FORCED, 3, 100, False, [], None, None),
         (MediaMode(enabled=False), ACTIVE, 3, 100, False, ["media_mode_deactivated"], None, None),

@@ -29,19 +29,21 @@ def fact(name: str, rss: int | None) -> ContainerFact:
     ("psi", "rss", "floors", "expected"),
     [
         (50.0, 4 * GIB, {}, {}),  # at the threshold: not above it
-        (50.01, 4 * GIB, {}, {"a": 3 * GIB}),  # RSS x 0.75
+        (50.01, 2.5 * GIB, {}, {"a": int(1.875 * GIB)}),  # RSS x 0.75
+        (50.01, 4 * GIB, {}, {"a": 2 * GIB}),  # never above tier 3's own memory_high
         (80, 2 * GIB, {}, {"a": int(1.5 * GIB)}),  # 1.5G would be below... equals the floor
         (80, 1 * GIB, {}, {"a": int(1.5 * GIB)}),  # floored at half of memory_max
-        (80, 8 * GIB, {"a": 3 * GIB}, {"a": 3 * GIB}),  # only ratchets down
-        (80, 3 * GIB, {"a": 3 * GIB}, {"a": int(2.25 * GIB)}),  # down as RSS falls
-        (80, None, {"a": 3 * GIB}, {"a": 3 * GIB}),  # RSS unknown: keep what was set
+        (80, 2.6 * GIB, {"a": int(1.8 * GIB)}, {"a": int(1.8 * GIB)}),  # only ratchets down
+        (80, 2.2 * GIB, {"a": int(1.8 * GIB)}, {"a": int(1.65 * GIB)}),  # down as RSS falls
+        (80, None, {"a": 2 * GIB}, {"a": 2 * GIB}),  # RSS unknown: keep what was set
         (80, None, {}, {}),  # RSS unknown and nothing set: nothing to squeeze to
-        (20, 4 * GIB, {"a": 3 * GIB}, {}),  # pressure gone: released
-        (None, 4 * GIB, {"a": 3 * GIB}, {"a": 3 * GIB}),  # pressure unknown: no change
+        (20, 4 * GIB, {"a": 2 * GIB}, {}),  # pressure gone: released
+        (None, 4 * GIB, {"a": 2 * GIB}, {"a": 2 * GIB}),  # pressure unknown: no change
         (None, 4 * GIB, {}, {}),
     ],
 )
 def test_squeeze(psi, rss, floors, expected) -> None:  # type: ignore[no-untyped-def]
+    rss = int(rss) if rss is not None else None
     out = memory_squeeze(CFG, TIER3, pressure(psi), [fact("a", rss)], floors)
     assert out.floors == expected
     if expected:
@@ -49,7 +51,10 @@ def test_squeeze(psi, rss, floors, expected) -> None:  # type: ignore[no-untyped
     if expected and psi is not None:
         assert out.reason is not None
         assert (out.reason.metric, out.reason.value, out.reason.threshold) == (
-            "memory.some_avg10", psi, 50)
+            "memory.some_avg10",
+            psi,
+            50,
+        )
 
 
 def test_default_floor_without_tier3_memory_max() -> None:
@@ -58,7 +63,9 @@ def test_default_floor_without_tier3_memory_max() -> None:
 
 
 def test_disabled_rule_squeezes_nothing() -> None:
-    out = memory_squeeze(MemoryPressure(enabled=False), TIER3, pressure(99), [fact("a", 8 * GIB)], {})
+    out = memory_squeeze(
+        MemoryPressure(enabled=False), TIER3, pressure(99), [fact("a", 8 * GIB)], {}
+    )
     assert out.floors == {} and out.reason is None
 
 

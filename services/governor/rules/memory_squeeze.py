@@ -2,8 +2,10 @@
 
 Each tier-3 container gets memory.high = RSS x reduction_factor, floored at
 half of tier 3's memory_max, and it only ever ratchets down while pressure
-lasts. When some_avg10 is back at or below the threshold, every squeeze is
-released. Unknown pressure changes nothing: it neither starts nor ends one.
+lasts. Unlike ADRG, a squeeze never sets memory.high above tier 3's own
+memory_high: squeezing must not loosen the baseline. When some_avg10 is back
+at or below the threshold, every squeeze is released. Unknown pressure
+changes nothing: it neither starts nor ends one.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def memory_squeeze(
 
     reason = Reason(rule="memory_squeeze", metric=METRIC, value=value, threshold=threshold)
     floor = int((tier3.memory_max or DEFAULT_TIER3_MEMORY_MAX) * 0.5)
+    ceiling = tier3.memory_high
     squeezed: dict[str, int] = {}
     for container in candidates:
         previous = floors.get(container.name)
@@ -56,5 +59,7 @@ def memory_squeeze(
                 squeezed[container.name] = previous
             continue
         target = max(int(container.rss_bytes * cfg.memory_high_reduction_factor), floor)
+        if ceiling is not None:
+            target = min(target, ceiling)
         squeezed[container.name] = min(previous, target) if previous is not None else target
     return SqueezeOutcome(squeezed, reason)

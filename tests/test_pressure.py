@@ -1,0 +1,53 @@
+"""PSI parsing, and the real /proc/pressure of this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.sensors.pressure import PressureParseError, parse_pressure, read_pressure
+
+GOOD = (
+    "some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\n"
+    "full avg10=0.10 avg60=0.00 avg300=0.00 total=99\n"
+)
+
+
+def test_parses_some_and_full() -> None:
+    p = parse_pressure(GOOD)
+    assert (p.some.avg10, p.some.avg60, p.some.total) == (1.5, 0.25, 12345)
+    assert p.full is not None and p.full.avg10 == 0.1
+
+
+def test_full_is_optional() -> None:
+    assert parse_pressure(GOOD.splitlines()[0]).full is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "no 'some' line"),
+        ("full avg10=0 avg60=0 avg300=0 total=0", "no 'some' line"),
+        ("some avg10=x avg60=0 avg300=0 total=0", "bad 'some' line"),
+        ("some avg10=1 avg60=0 total=0", "bad 'some' line"),
+        ("some avg10=101 avg60=0 avg300=0 total=0", "bad 'some' line"),
+        ("some avg10=-1 avg60=0 avg300=0 total=0", "bad 'some' line"),
+    ],
+)
+def test_garbage_is_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(PressureParseError, match=reason):
+        parse_pressure(text, "test")
+
+
+def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        read_pressure(tmp_path, "memory")
+
+
+@pytest.mark.parametrize("resource", ["cpu", "memory", "io"])
+def test_reads_this_machines_real_pressure(resource: str) -> None:
+    if not Path("/proc/pressure", resource).exists():
+        pytest.skip("this kernel has no PSI")
+    p = read_pressure("/proc", resource)
+    assert 0 <= p.some.avg10 <= 100 and p.some.total >= 0

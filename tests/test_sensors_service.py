@@ -1,0 +1,99 @@
+"""The sensors process on real /proc/pressure and the real Docker engine."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from shared.messages import ContainerInventory, PressureFact
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe
+from tests.support.processes import Service, write_config
+
+
+def test_publishes_pressure_and_inventory_and_follows_docker_events(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    existing = containers.run("bulk")
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            # A slow poll: only Docker's event stream can deliver changes in time.
+            "general": {"poll_interval_seconds": 600},
+            "sensors": {"heartbeat_seconds": 600},
+            "tiers": {
+                1: {"containers": [containers.name("web")]},
+                3: {"containers": [f"{containers.prefix}-bulk*"]},
+            },
+            "protected_containers": [containers.name("web")],
+        },
+    )
+    inventory_topic = f"warden/{host_id}/sensors/containers"
+    sensors = Service("sensors", config, tmp_path)
+    try:
+        pressure = PressureFact.model_validate_json(
+            probe.wait_for(f"warden/{host_id}/sensors/pressure").payload
+        )
+        assert pressure.host == host_id
+        if Path("/proc/pressure/memory").exists():
+            assert (
+                pressure.memory is not None and pressure.io is not None and pressure.cpu is not None
+            )
+
+        def has(name: str, state: str | None = None):  # type: ignore[no-untyped-def]
+            def check(seen) -> bool:  # type: ignore[no-untyped-def]
+                inv = ContainerInventory.model_validate_json(seen.payload)
+                return any(
+                    c.name == name and (state is None or c.state == state) for c in inv.containers
+                )
+
+            return check
+
+        seen = probe.wait_for(inventory_topic, has(containers.name("bulk")))
+        inv = ContainerInventory.model_validate_json(seen.payload)
+        bulk = next(c for c in inv.containers if c.id == existing)
+        assert bulk.tier == 3 and bulk.state == "running" and not bulk.protected
+        assert bulk.rss_bytes is not None and inv.cpu_count >= 1
+
+        started = time.monotonic()
+        containers.run("web")
+        web = probe.wait_for(inventory_topic, has(containers.name("web"), "running"), after=started)
+        fact = next(
+            c
+            for c in ContainerInventory.model_validate_json(web.payload).containers
+            if c.name == containers.name("web")
+        )
+        assert fact.tier == 1 and fact.protected
+
+        removed_at = time.monotonic()
+        containers.api.remove_container(existing, force=True)
+        probe.wait_for(
+            inventory_topic, lambda s: not has(containers.name("bulk"))(s), after=removed_at
+        )
+    finally:
+        sensors.stop()
+    assert "Traceback" not in sensors.output()
+
+
+def test_without_docker_the_inventory_is_unknown_not_empty(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "sensors": {"docker_url": f"unix://{tmp_path}/no-docker.sock"},
+        },
+    )
+    sensors = Service("sensors", config, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/sensors/pressure")
+        time.sleep(1.0)
+        assert probe.messages(f"warden/{host_id}/sensors/containers") == []
+    finally:
+        sensors.stop()
+    assert "inventory.unavailable" in sensors.output()
