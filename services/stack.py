@@ -1,0 +1,266 @@
+"""warden-stack --config FILE [--run-dir DIR] [--dry-run] [--print-env]
+
+Runs the whole of Warden on one machine: decides whether it needs a local
+Mosquitto and whether the actuator may touch the host, then execs supervisord
+with deploy/supervisord.conf, which reads those decisions from WARDEN_* variables.
+Supervisord replaces this process, so signals sent to it (Ctrl-C, SIGTERM from
+systemd) stop every service cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config import ConfigError, WardenConfig, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SUPERVISORD_CONF = REPO / "deploy" / "supervisord.conf"
+MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    local_broker: bool
+    broker_port: int
+    dry_run: bool
+    # Why the actuator runs in dry-run; None when it does not.
+    dry_run_reason: str | None
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    repo: Path
+    run_dir: Path
+    config: Path
+    python: str
+    mosquitto: str
+
+    @property
+    def mosquitto_conf(self) -> Path:
+        return self.run_dir / "mosquitto.conf"
+
+
+# --- decisions (pure) -------------------------------------------------------
+
+
+def dry_run_reason(
+    config: WardenConfig, is_root: bool, docker_ok: bool, cgroup_ok: bool, flag: bool
+) -> str | None:
+    """The first reason the actuator must not touch the host, or None."""
+    settings = config.actuator
+    reasons = [
+        (flag, "--dry-run was given"),
+        (settings.dry_run, "actuator.dry_run is true in the config"),
+        (not is_root, "not running as root, so cgroups and containers cannot be changed"),
+        (not docker_ok, f"no read+write access to the Docker socket ({settings.docker_url})"),
+        (not cgroup_ok, f"cannot write under {settings.cgroup_root}"),
+    ]
+    return next((why for applies, why in reasons if applies), None)
+
+
+def plan_stack(
+    config: WardenConfig,
+    is_root: bool,
+    docker_ok: bool,
+    cgroup_ok: bool,
+    dry_run_flag: bool = False,
+) -> StackPlan:
+    reason = dry_run_reason(config, is_root, docker_ok, cgroup_ok, dry_run_flag)
+    return StackPlan(
+        local_broker=config.mqtt.host is None,
+        broker_port=config.mqtt.port,
+        dry_run=reason is not None,
+        dry_run_reason=reason,
+    )
+
+
+def mosquitto_conf(port: int) -> str:
+    """The local broker's config; deploy/mosquitto/mosquitto.conf shows the same lines."""
+    return (
+        "# Written by warden-stack for this run; see deploy/mosquitto/mosquitto.conf.\n"
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "log_dest stdout\n"
+    )
+
+
+def stack_env(plan: StackPlan, paths: StackPaths) -> dict[str, str]:
+    """The variables deploy/supervisord.conf expands."""
+    return {
+        "WARDEN_CONFIG": str(paths.config),
+        "WARDEN_RUN_DIR": str(paths.run_dir),
+        "WARDEN_PYTHON": paths.python,
+        "WARDEN_REPO": str(paths.repo),
+        "WARDEN_ACTUATOR_FLAGS": "--dry-run" if plan.dry_run else "",
+        "WARDEN_LOCAL_BROKER": "true" if plan.local_broker else "false",
+        "WARDEN_MOSQUITTO": paths.mosquitto,
+        "WARDEN_MOSQUITTO_CONF": str(paths.mosquitto_conf),
+    }
+
+
+def describe(plan: StackPlan, config: WardenConfig) -> list[str]:
+    """What the operator should know before the logs start scrolling."""
+    if plan.local_broker:
+        broker = f"starting a local Mosquitto on 127.0.0.1:{plan.broker_port}"
+    else:
+        broker = f"using the broker at {config.mqtt.host}:{config.mqtt.port}"
+    actuator = (
+        f"actuator in dry-run: {plan.dry_run_reason}"
+        if plan.dry_run
+        else "actuator will change cgroups and containers"
+    )
+    return [f"warden-stack: {broker}", f"warden-stack: {actuator}"]
+
+
+# --- probing the host -------------------------------------------------------
+
+
+def docker_socket_ok(docker_url: str) -> bool:
+    """False only when a local Docker socket exists and we cannot use it.
+
+    No socket at all means no Docker on this host: not a privilege problem, the
+    actuator still manages bare processes and its preflight reports the rest.
+    A tcp:// or ssh:// engine cannot be judged from file permissions.
+    """
+    if not docker_url.startswith("unix://"):
+        return True
+    socket_path = docker_url.removeprefix("unix://")
+    if not os.path.exists(socket_path):
+        return True
+    return os.access(socket_path, os.R_OK | os.W_OK)
+
+
+def cgroup_writable(cgroup_root: str | Path) -> bool:
+    """Can we move processes in the hierarchy (v2 root, or a v1/hybrid controller)?
+
+    On hybrid hosts the root is a tmpfs, often read-only, with the writable
+    hierarchies one level down, so the root directory alone proves nothing.
+    """
+    root = Path(cgroup_root)
+    if not root.is_dir():
+        return False
+    candidates = [root, *(child for child in root.iterdir() if child.is_dir())]
+    return any(os.access(c / "cgroup.procs", os.W_OK) for c in candidates)
+
+
+def find_supervisord() -> str | None:
+    beside_python = Path(sys.executable).parent / "supervisord"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("supervisord")
+
+
+def find_mosquitto() -> str | None:
+    # /usr/sbin is often not on a normal user's PATH.
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return MOSQUITTO_FALLBACK if Path(MOSQUITTO_FALLBACK).exists() else None
+
+
+# --- the command ------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="warden-stack",
+        description="Run the Warden services (and a local broker if needed) under supervisord.",
+    )
+    parser.add_argument("--config", required=True, help="the config.yaml every service reads")
+    parser.add_argument(
+        "--env-file",
+        default=os.environ.get("WARDEN_ENV_FILE"),
+        help="KEY=VALUE file for ${VAR} in the config (passed on to the services)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        default="run",
+        help="where the supervisor socket, pid, logs and broker config go (default: ./run)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="the actuator touches nothing")
+    parser.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print the WARDEN_* variables for supervisord and exit without starting anything",
+    )
+    return parser.parse_args(argv)
+
+
+def format_env(env: Mapping[str, str]) -> str:
+    # Shell-quoted, so the output works with `set -a; . file` and as a systemd EnvironmentFile.
+    return "\n".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+
+
+def host_plan(config: WardenConfig, dry_run_flag: bool) -> StackPlan:
+    return plan_stack(
+        config,
+        is_root=os.geteuid() == 0,
+        docker_ok=docker_socket_ok(config.actuator.docker_url),
+        cgroup_ok=cgroup_writable(config.actuator.cgroup_root),
+        dry_run_flag=dry_run_flag,
+    )
+
+
+def fail(message: str) -> int:
+    print(f"warden-stack: {message}", file=sys.stderr)
+    return 2
+
+
+def exec_supervisord(env: Mapping[str, str], paths: StackPaths, port: int) -> int:
+    supervisord = find_supervisord()
+    if supervisord is None:
+        return fail("supervisord not found (pip install supervisor)")
+    if not SUPERVISORD_CONF.exists():
+        return fail(f"{SUPERVISORD_CONF} is missing; run warden-stack from a source checkout")
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    paths.mosquitto_conf.write_text(mosquitto_conf(port))
+    os.environ.update(env)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(supervisord, [supervisord, "-n", "-c", str(SUPERVISORD_CONF)])
+    return 1  # not reached: execvp returns only by raising
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, args.env_file).config
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        return 2
+    plan = host_plan(config, args.dry_run)
+    mosquitto = find_mosquitto()
+    if plan.local_broker and mosquitto is None:
+        return fail(
+            "the config sets no mqtt.host, so a local Mosquitto is needed, but it is not "
+            "installed (apt-get install mosquitto), or set mqtt.host to your broker"
+        )
+    paths = StackPaths(
+        repo=REPO,
+        run_dir=Path(args.run_dir).resolve(),
+        config=Path(args.config).resolve(),
+        python=sys.executable,
+        mosquitto=mosquitto or MOSQUITTO_FALLBACK,
+    )
+    env = stack_env(plan, paths)
+    if args.env_file:
+        # The services look for the env file themselves; make sure they find the same one.
+        env["WARDEN_ENV_FILE"] = str(Path(args.env_file).resolve())
+    for line in describe(plan, config):
+        print(line, file=sys.stderr)
+    if args.print_env:
+        print(format_env(env))
+        return 0
+    return exec_supervisord(env, paths, plan.broker_port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

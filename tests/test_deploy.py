@@ -1,0 +1,563 @@
+"""The ways to run Warden: warden-stack + supervisord, compose, the shipped broker configs."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from supervisor.datatypes import RestartUnconditionally
+from supervisor.options import ClientOptions, ServerOptions
+
+from services import stack
+from shared.config import WardenConfig
+from tests.conftest import missing
+from tests.support.broker import Mosquitto, free_port, wait_for_port
+from tests.support.probe import Probe
+from tests.support.processes import REPO, wait_until, write_config
+
+SERVICES = ("sensors", "governor", "actuator", "notifier")
+DEPLOY = REPO / "deploy"
+SUPERVISORD_CONF = DEPLOY / "supervisord.conf"
+ACL = DEPLOY / "mosquitto" / "acl"
+
+
+def config_of(data: dict) -> WardenConfig:
+    return WardenConfig.model_validate(data)
+
+
+# --- (a) the launcher's decisions --------------------------------------------
+
+LOCAL = {}
+REMOTE = {"mqtt": {"host": "broker.lan", "port": 1884}}
+CONFIG_DRY = {"actuator": {"dry_run": True}}
+
+
+@pytest.mark.parametrize(
+    ("data", "is_root", "docker_ok", "cgroup_ok", "flag", "local", "port", "reason"),
+    [
+        (LOCAL, True, True, True, False, True, 1883, None),
+        (REMOTE, True, True, True, False, False, 1884, None),
+        ({"mqtt": {"port": 2883}}, True, True, True, False, True, 2883, None),
+        (LOCAL, True, True, True, True, True, 1883, "--dry-run"),
+        (CONFIG_DRY, True, True, True, False, True, 1883, "actuator.dry_run"),
+        (REMOTE, False, True, True, False, False, 1884, "not running as root"),
+        (LOCAL, True, False, True, False, True, 1883, "Docker socket"),
+        (LOCAL, True, True, False, False, True, 1883, "cannot write under /sys/fs/cgroup"),
+        # The first reason wins, so the line printed names what the operator asked for.
+        (CONFIG_DRY, False, False, False, True, True, 1883, "--dry-run"),
+        (LOCAL, False, False, False, False, True, 1883, "not running as root"),
+    ],
+)
+def test_plan_stack(
+    data: dict,
+    is_root: bool,
+    docker_ok: bool,
+    cgroup_ok: bool,
+    flag: bool,
+    local: bool,
+    port: int,
+    reason: str | None,
+) -> None:
+    plan = stack.plan_stack(config_of(data), is_root, docker_ok, cgroup_ok, dry_run_flag=flag)
+    assert plan.local_broker is local
+    assert plan.broker_port == port
+    assert plan.dry_run is (reason is not None)
+    if reason is None:
+        assert plan.dry_run_reason is None
+    else:
+        assert reason in (plan.dry_run_reason or "")
+
+
+def test_docker_socket_check(tmp_path: Path) -> None:
+    # No socket means no Docker on this host, which is not a reason for dry-run.
+    assert stack.docker_socket_ok(f"unix://{tmp_path}/absent.sock")
+    assert stack.docker_socket_ok("tcp://docker-socket-proxy:2375")
+    present = tmp_path / "docker.sock"
+    present.touch()
+    assert stack.docker_socket_ok(f"unix://{present}") is os.access(present, os.R_OK | os.W_OK)
+
+
+def test_cgroup_check(tmp_path: Path) -> None:
+    assert not stack.cgroup_writable(tmp_path / "absent")
+    assert not stack.cgroup_writable(tmp_path)  # a directory, but no cgroup in it
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "cgroup.procs").touch()  # a v1 controller on a hybrid host
+    assert stack.cgroup_writable(tmp_path)
+
+
+def test_shipped_local_broker_conf_matches_the_generated_one() -> None:
+    def settings(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+    shipped = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    assert settings(shipped) == settings(stack.mosquitto_conf(1883))
+    assert "listener 2883 127.0.0.1" in settings(stack.mosquitto_conf(2883))
+
+
+def stack_command(config: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "services.stack", "--config", str(config), *options]
+
+
+def test_print_env_starts_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml", {"mqtt": {"port": 2999}})
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        stack_command(config, "--run-dir", str(run_dir), "--dry-run", "--print-env"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    env = dict(shlex.split(line)[0].split("=", 1) for line in result.stdout.splitlines())
+    assert env["WARDEN_CONFIG"] == str(config)
+    assert env["WARDEN_RUN_DIR"] == str(run_dir)
+    assert env["WARDEN_LOCAL_BROKER"] == "true"
+    assert env["WARDEN_ACTUATOR_FLAGS"] == "--dry-run"
+    assert "dry-run: --dry-run was given" in result.stderr
+    assert "127.0.0.1:2999" in result.stderr
+    assert not run_dir.exists()
+
+
+def test_bad_config_exits_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml", {"mqtt": {"port": "not a port"}})
+    result = subprocess.run(
+        stack_command(config, "--print-env"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "mqtt.port" in result.stderr
+
+
+# --- (b) supervisord.conf, read by supervisor itself -------------------------
+
+
+def stack_paths(run_dir: Path, config: Path) -> stack.StackPaths:
+    return stack.StackPaths(REPO, run_dir, config, sys.executable, "/usr/sbin/mosquitto")
+
+
+def realize(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ServerOptions:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    options = ServerOptions()  # reads os.environ for %(ENV_X)s here
+    options.realize(args=["-c", str(SUPERVISORD_CONF)])
+    return options
+
+
+@pytest.mark.parametrize(("local", "dry_run"), [(True, True), (False, False)])
+def test_supervisord_conf_programs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: bool, dry_run: bool
+) -> None:
+    config = tmp_path / "my config.yaml"  # a space, to prove the quoting
+    plan = stack.StackPlan(local, 1883, dry_run, "test" if dry_run else None)
+    options = realize(monkeypatch, stack.stack_env(plan, stack_paths(tmp_path, config)))
+    programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
+
+    assert set(programs) == {"mosquitto", *SERVICES}
+    for name in SERVICES:
+        program = programs[name]
+        extra = ["--dry-run"] if name == "actuator" and dry_run else []
+        expected = [sys.executable, "-m", f"services.{name}", "--config", str(config), *extra]
+        assert shlex.split(program.command) == expected
+        assert program.directory == str(REPO)
+        assert program.autostart is True
+        assert program.autorestart is RestartUnconditionally
+        assert (program.startsecs, program.stopwaitsecs) == (1, 15)
+        assert program.stopsignal == signal.SIGTERM
+        assert program.stdout_logfile == "/dev/stdout"
+        assert program.redirect_stderr is True
+        assert program.priority > programs["mosquitto"].priority
+    mosquitto = programs["mosquitto"]
+    assert mosquitto.autostart is local
+    assert shlex.split(mosquitto.command) == [
+        "/usr/sbin/mosquitto",
+        "-c",
+        str(tmp_path / "mosquitto.conf"),
+    ]
+    assert options.nodaemon is True
+    assert options.serverurl == f"unix://{tmp_path}/supervisor.sock"
+
+
+def test_supervisorctl_finds_the_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = stack.StackPlan(True, 1883, False, None)
+    for key, value in stack.stack_env(plan, stack_paths(tmp_path, tmp_path / "c.yaml")).items():
+        monkeypatch.setenv(key, value)
+    options = ClientOptions()
+    options.realize(args=["-c", str(SUPERVISORD_CONF)])
+    assert options.serverurl == f"unix://{tmp_path}/supervisor.sock"
+
+
+# --- (c) the real stack ------------------------------------------------------
+
+
+class Stack:
+    """warden-stack as a user runs it; after the exec the process is supervisord."""
+
+    def __init__(self, config: Path, run_dir: Path) -> None:
+        self.log = run_dir.parent / "stack.log"
+        self._sink = self.log.open("ab")
+        self.process = subprocess.Popen(
+            stack_command(config, "--run-dir", str(run_dir), "--dry-run"),
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=self._sink,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 90) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def cleanup(self) -> None:
+        try:
+            self.terminate()
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._sink.close()
+
+
+StartStack = Callable[[dict], Stack]
+
+
+@pytest.fixture
+def start_stack(tmp_path: Path) -> Iterator[StartStack]:
+    started: list[Stack] = []
+
+    def start(config: dict) -> Stack:
+        path = write_config(tmp_path / "config.yaml", config)
+        started.append(Stack(path, tmp_path / "run"))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.cleanup()
+
+
+def stack_config(tmp_path: Path, host_id: str, mqtt: dict) -> dict:
+    return {
+        "host_id": host_id,
+        "mqtt": mqtt,
+        "actuator": {"dry_run": True, "state_file": str(tmp_path / "actuator-state.json")},
+    }
+
+
+def assert_all(probe: Probe, host_id: str, state: str, after: float, running: Stack) -> None:
+    for name in SERVICES:
+        topic = f"warden/{host_id}/{name}/availability"
+        try:
+            probe.wait_for(topic, lambda s: s.text == state, timeout=45, after=after)
+        except TimeoutError:
+            pytest.fail(f"{topic} never said {state}; stack output:\n{running.output()[-6000:]}")
+
+
+def run_and_stop(probe: Probe, host_id: str, running: Stack) -> None:
+    assert_all(probe, host_id, "online", 0.0, running)
+    assert running.process.poll() is None
+    stopping = time.monotonic()
+    assert running.terminate() == 0, running.output()[-4000:]
+    assert_all(probe, host_id, "offline", stopping, running)
+
+
+def test_stack_runs_all_services_on_a_broker(
+    tmp_path: Path, broker: Mosquitto, host_id: str, start_stack: StartStack
+) -> None:
+    mqtt_settings = {"host": broker.host, "port": broker.port}
+    probe = Probe(broker.host, broker.port, subscribe=f"warden/{host_id}/#")
+    try:
+        running = start_stack(stack_config(tmp_path, host_id, mqtt_settings))
+        run_and_stop(probe, host_id, running)
+    finally:
+        probe.close()
+    output = running.output()
+    assert "actuator in dry-run" in output
+    assert "spawned: 'mosquitto'" not in output  # the config names a broker
+
+
+def test_stack_starts_its_own_broker(tmp_path: Path, host_id: str, start_stack: StartStack) -> None:
+    port = free_port()
+    running = start_stack(stack_config(tmp_path, host_id, {"port": port}))
+    try:
+        wait_for_port(port, timeout=30)
+    except TimeoutError:
+        pytest.fail(f"no local broker on {port}; stack output:\n{running.output()[-6000:]}")
+    assert (tmp_path / "run" / "mosquitto.conf").read_text() == stack.mosquitto_conf(port)
+    probe = Probe("127.0.0.1", port, subscribe=f"warden/{host_id}/#")
+    try:
+        run_and_stop(probe, host_id, running)
+    finally:
+        probe.close()
+    with pytest.raises(TimeoutError):
+        wait_for_port(port, timeout=1)  # the broker went with the stack
+
+
+# --- (d) compose.yaml ---------------------------------------------------------
+
+
+def compose() -> dict:
+    return yaml.safe_load((REPO / "compose.yaml").read_text())
+
+
+def mounts(service: dict) -> list[tuple[str, str, str]]:
+    """(source, target, mode) for each short-syntax volume."""
+    result = []
+    for volume in service.get("volumes", []):
+        parts = volume.split(":")
+        result.append((parts[0], parts[1], parts[2] if len(parts) > 2 else "rw"))
+    return result
+
+
+CONFIG_MOUNT = ("./config.yaml", "/etc/warden/config.yaml", "ro")
+
+
+def test_compose_privileges() -> None:
+    services = compose()["services"]
+    assert {"mosquitto", "docker-socket-proxy", *SERVICES} <= set(services)
+    assert {n for n, s in services.items() if s.get("privileged")} == {"actuator"}
+    docker_rw = {
+        name
+        for name, service in services.items()
+        for source, _target, mode in mounts(service)
+        if source == "/var/run/docker.sock" and "ro" not in mode.split(",")
+    }
+    assert docker_rw == {"actuator"}
+    actuator = services["actuator"]
+    assert ("/sys/fs/cgroup", "/sys/fs/cgroup", "rw") in mounts(actuator)
+    assert actuator["pid"] == "host"
+    assert services["sensors"]["pid"] == "host"
+    assert ("/proc", "/host/proc", "ro") in mounts(services["sensors"])
+    proxy = services["docker-socket-proxy"]
+    assert proxy["environment"]["POST"] == 0
+    assert ("/var/run/docker.sock", "/var/run/docker.sock", "ro") in mounts(proxy)
+
+
+def test_compose_warden_services() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        service = services[name]
+        assert service["build"] == "."
+        assert service["command"][:3] == [f"warden-{name}", "--config", "/etc/warden/config.yaml"]
+        assert CONFIG_MOUNT in mounts(service)
+        assert service["restart"] == "unless-stopped"
+        assert "mosquitto" in service["depends_on"]
+        assert service["environment"]["WARDEN_MQTT_USER"] == name
+    for name in ("governor", "notifier"):
+        service = services[name]
+        assert mounts(service) == [CONFIG_MOUNT]
+        assert service["read_only"] is True
+        assert service["cap_drop"] == ["ALL"]
+        assert not {"privileged", "pid", "user", "devices", "cap_add"} & set(service)
+
+
+def compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    return None
+
+
+def test_compose_config_is_valid(tmp_path: Path) -> None:
+    command = compose_command()
+    if command is None:
+        # Compose is a convenience for users, not a part the tests depend on.
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    passwords = {f"WARDEN_{n.upper()}_MQTT_PASSWORD": "x" for n in SERVICES}
+    result = subprocess.run(
+        [*command, "-f", str(REPO / "compose.yaml"), "config", "-q"],
+        cwd=REPO,
+        env={**os.environ, **passwords},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# --- (e) the broker's ACL -----------------------------------------------------
+
+
+def read_acl(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """user -> [(access, topic filter)], as mosquitto reads an acl_file."""
+    rules: dict[str, list[tuple[str, str]]] = {}
+    user = ""
+    for raw in path.read_text().splitlines():
+        words = raw.split()
+        # Only whole lines are comments: `#` inside a topic is the wildcard.
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "user":
+            user = words[1]
+            rules.setdefault(user, [])
+        elif words[0] == "topic":
+            access, topic = (words[1], words[2]) if len(words) == 3 else ("readwrite", words[1])
+            rules.setdefault(user, []).append((access, topic))
+    return rules
+
+
+def allowed(rules: list[tuple[str, str]], access: str, topic: str) -> bool:
+    return any(
+        (granted == access or granted == "readwrite") and mqtt.topic_matches_sub(pattern, topic)
+        for granted, pattern in rules
+    )
+
+
+@pytest.mark.parametrize(
+    ("topic", "writers"),
+    [
+        ("warden/h1/desired", {"governor"}),
+        ("warden/h1/actions", {"governor"}),
+        ("warden/h1/applied", {"actuator"}),
+        ("warden/h1/events", {"governor", "actuator"}),
+        ("warden/h1/sensors/pressure", {"sensors"}),
+        ("warden/trigger", {"homeassistant"}),
+        ("warden/h1/trigger", {"homeassistant"}),
+        *((f"warden/h1/{name}/availability", {name}) for name in SERVICES),
+    ],
+)
+def test_acl_writers(topic: str, writers: set[str]) -> None:
+    acl = read_acl(ACL)
+    assert set(acl) == {*SERVICES, "homeassistant"}
+    assert {user for user, rules in acl.items() if allowed(rules, "write", topic)} == writers
+    assert all(allowed(rules, "read", topic) for rules in acl.values())
+
+
+@pytest.fixture
+def acl_broker() -> Iterator[tuple[int, dict[str, str]]]:
+    """deploy/mosquitto/compose.conf on a free loopback port, with a real password file."""
+    passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not Path(passwd_tool).exists():
+        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
+    # Mosquitto drops root for its own user before reading the password and ACL
+    # files, and pytest's tmp_path is private to root, so these live elsewhere.
+    workdir = Path(tempfile.mkdtemp(prefix="warden-acl-"))
+    workdir.chmod(0o755)
+    users = {name: f"{name}-secret" for name in ("governor", "actuator")}
+    passwd = workdir / "passwd"
+    for index, (user, password) in enumerate(users.items()):
+        create = ["-c"] if index == 0 else []
+        subprocess.run([passwd_tool, *create, "-b", str(passwd), user, password], check=True)
+    shutil.copy(ACL, workdir / "acl")
+    for file in (passwd, workdir / "acl"):
+        file.chmod(0o644)
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(adapt_compose_conf(port, workdir))
+    log = (workdir / "mosquitto.log").open("ab")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield port, users
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def adapt_compose_conf(port: int, workdir: Path) -> str:
+    """The shipped compose broker config with only its paths and port moved here."""
+    replacements = {
+        "listener": f"listener {port} 127.0.0.1",
+        "password_file": f"password_file {workdir / 'passwd'}",
+        "acl_file": f"acl_file {workdir / 'acl'}",
+        "persistence": "persistence false",
+        "persistence_location": "",
+    }
+    lines = []
+    for line in (DEPLOY / "mosquitto" / "compose.conf").read_text().splitlines():
+        key = line.split(" ", 1)[0]
+        lines.append(replacements.get(key, line) if not line.startswith("#") else line)
+    text = "\n".join(lines) + "\n"
+    assert "allow_anonymous false" in text
+    return text
+
+
+class User:
+    def __init__(self, port: int, name: str, password: str) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self._connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(name, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self._connected.wait(10), f"{name} could not log in"
+
+    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        if not getattr(reason, "is_failure", True):
+            self._connected.set()
+
+    def subscribe(self, topic: str) -> None:
+        result, _mid = self.client.subscribe(topic, 1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.3)  # let the broker register it before anyone publishes
+
+    def publish(self, topic: str, payload: str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_broker_enforces_who_writes_desired(acl_broker: tuple[int, dict[str, str]]) -> None:
+    port, users = acl_broker
+    governor = User(port, "governor", users["governor"])
+    actuator = User(port, "actuator", users["actuator"])
+    watcher = User(port, "governor", users["governor"])
+    allowed_messages = {
+        ("warden/x/applied", b"applied-by-actuator"),
+        ("warden/x/desired", b"desired-by-governor"),
+    }
+    try:
+        watcher.subscribe("warden/#")
+        actuator.publish("warden/x/desired", "desired-by-actuator")
+        # The actuator's own topic goes through: the refusal above is the ACL, not the login.
+        actuator.publish("warden/x/applied", "applied-by-actuator")
+        governor.publish("warden/x/desired", "desired-by-governor")
+        wait_until(lambda: allowed_messages <= set(watcher.received), what="allowed messages")
+        time.sleep(0.5)  # a late delivery of the refused message would show up now
+        assert sorted(watcher.received) == sorted(allowed_messages)
+    finally:
+        for client in (governor, actuator, watcher):
+            client.close()
+
+
+def test_broker_refuses_anonymous(acl_broker: tuple[int, dict[str, str]]) -> None:
+    port, _users = acl_broker
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    refused = threading.Event()
+    client.on_connect = lambda _c, _u, _f, reason, _p: reason.is_failure and refused.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert refused.wait(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
