@@ -13,6 +13,7 @@ import argparse
 import os
 import shlex
 import shutil
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
 @dataclass(frozen=True)
 class StackPlan:
     local_broker: bool
+    # A broker already listens on 127.0.0.1:port (Debian's mosquitto package starts one).
+    reuse_broker: bool
     broker_port: int
     dry_run: bool
     # Why the actuator runs in dry-run; None when it does not.
@@ -71,10 +74,13 @@ def plan_stack(
     docker_ok: bool,
     cgroup_ok: bool,
     dry_run_flag: bool = False,
+    local_port_taken: bool = False,
 ) -> StackPlan:
     reason = dry_run_reason(config, is_root, docker_ok, cgroup_ok, dry_run_flag)
+    wants_local = config.mqtt.host is None
     return StackPlan(
-        local_broker=config.mqtt.host is None,
+        local_broker=wants_local and not local_port_taken,
+        reuse_broker=wants_local and local_port_taken,
         broker_port=config.mqtt.port,
         dry_run=reason is not None,
         dry_run_reason=reason,
@@ -110,6 +116,8 @@ def describe(plan: StackPlan, config: WardenConfig) -> list[str]:
     """What the operator should know before the logs start scrolling."""
     if plan.local_broker:
         broker = f"starting a local Mosquitto on 127.0.0.1:{plan.broker_port}"
+    elif plan.reuse_broker:
+        broker = f"a broker already listens on 127.0.0.1:{plan.broker_port}: using it"
     else:
         broker = f"using the broker at {config.mqtt.host}:{config.mqtt.port}"
     actuator = (
@@ -149,6 +157,14 @@ def cgroup_writable(cgroup_root: str | Path) -> bool:
         return False
     candidates = [root, *(child for child in root.iterdir() if child.is_dir())]
     return any(os.access(c / "cgroup.procs", os.W_OK) for c in candidates)
+
+
+def port_taken(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def find_supervisord() -> str | None:
@@ -206,6 +222,7 @@ def host_plan(config: WardenConfig, dry_run_flag: bool) -> StackPlan:
         docker_ok=docker_socket_ok(config.actuator.docker_url),
         cgroup_ok=cgroup_writable(config.actuator.cgroup_root),
         dry_run_flag=dry_run_flag,
+        local_port_taken=config.mqtt.host is None and port_taken(config.mqtt.port),
     )
 
 

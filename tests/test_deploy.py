@@ -39,6 +39,20 @@ def config_of(data: dict) -> WardenConfig:
 
 # --- (a) the launcher's decisions --------------------------------------------
 
+
+def test_a_broker_already_on_the_local_port_is_used_not_fought() -> None:
+    plan = stack.plan_stack(config_of({}), True, True, True, local_port_taken=True)
+    assert (plan.local_broker, plan.reuse_broker) == (False, True)
+    assert "already listens on 127.0.0.1:1883" in stack.describe(plan, config_of({}))[0]
+    remote = stack.plan_stack(config_of(REMOTE), True, True, True, local_port_taken=True)
+    assert (remote.local_broker, remote.reuse_broker) == (False, False)
+
+
+def test_port_taken_sees_a_real_listener(broker) -> None:  # type: ignore[no-untyped-def]
+    assert stack.port_taken(broker.port)
+    assert not stack.port_taken(free_port())
+
+
 LOCAL = {}
 REMOTE = {"mqtt": {"host": "broker.lan", "port": 1884}}
 CONFIG_DRY = {"actuator": {"dry_run": True}}
@@ -71,7 +85,7 @@ def test_plan_stack(
     reason: str | None,
 ) -> None:
     plan = stack.plan_stack(config_of(data), is_root, docker_ok, cgroup_ok, dry_run_flag=flag)
-    assert plan.local_broker is local
+    assert plan.local_broker is local and plan.reuse_broker is False
     assert plan.broker_port == port
     assert plan.dry_run is (reason is not None)
     if reason is None:
@@ -164,7 +178,7 @@ def test_supervisord_conf_programs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: bool, dry_run: bool
 ) -> None:
     config = tmp_path / "my config.yaml"  # a space, to prove the quoting
-    plan = stack.StackPlan(local, 1883, dry_run, "test" if dry_run else None)
+    plan = stack.StackPlan(local, False, 1883, dry_run, "test" if dry_run else None)
     options = realize(monkeypatch, stack.stack_env(plan, stack_paths(tmp_path, config)))
     programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
 
@@ -194,7 +208,7 @@ def test_supervisord_conf_programs(
 
 
 def test_supervisorctl_finds_the_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = stack.StackPlan(True, 1883, False, None)
+    plan = stack.StackPlan(True, False, 1883, False, None)
     for key, value in stack.stack_env(plan, stack_paths(tmp_path, tmp_path / "c.yaml")).items():
         monkeypatch.setenv(key, value)
     options = ClientOptions()
