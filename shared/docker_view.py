@@ -26,6 +26,8 @@ class DockerContainer:
     state: str
     # The container's init process on the host; None when it is not running.
     pid: int | None
+    # Host paths mounted into it (volumes, binds): their disks carry its I/O.
+    mounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def list_containers(api: docker.APIClient) -> list[DockerContainer]:
                 pid = api.inspect_container(summary["Id"])["State"]["Pid"] or None
             except docker.errors.NotFound:
                 continue  # removed between the list and the inspect
-        result.append(DockerContainer(summary["Id"], names[0].lstrip("/"), state, pid))
+        mounts = tuple(m["Source"] for m in summary.get("Mounts") or [] if m.get("Source"))
+        result.append(DockerContainer(summary["Id"], names[0].lstrip("/"), state, pid, mounts))
     return result
 
 

@@ -89,7 +89,10 @@ def run_service(
     build: Callable[[ServiceContext], None],
     argv: Sequence[str] | None = None,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    command: Callable[[argparse.Namespace, LoadedConfig, Log], int | None] | None = None,
 ) -> int:
+    """command: a one-shot command (like --cleanup) run instead of the service when it
+    returns an exit code; None lets the service start."""
     parser = build_parser(name, description)
     if add_arguments:
         add_arguments(parser)
@@ -107,6 +110,8 @@ def run_service(
         cfg.general.log_max_bytes,
         cfg.general.log_backup_count,
     )
+    if command is not None and (code := command(args, loaded, log)) is not None:
+        return code
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
     bus = Bus(cfg.mqtt, topics, name, loop, log)

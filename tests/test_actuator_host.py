@@ -9,12 +9,13 @@ import pytest
 
 from services.actuator.docker_control import DockerControl, cpu_shares
 from services.actuator.host import Host
-from services.actuator.pause_ledger import PauseLedger
 from services.actuator.plan import Settings, Target
+from services.actuator.restore import cleanup
+from services.actuator.state_store import StateStore
 from shared.cgroupfs import ProcessCgroups, detect_layout, process_cgroups
 from shared.docker_view import DockerContainer, list_containers
 from shared.logs import Log
-from shared.messages import CpuMax
+from shared.messages import CpuMax, IoMax
 from tests.support.docker_env import Containers
 
 MIB = 1024**2
@@ -29,14 +30,10 @@ def test_cpu_weight_maps_to_shares_as_runc_maps_back(weight: int, shares: int) -
 
 
 def make_host(api: docker.APIClient, tmp_path: Path, dry_run: bool = False) -> Host:
+    store = StateStore(None if dry_run else tmp_path / "state.json", LOG)
+    root = api.info()["DockerRootDir"]
     return Host(
-        DockerControl(api),
-        detect_layout("/sys/fs/cgroup"),
-        "/proc",
-        [],
-        PauseLedger(tmp_path / "ledger.json", LOG),
-        dry_run,
-        LOG,
+        DockerControl(api), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG
     )
 
 
@@ -69,7 +66,9 @@ def test_baseline_is_written_and_read_back(
     assert report.errors == []
     inspect = docker_api.inspect_container(cid)["HostConfig"]
     assert inspect["CpuShares"] == 2598 and inspect["Memory"] == 512 * MIB
-    assert inspect["CpuQuota"] == 50_000
+    # A throttle lives in the cgroup only: never in Docker's record, where a
+    # restart would bring it back after the reason for it is gone.
+    assert inspect["CpuQuota"] == 0
     cg = cgroups_of(containers, cid)
     if cg.v2_file("cpu.weight"):  # a real v2 host
         assert read_int(cg.v2_file("cpu.weight")) == 100
@@ -84,7 +83,8 @@ def test_baseline_is_written_and_read_back(
     # Lifting the CPU limit and changing only what changed.
     relaxed = Settings(100, 100, 256 * MIB, 512 * MIB, cpu_max=None)
     assert host.apply(Target(observed(docker_api, cid), 3, False, relaxed), settings).errors == []
-    assert docker_api.inspect_container(cid)["HostConfig"]["CpuQuota"] in (0, -1)
+    quota = cg.v2_file("cpu.max") or cg.v1_file("cpu", "cpu.cfs_quota_us")
+    assert quota is not None and quota.read_text().split()[0] in ("max", "-1")
 
 
 def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
@@ -97,14 +97,15 @@ def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
     base = Settings(100, 100, None, None)
     assert host.apply(Target(observed(docker_api, ours), 3, True, base), base).errors == []
     assert containers.state(ours) == "paused"
-    assert ours in PauseLedger(tmp_path / "ledger.json", LOG)  # on disk, for a restarted actuator
+    # On disk, for a restarted actuator:
+    assert StateStore(tmp_path / "state.json", LOG).paused_by_warden(ours)
 
     docker_api.pause(theirs)  # paused by hand, not by Warden
     for cid in (ours, theirs):
         host.apply(Target(observed(docker_api, cid), 3, False, base), base)
     assert containers.state(ours) == "running"
     assert containers.state(theirs) == "paused"
-    assert ours not in PauseLedger(tmp_path / "ledger.json", LOG)
+    assert not StateStore(tmp_path / "state.json", LOG).paused_by_warden(ours)
 
 
 def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +119,7 @@ def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: P
     assert {k: after[k] for k in ("CpuShares", "Memory", "CpuQuota")} == {
         k: before[k] for k in ("CpuShares", "Memory", "CpuQuota")
     }
-    assert not (tmp_path / "ledger.json").exists()
+    assert not (tmp_path / "state.json").exists()
 
 
 def test_a_vanished_container_is_an_error_in_the_report_not_a_crash(
@@ -132,4 +133,57 @@ def test_a_vanished_container_is_an_error_in_the_report_not_a_crash(
     report = make_host(docker_api, tmp_path).apply(
         Target(seen, 3, True, Settings(10, 10, None, None)), None
     )
-    assert report.errors and any("docker update" in e or "pause" in e for e in report.errors)
+    assert report.errors and "No such container" in report.errors[0]
+
+
+def control_files(containers: Containers, cid: str) -> dict[str, str]:
+    from services.actuator.cgroup_files import snapshot
+
+    return snapshot(cgroups_of(containers, cid))
+
+
+@pytest.mark.parametrize(
+    "created_with",
+    [{}, {"mem_limit": 300 * MIB, "memswap_limit": 600 * MIB, "cpu_shares": 512}],
+    ids=["docker-defaults", "own-limits"],
+)
+def test_cleanup_puts_every_value_back(
+    docker_api,
+    containers: Containers,
+    tmp_path: Path,
+    created_with: dict,  # type: ignore[no-untyped-def]
+) -> None:
+    cid = containers.run("restore", **created_with)
+    files_before = control_files(containers, cid)
+    docker_before = docker_api.inspect_container(cid)["HostConfig"]
+    host = make_host(docker_api, tmp_path)
+    squeeze = Settings(
+        10,
+        10,
+        96 * MIB,
+        128 * MIB,
+        CpuMax(quota_us=20_000),
+        IoMax(read_bps=5 * MIB, write_bps=2 * MIB),
+    )
+    assert host.apply(Target(observed(docker_api, cid), 3, True, squeeze), None).errors == []
+    assert containers.state(cid) == "paused"
+    changed = control_files(containers, cid)
+    assert {k for k in changed if changed[k] != files_before[k]} >= {
+        k
+        for k in files_before
+        if k.endswith(("cpu.shares", "cfs_quota_us", "memory.limit_in_bytes"))
+    }
+
+    failures = cleanup(
+        host.store, DockerControl(docker_api), detect_layout("/sys/fs/cgroup"), "/proc", LOG
+    )
+    assert failures == []
+    assert containers.state(cid) == "running"
+    assert control_files(containers, cid) == files_before
+    docker_after = docker_api.inspect_container(cid)["HostConfig"]
+    assert docker_after["CpuQuota"] == docker_before["CpuQuota"]
+    if created_with:
+        # Docker held its own values: they are back in Docker's record too.
+        for key in ("CpuShares", "Memory", "MemorySwap"):
+            assert docker_after[key] == docker_before[key], key
+    assert StateStore(tmp_path / "state.json", LOG).items() == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from shared.cgroupfs import detect_layout, process_cgroups
@@ -21,7 +23,7 @@ from shared.messages import (
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
+from tests.support.processes import REPO, Service, wait_until, write_config
 
 MIB = 1024**2
 
@@ -255,4 +257,110 @@ def test_memory_squeeze_through_governor_and_actuator(
         assert "memory.some_avg10=80.0 > 50.0" in governor.output()
     finally:
         governor.kill(signal.SIGTERM)
+        actuator.kill(signal.SIGTERM)
+
+
+def _control_state(containers: Containers, cid: str) -> tuple[dict[str, str], dict[str, int]]:
+    from services.actuator.cgroup_files import snapshot
+
+    cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
+    host_config = containers.api.inspect_container(cid)["HostConfig"]
+    return snapshot(cg), {k: host_config[k] for k in ("CpuShares", "Memory", "MemorySwap")}
+
+
+def _cleanup(cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.actuator", "--config", str(cfg), "--cleanup"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_sigkill_mid_apply_then_cleanup_restores_everything(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    ids = [containers.run(f"t3-{n}") for n in range(4)]
+    ids += [
+        containers.run(f"t3-own{n}", mem_limit=300 * MIB, memswap_limit=600 * MIB, cpu_shares=512)
+        for n in range(4)
+    ]
+    before = {cid: _control_state(containers, cid) for cid in ids}
+    cfg = config(tmp_path, broker, host_id, containers)
+    actuator = Service("actuator", cfg, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
+        names = [containers.name(f"t3-{n}") for n in range(4)]
+        names += [containers.name(f"t3-own{n}") for n in range(4)]
+        probe.publish(f"warden/{host_id}/desired", pause(host_id, *names))
+        # Killed as soon as the first record is on disk: mid-way through the containers.
+        wait_until(lambda: (tmp_path / "state.json").exists(), what="the first record")
+        actuator.kill(signal.SIGKILL)
+    finally:
+        actuator.kill()
+    done = _cleanup(cfg)
+    assert done.returncode == 0, done.stderr
+    for cid in ids:
+        assert containers.state(cid) == "running"
+        files, docker_fields = _control_state(containers, cid)
+        assert files == before[cid][0], cid
+        if before[cid][1]["Memory"]:
+            assert docker_fields == before[cid][1]
+    assert "cleanup.restored" in done.stderr
+
+
+def test_a_crash_between_recording_and_applying_is_cleaned_up(
+    tmp_path: Path,
+    containers: Containers,
+    docker_api,  # type: ignore[no-untyped-def]
+) -> None:
+    from services.actuator.docker_control import DockerControl
+    from services.actuator.host import ApplyReport, Host
+    from services.actuator.state_store import StateStore
+    from shared.docker_view import list_containers
+    from shared.logs import Log
+
+    cid = containers.run("t3")
+    before = _control_state(containers, cid)
+    store = StateStore(tmp_path / "state.json", Log("test"))
+    host = Host(
+        DockerControl(docker_api),
+        detect_layout("/sys/fs/cgroup"),
+        "/proc",
+        None,
+        store,
+        False,
+        Log("test"),
+    )
+    observed = next(c for c in list_containers(docker_api) if c.id == cid)
+    assert host._record(observed, ApplyReport())  # the process dies here, before any write
+    cfg = write_config(
+        tmp_path / "config.yaml", {"actuator": {"state_file": str(tmp_path / "state.json")}}
+    )
+    done = _cleanup(cfg)
+    assert done.returncode == 0, done.stderr
+    assert _control_state(containers, cid) == before
+    assert StateStore(tmp_path / "state.json", Log("test")).items() == []
+
+
+def test_broker_gone_longer_than_the_lease_restores_the_baseline(
+    tmp_path: Path, own_broker: Mosquitto, containers: Containers, host_id: str
+) -> None:
+    t3 = containers.run("t3")
+    actuator = Service("actuator", config(tmp_path, own_broker, host_id, containers), tmp_path)
+    probe = Probe(own_broker.host, own_broker.port)
+    try:
+        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
+        probe.publish(f"warden/{host_id}/desired", pause(host_id, containers.name("t3"), lease=3))
+        wait_until(lambda: containers.state(t3) == "paused", what="paused")
+        probe.close()
+        own_broker.stop()  # no renewal, and no governor will can arrive either
+        wait_until(
+            lambda: containers.state(t3) == "running",
+            timeout=20,
+            what="baseline after the lease ran out with no broker",
+        )
+        assert "lease expired (3s without renewal)" in actuator.output()
+    finally:
         actuator.kill(signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""python -m services.actuator --config FILE [--dry-run]"""
+"""python -m services.actuator --config FILE [--dry-run | --cleanup]"""
 
 from __future__ import annotations
 
@@ -6,14 +6,40 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from services.actuator.docker_control import DockerControl
+from services.actuator.restore import cleanup
 from services.actuator.service import ActuatorService
+from services.actuator.state_store import StateStore
+from shared import docker_view
+from shared.cgroupfs import detect_layout
+from shared.config import LoadedConfig
+from shared.logs import Log
 from shared.service import run_service
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--dry-run", action="store_true", help="log every change it would make, touch nothing"
     )
+    mode.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="put back every value Warden changed, unpause what it paused, and exit",
+    )
+
+
+def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | None:
+    if not args.cleanup:
+        return None
+    settings = loaded.config.actuator
+    store = StateStore(settings.state_file, log)
+    control = DockerControl(docker_view.connect(settings.docker_url))
+    layout = detect_layout(settings.cgroup_root)
+    failures = cleanup(store, control, layout, settings.proc_root, log)
+    for failure in failures:
+        print(f"not restored: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ActuatorService,
         argv,
         _arguments,
+        _command,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.cgroupfs import ProcessCgroups
-from shared.messages import IoMax
+from shared.messages import CpuMax, IoMax
 
 
 class Unsupported(Exception):
@@ -75,3 +75,104 @@ def set_io_max(cg: ProcessCgroups, devices: list[str], limit: IoMax | None) -> P
         write(read, f"{device} {limit.read_bps if limit and limit.read_bps else 0}")
         write(written, f"{device} {limit.write_bps if limit and limit.write_bps else 0}")
     return read
+
+
+def set_cpu_max(cg: ProcessCgroups, limit: CpuMax | None) -> Path:
+    if (path := cg.v2_file("cpu.max")) is not None:
+        period = limit.period_us if limit else 100_000
+        write(path, f"{limit.quota_us if limit else 'max'} {period}")
+        return path
+    quota = cg.v1_file("cpu", "cpu.cfs_quota_us")
+    period_file = cg.v1_file("cpu", "cpu.cfs_period_us")
+    if quota is None or period_file is None:
+        raise Unsupported("cpu.max (no cpu controller)")
+    if limit is None:
+        write(quota, "-1")
+    else:
+        write(period_file, str(limit.period_us))
+        write(quota, str(limit.quota_us))
+    return quota
+
+
+# --- recording and restoring the original values -----------------------------
+
+# Every file Warden may write, so all of them can be put back as they were.
+V2_CONTROL_FILES = (
+    "cpu.weight",
+    "cpu.max",
+    "memory.high",
+    "memory.max",
+    "io.weight",
+    "io.bfq.weight",
+    "io.max",
+)
+V1_CONTROL_FILES = (
+    ("cpu", "cpu.shares"),
+    ("cpu", "cpu.cfs_period_us"),
+    ("cpu", "cpu.cfs_quota_us"),
+    ("memory", "memory.memsw.limit_in_bytes"),
+    ("memory", "memory.limit_in_bytes"),
+    ("memory", "memory.soft_limit_in_bytes"),
+    ("blkio", "blkio.weight"),
+    ("blkio", "blkio.bfq.weight"),
+    ("blkio", "blkio.throttle.read_bps_device"),
+    ("blkio", "blkio.throttle.write_bps_device"),
+)
+# Per-device files: a rule not in the original must be lifted, not just left.
+_PER_DEVICE = {
+    "io.max": "{dev} rbps=max wbps=max riops=max wiops=max",
+    "blkio.throttle.read_bps_device": "{dev} 0",
+    "blkio.throttle.write_bps_device": "{dev} 0",
+}
+
+
+def _control_paths(cg: ProcessCgroups) -> dict[str, Path]:
+    paths = {f"v2:{name}": cg.v2_file(name) for name in V2_CONTROL_FILES}
+    paths |= {f"v1:{ctl}:{name}": cg.v1_file(ctl, name) for ctl, name in V1_CONTROL_FILES}
+    return {key: path for key, path in paths.items() if path is not None}
+
+
+def snapshot(cg: ProcessCgroups) -> dict[str, str]:
+    """The raw contents of every control file the container has, keyed independently of its path."""
+    values = {}
+    for key, path in _control_paths(cg).items():
+        try:
+            values[key] = path.read_text()
+        except OSError:
+            continue
+    return values
+
+
+def _restore_file(path: Path, original: str) -> None:
+    name = path.name
+    if name in _PER_DEVICE:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                write(path, _PER_DEVICE[name].format(dev=line.split()[0]))
+        for line in original.splitlines():
+            if line.strip():
+                write(path, line.strip())
+        return
+    if name == "io.weight" or name == "io.bfq.weight":
+        write(path, original.splitlines()[0].strip() if original.strip() else "default 100")
+        return
+    write(path, original.strip())
+
+
+def restore(cg: ProcessCgroups, original: dict[str, str]) -> list[str]:
+    """Write every recorded file back; returns what could not be restored, and why."""
+    paths = _control_paths(cg)
+    pending = [key for key in original if key in paths]
+    errors: dict[str, str] = {}
+    # memory.limit must stay <= memsw.limit at every step: a second pass finishes what
+    # the order of the first pass made the kernel refuse.
+    for _ in range(2):
+        failed = []
+        for key in pending:
+            try:
+                _restore_file(paths[key], original[key])
+            except OSError as exc:
+                failed.append(key)
+                errors[key] = exc.strerror or str(exc)
+        pending = failed
+    return [f"{key}: {errors[key]}" for key in pending]

@@ -6,8 +6,6 @@ import math
 
 import docker
 
-from shared.messages import CpuMax
-
 CPU_SHARES_MAX = 262144
 
 
@@ -31,9 +29,7 @@ class DockerControl:
         container_id: str,
         cpu_weight: int | None = None,
         memory_max: int | None = None,
-        cpu_max: CpuMax | bool | None = False,
     ) -> None:
-        """cpu_max: a limit, None to lift it, False to leave it as it is."""
         kwargs: dict[str, int] = {}
         if cpu_weight is not None:
             kwargs["cpu_shares"] = cpu_shares(cpu_weight)
@@ -42,10 +38,5 @@ class DockerControl:
             # would make dockerd refuse a larger memory limit.
             kwargs["mem_limit"] = memory_max
             kwargs["memswap_limit"] = -1
-        if cpu_max is None:
-            kwargs["cpu_quota"] = -1
-        elif isinstance(cpu_max, CpuMax):
-            kwargs["cpu_quota"] = cpu_max.quota_us
-            kwargs["cpu_period"] = cpu_max.period_us
         if kwargs:
             self.api.update_container(container_id, **kwargs)

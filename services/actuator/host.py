@@ -1,4 +1,11 @@
-"""Applies targets to the host: Docker API where Docker has the setting, cgroup files otherwise.
+"""Applies targets to the host, recording every original value before its first change.
+
+Tier baselines that Docker can hold (cpu weight as CpuShares, memory.max) go
+through the Docker API, so dockerd's record stays right and it re-applies
+them on a restart. Temporary enforcement (cpu.max, memory.high, io.max) and
+what Docker cannot set on a running container (io.weight) go to the cgroup
+files only: a throttle must never outlive Warden in Docker's record, where a
+container restart would bring it back.
 
 Only values that differ from what was last applied are written. In dry-run
 every change is logged as it would be made, and nothing is touched.
@@ -6,20 +13,22 @@ every change is logged as it would be made, and nothing is touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from services.actuator import cgroup_files
+from services.actuator.block_devices import devices_backing
 from services.actuator.docker_control import DockerControl
-from services.actuator.pause_ledger import PauseLedger
 from services.actuator.plan import Settings, Target
-from shared.cgroupfs import CgroupLayout, process_cgroups
-from shared.docker_view import DockerError
+from services.actuator.state_store import DOCKER_FIELDS, StateStore
+from shared.cgroupfs import CgroupLayout, ProcessCgroups, process_cgroups
+from shared.docker_view import DockerContainer, DockerError
 from shared.logs import Log
 
-DOCKER_FIELDS = ("cpu_weight", "memory_max", "cpu_max")
-CGROUP_FIELDS = ("memory_high", "io_weight", "io_max")
+DOCKER_SETTINGS = ("cpu_weight", "memory_max")
+CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max")
 
 
 @dataclass
@@ -33,40 +42,72 @@ class Host:
         docker: DockerControl,
         layout: CgroupLayout,
         proc_root: str | Path,
-        io_devices: list[str],
-        ledger: PauseLedger,
+        docker_root: str | None,
+        store: StateStore,
         dry_run: bool,
         log: Log,
     ) -> None:
         self.docker = docker
         self.layout = layout
         self.proc_root = proc_root
-        self.io_devices = io_devices
-        self.ledger = ledger
+        self.docker_root = docker_root
+        self.store = store
         self.dry_run = dry_run
         self.log = log
         self.unsupported: set[str] = set()
         self._left_paused: set[str] = set()
 
+    def io_devices(self, container: DockerContainer) -> list[str]:
+        """The whole disks behind the container's data: Docker's root and its mounts."""
+        paths = [p for p in (self.docker_root, *container.mounts) if p]
+        return sorted({dev for p in paths for dev in devices_backing(p)})
+
     def apply(self, target: Target, last: Settings | None) -> ApplyReport:
         report = ApplyReport()
         changed = [
             name
-            for name in DOCKER_FIELDS + CGROUP_FIELDS
+            for name in DOCKER_SETTINGS + CGROUP_SETTINGS
             if last is None or getattr(last, name) != getattr(target.settings, name)
         ]
-        name = target.container.name
+        c = target.container
         reasons = "; ".join(target.reasons) or "tier baseline"
-        docker_changes = [f for f in changed if f in DOCKER_FIELDS]
+        wants_pause = target.paused and c.state == "running"
+        if (changed or wants_pause) and not self.dry_run and not self._record(c, report):
+            return report
+        docker_changes = [f for f in changed if f in DOCKER_SETTINGS]
         if docker_changes:
             self._docker_update(target, docker_changes, reasons, report)
-        cgroup_changes = [f for f in changed if f in CGROUP_FIELDS]
-        if cgroup_changes and target.container.pid:
+        cgroup_changes = [f for f in changed if f in CGROUP_SETTINGS]
+        if cgroup_changes and c.pid:
             self._cgroup_writes(target, cgroup_changes, reasons, report)
         self._pause_state(target, reasons, report)
         if report.errors:
-            self.log.warning("apply.failed", container=name, errors="; ".join(report.errors))
+            self.log.warning("apply.failed", container=c.name, errors="; ".join(report.errors))
         return report
+
+    def _cgroups(self, c: DockerContainer) -> ProcessCgroups | None:
+        if not c.pid:
+            return None
+        try:
+            return process_cgroups(self.layout, self.proc_root, c.pid)
+        except OSError:
+            return None
+
+    def _record(self, c: DockerContainer, report: ApplyReport) -> bool:
+        """Originals first: a crash after this and before the change still leaves a record."""
+        if self.store.recorded(c.id):
+            return True
+        try:
+            host_config = self.docker.api.inspect_container(c.id)["HostConfig"]
+        except DockerError as exc:
+            report.errors.append(f"inspect before recording: {str(exc)[:200]}")
+            return False
+        docker = {k: int(host_config.get(k) or 0) for k in DOCKER_FIELDS}
+        cg = self._cgroups(c)
+        files = cgroup_files.snapshot(cg) if cg else {}
+        self.store.record(c.id, c.name, docker, files)
+        self.log.info("state.recorded", container=c.name, files=len(files), **docker)
+        return True
 
     def _docker_update(
         self, target: Target, fields: list[str], reasons: str, report: ApplyReport
@@ -77,17 +118,14 @@ class Host:
             kwargs["cpu_weight"] = s.cpu_weight
         if "memory_max" in fields and s.memory_max is not None:
             kwargs["memory_max"] = s.memory_max
-        if "cpu_max" in fields:
-            kwargs["cpu_max"] = s.cpu_max
         if not kwargs:
             return
-        shown = {k: (v.quota_us if hasattr(v, "quota_us") else v) for k, v in kwargs.items()}
         self.log.info(
             "apply.docker_update",
             container=target.container.name,
             dry_run=self.dry_run,
             reasons=reasons,
-            **shown,
+            **kwargs,
         )
         if self.dry_run:
             return
@@ -100,22 +138,23 @@ class Host:
         self, target: Target, fields: list[str], reasons: str, report: ApplyReport
     ) -> None:
         s = target.settings
-        try:
-            cg = process_cgroups(self.layout, self.proc_root, target.container.pid or 0)
-        except OSError as exc:
-            report.errors.append(f"cgroup lookup: {exc}")
+        c = target.container
+        cg = self._cgroups(c)
+        if cg is None:
+            report.errors.append("cgroup lookup: the container's process is gone")
             return
-        writes = {
+        writes: dict[str, Callable[[], Path]] = {
             "memory_high": lambda: cgroup_files.set_memory_high(cg, s.memory_high),
             "io_weight": lambda: cgroup_files.set_io_weight(cg, s.io_weight),
-            "io_max": lambda: cgroup_files.set_io_max(cg, self.io_devices, s.io_max),
+            "io_max": lambda: cgroup_files.set_io_max(cg, self.io_devices(c), s.io_max),
+            "cpu_max": lambda: cgroup_files.set_cpu_max(cg, s.cpu_max),
         }
         for name in fields:
             value = getattr(s, name)
             if self.dry_run:
                 self.log.info(
                     "apply.cgroup_write",
-                    container=target.container.name,
+                    container=c.name,
                     control=name,
                     value=str(value),
                     dry_run=True,
@@ -134,7 +173,7 @@ class Host:
                 continue
             self.log.info(
                 "apply.cgroup_write",
-                container=target.container.name,
+                container=c.name,
                 control=name,
                 value=str(value),
                 file=str(path),
@@ -147,21 +186,23 @@ class Host:
             self.log.info("apply.pause", container=c.name, dry_run=self.dry_run, reasons=reasons)
             if self.dry_run:
                 return
-            self.ledger.record(c.id, c.name)
+            self.store.mark_paused(c.id, True)
             try:
                 self.docker.pause(c.id)
             except DockerError as exc:
-                self.ledger.forget(c.id)
+                self.store.mark_paused(c.id, False)
                 report.errors.append(f"pause: {str(exc)[:200]}")
         elif not target.paused and c.state == "paused":
-            if c.id not in self.ledger:
+            if not self.store.paused_by_warden(c.id):
                 if c.id not in self._left_paused:
                     self._left_paused.add(c.id)
                     self.log.info(
                         "apply.left_paused", container=c.name, reason="not paused by Warden"
                     )
                 return
-            self.unpause(c.id, c.name, reasons)
+            error = self.unpause(c.id, c.name, reasons)
+            if error:
+                report.errors.append(error)
 
     def unpause(self, container_id: str, name: str, reasons: str) -> str | None:
         self.log.info("apply.unpause", container=name, dry_run=self.dry_run, reasons=reasons)
@@ -172,5 +213,5 @@ class Host:
         except DockerError as exc:
             if "is not paused" not in str(exc) and "No such container" not in str(exc):
                 return f"unpause: {str(exc)[:200]}"
-        self.ledger.forget(container_id)
+        self.store.mark_paused(container_id, False)
         return None

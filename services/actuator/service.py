@@ -6,12 +6,14 @@ lease running out, the governor going offline, and a slow resync timer.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from services.actuator.docker_control import DockerControl
 from services.actuator.host import Host
 from services.actuator.lease import Lease
-from services.actuator.pause_ledger import PauseLedger
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
+from services.actuator.state_store import StateStore
 from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
 from shared.messages import Applied, AppliedContainer, DesiredState, Event, Refusal
@@ -19,6 +21,7 @@ from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
 REAPPLY_ACTIONS = frozenset({"start", "restart"})
+APPLY_WORKERS = 16
 
 
 class ActuatorService:
@@ -48,16 +51,19 @@ class ActuatorService:
         if self.dry_run:
             log.info("dry_run", reason="nothing on the host will be changed")
 
-        ledger = PauseLedger(None if self.dry_run else settings.state_file, log)
+        store = StateStore(None if self.dry_run else settings.state_file, log)
         self.host = Host(
             DockerControl(self.api),
             pre.layout,
             settings.proc_root,
-            pre.io_devices,
-            ledger,
+            pre.docker_root,
+            store,
             self.dry_run,
             log,
         )
+        # Docker calls are I/O: applying to many containers at once is what makes a
+        # 50-container media-mode change take one round trip, not fifty.
+        self._pool = ThreadPoolExecutor(max_workers=APPLY_WORKERS, thread_name_prefix="apply")
         self.lease: Lease | None = None
         self.baseline_reason = "no live desired state yet"
         self.started = False
@@ -122,7 +128,7 @@ class ActuatorService:
             # A new or restarted container starts from Docker's values: apply ours again.
             self.last_applied.pop(event.id, None)
         if event.action == "destroy":
-            self.host.ledger.forget(event.id)
+            self.host.store.forget(event.id)
         self.reconcile()
 
     def end_grace(self) -> None:
@@ -163,9 +169,11 @@ class ActuatorService:
         targets, refusals = plan(containers, desired, self.cfg, self.matcher)
         errors: list[Refusal] = []
         applied: list[AppliedContainer] = []
-        for target in targets:
+        reports = self._pool.map(
+            lambda t: self.host.apply(t, self.last_applied.get(t.container.id)), targets
+        )
+        for target, report in zip(targets, reports, strict=True):
             cid = target.container.id
-            report = self.host.apply(target, self.last_applied.get(cid))
             if report.errors:
                 self.last_applied.pop(cid, None)  # try again next time
                 errors.append(
@@ -244,5 +252,7 @@ class ActuatorService:
         self.baseline_reason = "actuator stopping"
         self.started = True
         self.reconcile()
-        for cid, name in self.host.ledger.items():
-            self.host.unpause(cid, name, "actuator stopping")
+        for cid, record in self.host.store.items():
+            if record.paused_by_warden:
+                self.host.unpause(cid, record.name, "actuator stopping")
+        self._pool.shutdown()

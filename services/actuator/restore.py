@@ -1,0 +1,85 @@
+"""Putting back everything Warden ever changed: the `--cleanup` path.
+
+Reads the state store (originals recorded before each first change), unpauses
+what Warden paused, restores Docker's fields where Docker can hold the
+original, and writes every cgroup control file back as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker.errors
+
+from services.actuator import cgroup_files
+from services.actuator.docker_control import DockerControl
+from services.actuator.state_store import ContainerRecord, StateStore
+from shared.cgroupfs import CgroupLayout, process_cgroups
+from shared.docker_view import DockerError
+from shared.logs import Log
+
+
+def _docker_originals(record: ContainerRecord) -> dict[str, int]:
+    """Update arguments that give Docker its original fields back.
+
+    Docker's API reads 0 as "leave unchanged", so an original of 0 (unset)
+    cannot be written back: those come back through the cgroup files only.
+    """
+    original = record.docker
+    kwargs: dict[str, int] = {}
+    if original.get("CpuShares"):
+        kwargs["cpu_shares"] = original["CpuShares"]
+    if original.get("Memory"):
+        kwargs["mem_limit"] = original["Memory"]
+        kwargs["memswap_limit"] = original.get("MemorySwap") or -1
+    return kwargs
+
+
+def restore_container(
+    control: DockerControl,
+    layout: CgroupLayout,
+    proc_root: str | Path,
+    container_id: str,
+    record: ContainerRecord,
+    log: Log,
+) -> list[str]:
+    errors: list[str] = []
+    try:
+        state = control.api.inspect_container(container_id)["State"]
+    except docker.errors.NotFound:
+        log.info("cleanup.gone", container=record.name)
+        return []
+    if record.paused_by_warden and state.get("Paused"):
+        try:
+            control.unpause(container_id)
+            log.info("cleanup.unpause", container=record.name)
+        except DockerError as exc:
+            errors.append(f"unpause: {str(exc)[:200]}")
+    kwargs = _docker_originals(record)
+    if kwargs:
+        try:
+            control.api.update_container(container_id, **kwargs)
+        except DockerError as exc:
+            errors.append(f"docker update: {str(exc)[:200]}")
+    if state.get("Pid"):
+        cg = process_cgroups(layout, proc_root, state["Pid"])
+        errors += cgroup_files.restore(cg, record.cgroup_files)
+    if errors:
+        log.warning("cleanup.incomplete", container=record.name, errors="; ".join(errors))
+    else:
+        log.info("cleanup.restored", container=record.name, files=len(record.cgroup_files))
+    return errors
+
+
+def cleanup(
+    store: StateStore, control: DockerControl, layout: CgroupLayout, proc_root: str | Path, log: Log
+) -> list[str]:
+    """Restore every recorded container; forget those fully restored. Returns the failures."""
+    failures = []
+    for container_id, record in store.items():
+        errors = restore_container(control, layout, proc_root, container_id, record, log)
+        if errors:
+            failures.append(f"{record.name}: {'; '.join(errors)}")
+        else:
+            store.forget(container_id)
+    return failures

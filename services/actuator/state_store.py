@@ -1,0 +1,122 @@
+"""What Warden changed on the host, recorded before it changes it, so it can all be put back.
+
+For each container Warden touches: the original Docker fields and the raw
+contents of every cgroup control file, taken once, before the first change,
+and whether Warden paused it. Written atomically (temp file, fsync, rename),
+so a SIGKILL at any moment leaves either the old record or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.logs import Log
+
+# The Docker fields Warden may change through the API.
+DOCKER_FIELDS = ("CpuShares", "Memory", "MemorySwap")
+
+
+class ContainerRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    docker: dict[str, int] = {}
+    cgroup_files: dict[str, str] = {}
+    paused_by_warden: bool = False
+
+
+class StoreFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    containers: dict[str, ContainerRecord] = {}
+
+
+class StateStore:
+    def __init__(self, path: str | Path | None, log: Log) -> None:
+        """path None: keep the record in memory only (dry-run)."""
+        self._path = Path(path) if path else None
+        self._log = log
+        self._data = StoreFile()
+        # The actuator applies to many containers at once, from a thread pool.
+        self._lock = threading.RLock()
+        if self._path is not None:
+            self._load()
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def _load(self) -> None:
+        assert self._path is not None
+        try:
+            self._data = StoreFile.model_validate_json(self._path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValidationError, ValueError) as exc:
+            # Keep the unreadable file for a human: never overwrite evidence of what to restore.
+            backup = self._path.with_suffix(".unreadable")
+            self._log.error(
+                "state.unreadable", path=str(self._path), reason=str(exc)[:300], kept_as=str(backup)
+            )
+            with contextlib.suppress(OSError):
+                os.replace(self._path, backup)
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        assert self._path is not None
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".state-")
+        with os.fdopen(fd, "w") as f:
+            f.write(self._data.model_dump_json(indent=1))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path)
+
+    # --- recording ---------------------------------------------------------
+
+    def recorded(self, container_id: str) -> bool:
+        return container_id in self._data.containers
+
+    def record(
+        self, container_id: str, name: str, docker: dict[str, int], cgroup_files: dict[str, str]
+    ) -> None:
+        """Before the first change to a container; later calls keep the first record."""
+        with self._lock:
+            if container_id in self._data.containers:
+                return
+            self._data.containers[container_id] = ContainerRecord(
+                name=name, docker=docker, cgroup_files=cgroup_files
+            )
+            self._save()
+
+    def mark_paused(self, container_id: str, paused: bool) -> None:
+        with self._lock:
+            record = self._data.containers.get(container_id)
+            if record is not None and record.paused_by_warden != paused:
+                record.paused_by_warden = paused
+                self._save()
+
+    def paused_by_warden(self, container_id: str) -> bool:
+        record = self._data.containers.get(container_id)
+        return bool(record and record.paused_by_warden)
+
+    def forget(self, container_id: str) -> None:
+        with self._lock:
+            if self._data.containers.pop(container_id, None) is not None:
+                self._save()
+
+    def items(self) -> list[tuple[str, ContainerRecord]]:
+        with self._lock:
+            return list(self._data.containers.items())
