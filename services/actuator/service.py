@@ -6,6 +6,7 @@ lease running out, the governor going offline, and a slow resync timer.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from services.actuator.docker_control import DockerControl
@@ -13,10 +14,11 @@ from services.actuator.host import Host
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
+from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
 from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
-from shared.messages import Applied, AppliedContainer, DesiredState, Event, Refusal
+from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
@@ -74,6 +76,7 @@ class ActuatorService:
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
+        bus.subscribe(topics.actions, model_decoder(Action), self.on_action)
         bus.subscribe(
             topics.availability("governor"),
             text_decoder(ONLINE, OFFLINE),
@@ -118,6 +121,72 @@ class ActuatorService:
         self._lease_timer = self.ctx.loop.call_later(desired.lease_seconds, self.check_lease)
         self.started = True
         self.reconcile()
+
+    def on_action(self, received: Received[Action]) -> None:
+        action = received.value
+        store, log = self.host.store, self.ctx.log
+        if action.host != self.cfg.host_id:
+            self.refuse(
+                Refusal(
+                    target=f"action {action.id}",
+                    reason=f"for host {action.host!r}, this is {self.cfg.host_id!r}",
+                )
+            )
+            return
+        if store.seen_action(action.id):
+            log.info("action.duplicate", id=action.id, container=action.container)
+            return
+        history = store.restarts
+        refusal = restart_refusal(
+            action.container,
+            self.matcher,
+            history.last_of,
+            history.last_any,
+            time.time(),
+            self.restart_bounds(),
+        )
+        if refusal is None and not any(
+            c.name == action.container for c in docker_view.list_containers(self.api)
+        ):
+            refusal = "no such container"
+        reasons = "; ".join(map(str, action.reasons))
+        if refusal is not None:
+            self.refuse(Refusal(target=action.container, reason=f"restart refused: {refusal}"))
+            return
+        log.info(
+            "apply.restart",
+            container=action.container,
+            id=action.id,
+            reasons=reasons,
+            dry_run=self.dry_run,
+        )
+        if self.dry_run:
+            return
+        store.record_restart(action.id, action.container, time.time())
+        self._pool.submit(self._restart, action)
+
+    def _restart(self, action: Action) -> None:
+        """On a pool thread: a restart takes seconds and must not hold the loop."""
+        try:
+            self.api.restart(action.container, timeout=10)
+        except docker_view.DockerError as exc:
+            self.ctx.log.warning(
+                "apply.restart_failed", container=action.container, reason=str(exc)[:200]
+            )
+            self.ctx.loop.post(
+                self.publish_event,
+                "refusal",
+                f"Restart of {action.container} failed: {str(exc)[:200]}",
+                "warning",
+            )
+
+    def restart_bounds(self) -> RestartBounds:
+        cooldown = self.cfg.memory_pressure.restart_cooldown_seconds
+        settings = self.cfg.actuator
+        return RestartBounds(
+            per_container_seconds=settings.restart_container_interval_seconds or cooldown,
+            global_seconds=settings.restart_global_interval_seconds or cooldown,
+        )
 
     def on_governor_availability(self, received: Received[str]) -> None:
         if received.value == OFFLINE and self.lease is not None:

@@ -31,11 +31,25 @@ class ContainerRecord(BaseModel):
     paused_by_warden: bool = False
 
 
+class RestartHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Wall-clock times: they must survive the actuator's own restart.
+    last_of: dict[str, float] = {}
+    last_any: float | None = None
+    # Action ids already acted on, newest last, so a redelivery never acts twice.
+    action_ids: list[str] = []
+
+
+ACTION_IDS_KEPT = 500
+
+
 class StoreFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     containers: dict[str, ContainerRecord] = {}
+    restarts: RestartHistory = RestartHistory()
 
 
 class StateStore:
@@ -120,3 +134,21 @@ class StateStore:
     def items(self) -> list[tuple[str, ContainerRecord]]:
         with self._lock:
             return list(self._data.containers.items())
+
+    # --- restarts ----------------------------------------------------------
+
+    @property
+    def restarts(self) -> RestartHistory:
+        return self._data.restarts
+
+    def seen_action(self, action_id: str) -> bool:
+        return action_id in self._data.restarts.action_ids
+
+    def record_restart(self, action_id: str, name: str, at: float) -> None:
+        """Before restarting: after a crash the redelivered action is a duplicate."""
+        with self._lock:
+            history = self._data.restarts
+            history.action_ids = [*history.action_ids, action_id][-ACTION_IDS_KEPT:]
+            history.last_of[name] = at
+            history.last_any = at
+            self._save()

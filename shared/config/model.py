@@ -239,14 +239,70 @@ class Actuator(Section):
     min_memory_high: Size = parse_size("64M")
     # Re-read the host and re-apply this often, to catch changes made behind our back.
     resync_seconds: Annotated[float, Field(gt=0)] = 60
+    # Restart bounds the actuator enforces whatever the governor asks; unset, both are
+    # memory_pressure.restart_cooldown_seconds (ADRG's per-container and global gates).
+    restart_container_interval_seconds: Seconds | None = None
+    restart_global_interval_seconds: Seconds | None = None
+
+
+class ThermalSensors(Section):
+    """Which temperature sensors count, by name ("coretemp/Package id 0", "zone/acpitz")."""
+
+    include: list[str] = ["*"]
+    exclude: list[str] = []
+
+
+class GpuSensors(Section):
+    enabled: bool = True
+    # NVML is known to hang during driver updates: every call is bounded by this.
+    nvml_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2
+    # Used when NVML is not installed, finds no driver, or hangs.
+    nvidia_smi: str = "nvidia-smi"
+    nvidia_smi_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5
 
 
 class Sensors(Section):
     proc_root: str = "/proc"
     cgroup_root: str = "/sys/fs/cgroup"
+    sys_root: str = "/sys"
     docker_url: str = "unix:///var/run/docker.sock"
     # Facts are published on change; this heartbeat re-sends them anyway.
     heartbeat_seconds: Annotated[float, Field(gt=0)] = 30
+    # PSI triggers wake the sensors when stall time in a window crosses a rule's
+    # threshold; false (or a kernel that refuses them) means polling instead.
+    psi_triggers: bool = True
+    # Without CAP_SYS_RESOURCE the kernel only accepts windows of whole multiples of 2 s.
+    psi_window_seconds: Annotated[int, Field(ge=2, le=10, multiple_of=2)] = 2
+    # cpu has no ADRG rule to take a threshold from.
+    cpu_pressure_trigger_percent: Annotated[float, Field(gt=0, le=100)] = 50
+    thermal: ThermalSensors = ThermalSensors()
+    gpu: GpuSensors = GpuSensors()
+
+
+class ProcessGroup(Section):
+    """Bare processes handled together (Optimizarr-style), matched by name or command line."""
+
+    name: Annotated[str, Field(min_length=1)]
+    # Globs against the process name (comm) or the basename of argv[0].
+    match_name: list[str] = []
+    # Regular expressions searched in the command line, arguments joined by spaces.
+    match_cmdline: list[str] = []
+
+    @field_validator("match_cmdline")
+    @classmethod
+    def _regexes_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> ProcessGroup:
+        if not self.match_name and not self.match_cmdline:
+            raise ValueError("needs match_name or match_cmdline")
+        return self
 
 
 def _default_host_id() -> str:
