@@ -37,8 +37,13 @@ class ContainerEvent:
     name: str
 
 
+# Docker 20.10's API. A fixed version, not "auto": negotiating it connects at construction,
+# and a host without Docker must be able to build a client that fails only when used.
+API_VERSION = "1.41"
+
+
 def connect(url: str, timeout: float = 10) -> docker.APIClient:
-    return docker.APIClient(base_url=url, timeout=timeout)
+    return docker.APIClient(base_url=url, timeout=timeout, version=API_VERSION)
 
 
 def list_containers(api: docker.APIClient) -> list[DockerContainer]:
@@ -105,7 +110,9 @@ class EventWatcher:
             except DockerError as exc:
                 if self._stop.is_set():
                     return
-                self._log.warning("docker.events_lost", reason=str(exc)[:200], retry_in=delay)
+                # Said once per outage: a host without Docker would otherwise log forever.
+                log = self._log.warning if delay == 1.0 else self._log.debug
+                log("docker.events_lost", reason=str(exc)[:200], retry_in=delay)
             except Exception:
                 if self._stop.is_set():
                     return

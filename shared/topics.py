@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ServiceName = Literal["sensors", "governor", "actuator", "notifier"]
-SensorKind = Literal["pressure", "containers"]
+SensorKind = Literal["pressure", "containers", "streams", "thermal", "gpu", "resources"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,23 @@ class Topics:
 
     def availability(self, service: ServiceName) -> str:
         return f"{self._base}/{service}/availability"
+
+    @property
+    def decision(self) -> str:
+        """Retained: the governor's latest change, for Home Assistant's diagnostic sensor."""
+        return f"{self._base}/governor/decision"
+
+    @property
+    def preset(self) -> str:
+        return f"{self._base}/preset"
+
+    @property
+    def preset_set(self) -> str:
+        return f"{self._base}/preset/set"
+
+    def ha(self, leaf: str) -> str:
+        """State the notifier derives for Home Assistant where a template cannot."""
+        return f"{self._base}/ha/{leaf}"
 
 
 ONLINE = "online"

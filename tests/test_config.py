@@ -133,7 +133,7 @@ def test_process_environment_wins_over_env_file(
             "memory_pressure.some_avg10_treshold",
             "Extra inputs are not permitted",
         ),
-        ("media_mode:\n  provider: emby\n", "media_mode.provider", "Input should be"),
+        ("media_mode:\n  provider: kodi\n", "media_mode.provider", "Input should be"),
         (
             "notifications:\n  notify_on: [media_mode_started]\n",
             "notifications.notify_on.0",

@@ -74,24 +74,43 @@ class Tier(Section):
 TierNumber = Annotated[int, Field(ge=0, le=3)]
 
 
-class DownloadThrottle(Section):
-    enabled: bool = False
-    provider: Literal["qbittorrent"] = "qbittorrent"
-    url: str = "http://qbittorrent:8080"
-    username: str = "admin"
-    password: str = ""
-    limit_mb_per_sec: Annotated[float, Field(gt=0)] = 5
-
-
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+class DownloadThrottle(Section):
+    enabled: bool = False
+    provider: Annotated[Literal["qbittorrent", "transmission"], BeforeValidator(_lower)] = (
+        "qbittorrent"
+    )
+    url: str = "http://qbittorrent:8080"
+    username: str = "admin"
+    password: str = ""
+    limit_mb_per_sec: Annotated[float, Field(gt=0)] = 5
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10
+
+
+# Providers Warden can ask for sessions; "webhook" and "none" are ADRG's trigger-only modes.
+MEDIA_SERVER_PROVIDERS = ("jellyfin", "plex", "emby", "tautulli")
+
+
+class MediaWebhook(Section):
+    """The sensors' receiver for media-server webhooks (Plex, Jellyfin plugin, Tautulli)."""
+
+    # Off unless asked for: it opens a listening port.
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 8766
+    # Plex cannot send headers, so the secret travels in the URL (?token= or a last path level).
+    token: str | None = None
+
+
 class MediaMode(Section):
     enabled: bool = False
-    provider: Annotated[Literal["jellyfin", "plex", "webhook", "none"], BeforeValidator(_lower)] = (
-        "none"
-    )
+    provider: Annotated[
+        Literal["jellyfin", "plex", "emby", "tautulli", "webhook", "none"],
+        BeforeValidator(_lower),
+    ] = "none"
     url: str = ""
     api_key: str = ""
     tier2_cpu_max_percent: Annotated[float, Field(gt=0, le=100)] = 20
@@ -99,6 +118,23 @@ class MediaMode(Section):
     tier2_io_max_write_mb_per_sec: Annotated[float, Field(gt=0)] = 5
     cooldown_seconds: Seconds = 60
     download_throttle: DownloadThrottle = DownloadThrottle()
+    # Paused sessions never count and transcodes always do; these two decide the rest.
+    count_direct_play: bool = True
+    count_local: bool = True
+    # The slow reconciliation poll beside the webhooks, so a missed webhook cannot stick.
+    poll_seconds: Annotated[float, Field(gt=0)] = 60
+    timeout_seconds: Annotated[float, Field(gt=0)] = 5
+    webhook: MediaWebhook = MediaWebhook()
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> MediaMode:
+        if self.enabled and self.provider in MEDIA_SERVER_PROVIDERS and not self.url:
+            raise ValueError(f"provider {self.provider} needs a url")
+        return self
+
+    @property
+    def queries_server(self) -> bool:
+        return self.enabled and self.provider in MEDIA_SERVER_PROVIDERS
 
 
 class Thermal(Section):
@@ -151,6 +187,7 @@ NotifyEvent = Literal[
     "memory_emergency_restart",
     "lease_expired",
     "refusal",
+    "notifier_channel_failed",
 ]
 
 ADRG_NOTIFY_ON: list[NotifyEvent] = [
@@ -165,6 +202,17 @@ ADRG_NOTIFY_ON: list[NotifyEvent] = [
 ]
 
 
+def _int_as_text(value: object) -> object:
+    # YAML reads `ntfy_priority: 4` as a number; ntfy's header takes the text.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+NtfyPriority = Annotated[
+    Literal["min", "low", "default", "high", "urgent", "1", "2", "3", "4", "5"],
+    BeforeValidator(_int_as_text),
+]
+
+
 class Notifications(Section):
     # ADRG sends every event when notify_on is empty; Warden keeps that meaning.
     notify_on: list[NotifyEvent] = ADRG_NOTIFY_ON
@@ -174,9 +222,27 @@ class Notifications(Section):
     gotify_url: str = ""
     gotify_token: str = ""
     timeout_seconds: Annotated[float, Field(gt=0)] = 5
+    # None: by event (urgent for emergencies ... low for daemon start/stop).
+    ntfy_priority: NtfyPriority | None = None
+    ntfy_tags: list[Annotated[str, Field(min_length=1, pattern=r"^[^,\s]+$")]] = ["computer"]
+    # Undelivered notifications live here, so a restart does not lose them.
+    outbox_file: str = "/var/lib/warden/notifier-outbox.json"
+    retry_initial_seconds: Annotated[float, Field(gt=0)] = 2
+    retry_max_seconds: Annotated[float, Field(gt=0)] = 300
+    retry_max_attempts: Annotated[int, Field(ge=1)] = 10
+    # A notification older than this is stale news: dropped, and logged, instead of sent.
+    retry_max_age_seconds: Annotated[float, Field(gt=0)] = 6 * 3600
+    # The same event and message again within this window is told once, with a count.
+    dedup_window_seconds: Seconds = 60
 
     def wants(self, event: str) -> bool:
         return not self.notify_on or event in self.notify_on
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> Notifications:
+        if self.retry_initial_seconds > self.retry_max_seconds:
+            raise ValueError("retry_initial_seconds must not be larger than retry_max_seconds")
+        return self
 
 
 # --- Warden's sections -------------------------------------------------------
@@ -208,6 +274,36 @@ class Mqtt(Section):
 class HomeAssistant(Section):
     enabled: bool = True
     discovery_prefix: str = "homeassistant"
+    # Where Home Assistant sends its birth message; default <discovery_prefix>/status.
+    status_topic: str | None = None
+    # Re-publish discovery this long (at most; random) after a birth message or a
+    # reconnect, so a restarted Home Assistant is not flooded by every device at once.
+    republish_delay_seconds: Annotated[float, Field(ge=0, le=300)] = 5
+    device_name: str | None = None
+    # Link on the device page; default: the HTTP API when it listens on a reachable address.
+    configuration_url: str | None = None
+    # Also send each notification to <root>/<host>/ha/notify for a Home Assistant automation.
+    notify: bool = True
+
+    @field_validator("discovery_prefix", "status_topic")
+    @classmethod
+    def _prefix_is_topic_path(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not value or any(not _TOPIC_LEVEL.match(level) for level in value.split("/"))
+        ):
+            raise ValueError("must be MQTT topic levels without wildcards, '/' only between levels")
+        return value
+
+    @field_validator("configuration_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "homeassistant://")):
+            raise ValueError("must start with http://, https:// or homeassistant://")
+        return value
+
+    @property
+    def birth_topic(self) -> str:
+        return self.status_topic or f"{self.discovery_prefix}/status"
 
 
 class Governor(Section):
@@ -215,6 +311,8 @@ class Governor(Section):
     lease_seconds: Annotated[float, Field(ge=2)] = 30
     # Renew well inside the lease; default a third of it.
     renew_seconds: Annotated[float, Field(gt=0)] | None = None
+    # A streams fact older than this counts as unknown; default 3 x media_mode.poll_seconds.
+    stale_after_seconds: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _renew_inside_lease(self) -> Governor:
@@ -225,6 +323,9 @@ class Governor(Section):
     @property
     def renew_interval(self) -> float:
         return self.renew_seconds or self.lease_seconds / 3
+
+    def streams_stale_after(self, media_mode: MediaMode) -> float:
+        return self.stale_after_seconds or 3 * media_mode.poll_seconds
 
 
 class Actuator(Section):
@@ -243,6 +344,8 @@ class Actuator(Section):
     # memory_pressure.restart_cooldown_seconds (ADRG's per-container and global gates).
     restart_container_interval_seconds: Seconds | None = None
     restart_global_interval_seconds: Seconds | None = None
+    # Bare processes come and go without events: look for process-group members this often.
+    process_scan_seconds: Annotated[float, Field(gt=0)] = 2
 
 
 class ThermalSensors(Section):
@@ -287,6 +390,15 @@ class ProcessGroup(Section):
     match_name: list[str] = []
     # Regular expressions searched in the command line, arguments joined by spaces.
     match_cmdline: list[str] = []
+    # Applied to every matched process while Warden runs (Optimizarr's nice level and
+    # affinity); None leaves the process's own setting.
+    nice: Annotated[int, Field(ge=-20, le=19)] | None = None
+    ionice_class: Literal["realtime", "best-effort", "idle"] | None = None
+    ionice_level: Annotated[int, Field(ge=0, le=7)] = 4
+    cpu_affinity: list[Annotated[int, Field(ge=0)]] | None = None
+    # How a pause stops them: SIGSTOP/SIGCONT, or cgroup.freeze when the group has a
+    # cgroup of its own (a systemd unit, say) holding nothing else.
+    pause_with: Literal["signal", "freeze"] = "signal"
 
     @field_validator("match_cmdline")
     @classmethod
@@ -325,12 +437,22 @@ class WardenConfig(Section):
     governor: Governor = Governor()
     actuator: Actuator = Actuator()
     sensors: Sensors = Sensors()
+    process_groups: list[ProcessGroup] = []
 
     @field_validator("host_id")
     @classmethod
     def _host_id_is_topic_level(cls, value: str) -> str:
         if not _TOPIC_LEVEL.match(value):
             raise ValueError("must be one MQTT topic level: no '/', '+', '#' or spaces")
+        return value
+
+    @field_validator("process_groups")
+    @classmethod
+    def _group_names_unique(cls, value: list[ProcessGroup]) -> list[ProcessGroup]:
+        names = [group.name for group in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"process group names must be unique: {', '.join(duplicates)}")
         return value
 
     def tier(self, number: int) -> Tier:

@@ -47,6 +47,13 @@ class ContainerIntent(Strict):
     reasons: list[Reason] = Field(min_length=1)
 
 
+class ProcessGroupIntent(Strict):
+    """A configured process group's deviation from its baseline."""
+
+    paused: bool = False
+    reasons: list[Reason] = Field(min_length=1)
+
+
 class GovernorMemory(Strict):
     """What the governor must remember across its own restart, kept in the retained state."""
 
@@ -65,4 +72,8 @@ class DesiredState(Message):
     media_mode: bool = False
     # Keyed by container name; a managed container not listed runs at its baseline.
     containers: dict[str, ContainerIntent] = {}
+    # Keyed by process group name (config process_groups); absent: its baseline.
+    process_groups: dict[str, ProcessGroupIntent] = {}
+    # The download client's global limit; None: whatever it had before Warden.
+    download_limit_bps: Bytes | None = None
     governor: GovernorMemory = GovernorMemory()

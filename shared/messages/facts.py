@@ -1,4 +1,4 @@
-"""Facts the sensors publish: pressure and the container inventory."""
+"""Facts the sensors publish: pressure, the container inventory and media streams."""
 
 from __future__ import annotations
 
@@ -24,6 +24,32 @@ class ResourcePressure(Strict):
     full: PressureLine | None = None
 
 
+PsiResource = Literal["cpu", "memory", "io"]
+
+
+class ContainerPressure(Strict):
+    """PSI of one managed container's cgroup; None: unknown (unreadable), not zero."""
+
+    id: str
+    name: str
+    # The cgroup directory the pressure files were read from.
+    source: str
+    cpu: ResourcePressure | None = None
+    memory: ResourcePressure | None = None
+    io: ResourcePressure | None = None
+
+
+class PsiTriggerFired(Strict):
+    """A kernel PSI trigger that fired: stall_us of `line` stall within window_us."""
+
+    # "host", or the id of the container whose cgroup it watches.
+    scope: str
+    resource: PsiResource
+    line: Literal["some", "full"]
+    stall_us: Annotated[int, Field(gt=0)]
+    window_us: Annotated[int, Field(gt=0)]
+
+
 class PressureFact(Message):
     """System-wide PSI. A resource the host cannot report is None: unknown, not zero."""
 
@@ -31,6 +57,12 @@ class PressureFact(Message):
     cpu: ResourcePressure | None = None
     memory: ResourcePressure | None = None
     io: ResourcePressure | None = None
+    # How changes reach the bus: "triggers" (the kernel wakes the sensors) or "polling".
+    mode: Literal["triggers", "polling"] = "polling"
+    # The triggers whose firing caused this reading; empty for heartbeats and follow-ups.
+    fired: list[PsiTriggerFired] = []
+    # Managed (tiered) running containers.
+    containers: list[ContainerPressure] = []
 
 
 ContainerState = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead"]
@@ -52,3 +84,143 @@ class ContainerInventory(Message):
     # CPUs of the host, so throttles given as "% of the machine" can be computed.
     cpu_count: Annotated[int, Field(ge=1)]
     containers: list[ContainerFact]
+
+
+StreamProvider = Literal["jellyfin", "plex", "emby", "tautulli"]
+StreamState = Literal["playing", "paused", "buffering"]
+
+
+class StreamSession(Strict):
+    """One playback session on a media server, as its API or a webhook describes it."""
+
+    id: str
+    user: str = ""
+    title: str = ""
+    state: StreamState
+    transcode: bool
+    # None: the server did not say where the client is.
+    local: bool | None = None
+    client: str = ""
+
+
+class StreamsFact(Message):
+    """Media streams. count is what media mode counts; None: unknown (see error), never 0."""
+
+    # "jellyfin api", "plex webhook", ...: what the reading came from.
+    source: str
+    provider: StreamProvider
+    count: Annotated[int, Field(ge=0)] | None
+    # Every session the server reported, counted or not (paused ones too).
+    sessions: list[StreamSession] = []
+    error: str | None = None
+
+
+# --- thermal -----------------------------------------------------------------
+
+
+class TemperatureReading(Strict):
+    # "zone/<type>" for thermal zones, "<chip>/<label>" for hwmon sensors.
+    name: str
+    # The sysfs file the value came from.
+    source: str
+    # None: unreadable or implausible (see error), never 0.
+    celsius: float | None
+    selected: bool
+    error: str | None = None
+
+
+class ThermalFact(Message):
+    source: str = "/sys/class/thermal+hwmon"
+    # False: no selected sensor gave a value; reason says why. Never a made-up 0 °C.
+    available: bool
+    reason: str | None = None
+    hottest: str | None = None
+    max_celsius: float | None = None
+    sensors: list[TemperatureReading] = []
+
+
+# --- GPU ---------------------------------------------------------------------
+
+GpuVendor = Literal["nvidia", "amd", "intel"]
+
+
+class GpuProcess(Strict):
+    pid: Annotated[int, Field(ge=0)]
+    name: str | None = None
+    used_memory_bytes: Annotated[int, Field(ge=0)] | None = None
+    # Share of the GPU's compute (SM) time, where the driver reports it.
+    utilization_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+class GpuDevice(Strict):
+    """One GPU. Every None is unknown (the driver did not say), never zero."""
+
+    vendor: GpuVendor
+    index: Annotated[int, Field(ge=0)]
+    # "nvml", "nvidia-smi", or the sysfs card directory.
+    source: str
+    name: str | None = None
+    utilization_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    memory_used_bytes: Annotated[int, Field(ge=0)] | None = None
+    memory_total_bytes: Annotated[int, Field(ge=0)] | None = None
+    temperature_celsius: float | None = None
+    power_watts: Annotated[float, Field(ge=0)] | None = None
+    # None: the driver gives no per-process use.
+    processes: list[GpuProcess] | None = None
+    errors: list[str] = []
+
+
+class GpuFact(Message):
+    source: str = "nvml+nvidia-smi+/sys/class/drm"
+    # False: no GPU could be read; reasons say why ("none available" is not "idle").
+    available: bool
+    gpus: list[GpuDevice] = []
+    # Why a vendor's GPUs are unknown or a reader was skipped.
+    reasons: list[str] = []
+
+
+# --- CPU, memory and disk I/O ------------------------------------------------
+
+Ratio = Annotated[float, Field(ge=0, le=100)]
+
+
+class HostUsage(Strict):
+    """The whole machine. Rates need two readings: None on the first, and when unreadable."""
+
+    cpu_count: Annotated[int, Field(ge=1)]
+    # Percent of the whole machine (all CPUs), as tier2_cpu_max_percent is.
+    cpu_percent: Ratio | None = None
+    memory_total_bytes: Annotated[int, Field(ge=0)] | None = None
+    memory_available_bytes: Annotated[int, Field(ge=0)] | None = None
+    memory_used_percent: Ratio | None = None
+    # Summed over physical disks (partitions and virtual devices would count twice).
+    disk_read_bytes_per_second: NonNegative | None = None
+    disk_write_bytes_per_second: NonNegative | None = None
+
+
+class ProcessGroupUsage(Strict):
+    name: str
+    pids: list[int]
+    cpu_percent: Ratio | None = None
+    rss_bytes: Annotated[int, Field(ge=0)] | None = None
+    # From /proc/<pid>/io; None where it cannot be read (another user's process without root).
+    read_bytes_per_second: NonNegative | None = None
+    write_bytes_per_second: NonNegative | None = None
+
+
+class ContainerUsage(Strict):
+    id: str
+    name: str
+    # The cgroup directory read.
+    source: str
+    cpu_percent: Ratio | None = None
+    rss_bytes: Annotated[int, Field(ge=0)] | None = None
+
+
+class ResourcesFact(Message):
+    source: str = "/proc+cgroups"
+    machine: HostUsage
+    process_groups: list[ProcessGroupUsage] = []
+    containers: list[ContainerUsage] = []
+    # What could not be read, once per kind, so an unknown says why.
+    errors: list[str] = []
