@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from shared.cgroupfs import detect_layout, process_cgroups
@@ -23,14 +21,19 @@ from shared.messages import (
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
-from tests.support.processes import REPO, Service, wait_until, write_config
+from tests.support.processes import Service, run_cleanup, wait_until, write_config
 
 MIB = 1024**2
 
 
 def config(
-    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, **extra
-) -> Path:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    broker: Mosquitto,
+    host_id: str,
+    containers: Containers,
+    actuator: dict | None = None,  # type: ignore[type-arg]
+    **extra,  # type: ignore[no-untyped-def]
+) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {
@@ -45,7 +48,11 @@ def config(
                 },
             },
             "protected_containers": [containers.name("db")],
-            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+            "actuator": {
+                "state_file": str(tmp_path / "state.json"),
+                "startup_grace_seconds": 1,
+                **(actuator or {}),
+            },
             **extra,
         },
     )
@@ -58,6 +65,13 @@ def pause(host_id: str, *names: str, lease: float = 30, seq: int = 1) -> str:
     return DesiredState(
         host=host_id, seq=seq, lease_seconds=lease, containers=intents
     ).model_dump_json()
+
+
+def pause_live(probe: Probe, host_id: str, containers: Containers, cid: str, suffix: str) -> None:
+    """Once the actuator listens, a live desired state pauses one container."""
+    probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
+    probe.publish(f"warden/{host_id}/desired", pause(host_id, containers.name(suffix)))
+    wait_until(lambda: containers.state(cid) == "paused", what="paused")
 
 
 def applied_where(probe: Probe, host_id: str, check, after: float = 0.0) -> Applied:  # type: ignore[no-untyped-def]
@@ -167,9 +181,7 @@ def test_sigterm_leaves_nothing_paused(
     t3 = containers.run("t3")
     actuator = Service("actuator", config(tmp_path, broker, host_id, containers), tmp_path)
     try:
-        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
-        probe.publish(f"warden/{host_id}/desired", pause(host_id, containers.name("t3")))
-        wait_until(lambda: containers.state(t3) == "paused", what="paused")
+        pause_live(probe, host_id, containers, t3, "t3")
         assert actuator.stop() == 0
         assert containers.state(t3) == "running"
     finally:
@@ -184,9 +196,7 @@ def test_a_restarted_actuator_unpauses_what_it_paused_before_a_crash(
     cfg = config(tmp_path, broker, host_id, containers)
     actuator = Service("actuator", cfg, tmp_path)
     try:
-        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
-        probe.publish(f"warden/{host_id}/desired", pause(host_id, containers.name("t3")))
-        wait_until(lambda: containers.state(t3) == "paused", what="paused")
+        pause_live(probe, host_id, containers, t3, "t3")
         actuator.kill(signal.SIGKILL)
         assert containers.state(t3) == "paused"  # the crash left it so...
         actuator = Service("actuator", cfg, tmp_path)
@@ -268,16 +278,6 @@ def _control_state(containers: Containers, cid: str) -> tuple[dict[str, str], di
     return snapshot(cg), {k: host_config[k] for k in ("CpuShares", "Memory", "MemorySwap")}
 
 
-def _cleanup(cfg: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.actuator", "--config", str(cfg), "--cleanup"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_sigkill_mid_apply_then_cleanup_restores_everything(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
@@ -299,7 +299,7 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
         actuator.kill(signal.SIGKILL)
     finally:
         actuator.kill()
-    done = _cleanup(cfg)
+    done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
     for cid in ids:
         assert containers.state(cid) == "running"
@@ -338,7 +338,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     cfg = write_config(
         tmp_path / "config.yaml", {"actuator": {"state_file": str(tmp_path / "state.json")}}
     )
-    done = _cleanup(cfg)
+    done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
     assert _control_state(containers, cid) == before
     assert StateStore(tmp_path / "state.json", Log("test")).items() == []
@@ -362,5 +362,30 @@ def test_broker_gone_longer_than_the_lease_restores_the_baseline(
             what="baseline after the lease ran out with no broker",
         )
         assert "lease expired (3s without renewal)" in actuator.output()
+    finally:
+        actuator.kill(signal.SIGTERM)
+
+
+def test_new_and_restarted_containers_get_their_baseline_from_docker_events(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    # A resync ten minutes away: only Docker's events can bring the baseline in time.
+    cfg = config(tmp_path, broker, host_id, containers, actuator={"resync_seconds": 600})
+    actuator = Service("actuator", cfg, tmp_path)
+
+    def soft_limit(cid: str) -> int:
+        cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
+        path = cg.v2_file("memory.high") or cg.v1_file("memory", "memory.soft_limit_in_bytes")
+        assert path is not None
+        return int(path.read_text())
+
+    try:
+        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
+        applied_where(probe, host_id, lambda a: a.mode == "baseline")
+        t3 = containers.run("t3-late")  # appears after the actuator started
+        wait_until(lambda: soft_limit(t3) == 200 * MIB, what="baseline on a new container")
+        containers.api.restart(t3, timeout=1)  # the kernel forgets cgroup-file settings
+        wait_until(lambda: soft_limit(t3) == 200 * MIB, what="baseline again after a restart")
+        assert actuator.output().count("control=memory_high value=209715200") >= 2
     finally:
         actuator.kill(signal.SIGTERM)

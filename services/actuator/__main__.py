@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from services.actuator.docker_control import DockerControl
+from services.actuator.download_clients import client_for
+from services.actuator.processes import restore_processes
 from services.actuator.restore import cleanup
 from services.actuator.service import ActuatorService
 from services.actuator.state_store import StateStore
@@ -36,7 +38,16 @@ def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | 
     store = StateStore(settings.state_file, log)
     control = DockerControl(docker_view.connect(settings.docker_url))
     layout = detect_layout(settings.cgroup_root)
-    failures = cleanup(store, control, layout, settings.proc_root, log)
+    throttle = loaded.config.media_mode.download_throttle
+    download = None
+    if store.download is not None:
+        # The client Warden throttled, reached with the credentials the config has now.
+        recorded = throttle.model_copy(
+            update={"provider": store.download.provider, "url": store.download.url}
+        )
+        download = client_for(recorded)
+    failures = cleanup(store, control, layout, settings.proc_root, log, download)
+    failures += restore_processes(store, settings.proc_root, log)
     for failure in failures:
         print(f"not restored: {failure}", file=sys.stderr)
     return 1 if failures else 0

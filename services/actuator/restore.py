@@ -13,6 +13,7 @@ import docker.errors
 
 from services.actuator import cgroup_files
 from services.actuator.docker_control import DockerControl
+from services.actuator.download_clients import DownloadClient, DownloadClientError
 from services.actuator.state_store import ContainerRecord, StateStore
 from shared.cgroupfs import CgroupLayout, process_cgroups
 from shared.docker_view import DockerError
@@ -72,10 +73,26 @@ def restore_container(
 
 
 def cleanup(
-    store: StateStore, control: DockerControl, layout: CgroupLayout, proc_root: str | Path, log: Log
+    store: StateStore,
+    control: DockerControl,
+    layout: CgroupLayout,
+    proc_root: str | Path,
+    log: Log,
+    download_client: DownloadClient | None = None,
 ) -> list[str]:
-    """Restore every recorded container; forget those fully restored. Returns the failures."""
+    """Restore every recorded container and the download client's limit; forget what was
+    fully restored. Returns the failures."""
     failures = []
+    if (record := store.download) is not None:
+        if download_client is None:
+            failures.append(f"{record.provider} at {record.url}: no client configured to restore")
+        else:
+            try:
+                download_client.restore(record.original)
+                store.forget_download()
+                log.info("cleanup.download_limit", client=record.provider, original=record.original)
+            except DownloadClientError as exc:
+                failures.append(f"{record.provider}: {exc}")
     for container_id, record in store.items():
         errors = restore_container(control, layout, proc_root, container_id, record, log)
         if errors:

@@ -6,24 +6,31 @@ lease running out, the governor going offline, and a slow resync timer.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from services.actuator.docker_control import DockerControl
+from services.actuator.download_clients import client_for
+from services.actuator.download_throttle import DownloadThrottleControl
 from services.actuator.host import Host
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
+from services.actuator.processes import ProcessControl, group_targets
 from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
 from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
+from shared.process_groups import find_group_processes
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
 REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
+# Docker events arriving within this long are handled by one reconcile.
+EVENT_SETTLE_SECONDS = 0.05
 
 
 class ActuatorService:
@@ -45,10 +52,13 @@ class ActuatorService:
         for problem in pre.problems:
             log.warning("preflight.problem", problem=problem)
         self.dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
-        if pre.docker_problem and not self.dry_run:
-            self.dry_run = True
+        if pre.docker_problem:
+            # A host without Docker still has bare process groups to manage; the stack
+            # launcher is what chooses dry-run for a user without privileges.
             log.warning(
-                "preflight.dry_run", reason="no Docker access: only logging what would be done"
+                "preflight.no_docker",
+                reason=pre.docker_problem,
+                action="containers left alone until Docker answers",
             )
         if self.dry_run:
             log.info("dry_run", reason="nothing on the host will be changed")
@@ -63,6 +73,13 @@ class ActuatorService:
             self.dry_run,
             log,
         )
+        self.processes = ProcessControl(settings.proc_root, pre.layout, store, self.dry_run, log)
+        throttle = self.cfg.media_mode.download_throttle
+        self.download = (
+            DownloadThrottleControl(client_for(throttle), throttle.url, store, self.dry_run, log)
+            if throttle.enabled
+            else None
+        )
         # Docker calls are I/O: applying to many containers at once is what makes a
         # 50-container media-mode change take one round trip, not fifty.
         self._pool = ThreadPoolExecutor(max_workers=APPLY_WORKERS, thread_name_prefix="apply")
@@ -73,6 +90,8 @@ class ActuatorService:
         self.foreign_refusals: list[Refusal] = []
         self._reported: set[tuple[str, str]] = set()
         self._lease_timer = None
+        self._reconcile_timer = None
+        self._docker_problem: str | None = None
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
@@ -88,10 +107,15 @@ class ActuatorService:
             log,
             on_reconnect=lambda: loop.post(self.reconcile),
         )
-        if not pre.docker_problem:
-            self._events.start()
+        self._events.start()
         loop.call_later(settings.startup_grace_seconds, self.end_grace)
         loop.call_every(settings.resync_seconds, self.resync, first=settings.resync_seconds)
+        if self.cfg.process_groups or store.process_items():
+            loop.call_every(
+                settings.process_scan_seconds,
+                self.reconcile_processes,
+                first=settings.process_scan_seconds,
+            )
         loop.on_stop(self.on_stop)
 
     # --- inputs ----------------------------------------------------------
@@ -198,7 +222,13 @@ class ActuatorService:
             self.last_applied.pop(event.id, None)
         if event.action == "destroy":
             self.host.store.forget(event.id)
-        self.reconcile()
+        self.request_reconcile()
+
+    def request_reconcile(self) -> None:
+        """Soon, once: one change of ours makes Docker send an event per container, and
+        fifty reconciles queued behind each other would delay the next desired state."""
+        if self._reconcile_timer is None:
+            self._reconcile_timer = self.ctx.loop.call_later(EVENT_SETTLE_SECONDS, self.reconcile)
 
     def end_grace(self) -> None:
         if not self.started:
@@ -226,17 +256,32 @@ class ActuatorService:
     # --- reconciling -----------------------------------------------------
 
     def reconcile(self) -> None:
+        if self._reconcile_timer is not None:
+            self._reconcile_timer.cancel()
+            self._reconcile_timer = None
         if not self.started:
             return
         desired = self.lease.desired if self.lease else None
-        try:
-            containers = docker_view.list_containers(self.api)
-        except docker_view.DockerError as exc:
-            self.ctx.log.warning("reconcile.docker_unavailable", reason=str(exc)[:200])
-            self.publish_applied(desired, [], [], [Refusal(target="docker", reason=str(exc)[:200])])
-            return
-        targets, refusals = plan(containers, desired, self.cfg, self.matcher)
         errors: list[Refusal] = []
+        try:
+            containers: list[docker_view.DockerContainer] | None = docker_view.list_containers(
+                self.api
+            )
+        except docker_view.DockerError as exc:
+            # No Docker (or not now): bare process groups and the download client still count.
+            if self._docker_problem != str(exc)[:200]:
+                self._docker_problem = str(exc)[:200]
+                self.ctx.log.warning("reconcile.docker_unavailable", reason=self._docker_problem)
+            errors.append(Refusal(target="docker", reason=str(exc)[:200]))
+            containers = None
+        else:
+            self._docker_problem = None
+        targets, refusals = plan(containers or [], desired, self.cfg, self.matcher)
+        download = None
+        if self.download is not None:
+            limit = desired.download_limit_bps if desired else None
+            why = "media_mode" if limit else self.baseline_reason if not desired else "no limit"
+            download = self._pool.submit(self.download.apply, limit, why)
         applied: list[AppliedContainer] = []
         reports = self._pool.map(
             lambda t: self.host.apply(t, self.last_applied.get(t.container.id)), targets
@@ -266,12 +311,39 @@ class ActuatorService:
                     reasons=list(target.reasons),
                 )
             )
-        live = {c.id for c in containers}
-        for cid in set(self.last_applied) - live:
-            del self.last_applied[cid]
+        if download is not None and (problem := download.result()) is not None:
+            errors.append(Refusal(target="download client", reason=problem))
+        group_refusals, group_errors = self.reconcile_processes()
+        refusals += group_refusals
+        errors += group_errors
+        if containers is not None:
+            live = {c.id for c in containers}
+            for cid in set(self.last_applied) - live:
+                del self.last_applied[cid]
         for refusal in refusals:
             self.refuse(refusal, publish_applied=False)
         self.publish_applied(desired, applied, refusals + self.foreign_refusals, errors)
+
+    def reconcile_processes(self) -> tuple[list[Refusal], list[Refusal]]:
+        """Bring every configured process group to its target; returns refusals and errors."""
+        if not self.started:
+            return [], []
+        desired = self.lease.desired if self.lease else None
+        targets, refusals = group_targets(self.cfg, desired)
+        found = find_group_processes(
+            self.cfg.actuator.proc_root,
+            self.cfg.process_groups,
+            exclude=(os.getpid(), os.getppid()),
+        )
+        errors = []
+        for target in targets:
+            problems = self.processes.apply(target, found[target.group.name])
+            if problems:
+                errors.append(
+                    Refusal(target=f"process group {target.group.name}", reason="; ".join(problems))
+                )
+        self.processes.forget_gone(p for members in found.values() for p in members)
+        return refusals, errors
 
     def refuse(self, refusal: Refusal, publish_applied: bool = True) -> None:
         key = (refusal.target, refusal.reason)

@@ -44,12 +44,37 @@ class RestartHistory(BaseModel):
 ACTION_IDS_KEPT = 500
 
 
+class DownloadRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    url: str
+    original: dict[str, bool | int]
+
+
+class ProcessRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: str
+    pid: int
+    start_time: int
+    nice: int
+    ioprio: int
+    affinity: list[int]
+    stopped_by_warden: bool = False
+
+
 class StoreFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     containers: dict[str, ContainerRecord] = {}
     restarts: RestartHistory = RestartHistory()
+    download: DownloadRecord | None = None
+    # Keyed "pid:start_time", so a reused pid never matches.
+    processes: dict[str, ProcessRecord] = {}
+    # cgroup directories Warden froze.
+    frozen: list[str] = []
 
 
 class StateStore:
@@ -151,4 +176,67 @@ class StateStore:
             history.action_ids = [*history.action_ids, action_id][-ACTION_IDS_KEPT:]
             history.last_of[name] = at
             history.last_any = at
+            self._save()
+
+    # --- the download client -------------------------------------------------
+
+    @property
+    def download(self) -> DownloadRecord | None:
+        return self._data.download
+
+    def record_download(self, provider: str, url: str, original: dict[str, bool | int]) -> None:
+        with self._lock:
+            if self._data.download is None:
+                self._data.download = DownloadRecord(provider=provider, url=url, original=original)
+                self._save()
+
+    def forget_download(self) -> None:
+        with self._lock:
+            if self._data.download is not None:
+                self._data.download = None
+                self._save()
+
+    # --- bare processes ------------------------------------------------------
+
+    def process(self, key: str) -> ProcessRecord | None:
+        return self._data.processes.get(key)
+
+    def process_items(self) -> list[tuple[str, ProcessRecord]]:
+        with self._lock:
+            return list(self._data.processes.items())
+
+    def record_process(self, key: str, record: ProcessRecord) -> None:
+        with self._lock:
+            if key not in self._data.processes:
+                self._data.processes[key] = record
+                self._save()
+
+    def mark_stopped(self, key: str, stopped: bool) -> None:
+        with self._lock:
+            record = self._data.processes.get(key)
+            if record is not None and record.stopped_by_warden != stopped:
+                record.stopped_by_warden = stopped
+                self._save()
+
+    def forget_process(self, key: str) -> None:
+        with self._lock:
+            if self._data.processes.pop(key, None) is not None:
+                self._save()
+
+    def frozen_by_warden(self, directory: str) -> bool:
+        return directory in self._data.frozen
+
+    def frozen_directories(self) -> list[str]:
+        with self._lock:
+            return list(self._data.frozen)
+
+    def mark_frozen(self, directory: str, frozen: bool) -> None:
+        with self._lock:
+            present = directory in self._data.frozen
+            if frozen and not present:
+                self._data.frozen.append(directory)
+            elif not frozen and present:
+                self._data.frozen.remove(directory)
+            else:
+                return
             self._save()

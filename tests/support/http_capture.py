@@ -16,9 +16,10 @@ class Request:
 
 
 class Capture:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, body: bytes = b"") -> None:
         self.requests: list[Request] = []
         self.status = status
+        self.body = body
         capture = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,7 +28,9 @@ class Capture:
                 body = self.rfile.read(length)
                 capture.requests.append(Request("POST", self.path, dict(self.headers), body))
                 self.send_response(capture.status)
+                self.send_header("Content-Length", str(len(capture.body)))
                 self.end_headers()
+                self.wfile.write(capture.body)
 
             def log_message(self, *_args: object) -> None:
                 pass

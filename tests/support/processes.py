@@ -46,6 +46,17 @@ class Service:
         return self.log.read_text() if self.log.exists() else ""
 
 
+def run_cleanup(config: Path) -> subprocess.CompletedProcess[str]:
+    """`warden-actuator --cleanup`, as an operator (or systemd's ExecStopPost) runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.actuator", "--config", str(config), "--cleanup"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,0 +1,311 @@
+"""Bare processes in configured groups: nice, ionice, CPU affinity, and pausing.
+
+A pause stops a group with SIGSTOP (and SIGCONT to resume), or with
+cgroup.freeze when the group runs in a cgroup of its own holding nothing else.
+Every original value is recorded before the first change, keyed by pid and
+start time, so a reused pid is never mistaken for the process Warden changed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import signal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.actuator import cgroup_files
+from services.actuator.state_store import ProcessRecord, StateStore
+from shared.cgroupfs import CgroupLayout, process_cgroups
+from shared.config.model import ProcessGroup, WardenConfig
+from shared.logs import Log
+from shared.messages import DesiredState, Refusal
+from shared.process_groups import ProcessIdentity, read_identity
+
+IOPRIO_CLASSES = {"realtime": 1, "best-effort": 2, "idle": 3}
+IOPRIO_CLASS_SHIFT = 13
+IOPRIO_WHO_PROCESS = 1
+# (ioprio_set, ioprio_get): the C library has no wrapper for these.
+_IOPRIO_SYSCALLS = {"x86_64": (251, 252), "aarch64": (30, 31), "armv7l": (314, 315)}
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def ioprio_value(class_name: str, level: int) -> int:
+    klass = IOPRIO_CLASSES[class_name]
+    return (klass << IOPRIO_CLASS_SHIFT) | (0 if class_name == "idle" else level)
+
+
+def _ioprio_syscall(index: int, *args: int) -> int:
+    numbers = _IOPRIO_SYSCALLS.get(platform.machine())
+    if numbers is None:
+        raise OSError(f"ioprio syscalls unknown on {platform.machine()}")
+    result = _libc.syscall(numbers[index], *args)
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    return int(result)
+
+
+def ioprio_get(pid: int) -> int:
+    return _ioprio_syscall(1, IOPRIO_WHO_PROCESS, pid)
+
+
+def ioprio_set(pid: int, value: int) -> None:
+    _ioprio_syscall(0, IOPRIO_WHO_PROCESS, pid, value)
+
+
+def is_stopped(proc_root: str | Path, pid: int) -> bool:
+    try:
+        stat = (Path(proc_root) / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith(("T", "t"))
+
+
+@dataclass(frozen=True)
+class GroupTarget:
+    group: ProcessGroup
+    paused: bool
+    reasons: tuple[str, ...] = ()
+
+
+def group_targets(
+    cfg: WardenConfig, desired: DesiredState | None
+) -> tuple[list[GroupTarget], list[Refusal]]:
+    """Each configured group at its baseline, overlaid by the desired state. Pure."""
+    intents = dict(desired.process_groups) if desired else {}
+    targets = []
+    for group in cfg.process_groups:
+        intent = intents.pop(group.name, None)
+        if intent is None:
+            targets.append(GroupTarget(group, False))
+        else:
+            targets.append(GroupTarget(group, intent.paused, tuple(map(str, intent.reasons))))
+    refusals = [
+        Refusal(target=f"process group {name}", reason="not a configured process group")
+        for name in sorted(intents)
+    ]
+    return targets, refusals
+
+
+class ProcessControl:
+    def __init__(
+        self,
+        proc_root: str | Path,
+        layout: CgroupLayout,
+        store: StateStore,
+        dry_run: bool,
+        log: Log,
+    ) -> None:
+        self.proc_root = proc_root
+        self.layout = layout
+        self.store = store
+        self.dry_run = dry_run
+        self.log = log
+        self._freeze_refused: set[str] = set()
+
+    def apply(self, target: GroupTarget, processes: Sequence[ProcessIdentity]) -> list[str]:
+        errors: list[str] = []
+        for process in processes:
+            errors += self._settings(target.group, process)
+        if target.group.pause_with == "freeze" and self._freeze(target, processes, errors):
+            return errors
+        for process in processes:
+            errors += self._signal_pause(target, process)
+        return errors
+
+    def _record(self, group: str, p: ProcessIdentity) -> bool:
+        if self.store.process(p.key) is not None:
+            return True
+        try:
+            record = ProcessRecord(
+                group=group,
+                pid=p.pid,
+                start_time=p.start_time,
+                nice=os.getpriority(os.PRIO_PROCESS, p.pid),
+                ioprio=ioprio_get(p.pid),
+                affinity=sorted(os.sched_getaffinity(p.pid)),
+            )
+        except OSError:
+            return False  # gone between the scan and now
+        self.store.record_process(p.key, record)
+        return True
+
+    def _settings(self, group: ProcessGroup, p: ProcessIdentity) -> list[str]:
+        wanted = group.nice is not None or group.ionice_class or group.cpu_affinity is not None
+        if not wanted:
+            return []
+        if self.dry_run:
+            self.log.info(
+                "apply.process",
+                group=group.name,
+                pid=p.pid,
+                nice=group.nice,
+                ionice=group.ionice_class,
+                affinity=group.cpu_affinity,
+                dry_run=True,
+            )
+            return []
+        if not self._record(group.name, p):
+            return []
+        try:
+            if group.nice is not None and os.getpriority(os.PRIO_PROCESS, p.pid) != group.nice:
+                os.setpriority(os.PRIO_PROCESS, p.pid, group.nice)
+                self.log.info("apply.nice", group=group.name, pid=p.pid, nice=group.nice)
+            if group.ionice_class:
+                value = ioprio_value(group.ionice_class, group.ionice_level)
+                if ioprio_get(p.pid) != value:
+                    ioprio_set(p.pid, value)
+                    self.log.info(
+                        "apply.ionice",
+                        group=group.name,
+                        pid=p.pid,
+                        ionice=group.ionice_class,
+                        level=group.ionice_level,
+                    )
+            if group.cpu_affinity is not None:
+                cpus = set(group.cpu_affinity) & set(range(os.cpu_count() or 1))
+                if cpus and os.sched_getaffinity(p.pid) != cpus:
+                    os.sched_setaffinity(p.pid, cpus)
+                    self.log.info(
+                        "apply.affinity",
+                        group=group.name,
+                        pid=p.pid,
+                        cpus=",".join(map(str, sorted(cpus))),
+                    )
+        except ProcessLookupError:
+            return []
+        except OSError as exc:
+            return [f"{group.name} pid {p.pid}: {exc.strerror or exc}"]
+        return []
+
+    def _signal_pause(self, target: GroupTarget, p: ProcessIdentity) -> list[str]:
+        record = self.store.process(p.key)
+        ours = bool(record and record.stopped_by_warden)
+        if target.paused and not is_stopped(self.proc_root, p.pid):
+            self.log.info(
+                "apply.sigstop",
+                group=target.group.name,
+                pid=p.pid,
+                reasons="; ".join(target.reasons),
+                dry_run=self.dry_run,
+            )
+            if self.dry_run or not self._record(target.group.name, p):
+                return []
+            self.store.mark_stopped(p.key, True)
+            return self._kill(p.pid, signal.SIGSTOP)
+        if not target.paused and ours:
+            self.log.info("apply.sigcont", group=target.group.name, pid=p.pid, dry_run=self.dry_run)
+            if self.dry_run:
+                return []
+            errors = self._kill(p.pid, signal.SIGCONT)
+            self.store.mark_stopped(p.key, False)
+            return errors
+        return []
+
+    def _kill(self, pid: int, sig: signal.Signals) -> list[str]:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return []
+        except OSError as exc:
+            return [f"pid {pid}: {sig.name}: {exc.strerror or exc}"]
+        return []
+
+    def _freeze(
+        self, target: GroupTarget, processes: Sequence[ProcessIdentity], errors: list[str]
+    ) -> bool:
+        """True when the group was frozen or thawed through its cgroup; False: use signals."""
+        directory, why = self._own_cgroup(processes)
+        if directory is None:
+            if target.group.name not in self._freeze_refused:
+                self._freeze_refused.add(target.group.name)
+                self.log.warning(
+                    "apply.freeze_unavailable",
+                    group=target.group.name,
+                    reason=why,
+                    fallback="SIGSTOP/SIGCONT",
+                )
+            return False
+        frozen = self.store.frozen_by_warden(str(directory))
+        if target.paused == frozen:
+            return True
+        self.log.info(
+            "apply.freeze" if target.paused else "apply.thaw",
+            group=target.group.name,
+            cgroup=str(directory),
+            dry_run=self.dry_run,
+        )
+        if self.dry_run:
+            return True
+        try:
+            if target.paused:
+                self.store.mark_frozen(str(directory), True)
+                cgroup_files.write(directory / "cgroup.freeze", "1")
+            else:
+                cgroup_files.write(directory / "cgroup.freeze", "0")
+                self.store.mark_frozen(str(directory), False)
+        except OSError as exc:
+            errors.append(f"{target.group.name}: cgroup.freeze: {exc.strerror or exc}")
+        return True
+
+    def _own_cgroup(self, processes: Sequence[ProcessIdentity]) -> tuple[Path | None, str]:
+        if not processes:
+            return None, "no process running"
+        dirs = set()
+        for p in processes:
+            try:
+                dirs.add(process_cgroups(self.layout, self.proc_root, p.pid).v2)
+            except OSError:
+                continue
+        if len(dirs) != 1 or None in dirs:
+            return None, "its processes are not in one cgroup2 group"
+        directory = dirs.pop()
+        assert directory is not None
+        if directory == self.layout.v2_mount or not (directory / "cgroup.freeze").exists():
+            return None, f"{directory} cannot be frozen"
+        members = {int(x) for x in (directory / "cgroup.procs").read_text().split()}
+        if not members <= {p.pid for p in processes}:
+            return None, f"{directory} also holds processes outside the group"
+        return directory, ""
+
+    def forget_gone(self, live: Iterable[ProcessIdentity]) -> None:
+        keys = {p.key for p in live}
+        for key, _ in self.store.process_items():
+            if key not in keys:
+                self.store.forget_process(key)
+
+
+def restore_processes(store: StateStore, proc_root: str | Path, log: Log) -> list[str]:
+    """Put every recorded process back as it was, and thaw what Warden froze."""
+    errors = []
+    for directory in store.frozen_directories():
+        try:
+            cgroup_files.write(Path(directory) / "cgroup.freeze", "0")
+        except FileNotFoundError:
+            pass  # the group is gone, and its freeze with it
+        except OSError as exc:
+            errors.append(f"thaw {directory}: {exc.strerror or exc}")
+            continue
+        store.mark_frozen(directory, False)
+    for key, record in store.process_items():
+        identity = read_identity(proc_root, record.pid)
+        if identity is None or identity.start_time != record.start_time:
+            store.forget_process(key)  # gone; its pid may belong to someone else now
+            continue
+        try:
+            os.setpriority(os.PRIO_PROCESS, record.pid, record.nice)
+            ioprio_set(record.pid, record.ioprio)
+            os.sched_setaffinity(record.pid, record.affinity)
+            if record.stopped_by_warden:
+                os.kill(record.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            errors.append(f"{record.group} pid {record.pid}: {exc.strerror or exc}")
+            continue
+        log.info("cleanup.process", group=record.group, pid=record.pid)
+        store.forget_process(key)
+    return errors

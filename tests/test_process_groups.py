@@ -1,0 +1,335 @@
+"""Bare process groups: matching, nice/ionice/affinity, SIGSTOP/SIGCONT and cgroup.freeze.
+
+On real processes this test starts (copies of sleep under a unique name), on
+this machine's real cgroup2 hierarchy for freezing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.actuator.processes import (
+    GroupTarget,
+    ProcessControl,
+    group_targets,
+    ioprio_get,
+    ioprio_value,
+    is_stopped,
+    restore_processes,
+)
+from services.actuator.state_store import ProcessRecord, StateStore
+from shared.cgroupfs import detect_layout
+from shared.config.model import ProcessGroup, WardenConfig
+from shared.logs import Log
+from shared.messages import DesiredState, ProcessGroupIntent, Reason
+from shared.process_groups import find_group_processes, group_of, read_identity
+from tests.conftest import missing
+from tests.support.broker import Mosquitto
+from tests.support.probe import Probe
+from tests.support.processes import Service, run_cleanup, wait_until, write_config
+
+LOG = Log("test.processes")
+ENCODERS = ProcessGroup(
+    name="encoders", match_name=["ffmpeg*", "HandBrake*"], match_cmdline=[r"\btdarr-worker\b"]
+)
+BACKUP = ProcessGroup(name="backup", match_cmdline=[r"restic\s+backup", r"kopia .*snapshot"])
+PYTHON = ProcessGroup(name="anything-python", match_name=["python*"])
+
+
+@pytest.mark.parametrize(
+    ("comm", "argv", "group"),
+    [
+        ("ffmpeg", ["/usr/bin/ffmpeg", "-i", "x"], "encoders"),
+        # an earlier group wins: this python3 runs a tdarr worker
+        ("python3", ["python3", "/opt/tdarr-worker", "--node"], "encoders"),
+        ("python3", ["python3", "-m", "http.server"], "anything-python"),
+        # comm is cut at 15 characters; argv[0]'s basename is not
+        ("HandBrakeCLI", ["/usr/bin/HandBrakeCLI"], "encoders"),
+        ("sleep", ["/usr/bin/ffmpeg-wrapper"], "encoders"),
+        ("restic", ["restic", "backup", "/data"], "backup"),
+        ("restic", ["restic", "snapshots"], None),
+        ("kopia", ["/usr/bin/kopia", "snapshot", "create"], "backup"),
+        ("bash", ["bash", "-c", "echo tdarr-workers"], None),  # a word boundary
+        ("Ffmpeg", ["Ffmpeg"], None),  # globs are case-sensitive
+        ("bash", [], None),  # a kernel thread or a zombie: no command line
+    ],
+)
+def test_group_matching(comm: str, argv: list[str], group: str | None) -> None:
+    assert group_of(comm, argv, [ENCODERS, BACKUP, PYTHON]) == group
+
+
+def test_first_matching_group_wins() -> None:
+    groups = [
+        ProcessGroup(name="a", match_cmdline=["ffmpeg"]),
+        ProcessGroup(name="b", match_name=["ffmpeg"]),
+    ]
+    assert group_of("ffmpeg", ["ffmpeg"], groups) == "a"
+
+
+def test_group_targets_overlay_the_desired_state_and_refuse_unknown_groups() -> None:
+    cfg = WardenConfig.model_validate(
+        {"process_groups": [ENCODERS.model_dump(), BACKUP.model_dump()]}
+    )
+    desired = DesiredState(
+        host="h",
+        seq=1,
+        lease_seconds=30,
+        process_groups={
+            "encoders": ProcessGroupIntent(paused=True, reasons=[Reason(rule="thermal")]),
+            "rogue": ProcessGroupIntent(paused=True, reasons=[Reason(rule="x")]),
+        },
+    )
+    targets, refusals = group_targets(cfg, desired)
+    assert [(t.group.name, t.paused) for t in targets] == [("encoders", True), ("backup", False)]
+    assert [r.target for r in refusals] == ["process group rogue"]
+    assert all(not t.paused for t in group_targets(cfg, None)[0])
+
+
+def test_config_refuses_bad_groups() -> None:
+    with pytest.raises(ValueError, match="needs match_name or match_cmdline"):
+        ProcessGroup(name="x")
+    with pytest.raises(ValueError, match="bad regular expression"):
+        ProcessGroup(name="x", match_cmdline=["("])
+    with pytest.raises(ValueError, match="less than or equal to 19"):
+        ProcessGroup(name="x", match_name=["a"], nice=20)
+
+
+# --- real processes -----------------------------------------------------------------------
+
+
+class Spawned:
+    def __init__(self, tmp_path: Path) -> None:
+        self.name = "wenc" + uuid.uuid4().hex[:6]
+        self.binary = tmp_path / self.name
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", self.binary)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, count: int = 2) -> list[int]:
+        for _ in range(count):
+            self.processes.append(subprocess.Popen([str(self.binary), "600"]))
+        return [p.pid for p in self.processes]
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait(10)
+
+
+@pytest.fixture
+def spawned(tmp_path: Path) -> Iterator[Spawned]:
+    s = Spawned(tmp_path)
+    yield s
+    s.stop()
+
+
+def members(group: ProcessGroup) -> list:  # type: ignore[type-arg]
+    return find_group_processes("/proc", [group])[group.name]
+
+
+def test_nice_ionice_affinity_and_sigstop_applied_and_restored(
+    tmp_path: Path, spawned: Spawned
+) -> None:
+    pids = spawned.start()
+    group = ProcessGroup(
+        name="enc", match_name=[spawned.name], nice=12, ionice_class="idle", cpu_affinity=[0]
+    )
+    before = {
+        pid: (os.getpriority(os.PRIO_PROCESS, pid), ioprio_get(pid), os.sched_getaffinity(pid))
+        for pid in pids
+    }
+    store = StateStore(tmp_path / "state.json", LOG)
+    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+    found = members(group)
+    assert sorted(p.pid for p in found) == sorted(pids)
+
+    assert control.apply(GroupTarget(group, paused=True, reasons=("test",)), found) == []
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 12
+        assert ioprio_get(pid) == ioprio_value("idle", 0)
+        assert os.sched_getaffinity(pid) == {0}
+        wait_until(lambda pid=pid: is_stopped("/proc", pid), what="stopped")
+
+    assert control.apply(GroupTarget(group, paused=False), members(group)) == []
+    for pid in pids:
+        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued")
+
+    # Stopped again, then --cleanup's restore: everything as before, all running.
+    control.apply(GroupTarget(group, paused=True), members(group))
+    assert restore_processes(StateStore(tmp_path / "state.json", LOG), "/proc", LOG) == []
+    for pid in pids:
+        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued by cleanup")
+        assert (
+            os.getpriority(os.PRIO_PROCESS, pid),
+            ioprio_get(pid),
+            os.sched_getaffinity(pid),
+        ) == before[pid]
+
+
+def test_a_process_someone_else_stopped_is_not_continued(tmp_path: Path, spawned: Spawned) -> None:
+    (pid,) = spawned.start(1)
+    os.kill(pid, signal.SIGSTOP)
+    wait_until(lambda: is_stopped("/proc", pid), what="stopped by hand")
+    group = ProcessGroup(name="enc", match_name=[spawned.name])
+    control = ProcessControl(
+        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
+    )
+    control.apply(GroupTarget(group, paused=False), members(group))
+    assert is_stopped("/proc", pid)
+
+
+def test_a_reused_pid_is_never_touched(tmp_path: Path, spawned: Spawned) -> None:
+    (pid,) = spawned.start(1)
+    identity = read_identity("/proc", pid)
+    assert identity is not None
+    nice_before = os.getpriority(os.PRIO_PROCESS, pid)
+    store = StateStore(tmp_path / "state.json", LOG)
+    # A record of an older process that had this pid: same pid, another start time.
+    store.record_process(
+        f"{pid}:{identity.start_time - 1}",
+        ProcessRecord(
+            group="enc",
+            pid=pid,
+            start_time=identity.start_time - 1,
+            nice=-5,
+            ioprio=0,
+            affinity=[0],
+            stopped_by_warden=True,
+        ),
+    )
+    assert restore_processes(store, "/proc", LOG) == []
+    assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before and store.process_items() == []
+
+
+@pytest.fixture
+def own_cgroup() -> Iterator[Path]:
+    layout = detect_layout("/sys/fs/cgroup")
+    if layout.v2_mount is None:
+        missing("no cgroup2 hierarchy on this host")
+    directory = layout.v2_mount / f"warden-test-{uuid.uuid4().hex[:8]}"
+    try:
+        directory.mkdir()
+    except OSError as exc:
+        missing(f"cannot create a cgroup2 group: {exc}")
+    yield directory
+    for pid in (directory / "cgroup.procs").read_text().split():
+        (layout.v2_mount / "cgroup.procs").write_text(pid)
+    directory.rmdir()
+
+
+def test_freeze_a_group_in_a_cgroup_of_its_own(
+    tmp_path: Path, spawned: Spawned, own_cgroup: Path
+) -> None:
+    pids = spawned.start()
+    for pid in pids:
+        (own_cgroup / "cgroup.procs").write_text(str(pid))
+    group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
+    store = StateStore(tmp_path / "state.json", LOG)
+    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+
+    def frozen() -> bool:
+        return "frozen 1" in (own_cgroup / "cgroup.events").read_text()
+
+    assert control.apply(GroupTarget(group, paused=True), members(group)) == []
+    wait_until(frozen, what="the cgroup frozen")
+    assert control.apply(GroupTarget(group, paused=False), members(group)) == []
+    wait_until(lambda: not frozen(), what="thawed")
+    # Frozen again and --cleanup's restore thaws it.
+    control.apply(GroupTarget(group, paused=True), members(group))
+    wait_until(frozen, what="frozen again")
+    assert restore_processes(StateStore(tmp_path / "state.json", LOG), "/proc", LOG) == []
+    wait_until(lambda: not frozen(), what="thawed by cleanup")
+
+
+def test_freeze_falls_back_to_signals_in_a_shared_cgroup(
+    tmp_path: Path, spawned: Spawned, caplog: pytest.LogCaptureFixture
+) -> None:
+    (pid,) = spawned.start(1)  # in the test's own cgroup, with the test itself
+    group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
+    control = ProcessControl(
+        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
+    )
+    control.apply(GroupTarget(group, paused=True), members(group))
+    wait_until(lambda: is_stopped("/proc", pid), what="stopped by signal instead")
+    assert any(r.getMessage() == "apply.freeze_unavailable" for r in caplog.records)
+
+
+def test_actuator_pauses_a_group_by_desired_state_and_cleanup_after_a_crash(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, spawned: Spawned, host_id: str
+) -> None:
+    pids = spawned.start()
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "process_groups": [{"name": "encoders", "match_name": [spawned.name], "nice": 15}],
+            "actuator": {
+                "state_file": str(tmp_path / "state.json"),
+                "startup_grace_seconds": 1,
+                "process_scan_seconds": 0.5,
+            },
+        },
+    )
+    nice_before = {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in pids}
+    actuator = Service("actuator", cfg, tmp_path)
+    try:
+        wait_until(
+            lambda: all(os.getpriority(os.PRIO_PROCESS, p) == 15 for p in pids),
+            what="the group's nice level as its baseline",
+        )
+        desired = DesiredState(
+            host=host_id,
+            seq=1,
+            lease_seconds=30,
+            process_groups={
+                "encoders": ProcessGroupIntent(paused=True, reasons=[Reason(rule="test")])
+            },
+        )
+        probe.publish(f"warden/{host_id}/desired", desired.model_dump_json())
+        wait_until(lambda: all(is_stopped("/proc", p) for p in pids), what="group stopped")
+        actuator.kill(signal.SIGKILL)
+    finally:
+        actuator.kill(signal.SIGTERM)
+    done = run_cleanup(cfg)
+    assert done.returncode == 0, done.stderr
+    for pid in pids:
+        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued by cleanup")
+        assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before[pid]
+
+
+def test_without_docker_the_actuator_still_manages_process_groups(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, spawned: Spawned, host_id: str
+) -> None:
+    (pid,) = spawned.start(1)
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "process_groups": [{"name": "encoders", "match_name": [spawned.name], "nice": 7}],
+            "actuator": {
+                "state_file": str(tmp_path / "state.json"),
+                "startup_grace_seconds": 0,
+                "docker_url": f"unix://{tmp_path}/no-docker.sock",
+                "process_scan_seconds": 0.5,
+            },
+        },
+    )
+    actuator = Service("actuator", cfg, tmp_path)
+    try:
+        wait_until(lambda: os.getpriority(os.PRIO_PROCESS, pid) == 7, what="nice without Docker")
+        probe.wait_for(f"warden/{host_id}/applied", lambda s: b'"target":"docker"' in s.payload)
+    finally:
+        assert actuator.stop() == 0
+    log = actuator.output()
+    assert "preflight.no_docker" in log and log.count("reconcile.docker_unavailable") == 1
