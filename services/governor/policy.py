@@ -34,6 +34,8 @@ class Facts:
     inventory: ContainerInventory | None = None
     # Active media streams; None: no sensor reports them (unknown, not zero).
     streams: int | None = None
+    # Wall-clock time the streams reading arrived; older than stale_after_seconds: unknown.
+    streams_seen_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Decision:
     events: list[EventDraft] = field(default_factory=list)
     # Wall-clock time at which the decision changes by itself (a cooldown ends).
     wake_at: float | None = None
+    # The download client's global limit while media plays (ADRG's download_throttle).
+    download_limit_bps: int | None = None
 
 
 def enforceable(
@@ -64,10 +68,26 @@ def enforceable(
     return result
 
 
+def fresh_streams(facts: Facts, now: float, stale_after: float) -> tuple[int | None, float | None]:
+    """The stream count as of now (None once the reading is stale), and when it goes stale.
+
+    A reading from a sensor that has gone silent says nothing about now: it
+    is unknown, with what unknown means to the rules (it never ends media mode).
+    """
+    if facts.streams is None or facts.streams_seen_at is None:
+        return facts.streams, None
+    stale_at = facts.streams_seen_at + stale_after
+    if now >= stale_at:
+        return None, None
+    return facts.streams, stale_at
+
+
 def decide(
     cfg: WardenConfig, matcher: TierMatcher, facts: Facts, memory: GovernorMemory, now: float
 ) -> Decision:
-    streams = facts.streams
+    streams, streams_stale_at = fresh_streams(
+        facts, now, cfg.governor.streams_stale_after(cfg.media_mode)
+    )
     if streams is None and cfg.media_mode.provider in STREAMLESS_PROVIDERS:
         streams = 0  # nothing reports streams: triggers alone drive media mode
     media = media_mode(cfg.media_mode, memory, streams, now)
@@ -120,5 +140,13 @@ def decide(
         media_mode=media.memory.media_active,
         containers=intents,
         events=list(media.events),
-        wake_at=earliest(media.wake_at),
+        wake_at=earliest(media.wake_at, streams_stale_at),
+        download_limit_bps=download_limit(cfg, media.reason is not None),
     )
+
+
+def download_limit(cfg: WardenConfig, media_on: bool) -> int | None:
+    throttle = cfg.media_mode.download_throttle
+    if not (media_on and throttle.enabled):
+        return None
+    return int(throttle.limit_mb_per_sec * MB_PER_SEC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from services.governor.outcome import EventDraft
 from services.governor.policy import Decision, Facts, decide
@@ -13,10 +14,13 @@ from shared.messages import (
     DesiredState,
     Event,
     GovernorMemory,
+    LastDecision,
     PressureFact,
+    StreamsFact,
     Trigger,
     parse_trigger,
 )
+from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
@@ -43,6 +47,7 @@ class GovernorService:
         bus.subscribe(
             topics.sensor("containers"), model_decoder(ContainerInventory), self.on_inventory
         )
+        bus.subscribe(topics.sensor("streams"), model_decoder(StreamsFact), self.on_streams)
         for topic in (topics.trigger_all_hosts, topics.trigger):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
@@ -59,7 +64,10 @@ class GovernorService:
 
     # --- inputs ----------------------------------------------------------
 
-    def _own_host(self, received: Received[PressureFact] | Received[ContainerInventory]) -> bool:
+    def _own_host(
+        self,
+        received: Received[PressureFact] | Received[ContainerInventory] | Received[StreamsFact],
+    ) -> bool:
         if received.value.host != self.cfg.host_id:
             self.ctx.log.warning(
                 "fact.dropped",
@@ -71,13 +79,27 @@ class GovernorService:
 
     def on_pressure(self, received: Received[PressureFact]) -> None:
         if self._own_host(received):
-            self.facts = Facts(received.value, self.facts.inventory, self.facts.streams)
+            self.facts = replace(self.facts, pressure=received.value)
             self.evaluate()
 
     def on_inventory(self, received: Received[ContainerInventory]) -> None:
         if self._own_host(received):
-            self.facts = Facts(self.facts.pressure, received.value, self.facts.streams)
+            self.facts = replace(self.facts, inventory=received.value)
             self.evaluate()
+
+    def on_streams(self, received: Received[StreamsFact]) -> None:
+        if not self._own_host(received):
+            return
+        fact = received.value
+        seen_at = self.clock()
+        if received.retained:
+            # Kept by the broker, maybe for hours: it is as old as its sender says, at least.
+            seen_at = min(seen_at, fact.ts)
+        if fact.count != self.facts.streams:
+            log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
+            log("streams.received", count=fact.count, source=fact.source, error=fact.error)
+        self.facts = replace(self.facts, streams=fact.count, streams_seen_at=seen_at)
+        self.evaluate()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
@@ -156,6 +178,7 @@ class GovernorService:
                 self.ctx.log.info(
                     "decision.release", container=name, was="; ".join(map(str, old.reasons))
                 )
+                self.publish_decision(name, "release", f"{name}: back to its tier baseline", [])
                 continue
             self.ctx.log.info(
                 "decision.enforce",
@@ -167,6 +190,25 @@ class GovernorService:
                 io_max=f"r={new.io_max.read_bps} w={new.io_max.write_bps}" if new.io_max else None,
                 reasons="; ".join(map(str, new.reasons)),
             )
+            what = ["paused"] if new.paused else []
+            what += ["memory.high"] if new.memory_high else []
+            what += ["cpu.max"] if new.cpu_max else []
+            what += ["io.max"] if new.io_max else []
+            summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
+            self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons])
+
+    def publish_decision(
+        self, container: str, action: DecisionAction, summary: str, reasons: list[str]
+    ) -> None:
+        # Retained, so Home Assistant's "last decision" sensor shows it after any restart.
+        decision = LastDecision(
+            host=self.cfg.host_id,
+            container=container,
+            action=action,
+            summary=summary[:SUMMARY_MAX],
+            reasons=reasons,
+        )
+        self.ctx.bus.publish(self.ctx.topics.decision, decision, retain=True)
 
     # --- outputs ---------------------------------------------------------
 
@@ -182,6 +224,7 @@ class GovernorService:
             lease_seconds=self.cfg.governor.lease_seconds,
             media_mode=decision.media_mode,
             containers=decision.containers,
+            download_limit_bps=decision.download_limit_bps,
             governor=self.memory,
         )
         unchanged = self.published is not None and candidate.model_dump(

@@ -43,3 +43,9 @@ def read_pressure(proc_root: str | Path, resource: str) -> ResourcePressure:
     """Raises OSError when the file is missing (no PSI) and PressureParseError on garbage."""
     path = Path(proc_root) / "pressure" / resource
     return parse_pressure(path.read_text(), str(path))
+
+
+def read_cgroup_pressure(cgroup_dir: str | Path, resource: str) -> ResourcePressure:
+    """A cgroup2 directory's <resource>.pressure; raises as read_pressure does."""
+    path = Path(cgroup_dir) / f"{resource}.pressure"
+    return parse_pressure(path.read_text(), str(path))

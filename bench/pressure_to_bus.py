@@ -1,0 +1,188 @@
+"""How long from a PSI threshold crossing to the pressure fact on the bus: triggers vs a 5 s poll.
+
+Starts a Mosquitto, Warden's sensors (PSI triggers; their own poll and
+heartbeat set to 10 minutes so only triggers count) and, beside them, a loop
+that does what ADRG does: read the container's memory.pressure every 5
+seconds and publish it. Each run starts a container with a 16 MiB memory
+limit, waits until Warden has armed its triggers, then makes it write through
+its page cache, which stalls it on memory. The crossing is when the kernel
+says so: the bench holds its own trigger, with Warden's threshold, on the
+same cgroup. Warden's time runs from there to the first fact naming its fired
+trigger; the poll's, to its first publication after the crossing.
+Needs PSI, cgroup2 pressure files for containers, the Docker engine and the
+test image (tests create it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import select
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+
+from services.sensors.pressure import read_cgroup_pressure
+from services.sensors.psi_triggers import stall_threshold_us
+from shared.cgroupfs import detect_layout, process_cgroups
+from shared.messages import PressureFact
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers, ensure_image
+from tests.support.probe import Probe, Seen
+from tests.support.processes import Service, write_config
+
+POLL_SECONDS = 5.0
+WINDOW_SECONDS = 2
+THRESHOLD_PERCENT = 10.0
+# busybox's sh runs its applets itself, whichever links the image has.
+LOAD = ["sh", "-c", "dd if=/dev/zero of=/big bs=1M count=3000; rm -f /big"]
+
+
+class Target:
+    """The cgroup directory the poller reads; None between runs."""
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+
+
+def polling_publisher(target: Target, probe: Probe, topic: str, stop: threading.Event) -> None:
+    while not stop.wait(POLL_SECONDS):
+        directory = target.directory
+        if directory is None:
+            continue
+        try:
+            memory = read_cgroup_pressure(directory, "memory")
+        except OSError:
+            continue
+        probe.publish(topic, json.dumps({"memory": memory.model_dump()}))
+
+
+def reference_crossing(directory: Path, threshold_us: int, timeout: float = 60) -> float:
+    """When the kernel says the threshold was crossed: its own trigger, the same as Warden's.
+
+    Not a fast reader of memory.pressure: on this kernel, reading the file every few
+    milliseconds keeps that cgroup's triggers from ever firing.
+    """
+    fd = os.open(directory / "memory.pressure", os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(fd, f"some {threshold_us} {WINDOW_SECONDS * 1_000_000}\0".encode())
+        poller = select.poll()
+        poller.register(fd, select.POLLPRI)
+        if not poller.poll(timeout * 1000):
+            raise TimeoutError("the load never crossed the threshold")
+        return time.monotonic()
+    finally:
+        os.close(fd)
+
+
+def fired_for(cid: str) -> Callable[[Seen], bool]:
+    def holds(seen: Seen) -> bool:
+        fact = PressureFact.model_validate_json(seen.payload)
+        return any(f.scope == cid and f.resource == "memory" for f in fact.fired)
+
+    return holds
+
+
+def listed(cid: str, seen: Seen) -> bool:
+    return any(c.id == cid for c in PressureFact.model_validate_json(seen.payload).containers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+
+    api = docker.APIClient()
+    ensure_image(api)
+    containers = Containers(api)
+    layout = detect_layout("/sys/fs/cgroup")
+    workdir = Path(tempfile.mkdtemp(prefix="warden-bench-"))
+    broker = Mosquitto(workdir)
+    broker.start()
+    probe = Probe(broker.host, broker.port)
+    host = "bench"
+    config = write_config(
+        workdir / "config.yaml",
+        {
+            "host_id": host,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "general": {"poll_interval_seconds": 600},
+            "sensors": {"heartbeat_seconds": 600, "psi_window_seconds": WINDOW_SECONDS},
+            "tiers": {3: {"containers": [f"{containers.prefix}-*"]}},
+            "memory_pressure": {"some_avg10_threshold": THRESHOLD_PERCENT},
+        },
+    )
+    threshold_us = stall_threshold_us(THRESHOLD_PERCENT, WINDOW_SECONDS * 1_000_000)
+    sensors = Service("sensors", config, workdir)
+    stop = threading.Event()
+    target = Target()
+    poll_topic = "bench/polled/pressure"
+    warden_topic = f"warden/{host}/sensors/pressure"
+    poller = threading.Thread(
+        target=polling_publisher, args=(target, probe, poll_topic, stop), daemon=True
+    )
+    print(
+        f"threshold: memory some {threshold_us} us stall in a {WINDOW_SECONDS} s window "
+        f"({THRESHOLD_PERCENT:g} %), on a container cgroup with a 16 MiB memory limit"
+    )
+    try:
+        probe.wait_for(warden_topic)
+        poller.start()
+        warden_times, poll_times = [], []
+        for run in range(runs):
+            cid = containers.run(f"c{run}", mem_limit="16m")
+            directory = process_cgroups(layout, "/proc", containers.pid(cid)).v2
+            if directory is None:
+                raise SystemExit("no cgroup2 hierarchy: containers have no pressure files")
+            # Warden lists the container once its triggers are armed.
+            probe.wait_for(warden_topic, lambda s, c=cid: listed(c, s), timeout=30)
+            target.directory = directory
+            # A random phase against the poll, or every run would wait a whole period.
+            time.sleep(random.uniform(0, POLL_SECONDS))
+            crossing: list[float] = []
+            watcher = threading.Thread(
+                target=lambda d=directory, out=crossing: out.append(
+                    reference_crossing(d, threshold_us)
+                )
+            )
+            watcher.start()
+            time.sleep(0.2)  # the reference trigger is armed before the load starts
+            api.exec_start(api.exec_create(cid, LOAD)["Id"], detach=True)
+            watcher.join()
+            if not crossing:
+                raise SystemExit("the load never crossed the threshold")
+            crossed_at = crossing[0]
+            warden_at = probe.wait_for(warden_topic, fired_for(cid), 60, crossed_at - 1).at
+            poll_at = probe.wait_for(poll_topic, lambda _s: True, 60, crossed_at).at
+            target.directory = None
+            # Both wake from the same kernel poll: a fact a hair before our own wake-up is 0.
+            warden_times.append(max(0.0, warden_at - crossed_at))
+            poll_times.append(poll_at - crossed_at)
+            print(
+                f"run {run + 1}: triggers {warden_times[-1] * 1000:7.1f} ms   "
+                f"5 s poll {poll_times[-1] * 1000:7.1f} ms"
+            )
+            api.remove_container(cid, force=True)
+        warden_median, poll_median = statistics.median(warden_times), statistics.median(poll_times)
+        ratio = poll_median / warden_median if warden_median > 0 else float("inf")
+        print(
+            f"median: triggers {warden_median * 1000:.1f} ms, 5 s poll {poll_median * 1000:.1f} ms,"
+            f" poll / triggers = {ratio:.0f}x"
+        )
+    finally:
+        stop.set()
+        sensors.stop()
+        containers.remove_all()
+        probe.close()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

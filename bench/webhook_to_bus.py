@@ -1,0 +1,143 @@
+"""How long from a media server's webhook to the stream on the bus: webhooks vs a 5 s poll.
+
+Starts a Mosquitto, a fake Jellyfin (a local HTTP server answering
+/Sessions as Jellyfin does), Warden's sensors and governor (their own poll
+set to 10 minutes, so only the webhook counts) and, beside them, a loop that
+does what ADRG does: ask /Sessions every 5 seconds and publish. Then starts a
+stream at a random moment, POSTs the Jellyfin Webhook plugin's PlaybackStart,
+and times the first StreamsFact naming the session, the first desired state
+with media mode on, and the poll's first message naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from services.sensors.streams import jellyfin
+from shared.messages import DesiredState, StreamsFact
+from tests.support.broker import Mosquitto, free_port
+from tests.support.probe import Probe
+from tests.support.processes import Service, write_config
+from tests.test_streams_fakes import FakeMediaServer, jellyfin_session
+from tests.test_webhooks_parsers import jellyfin_body
+
+POLL_SECONDS = 5.0
+API_KEY = "bench-key"
+
+
+def polling_publisher(url: str, probe: Probe, topic: str, stop: threading.Event) -> None:
+    while not stop.wait(POLL_SECONDS):
+        try:
+            sessions = jellyfin.fetch(url, API_KEY, POLL_SECONDS)
+        except Exception as exc:
+            probe.publish(topic, json.dumps({"error": str(exc)}))
+            continue
+        probe.publish(topic, json.dumps({"sessions": [s.id for s in sessions]}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+
+    workdir = Path(tempfile.mkdtemp(prefix="warden-bench-"))
+    broker = Mosquitto(workdir)
+    broker.start()
+    probe = Probe(broker.host, broker.port)
+    server = FakeMediaServer()
+    server.answer([])
+    host, hook_port = "bench", free_port()
+    config = write_config(
+        workdir / "config.yaml",
+        {
+            "host_id": host,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "general": {"poll_interval_seconds": 600},
+            "sensors": {"heartbeat_seconds": 600},
+            "media_mode": {
+                "enabled": True,
+                "provider": "jellyfin",
+                "url": server.url,
+                "api_key": API_KEY,
+                "cooldown_seconds": 0,
+                "poll_seconds": 600,
+                "webhook": {"enabled": True, "port": hook_port},
+            },
+        },
+    )
+    services = [Service(name, config, workdir) for name in ("sensors", "governor")]
+    streams_topic, desired_topic = f"warden/{host}/sensors/streams", f"warden/{host}/desired"
+    poll_topic = "bench/polled/streams"
+    hook = f"http://127.0.0.1:{hook_port}/webhook/jellyfin"
+    stop = threading.Event()
+    poller = threading.Thread(
+        target=polling_publisher, args=(server.url, probe, poll_topic, stop), daemon=True
+    )
+
+    def media_mode(on: bool):  # type: ignore[no-untyped-def]
+        return lambda s: DesiredState.model_validate_json(s.payload).media_mode is on
+
+    try:
+        probe.wait_for(streams_topic, timeout=30)
+        probe.wait_for(desired_topic, media_mode(False), timeout=30)
+        poller.start()
+        fact_times, desired_times, poll_times = [], [], []
+        for run in range(runs):
+            device = f"dev-{run}"
+            # A random phase against the poll, or every run would wait a whole period.
+            time.sleep(random.uniform(0, POLL_SECONDS))
+            server.answer([jellyfin_session(device)])
+            started = time.monotonic()
+            requests.post(hook, json=jellyfin_body("PlaybackStart", DeviceId=device), timeout=5)
+            fact = probe.wait_for(
+                streams_topic,
+                lambda s, d=device: any(
+                    x.id == d for x in StreamsFact.model_validate_json(s.payload).sessions
+                ),
+                after=started,
+            )
+            desired = probe.wait_for(desired_topic, media_mode(True), after=started)
+            polled = probe.wait_for(
+                poll_topic, lambda s, d=device: f'"{d}"' in s.text, timeout=60, after=started
+            )
+            fact_times.append(fact.at - started)
+            desired_times.append(desired.at - started)
+            poll_times.append(polled.at - started)
+            print(
+                f"run {run + 1}: webhook -> fact {fact_times[-1] * 1000:7.1f} ms, "
+                f"-> media mode {desired_times[-1] * 1000:7.1f} ms   "
+                f"5 s poll {poll_times[-1] * 1000:7.1f} ms"
+            )
+            # End the stream the same way, and wait until media mode is off again.
+            server.answer([])
+            ended = time.monotonic()
+            requests.post(hook, json=jellyfin_body("PlaybackStop", DeviceId=device), timeout=5)
+            probe.wait_for(desired_topic, media_mode(False), after=ended)
+        fact_median = statistics.median(fact_times)
+        desired_median = statistics.median(desired_times)
+        poll_median = statistics.median(poll_times)
+        print(
+            f"median: webhook -> fact {fact_median * 1000:.1f} ms, "
+            f"-> media mode {desired_median * 1000:.1f} ms, 5 s poll {poll_median * 1000:.1f} ms, "
+            f"poll / webhook = {poll_median / fact_median:.0f}x"
+        )
+    finally:
+        stop.set()
+        for service in services:
+            service.stop()
+        server.close()
+        probe.close()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""CPU, memory and disk I/O: the whole host, each process group, each running container.
+
+Counters come from /proc/stat, /proc/meminfo, /proc/diskstats,
+/proc/<pid>/{stat,cmdline,io} and the containers' cgroup files; rates need two
+readings, so the first reading's rates are unknown (None), never 0. CPU
+percentages are of the whole machine (all CPUs), as `tier2_cpu_max_percent`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.cgroupfs import ProcessCgroups, read_flat_keyed, resident_bytes
+from shared.config.model import ProcessGroup
+from shared.messages import ContainerUsage, HostUsage, ProcessGroupUsage, ResourcesFact
+from shared.process_groups import group_of
+
+SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's own size
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+class ProcParseError(ValueError):
+    pass
+
+
+# --- parsing (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    busy: int
+    total: int
+
+
+def parse_proc_stat(text: str) -> CpuTimes:
+    """The aggregate `cpu` line, in clock ticks; iowait counts as idle, guest is inside user."""
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            parts = line.split()[1:]
+            try:
+                values = [int(v) for v in parts[:8]]
+            except ValueError:
+                raise ProcParseError(f"/proc/stat: bad cpu line {line[:80]!r}") from None
+            if len(values) < 4:
+                raise ProcParseError(f"/proc/stat: cpu line has {len(values)} fields, needs 4")
+            idle = values[3] + (values[4] if len(values) > 4 else 0)
+            total = sum(values)
+            return CpuTimes(total - idle, total)
+    raise ProcParseError("/proc/stat: no aggregate cpu line")
+
+
+def parse_meminfo(text: str) -> tuple[int, int]:
+    """(MemTotal, MemAvailable) in bytes."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if key in ("MemTotal", "MemAvailable") and parts:
+            try:
+                values[key] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+            except ValueError:
+                raise ProcParseError(f"/proc/meminfo: bad {key} line {line[:80]!r}") from None
+    missing = [k for k in ("MemTotal", "MemAvailable") if k not in values]
+    if missing:
+        raise ProcParseError(f"/proc/meminfo: no {', '.join(missing)}")
+    total, available = values["MemTotal"], values["MemAvailable"]
+    if total <= 0 or not 0 <= available <= total:
+        raise ProcParseError(f"/proc/meminfo: MemAvailable {available} outside 0..{total}")
+    return total, available
+
+
+def parse_diskstats(text: str, disks: Iterable[str]) -> tuple[int, int]:
+    """(bytes read, bytes written) summed over the named whole disks."""
+    wanted = set(disks)
+    read = written = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 10 or parts[2] not in wanted:
+            continue
+        try:
+            read += int(parts[5]) * SECTOR_BYTES
+            written += int(parts[9]) * SECTOR_BYTES
+        except ValueError:
+            raise ProcParseError(f"/proc/diskstats: bad line {line[:80]!r}") from None
+    return read, written
+
+
+@dataclass(frozen=True)
+class PidStat:
+    comm: str
+    cpu_ticks: int
+    rss_bytes: int
+
+
+def parse_pid_stat(text: str) -> PidStat:
+    """/proc/<pid>/stat; comm is in parentheses and may itself hold spaces and ')'."""
+    open_, close = text.find("("), text.rfind(")")
+    if open_ < 0 or close < open_:
+        raise ProcParseError(f"stat: no (comm) in {text[:80]!r}")
+    rest = text[close + 1 :].split()
+    try:
+        # Fields 14 (utime), 15 (stime) and 24 (rss); rest starts at field 3.
+        utime, stime, rss = int(rest[11]), int(rest[12]), int(rest[21])
+    except (IndexError, ValueError):
+        raise ProcParseError(f"stat: too few or bad fields in {text[:80]!r}") from None
+    return PidStat(text[open_ + 1 : close], utime + stime, max(0, rss) * PAGE_BYTES)
+
+
+def parse_pid_io(text: str) -> tuple[int, int]:
+    values = read_keyed(text)
+    try:
+        return values["read_bytes"], values["write_bytes"]
+    except KeyError:
+        raise ProcParseError("io: no read_bytes/write_bytes") from None
+
+
+def read_keyed(text: str) -> dict[str, int]:
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if value.strip().isdigit():
+            values[key.strip()] = int(value)
+    return values
+
+
+def rate(previous: float | None, current: float | None, seconds: float) -> float | None:
+    """Per-second rate of a counter; None when unknown or when it went backwards (a reset)."""
+    if previous is None or current is None or seconds <= 0 or current < previous:
+        return None
+    return (current - previous) / seconds
+
+
+def share(busy_delta: float | None, total_delta: float | None) -> float | None:
+    if busy_delta is None or not total_delta or total_delta <= 0:
+        return None
+    return round(min(100.0, max(0.0, 100 * busy_delta / total_delta)), 1)
+
+
+# --- reading (I/O) ------------------------------------------------------------------
+
+
+def physical_disks(sys_root: str | Path) -> list[str]:
+    """Whole disks with a device behind them; loop, dm, md, zram and partitions have none."""
+    block = Path(sys_root) / "block"
+    if not block.is_dir():
+        return []
+    return sorted(d.name for d in block.iterdir() if (d / "device").exists())
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    pid: int
+    group: str
+    cpu_ticks: int
+    rss_bytes: int
+    io: tuple[int, int] | None
+
+
+def scan_processes(proc_root: Path, groups: Sequence[ProcessGroup]) -> list[ProcessSample]:
+    samples = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = parse_pid_stat((entry / "stat").read_text())
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except (OSError, ProcParseError):
+            continue  # exited while we looked, or a kernel thread's oddity
+        group = group_of(stat.comm, [a for a in argv if a], groups)
+        if group is None:
+            continue
+        try:
+            io: tuple[int, int] | None = parse_pid_io((entry / "io").read_text())
+        except (OSError, ProcParseError):
+            io = None
+        samples.append(ProcessSample(int(entry.name), group, stat.cpu_ticks, stat.rss_bytes, io))
+    return samples
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    id: str
+    name: str
+    cgroups: ProcessCgroups
+
+
+def container_cpu_usec(cgroups: ProcessCgroups) -> int | None:
+    stat = cgroups.v2_file("cpu.stat")
+    if stat is not None:
+        usage = read_flat_keyed(stat).get("usage_usec")
+        if usage is not None:
+            return usage
+    usage_file = cgroups.v1_file("cpuacct", "cpuacct.usage") or cgroups.v1_file(
+        "cpu", "cpuacct.usage"
+    )
+    if usage_file is not None:
+        return int(usage_file.read_text().strip()) // 1000
+    return None
+
+
+@dataclass
+class _Previous:
+    at: float | None = None
+    cpu: CpuTimes | None = None
+    disk: tuple[int, int] | None = None
+    pids: dict[int, tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
+    containers: dict[str, int] = field(default_factory=dict)
+
+
+class ResourceSampler:
+    def __init__(
+        self,
+        proc_root: str | Path,
+        sys_root: str | Path,
+        groups: Sequence[ProcessGroup],
+        cpu_count: int | None = None,
+    ) -> None:
+        self._proc = Path(proc_root)
+        self._sys = Path(sys_root)
+        self._groups = list(groups)
+        self._cpu_count = cpu_count or os.cpu_count() or 1
+        self._prev = _Previous()
+
+    def sample(
+        self, host: str, now: float, containers: Mapping[str, RunningContainer]
+    ) -> ResourcesFact:
+        errors: list[str] = []
+        prev, elapsed = self._prev, (now - self._prev.at) if self._prev.at is not None else 0.0
+        current = _Previous(at=now)
+
+        cpu_percent = None
+        try:
+            current.cpu = parse_proc_stat((self._proc / "stat").read_text())
+            if prev.cpu is not None:
+                cpu_percent = share(
+                    current.cpu.busy - prev.cpu.busy, current.cpu.total - prev.cpu.total
+                )
+        except (OSError, ProcParseError) as exc:
+            errors.append(f"cpu: {exc}")
+
+        memory_total = memory_available = memory_percent = None
+        try:
+            memory_total, memory_available = parse_meminfo((self._proc / "meminfo").read_text())
+            memory_percent = round(100 * (1 - memory_available / memory_total), 1)
+        except (OSError, ProcParseError) as exc:
+            errors.append(f"memory: {exc}")
+
+        read_rate = write_rate = None
+        disks = physical_disks(self._sys)
+        if not disks:
+            errors.append(f"disk: no physical disks under {self._sys / 'block'}")
+        else:
+            try:
+                current.disk = parse_diskstats((self._proc / "diskstats").read_text(), disks)
+                if prev.disk is not None:
+                    read_rate = rate(prev.disk[0], current.disk[0], elapsed)
+                    write_rate = rate(prev.disk[1], current.disk[1], elapsed)
+            except (OSError, ProcParseError) as exc:
+                errors.append(f"disk: {exc}")
+
+        machine = HostUsage(
+            cpu_count=self._cpu_count,
+            cpu_percent=cpu_percent,
+            memory_total_bytes=memory_total,
+            memory_available_bytes=memory_available,
+            memory_used_percent=memory_percent,
+            disk_read_bytes_per_second=_round(read_rate),
+            disk_write_bytes_per_second=_round(write_rate),
+        )
+        groups = self._process_groups(prev, current, elapsed)
+        usages = self._containers(prev, current, elapsed, containers, errors)
+        self._prev = current
+        return ResourcesFact(
+            host=host, machine=machine, process_groups=groups, containers=usages, errors=errors
+        )
+
+    def _machine_share(self, cpu_seconds: float | None, elapsed: float) -> float | None:
+        if cpu_seconds is None or elapsed <= 0:
+            return None
+        return share(cpu_seconds, elapsed * self._cpu_count)
+
+    def _process_groups(
+        self, prev: _Previous, current: _Previous, elapsed: float
+    ) -> list[ProcessGroupUsage]:
+        if not self._groups:
+            return []
+        samples = scan_processes(self._proc, self._groups)
+        result = []
+        for group in self._groups:
+            members = [s for s in samples if s.group == group.name]
+            ticks = reads = writes = 0
+            io_known = bool(members)
+            for s in members:
+                current.pids[s.pid] = (s.cpu_ticks, s.io)
+                before = prev.pids.get(s.pid)
+                # A process first seen now has no earlier reading: its CPU counts from the next.
+                if before is not None:
+                    ticks += max(0, s.cpu_ticks - before[0])
+                    if s.io is not None and before[1] is not None:
+                        reads += max(0, s.io[0] - before[1][0])
+                        writes += max(0, s.io[1] - before[1][1])
+                if s.io is None:
+                    io_known = False
+            first = prev.at is None
+            cpu = None if first else self._machine_share(ticks / CLOCK_TICKS, elapsed)
+            known = io_known and not first and elapsed > 0
+            result.append(
+                ProcessGroupUsage(
+                    name=group.name,
+                    pids=sorted(s.pid for s in members),
+                    cpu_percent=cpu,
+                    rss_bytes=sum(s.rss_bytes for s in members),
+                    read_bytes_per_second=_round(reads / elapsed) if known else None,
+                    write_bytes_per_second=_round(writes / elapsed) if known else None,
+                )
+            )
+        return result
+
+    def _containers(
+        self,
+        prev: _Previous,
+        current: _Previous,
+        elapsed: float,
+        containers: Mapping[str, RunningContainer],
+        errors: list[str],
+    ) -> list[ContainerUsage]:
+        result = []
+        for cid, c in sorted(containers.items(), key=lambda kv: kv[1].name):
+            cpu = rss = None
+            try:
+                usec = container_cpu_usec(c.cgroups)
+                rss = resident_bytes(c.cgroups)
+            except (OSError, ValueError) as exc:
+                errors.append(f"container {c.name}: {exc}")
+                usec = None
+            if usec is not None:
+                current.containers[cid] = usec
+                before = prev.containers.get(cid)
+                if before is not None and usec >= before:
+                    cpu = self._machine_share((usec - before) / 1e6, elapsed)
+            source = c.cgroups.v2 or next(iter(c.cgroups.v1.values()), None)
+            result.append(
+                ContainerUsage(
+                    id=cid, name=c.name, source=str(source or ""), cpu_percent=cpu, rss_bytes=rss
+                )
+            )
+        return result
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,0 +1,219 @@
+"""CPU, memory and disk I/O: parsing tables, and the real /proc, processes and containers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from services.sensors.resources import (
+    CLOCK_TICKS,
+    PAGE_BYTES,
+    CpuTimes,
+    ProcParseError,
+    ResourceSampler,
+    RunningContainer,
+    parse_diskstats,
+    parse_meminfo,
+    parse_pid_io,
+    parse_pid_stat,
+    parse_proc_stat,
+    physical_disks,
+    rate,
+    share,
+)
+from shared.cgroupfs import detect_layout, process_cgroups
+from shared.config.model import ProcessGroup, WardenConfig
+from tests.support.docker_env import Containers
+
+STAT = "cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 50 2 25 400 20 1 1 0 3 0\nintr 1 2 3\n"
+
+
+def test_proc_stat() -> None:
+    # busy = total - idle - iowait; guest (7) is already inside user and not added again
+    assert parse_proc_stat(STAT) == CpuTimes(busy=160, total=1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("intr 1\n", "no aggregate cpu line"),
+        ("cpu  1 x 3 4\n", "bad cpu line"),
+        ("cpu  1 2\n", "needs 4"),
+    ],
+)
+def test_proc_stat_garbage(text: str, why: str) -> None:
+    with pytest.raises(ProcParseError, match=why):
+        parse_proc_stat(text)
+
+
+MEMINFO = "MemTotal:       24683880 kB\nMemFree:        1 kB\nMemAvailable:   20000000 kB\n"
+
+
+def test_meminfo() -> None:
+    assert parse_meminfo(MEMINFO) == (24683880 * 1024, 20000000 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("MemTotal: 10 kB\n", "no MemAvailable"),
+        ("MemTotal: x kB\nMemAvailable: 1 kB\n", "bad MemTotal"),
+        ("MemTotal: 10 kB\nMemAvailable: 11 kB\n", "outside"),
+    ],
+)
+def test_meminfo_garbage(text: str, why: str) -> None:
+    with pytest.raises(ProcParseError, match=why):
+        parse_meminfo(text)
+
+
+DISKSTATS = """\
+ 253       0 vda 1000 0 2000 0 500 0 4000 0 0 0 0 0 0 0 0 0 0
+ 253       1 vda1 900 0 1800 0 400 0 3000 0 0 0 0 0 0 0 0 0 0
+   7       0 loop0 10 0 80 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+ 259       0 nvme0n1 1 0 10 0 1 0 20 0 0 0 0 0 0 0 0 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("disks", "expect"),
+    [
+        (["vda"], (2000 * 512, 4000 * 512)),
+        (["vda", "nvme0n1"], (2010 * 512, 4020 * 512)),
+        ([], (0, 0)),
+    ],
+)
+def test_diskstats_counts_only_whole_physical_disks(
+    disks: list[str], expect: tuple[int, int]
+) -> None:
+    assert parse_diskstats(DISKSTATS, disks) == expect
+
+
+def test_pid_stat_with_a_hostile_comm() -> None:
+    # comm may hold spaces and ')': everything after the last ')' is the fields
+    fields = ["S"] + ["0"] * 10 + ["250", "50"] + ["0"] * 8 + ["1000"] + ["0"] * 20
+    stat = parse_pid_stat("42 (evil) name) " + " ".join(fields))
+    assert stat.comm == "evil) name" and stat.cpu_ticks == 300
+    assert stat.rss_bytes == 1000 * PAGE_BYTES
+
+
+def test_pid_stat_garbage() -> None:
+    with pytest.raises(ProcParseError):
+        parse_pid_stat("42 (x) S 1 2")
+    with pytest.raises(ProcParseError):
+        parse_pid_stat("no parentheses")
+
+
+def test_pid_io() -> None:
+    text = "rchar: 10\nwchar: 20\nsyscr: 1\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: 8192\n"
+    assert parse_pid_io(text) == (4096, 8192)
+    with pytest.raises(ProcParseError):
+        parse_pid_io("rchar: 10\n")
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "seconds", "expect"),
+    [(None, 5, 1, None), (0, 10, 2, 5.0), (10, 5, 1, None), (0, 10, 0, None), (3, 3, 1, 0.0)],
+)
+def test_rate(previous, current, seconds, expect) -> None:  # type: ignore[no-untyped-def]
+    assert rate(previous, current, seconds) == expect
+
+
+@pytest.mark.parametrize(
+    ("busy", "total", "expect"),
+    [(50, 100, 50.0), (0, 100, 0.0), (None, 100, None), (5, 0, None), (150, 100, 100.0)],
+)
+def test_share(busy, total, expect) -> None:  # type: ignore[no-untyped-def]
+    assert share(busy, total) == expect
+
+
+def test_process_group_config() -> None:
+    cfg = WardenConfig.model_validate(
+        {"process_groups": [{"name": "enc", "match_name": ["ffmpeg"]}]}
+    )
+    assert cfg.process_groups[0].name == "enc"
+    assert WardenConfig().process_groups == []
+    for bad, why in [
+        ({"name": "x"}, "needs match_name or match_cmdline"),
+        ({"name": "x", "match_cmdline": ["("]}, "bad regular expression"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            WardenConfig.model_validate({"process_groups": [bad]})
+    with pytest.raises(ValueError, match="unique"):
+        WardenConfig.model_validate({"process_groups": [{"name": "x", "match_name": ["a"]}] * 2})
+
+
+def test_fake_tree_first_reading_has_no_rates(tmp_path: Path) -> None:
+    proc, sys_root = tmp_path / "proc", tmp_path / "sys"
+    proc.mkdir()
+    (proc / "stat").write_text(STAT)
+    (proc / "meminfo").write_text(MEMINFO)
+    (proc / "diskstats").write_text(DISKSTATS)
+    (sys_root / "block/vda/device").mkdir(parents=True)
+    (sys_root / "block/loop0").mkdir(parents=True)
+    assert physical_disks(sys_root) == ["vda"]
+    sampler = ResourceSampler(proc, sys_root, [], cpu_count=2)
+    first = sampler.sample("h", 0.0, {})
+    assert first.machine.cpu_percent is None and first.machine.disk_read_bytes_per_second is None
+    assert first.machine.memory_total_bytes == 24683880 * 1024
+    (proc / "stat").write_text("cpu  200 5 50 850 40 3 2 0 7 0\n")  # +100 busy of +150
+    (proc / "diskstats").write_text(DISKSTATS.replace("vda 1000 0 2000", "vda 1000 0 4000"))
+    second = sampler.sample("h", 2.0, {})
+    assert second.machine.cpu_percent == pytest.approx(66.7)
+    assert second.machine.disk_read_bytes_per_second == 2000 * 512 / 2
+    assert second.machine.disk_write_bytes_per_second == 0
+    assert second.errors == []
+
+
+def test_unreadable_proc_is_unknown_with_the_reason(tmp_path: Path) -> None:
+    fact = ResourceSampler(tmp_path, tmp_path, []).sample("h", 0.0, {})
+    assert fact.machine.cpu_percent is None and fact.machine.memory_total_bytes is None
+    joined = " ".join(fact.errors)
+    assert "cpu:" in joined and "memory:" in joined and "disk:" in joined
+
+
+def test_this_machines_host_and_a_real_process_group() -> None:
+    marker = f"warden-test-{time.monotonic_ns()}"
+    burner = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nwhile True: pass", marker],
+    )
+    try:
+        group = ProcessGroup(name="burner", match_cmdline=[marker])
+        sampler = ResourceSampler("/proc", "/sys", [group])
+        sampler.sample("here", time.monotonic(), {})
+        time.sleep(1.0)
+        fact = sampler.sample("here", time.monotonic(), {})
+    finally:
+        burner.kill()
+        burner.wait()
+    machine = fact.machine
+    assert machine.cpu_percent is not None and machine.cpu_percent > 0
+    assert machine.memory_total_bytes and machine.memory_available_bytes is not None
+    if physical_disks("/sys"):
+        assert machine.disk_read_bytes_per_second is not None
+    (usage,) = fact.process_groups
+    assert usage.pids == [burner.pid]
+    # A busy loop uses about one CPU; with scheduling noise on a shared machine, say > 0.
+    assert usage.cpu_percent is not None and usage.cpu_percent > 0
+    assert usage.rss_bytes and usage.rss_bytes > 0
+    assert usage.read_bytes_per_second is not None  # root may read /proc/<pid>/io
+    assert CLOCK_TICKS > 0
+
+
+def test_a_real_containers_cpu_and_memory(containers: Containers) -> None:
+    cid = containers.run("burn", ("sh", "-c", "while :; do :; done"))
+    layout = detect_layout("/sys/fs/cgroup")
+    cgroups = process_cgroups(layout, "/proc", containers.pid(cid))
+    running = {cid: RunningContainer(cid, containers.name("burn"), cgroups)}
+    sampler = ResourceSampler("/proc", "/sys", [])
+    sampler.sample("here", time.monotonic(), running)
+    time.sleep(1.0)
+    fact = sampler.sample("here", time.monotonic(), running)
+    (usage,) = fact.containers
+    assert usage.id == cid and usage.name == containers.name("burn")
+    assert usage.cpu_percent is not None and usage.cpu_percent > 0
+    assert usage.rss_bytes is not None
+    assert cid in usage.source
