@@ -1,1 +1,2 @@
-"""Notifier: turns events into Discord, ntfy and Gotify messages. Outbound HTTP only."""
+"""Notifier: turns events into Discord, ntfy, Gotify and Home Assistant messages, and
+announces Warden to Home Assistant. Outbound HTTP and MQTT only."""

@@ -1,21 +1,73 @@
-"""The HTTP shape of each notification service."""
+"""The HTTP shape of each notification service, and what a failure means for a retry."""
 
 from __future__ import annotations
 
+import email.utils
+import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 
 from services.notifier.render import Notification
 from shared.config.model import Notifications
 
+# Statuses worth retrying; any other 4xx (a bad token, a wrong URL) will not mend itself.
+_TRANSIENT = frozenset({408, 425, 429})
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
 
 class Channel(Protocol):
     name: str
 
     def send(self, note: Notification, timeout: float) -> None:
-        """Raises requests.RequestException (HTTPError for a refusal) when not delivered."""
+        """Raises DeliveryError when not delivered."""
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def post(url: str, timeout: float, **kwargs: Any) -> None:
+    try:
+        response = requests.post(url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise DeliveryError(f"no answer within {timeout:g} s") from None
+    except requests.RequestException as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+    if response.status_code < 400:
+        return
+    reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
+    detail = response.text.strip()[:120]
+    if detail:
+        reason += f": {detail}"
+    code = response.status_code
+    raise DeliveryError(
+        reason,
+        permanent=400 <= code < 500 and code not in _TRANSIENT,
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+    )
 
 
 @dataclass(frozen=True)
@@ -28,23 +80,25 @@ class Discord:
             "username": "Warden",
             "embeds": [{"title": note.title, "description": note.body, "color": note.colour}],
         }
-        requests.post(self.url, json=body, timeout=timeout).raise_for_status()
+        post(self.url, timeout, json=body)
 
 
 @dataclass(frozen=True)
 class Ntfy:
     url: str
     token: str = ""
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
     name: str = "ntfy"
 
     def send(self, note: Notification, timeout: float) -> None:
-        headers = {"Title": note.title, "Priority": note.ntfy_priority, "Tags": "computer"}
+        tags = [*self.tags, *note.tags]
+        headers = {"Title": note.title, "Priority": self.priority or note.ntfy_priority}
+        if tags:
+            headers["Tags"] = ",".join(dict.fromkeys(tags))
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        response = requests.post(
-            self.url, data=note.body.encode("utf-8"), headers=headers, timeout=timeout
-        )
-        response.raise_for_status()
+        post(self.url, timeout, data=note.body.encode("utf-8"), headers=headers)
 
 
 @dataclass(frozen=True)
@@ -55,13 +109,12 @@ class Gotify:
 
     def send(self, note: Notification, timeout: float) -> None:
         body = {"title": note.title, "message": note.body, "priority": note.gotify_priority}
-        response = requests.post(
+        post(
             f"{self.url.rstrip('/')}/message",
+            timeout,
             json=body,
             headers={"X-Gotify-Key": self.token},
-            timeout=timeout,
         )
-        response.raise_for_status()
 
 
 def configured_channels(cfg: Notifications) -> list[Channel]:
@@ -69,7 +122,14 @@ def configured_channels(cfg: Notifications) -> list[Channel]:
     if cfg.discord_webhook_url.strip():
         channels.append(Discord(cfg.discord_webhook_url.strip()))
     if cfg.ntfy_url.strip():
-        channels.append(Ntfy(cfg.ntfy_url.strip(), cfg.ntfy_token.strip()))
+        channels.append(
+            Ntfy(
+                cfg.ntfy_url.strip(),
+                cfg.ntfy_token.strip(),
+                cfg.ntfy_priority,
+                tuple(cfg.ntfy_tags),
+            )
+        )
     # ADRG sends to Gotify only with both the URL and the application token.
     if cfg.gotify_url.strip() and cfg.gotify_token.strip():
         channels.append(Gotify(cfg.gotify_url.strip(), cfg.gotify_token.strip()))

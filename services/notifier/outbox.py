@@ -1,45 +1,322 @@
-"""Sends notifications on a thread of its own, so a slow service never holds up the bus."""
+"""Delivery that never holds up the bus and never forgets: one thread per channel,
+retries with backoff, and a file that keeps what is undelivered across a restart.
+
+Each channel sends its messages in order on its own thread, so a channel that
+hangs until its timeout delays nobody else. A failed message stays at the head
+of its channel's queue and is tried again after an exponential backoff (or the
+server's Retry-After), until it is delivered, has been tried retry_max_attempts
+times, or is older than retry_max_age_seconds. A refusal that no retry can mend
+(a 4xx other than 408/425/429: a wrong URL or token) drops it at once.
+"""
 
 from __future__ import annotations
 
-import queue
+import collections
+import contextlib
+import os
 import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
 
-import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.notifier.channels import Channel
+from services.notifier.channels import Channel, DeliveryError
 from services.notifier.render import Notification
+from shared.config.model import Notifications
 from shared.logs import Log
+
+RATE_LIMITED = "HTTP 429"
+
+
+class OutboxEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    channel: str
+    note: Notification
+    # Wall-clock: the age limit must hold across a restart, which a monotonic clock does not.
+    created: float
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class OutboxFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    entries: list[OutboxEntry] = []
+
+
+def backoff_seconds(attempts: int, initial: float, cap: float) -> float:
+    """Wait before try number attempts+1: initial, 2x, 4x, ... up to cap."""
+    return min(cap, initial * 2 ** max(0, attempts - 1))
+
+
+def give_up_reason(entry: OutboxEntry, now: float, cfg: Notifications) -> str | None:
+    if entry.attempts >= cfg.retry_max_attempts:
+        return f"not delivered after {entry.attempts} attempts: {entry.last_error}"
+    age = now - entry.created
+    if age > cfg.retry_max_age_seconds:
+        return f"older than {cfg.retry_max_age_seconds:g} s ({age:.0f} s): {entry.last_error}"
+    return None
+
+
+class OutboxStore:
+    """The undelivered entries, written atomically on every change (thread-safe)."""
+
+    def __init__(self, path: str, log: Log) -> None:
+        self._path = Path(path)
+        self._log = log
+        self._lock = threading.Lock()
+        self._entries: dict[str, OutboxEntry] = {}
+        self._unwritable_reported = False
+
+    def load(self) -> list[OutboxEntry]:
+        try:
+            text = self._path.read_text()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            self._log.warning("notify.outbox_unreadable", path=str(self._path), reason=str(exc))
+            return []
+        try:
+            stored = OutboxFile.model_validate_json(text)
+        except ValidationError as exc:
+            # Keep the bad file for a human; start afresh rather than not at all.
+            with contextlib.suppress(OSError):
+                self._path.replace(self._path.with_name(self._path.name + ".corrupt"))
+            self._log.warning(
+                "notify.outbox_corrupt", path=str(self._path), reason=str(exc).splitlines()[0]
+            )
+            return []
+        with self._lock:
+            self._entries = {e.id: e for e in stored.entries}
+        return sorted(stored.entries, key=lambda e: e.created)
+
+    def put(self, entry: OutboxEntry) -> None:
+        with self._lock:
+            self._entries[entry.id] = entry
+            self._save()
+
+    def remove(self, entry: OutboxEntry) -> None:
+        with self._lock:
+            if self._entries.pop(entry.id, None) is not None:
+                self._save()
+
+    def entries(self) -> list[OutboxEntry]:
+        with self._lock:
+            return list(self._entries.values())
+
+    def _save(self) -> None:
+        data = OutboxFile(entries=list(self._entries.values())).model_dump_json(indent=1)
+        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            # A crash mid-write leaves the old file whole: rename is atomic.
+            os.replace(tmp, self._path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if not self._unwritable_reported:
+                self._unwritable_reported = True
+                self._log.warning(
+                    "notify.outbox_unwritable",
+                    path=str(self._path),
+                    reason=str(exc.strerror or exc),
+                    effect="undelivered notifications will not survive a restart",
+                )
+
+
+class ChannelWorker:
+    def __init__(
+        self,
+        channel: Channel,
+        cfg: Notifications,
+        store: OutboxStore,
+        log: Log,
+        on_failed: Callable[[str, str], None],
+        on_recovered: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.channel = channel
+        self._cfg = cfg
+        self._store = store
+        self._log = log
+        self._on_failed = on_failed
+        self._on_recovered = on_recovered
+        self._clock = clock
+        self._wall = wall
+        self._queue: collections.deque[OutboxEntry] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._abandoned = False
+        self._ready_at = 0.0
+        self.failing = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"notify-{channel.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def enqueue(self, entry: OutboxEntry) -> None:
+        with self._cond:
+            self._queue.append(entry)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def abandon(self) -> None:
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify()
+
+    def _next(self) -> OutboxEntry | None:
+        with self._cond:
+            while not self._abandoned:
+                wait = self._ready_at - self._clock()
+                # Stopping still sends what is ready; what waits for a retry waits in the file.
+                if self._queue and wait <= 0:
+                    return self._queue[0]
+                if self._stopping:
+                    return None
+                self._cond.wait(wait if self._queue else None)
+            return None
+
+    def _drop(self, entry: OutboxEntry, reason: str) -> None:
+        with self._cond:
+            if self._queue and self._queue[0] is entry:
+                self._queue.popleft()
+        self._store.remove(entry)
+        self._log.warning(
+            "notify.dropped", channel=self.channel.name, event=entry.note.kind, reason=reason
+        )
+
+    def _run(self) -> None:
+        while (entry := self._next()) is not None:
+            if reason := give_up_reason(entry, self._wall(), self._cfg):
+                self._drop(entry, reason)
+                continue
+            try:
+                self.channel.send(entry.note, self._cfg.timeout_seconds)
+            except DeliveryError as exc:
+                self._failed(entry, exc)
+            except Exception as exc:  # a channel bug must not kill its thread
+                self._failed(entry, DeliveryError(repr(exc)[:200]))
+            else:
+                with self._cond:
+                    self._queue.popleft()
+                self._store.remove(entry)
+                self._log.info(
+                    "notify.sent",
+                    channel=self.channel.name,
+                    event=entry.note.kind,
+                    attempts=entry.attempts + 1,
+                )
+                if self.failing:
+                    self.failing = False
+                    self._on_recovered(self.channel.name)
+
+    def _failed(self, entry: OutboxEntry, exc: DeliveryError) -> None:
+        entry.attempts += 1
+        entry.last_error = exc.reason
+        rate_limited = exc.reason.startswith(RATE_LIMITED)
+        if exc.permanent:
+            self._drop(entry, f"refused: {exc.reason}")
+        else:
+            delay = backoff_seconds(
+                entry.attempts, self._cfg.retry_initial_seconds, self._cfg.retry_max_seconds
+            )
+            if exc.retry_after is not None:
+                delay = exc.retry_after  # the server knows best when it will take more
+            with self._cond:
+                self._ready_at = self._clock() + delay
+            self._store.put(entry)
+            self._log.info(
+                "notify.retry",
+                channel=self.channel.name,
+                event=entry.note.kind,
+                attempt=entry.attempts,
+                in_seconds=round(delay, 2),
+                reason=exc.reason,
+            )
+            if reason := give_up_reason(entry, self._wall(), self._cfg):
+                self._drop(entry, reason)
+        # Being asked to slow down is not a failure, unless it cost a message.
+        dropped = not self._queue or self._queue[0] is not entry
+        if not self.failing and (not rate_limited or dropped):
+            self.failing = True
+            self._on_failed(self.channel.name, exc.reason)
 
 
 class Outbox:
-    def __init__(self, channels: list[Channel], timeout: float, log: Log) -> None:
-        self._channels = channels
-        self._timeout = timeout
+    def __init__(
+        self,
+        channels: list[Channel],
+        cfg: Notifications,
+        log: Log,
+        on_failed: Callable[[str, str], None] = lambda _c, _r: None,
+        on_recovered: Callable[[str], None] = lambda _c: None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._cfg = cfg
         self._log = log
-        self._queue: queue.Queue[Notification | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
-        self._thread.start()
+        self._wall = wall
+        self._store = OutboxStore(cfg.outbox_file, log)
+        self._workers = {
+            c.name: ChannelWorker(c, cfg, self._store, log, on_failed, on_recovered, wall=wall)
+            for c in channels
+        }
+        carried = 0
+        for entry in self._store.load():
+            worker = self._workers.get(entry.channel)
+            if worker is None:
+                self._store.remove(entry)
+                self._log.warning(
+                    "notify.dropped",
+                    channel=entry.channel,
+                    event=entry.note.kind,
+                    reason="channel no longer configured",
+                )
+                continue
+            worker.enqueue(entry)
+            carried += 1
+        if carried:
+            self._log.info("notify.outbox_restored", undelivered=carried)
+        for worker in self._workers.values():
+            worker.start()
 
     def put(self, note: Notification) -> None:
-        self._queue.put(note)
+        for name, worker in self._workers.items():
+            if name == note.about_channel:
+                continue
+            entry = OutboxEntry(channel=name, note=note, created=self._wall())
+            self._store.put(entry)
+            worker.enqueue(entry)
+
+    def undelivered(self) -> list[OutboxEntry]:
+        return self._store.entries()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (up to timeout), then stop."""
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while (note := self._queue.get()) is not None:
-            for channel in self._channels:
-                try:
-                    channel.send(note, self._timeout)
-                except requests.RequestException as exc:
-                    self._log.warning(
-                        "notify.failed",
-                        channel=channel.name,
-                        event=note.kind,
-                        reason=str(exc)[:200],
-                    )
-                else:
-                    self._log.info("notify.sent", channel=channel.name, event=note.kind)
+        """Send what is ready (up to timeout), then stop; the rest stays in the file."""
+        for worker in self._workers.values():
+            worker.stop()
+        deadline = time.monotonic() + timeout
+        for worker in self._workers.values():
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for worker in self._workers.values():
+            worker.abandon()

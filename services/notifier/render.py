@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict
 
 from shared.messages import Event
 
@@ -11,20 +11,29 @@ _STYLES = (
     ("emergency", "urgent", 10, 0xFF0000),
     ("critical", "high", 8, 0xFF0000),
     ("thermal", "high", 7, 0xFF8C00),
+    ("failed", "high", 6, 0xFF8C00),
     ("media", "default", 4, 0x7289DA),
     ("daemon", "low", 3, 0x43B581),
 )
 _DEFAULT = ("default", 4, 0x99AAB5)
+# ntfy shows these tags as emoji.
+_SEVERITY_TAGS = {"info": [], "warning": ["warning"], "critical": ["rotating_light"]}
 
 
-@dataclass(frozen=True)
-class Notification:
+class Notification(BaseModel):
+    """One message for every channel; kept in the outbox file until delivered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     kind: str
     title: str
     body: str
     ntfy_priority: str
     gotify_priority: int
     colour: int
+    tags: list[str] = []
+    # A channel this message is about, which must not be asked to carry it.
+    about_channel: str | None = None
 
 
 def render(event: Event) -> Notification:
@@ -32,4 +41,20 @@ def render(event: Event) -> Notification:
         ((n, g, c) for key, n, g, c in _STYLES if key in event.kind), _DEFAULT
     )
     title = f"Warden ({event.host}): {event.kind.replace('_', ' ').title()}"
-    return Notification(event.kind, title, event.message, ntfy, gotify, colour)
+    about = event.details.get("channel") if event.kind == "notifier_channel_failed" else None
+    return Notification(
+        kind=event.kind,
+        title=title,
+        body=event.message,
+        ntfy_priority=ntfy,
+        gotify_priority=gotify,
+        colour=colour,
+        tags=_SEVERITY_TAGS[event.severity],
+        about_channel=str(about) if about is not None else None,
+    )
+
+
+def repeated(note: Notification, times: int, window: float) -> Notification:
+    """The one message that stands for `times` more of the same within a window."""
+    body = f"{note.body} (repeated {times} times in {window:g} s)"
+    return note.model_copy(update={"body": body})

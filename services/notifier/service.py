@@ -1,10 +1,15 @@
-"""Wiring: events from the bus, filtered by notify_on, out to the configured channels."""
+"""Wiring: events from the bus, filtered by notify_on and collapsed in bursts, out to the
+configured channels and Home Assistant; and Warden as a Home Assistant device."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.notifier.channels import configured_channels
+from services.notifier.dedup import Debouncer
+from services.notifier.home_assistant.publisher import HomeAssistantBridge
 from services.notifier.outbox import Outbox
-from services.notifier.render import render
+from services.notifier.render import Notification, render, repeated
 from shared.bus import Received, model_decoder
 from shared.messages import Event
 from shared.service import ServiceContext
@@ -15,18 +20,78 @@ class NotifierService:
         self.ctx = ctx
         self.cfg = ctx.config.notifications
         channels = configured_channels(self.cfg)
+        ha = ctx.config.home_assistant
         ctx.log.info(
             "notify.channels",
             channels=",".join(c.name for c in channels) or None,
+            home_assistant=ha.enabled and ha.notify,
             notify_on=",".join(self.cfg.notify_on) or "all",
         )
-        self.outbox = Outbox(channels, self.cfg.timeout_seconds, ctx.log)
+        # Channel threads report through the loop: state here has one owner.
+        self.outbox = Outbox(
+            channels,
+            self.cfg,
+            ctx.log,
+            on_failed=lambda name, reason: ctx.loop.post(self.channel_failed, name, reason),
+            on_recovered=lambda name: ctx.loop.post(self.channel_recovered, name),
+        )
+        self.bursts: Debouncer[tuple[str, str], Notification] = Debouncer(
+            self.cfg.dedup_window_seconds
+        )
+        self._flush_timer: Any = None
+        self._flush_at: float | None = None
+        self.bridge = HomeAssistantBridge(ctx) if ha.enabled else None
         ctx.bus.subscribe(ctx.topics.events, model_decoder(Event), self.on_event)
         ctx.loop.on_stop(self.outbox.close)
 
     def on_event(self, received: Received[Event]) -> None:
         event = received.value
+        if self.bridge is not None:
+            self.bridge.on_event(event)  # Home Assistant's state follows every event
         if not self.cfg.wants(event.kind):
             self.ctx.log.debug("notify.skipped", event=event.kind, reason="not in notify_on")
             return
-        self.outbox.put(render(event))
+        note = render(event)
+        if self.bursts.offer((event.kind, event.message), note, self.ctx.loop.now()):
+            self.deliver(note)
+        else:
+            self.ctx.log.debug("notify.collapsed", event=event.kind)
+        self._arm_flush()
+
+    def deliver(self, note: Notification) -> None:
+        self.outbox.put(note)
+        if self.bridge is not None and self.ctx.config.home_assistant.notify:
+            self.bridge.notify(note)
+
+    def _arm_flush(self) -> None:
+        due = self.bursts.next_due()
+        if due is None or due == self._flush_at:
+            return
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        self._flush_at = due
+        self._flush_timer = self.ctx.loop.call_later(
+            max(0.0, due - self.ctx.loop.now()), self.flush
+        )
+
+    def flush(self) -> None:
+        self._flush_timer = self._flush_at = None
+        for note, times in self.bursts.due(self.ctx.loop.now()):
+            self.deliver(repeated(note, times, self.bursts.window))
+        self._arm_flush()
+
+    def channel_failed(self, name: str, reason: str) -> None:
+        # Once per outage: the channel reports again only after it has recovered.
+        self.ctx.log.warning("notify.channel_failed", channel=name, reason=reason)
+        event = Event(
+            host=self.ctx.config.host_id,
+            kind="notifier_channel_failed",
+            source="notifier",
+            message=f"Notifications to {name} are failing: {reason}",
+            severity="warning",
+            details={"channel": name, "reason": reason},
+        )
+        self.ctx.bus.publish(self.ctx.topics.events, event)
+
+    def channel_recovered(self, name: str) -> None:
+        self.ctx.log.info("notify.channel_recovered", channel=name)

@@ -1,0 +1,1 @@
+"""Warden as a Home Assistant device, through MQTT discovery."""
