@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import typing
+
+from pydantic import BaseModel
 
 from tests.support.processes import REPO
 
@@ -30,13 +33,13 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_readme_documents_every_topic_the_code_builds() -> None:
-    from shared.topics import Topics
+    from shared.topics import SensorKind, Topics
 
     readme = (REPO / "README.md").read_text()
     t = Topics("warden", "<host>")
+    sensors = [t.sensor(kind) for kind in typing.get_args(SensorKind)]
     for topic in (
-        t.sensor("pressure"),
-        t.sensor("containers"),
+        *sensors,
         t.desired,
         t.actions,
         t.applied,
@@ -46,3 +49,33 @@ def test_readme_documents_every_topic_the_code_builds() -> None:
         "warden/<host>/<service>/availability",
     ):
         assert f"`{topic}`" in readme, topic
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    found = (
+        [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+    )
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    return found  # type: ignore[return-value]
+
+
+def test_example_config_loads_and_shows_every_key() -> None:
+    from shared.config import load_config
+    from shared.config.model import WardenConfig
+
+    path = REPO / "config.example.yaml"
+    load_config(path)
+    text = path.read_text()
+    missing = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{prefix}{name}"
+            if not re.search(rf"(?m)^\s*#?\s*-?\s*{re.escape(name)}:", text):
+                missing.append(key)
+            for nested in _models_in(field.annotation):
+                walk(nested, f"{key}.")
+
+    walk(WardenConfig, "")
+    assert missing == [], f"config.example.yaml does not show: {missing}"
