@@ -1,0 +1,154 @@
+"""Every discovery template rendered as Home Assistant renders it: Jinja2, sandboxed.
+
+A template that reads a known value must give Home Assistant a number (or ON /
+OFF); one that reads an unknown value must give "None", which Home Assistant's
+MQTT entities take as unknown. Never 0 for unknown.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from services.notifier.home_assistant.discovery import build_entities
+from services.notifier.home_assistant.states import HaState
+from shared.config.model import WardenConfig
+from shared.messages import (
+    DesiredState,
+    GovernorMemory,
+    PressureFact,
+    PressureLine,
+    ResourcePressure,
+)
+from shared.messages.decision import LastDecision
+from shared.messages.facts import GpuDevice, GpuFact, StreamsFact, TemperatureReading, ThermalFact
+from shared.topics import Topics
+
+HOST = "nas"
+TOPICS = Topics("warden", HOST)
+ENV = ImmutableSandboxedEnvironment()
+LINE = PressureLine(avg10=12.5, avg60=3, avg300=1, total=99)
+BOTH = ResourcePressure(some=LINE, full=LINE)
+
+# topic -> (a payload with every value known, a payload with them unknown or None)
+SAMPLES: dict[str, tuple[str, str | None]] = {
+    TOPICS.sensor("pressure"): (
+        PressureFact(host=HOST, cpu=BOTH, memory=BOTH, io=BOTH).model_dump_json(),
+        PressureFact(host=HOST).model_dump_json(),
+    ),
+    TOPICS.sensor("thermal"): (
+        ThermalFact(
+            host=HOST,
+            available=True,
+            hottest="coretemp/Package id 0",
+            max_celsius=61.5,
+            sensors=[
+                TemperatureReading(
+                    name="coretemp/Package id 0", source="hwmon0", celsius=61.5, selected=True
+                )
+            ],
+        ).model_dump_json(),
+        ThermalFact(host=HOST, available=False, reason="no sensors").model_dump_json(),
+    ),
+    TOPICS.sensor("gpu"): (
+        GpuFact(
+            host=HOST,
+            available=True,
+            gpus=[
+                GpuDevice(
+                    vendor="nvidia",
+                    index=0,
+                    source="nvml",
+                    utilization_percent=40,
+                    temperature_celsius=55,
+                ),
+                GpuDevice(vendor="amd", index=1, source="sysfs", temperature_celsius=70),
+            ],
+        ).model_dump_json(),
+        GpuFact(host=HOST, available=False, reasons=["no GPU"]).model_dump_json(),
+    ),
+    TOPICS.sensor("streams"): (
+        StreamsFact(
+            host=HOST, provider="jellyfin", source="jellyfin api", count=2
+        ).model_dump_json(),
+        StreamsFact(
+            host=HOST,
+            provider="jellyfin",
+            source="jellyfin api",
+            count=None,
+            error="connection refused",
+        ).model_dump_json(),
+    ),
+    TOPICS.ha("state"): (
+        HaState(paused=2, throttled=1, thermal_stage=1).model_dump_json(),
+        HaState().model_dump_json(),
+    ),
+    TOPICS.desired: (
+        DesiredState(
+            host=HOST,
+            seq=1,
+            lease_seconds=30,
+            media_mode=True,
+            governor=GovernorMemory(media_forced=True),
+        ).model_dump_json(),
+        None,
+    ),
+    TOPICS.decision: (
+        LastDecision(
+            host=HOST,
+            container="tdarr",
+            action="enforce",
+            summary="tdarr paused: media mode",
+            reasons=["media_mode"],
+        ).model_dump_json(),
+        None,
+    ),
+}
+
+
+def render(template: str, payload: str) -> str:
+    return ENV.from_string(template).render(value=payload, value_json=json.loads(payload)).strip()
+
+
+def templated() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    entities = build_entities(WardenConfig(host_id=HOST), HOST, "test")
+    return [
+        (key, e.component, e.config) for key, e in entities.items() if "value_template" in e.config
+    ]
+
+
+@pytest.mark.parametrize(("key", "component", "config"), templated(), ids=lambda v: str(v)[:30])
+def test_templates_render_known_values_and_unknown_as_none(
+    key: str,
+    component: str,
+    config: dict,  # type: ignore[type-arg]
+) -> None:
+    known, unknown = SAMPLES[config["state_topic"]]
+    shown = render(config["value_template"], known)
+    if component in ("binary_sensor", "switch"):
+        assert shown in ("ON", "OFF"), (key, shown)
+    elif "unit_of_measurement" in config or "state_class" in config:
+        float(shown)  # a number Home Assistant can chart
+    else:
+        assert shown and shown != "None", (key, shown)
+    if unknown is not None:
+        assert render(config["value_template"], unknown) == "None", key
+    if "json_attributes_template" in config:
+        assert isinstance(json.loads(render(config["json_attributes_template"], known)), dict)
+
+
+def test_the_expected_values_come_through() -> None:
+    entities = build_entities(WardenConfig(host_id=HOST), HOST, "test")
+
+    def shown(key: str) -> str:
+        config = entities[key].config
+        return render(config["value_template"], SAMPLES[config["state_topic"]][0])
+
+    assert float(shown("memory_some_avg10")) == 12.5
+    assert float(shown("hottest_temperature")) == 61.5
+    assert float(shown("gpu_utilization")) == 40  # the AMD card's is unknown, not 0
+    assert float(shown("gpu_temperature")) == 70
+    assert float(shown("active_streams")) == 2
+    assert shown("media_mode") == "ON"
