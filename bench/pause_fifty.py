@@ -11,17 +11,13 @@ Needs the Docker engine and the test image (tests create it).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import docker
 
+from bench.rig import HOST, Rig
 from shared.messages import ContainerIntent, DesiredState, Reason
-from tests.support.broker import Mosquitto
-from tests.support.docker_env import Containers, ensure_image
-from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
 
 
 def states(api: docker.APIClient, ids: list[str]) -> set[str]:
@@ -38,62 +34,38 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=50)
     count = parser.parse_args().containers
 
-    api = docker.APIClient(timeout=120)
-    ensure_image(api)
-    containers = Containers(api)
-    workdir = Path(tempfile.mkdtemp(prefix="warden-bench-"))
-    broker = Mosquitto(workdir)
-    broker.start()
-    probe = Probe(broker.host, broker.port)
-    host = "bench"
-    actuator = None
-    try:
+    with Rig(with_docker=True) as rig:
+        api, containers = rig.api, rig.containers
+        assert api is not None and containers is not None
         ids = [containers.run(f"c{n}") for n in range(count)]
         names = [containers.name(f"c{n}") for n in range(count)]
-        config = write_config(
-            workdir / "config.yaml",
-            {
-                "host_id": host,
-                "mqtt": {"host": broker.host, "port": broker.port},
-                "tiers": {3: {"containers": [f"{containers.prefix}-*"]}},
-                "actuator": {"state_file": str(workdir / "state.json"), "startup_grace_seconds": 0},
-            },
+        config = rig.config(
+            tiers={3: {"containers": [f"{containers.prefix}-*"]}},
+            actuator={"state_file": str(rig.workdir / "state.json"), "startup_grace_seconds": 0},
         )
-        actuator = Service("actuator", config, workdir)
-        probe.wait_for(
-            f"warden/{host}/applied", lambda s: b'"mode":"baseline"' in s.payload, timeout=120
+        rig.service("actuator", config)
+        rig.probe.wait_for(
+            f"warden/{HOST}/applied", lambda s: b'"mode":"baseline"' in s.payload, timeout=120
         )
 
         def desired(seq: int, paused: bool) -> str:
-            intents = (
-                {
-                    n: ContainerIntent(tier=3, paused=True, reasons=[Reason(rule="bench")])
-                    for n in names
-                }
-                if paused
-                else {}
-            )
+            why = [Reason(rule="bench")]
+            intents = {n: ContainerIntent(tier=3, paused=True, reasons=why) for n in names}
             return DesiredState(
-                host=host, seq=seq, lease_seconds=300, containers=intents
+                host=HOST, seq=seq, lease_seconds=300, containers=intents if paused else {}
             ).model_dump_json()
 
-        start = time.monotonic()
-        probe.publish(f"warden/{host}/desired", desired(1, True))
-        wait_all(api, ids, "paused")
-        warden_pause = time.monotonic() - start
-        start = time.monotonic()
-        probe.publish(f"warden/{host}/desired", desired(2, False))
-        wait_all(api, ids, "running")
-        warden_unpause = time.monotonic() - start
+        def timed(action: Callable[[], object], state: str) -> float:
+            start = time.monotonic()
+            action()
+            wait_all(api, ids, state)
+            return time.monotonic() - start
 
-        start = time.monotonic()
-        for cid in ids:
-            api.pause(cid)
-        bare_pause = time.monotonic() - start
-        start = time.monotonic()
-        for cid in ids:
-            api.unpause(cid)
-        bare_unpause = time.monotonic() - start
+        topic = f"warden/{HOST}/desired"
+        warden_pause = timed(lambda: rig.probe.publish(topic, desired(1, True)), "paused")
+        warden_unpause = timed(lambda: rig.probe.publish(topic, desired(2, False)), "running")
+        bare_pause = timed(lambda: [api.pause(cid) for cid in ids], "paused")
+        bare_unpause = timed(lambda: [api.unpause(cid) for cid in ids], "running")
 
         print(f"{count} containers      pause     unpause")
         print(f"warden (1 change)  {warden_pause:7.2f} s  {warden_unpause:7.2f} s")
@@ -102,12 +74,6 @@ def main() -> None:
             f"bare / warden      {bare_pause / warden_pause:7.2f}x  "
             f"{bare_unpause / warden_unpause:7.2f}x"
         )
-    finally:
-        if actuator is not None:
-            actuator.stop()
-        containers.remove_all()
-        probe.close()
-        broker.stop()
 
 
 if __name__ == "__main__":

@@ -20,28 +20,22 @@ import json
 import os
 import random
 import select
-import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import docker
-
+from bench.rig import HOST, POLL_SECONDS, Rig, medians
 from services.sensors.pressure import read_cgroup_pressure
 from services.sensors.psi_triggers import stall_threshold_us
 from shared.cgroupfs import detect_layout, process_cgroups
 from shared.messages import PressureFact
-from tests.support.broker import Mosquitto
-from tests.support.docker_env import Containers, ensure_image
 from tests.support.probe import Probe, Seen
-from tests.support.processes import Service, write_config
 
-POLL_SECONDS = 5.0
 WINDOW_SECONDS = 2
 THRESHOLD_PERCENT = 10.0
 # busybox's sh runs its applets itself, whichever links the image has.
+POLL_TOPIC = "bench/polled/pressure"
 LOAD = ["sh", "-c", "dd if=/dev/zero of=/big bs=1M count=3000; rm -f /big"]
 
 
@@ -52,16 +46,15 @@ class Target:
         self.directory: Path | None = None
 
 
-def polling_publisher(target: Target, probe: Probe, topic: str, stop: threading.Event) -> None:
-    while not stop.wait(POLL_SECONDS):
-        directory = target.directory
-        if directory is None:
-            continue
-        try:
-            memory = read_cgroup_pressure(directory, "memory")
-        except OSError:
-            continue
-        probe.publish(topic, json.dumps({"memory": memory.model_dump()}))
+def poll_once(target: Target, probe: Probe) -> None:
+    """What a polling daemon does each period: read the file, publish what it says."""
+    if target.directory is None:
+        return
+    try:
+        memory = read_cgroup_pressure(target.directory, "memory")
+    except OSError:
+        return
+    probe.publish(POLL_TOPIC, json.dumps({"memory": memory.model_dump()}))
 
 
 def reference_crossing(directory: Path, threshold_us: int, timeout: float = 60) -> float:
@@ -99,42 +92,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
 
-    api = docker.APIClient()
-    ensure_image(api)
-    containers = Containers(api)
-    layout = detect_layout("/sys/fs/cgroup")
-    workdir = Path(tempfile.mkdtemp(prefix="warden-bench-"))
-    broker = Mosquitto(workdir)
-    broker.start()
-    probe = Probe(broker.host, broker.port)
-    host = "bench"
-    config = write_config(
-        workdir / "config.yaml",
-        {
-            "host_id": host,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "general": {"poll_interval_seconds": 600},
-            "sensors": {"heartbeat_seconds": 600, "psi_window_seconds": WINDOW_SECONDS},
-            "tiers": {3: {"containers": [f"{containers.prefix}-*"]}},
-            "memory_pressure": {"some_avg10_threshold": THRESHOLD_PERCENT},
-        },
-    )
-    threshold_us = stall_threshold_us(THRESHOLD_PERCENT, WINDOW_SECONDS * 1_000_000)
-    sensors = Service("sensors", config, workdir)
-    stop = threading.Event()
-    target = Target()
-    poll_topic = "bench/polled/pressure"
-    warden_topic = f"warden/{host}/sensors/pressure"
-    poller = threading.Thread(
-        target=polling_publisher, args=(target, probe, poll_topic, stop), daemon=True
-    )
-    print(
-        f"threshold: memory some {threshold_us} us stall in a {WINDOW_SECONDS} s window "
-        f"({THRESHOLD_PERCENT:g} %), on a container cgroup with a 16 MiB memory limit"
-    )
-    try:
+    with Rig(with_docker=True) as rig:
+        api, containers, probe = rig.api, rig.containers, rig.probe
+        assert api is not None and containers is not None
+        layout = detect_layout("/sys/fs/cgroup")
+        config = rig.config(
+            general={"poll_interval_seconds": 600},
+            sensors={"heartbeat_seconds": 600, "psi_window_seconds": WINDOW_SECONDS},
+            tiers={3: {"containers": [f"{containers.prefix}-*"]}},
+            memory_pressure={"some_avg10_threshold": THRESHOLD_PERCENT},
+        )
+        threshold_us = stall_threshold_us(THRESHOLD_PERCENT, WINDOW_SECONDS * 1_000_000)
+        rig.service("sensors", config)
+        target = Target()
+        warden_topic = f"warden/{HOST}/sensors/pressure"
+        print(
+            f"threshold: memory some {threshold_us} us stall in a {WINDOW_SECONDS} s window "
+            f"({THRESHOLD_PERCENT:g} %), on a container cgroup with a 16 MiB memory limit"
+        )
         probe.wait_for(warden_topic)
-        poller.start()
+        rig.poll_every(POLL_SECONDS, lambda: poll_once(target, probe))
         warden_times, poll_times = [], []
         for run in range(runs):
             cid = containers.run(f"c{run}", mem_limit="16m")
@@ -160,7 +137,7 @@ def main() -> None:
                 raise SystemExit("the load never crossed the threshold")
             crossed_at = crossing[0]
             warden_at = probe.wait_for(warden_topic, fired_for(cid), 60, crossed_at - 1).at
-            poll_at = probe.wait_for(poll_topic, lambda _s: True, 60, crossed_at).at
+            poll_at = probe.wait_for(POLL_TOPIC, lambda _s: True, 60, crossed_at).at
             target.directory = None
             # Both wake from the same kernel poll: a fact a hair before our own wake-up is 0.
             warden_times.append(max(0.0, warden_at - crossed_at))
@@ -170,18 +147,7 @@ def main() -> None:
                 f"5 s poll {poll_times[-1] * 1000:7.1f} ms"
             )
             api.remove_container(cid, force=True)
-        warden_median, poll_median = statistics.median(warden_times), statistics.median(poll_times)
-        ratio = poll_median / warden_median if warden_median > 0 else float("inf")
-        print(
-            f"median: triggers {warden_median * 1000:.1f} ms, 5 s poll {poll_median * 1000:.1f} ms,"
-            f" poll / triggers = {ratio:.0f}x"
-        )
-    finally:
-        stop.set()
-        sensors.stop()
-        containers.remove_all()
-        probe.close()
-        broker.stop()
+        print(medians("triggers", warden_times, poll_times))
 
 
 if __name__ == "__main__":

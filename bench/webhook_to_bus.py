@@ -15,33 +15,30 @@ import argparse
 import json
 import random
 import statistics
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 import requests
 
+from bench.rig import HOST, POLL_SECONDS, Rig
 from services.sensors.streams import jellyfin
 from shared.messages import DesiredState, StreamsFact
-from tests.support.broker import Mosquitto, free_port
+from tests.support.broker import free_port
 from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
 from tests.test_streams_fakes import FakeMediaServer, jellyfin_session
 from tests.test_webhooks_parsers import jellyfin_body
 
-POLL_SECONDS = 5.0
 API_KEY = "bench-key"
+POLL_TOPIC = "bench/polled/streams"
 
 
-def polling_publisher(url: str, probe: Probe, topic: str, stop: threading.Event) -> None:
-    while not stop.wait(POLL_SECONDS):
-        try:
-            sessions = jellyfin.fetch(url, API_KEY, POLL_SECONDS)
-        except Exception as exc:
-            probe.publish(topic, json.dumps({"error": str(exc)}))
-            continue
-        probe.publish(topic, json.dumps({"sessions": [s.id for s in sessions]}))
+def poll_once(url: str, probe: Probe) -> None:
+    """What a polling daemon does each period: ask /Sessions, publish what it says."""
+    try:
+        sessions = jellyfin.fetch(url, API_KEY, POLL_SECONDS)
+    except Exception as exc:
+        probe.publish(POLL_TOPIC, json.dumps({"error": str(exc)}))
+        return
+    probe.publish(POLL_TOPIC, json.dumps({"sessions": [s.id for s in sessions]}))
 
 
 def main() -> None:
@@ -49,39 +46,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
 
-    workdir = Path(tempfile.mkdtemp(prefix="warden-bench-"))
-    broker = Mosquitto(workdir)
-    broker.start()
-    probe = Probe(broker.host, broker.port)
+    with Rig() as rig:
+        run_bench(rig, runs)
+
+
+def run_bench(rig: Rig, runs: int) -> None:
+    probe = rig.probe
     server = FakeMediaServer()
     server.answer([])
-    host, hook_port = "bench", free_port()
-    config = write_config(
-        workdir / "config.yaml",
-        {
-            "host_id": host,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "general": {"poll_interval_seconds": 600},
-            "sensors": {"heartbeat_seconds": 600},
-            "media_mode": {
-                "enabled": True,
-                "provider": "jellyfin",
-                "url": server.url,
-                "api_key": API_KEY,
-                "cooldown_seconds": 0,
-                "poll_seconds": 600,
-                "webhook": {"enabled": True, "port": hook_port},
-            },
+    hook_port = free_port()
+    config = rig.config(
+        general={"poll_interval_seconds": 600},
+        sensors={"heartbeat_seconds": 600},
+        media_mode={
+            "enabled": True,
+            "provider": "jellyfin",
+            "url": server.url,
+            "api_key": API_KEY,
+            "cooldown_seconds": 0,
+            "poll_seconds": 600,
+            "webhook": {"enabled": True, "port": hook_port},
         },
     )
-    services = [Service(name, config, workdir) for name in ("sensors", "governor")]
-    streams_topic, desired_topic = f"warden/{host}/sensors/streams", f"warden/{host}/desired"
-    poll_topic = "bench/polled/streams"
+    for name in ("sensors", "governor"):
+        rig.service(name, config)
+    streams_topic, desired_topic = f"warden/{HOST}/sensors/streams", f"warden/{HOST}/desired"
     hook = f"http://127.0.0.1:{hook_port}/webhook/jellyfin"
-    stop = threading.Event()
-    poller = threading.Thread(
-        target=polling_publisher, args=(server.url, probe, poll_topic, stop), daemon=True
-    )
 
     def media_mode(on: bool):  # type: ignore[no-untyped-def]
         return lambda s: DesiredState.model_validate_json(s.payload).media_mode is on
@@ -89,7 +79,7 @@ def main() -> None:
     try:
         probe.wait_for(streams_topic, timeout=30)
         probe.wait_for(desired_topic, media_mode(False), timeout=30)
-        poller.start()
+        rig.poll_every(POLL_SECONDS, lambda: poll_once(server.url, probe))
         fact_times, desired_times, poll_times = [], [], []
         for run in range(runs):
             device = f"dev-{run}"
@@ -107,7 +97,7 @@ def main() -> None:
             )
             desired = probe.wait_for(desired_topic, media_mode(True), after=started)
             polled = probe.wait_for(
-                poll_topic, lambda s, d=device: f'"{d}"' in s.text, timeout=60, after=started
+                POLL_TOPIC, lambda s, d=device: f'"{d}"' in s.text, timeout=60, after=started
             )
             fact_times.append(fact.at - started)
             desired_times.append(desired.at - started)
@@ -131,12 +121,7 @@ def main() -> None:
             f"poll / webhook = {poll_median / fact_median:.0f}x"
         )
     finally:
-        stop.set()
-        for service in services:
-            service.stop()
         server.close()
-        probe.close()
-        broker.stop()
 
 
 if __name__ == "__main__":
