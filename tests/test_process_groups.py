@@ -333,3 +333,19 @@ def test_without_docker_the_actuator_still_manages_process_groups(
         assert actuator.stop() == 0
     log = actuator.output()
     assert "preflight.no_docker" in log and log.count("reconcile.docker_unavailable") == 1
+
+
+def test_a_process_whose_group_left_the_config_is_given_back(
+    tmp_path: Path, spawned: Spawned
+) -> None:
+    (pid,) = spawned.start(1)
+    nice_before = os.getpriority(os.PRIO_PROCESS, pid)
+    group = ProcessGroup(name="enc", match_name=[spawned.name], nice=11)
+    store = StateStore(tmp_path / "state.json", LOG)
+    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+    control.apply(GroupTarget(group, paused=True), members(group))
+    wait_until(lambda: is_stopped("/proc", pid), what="stopped")
+    # The next scan finds no member: the group was removed from the config.
+    assert control.settle_departed([]) == []
+    wait_until(lambda: not is_stopped("/proc", pid), what="continued")
+    assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before and store.process_items() == []

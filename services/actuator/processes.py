@@ -69,6 +69,12 @@ class GroupTarget:
     group: ProcessGroup
     paused: bool
     reasons: tuple[str, ...] = ()
+    # The governor's nice level (a run-time preset's); None: the config's.
+    nice: int | None = None
+
+    @property
+    def effective_nice(self) -> int | None:
+        return self.nice if self.nice is not None else self.group.nice
 
 
 def group_targets(
@@ -82,7 +88,8 @@ def group_targets(
         if intent is None:
             targets.append(GroupTarget(group, False))
         else:
-            targets.append(GroupTarget(group, intent.paused, tuple(map(str, intent.reasons))))
+            reasons = tuple(map(str, intent.reasons))
+            targets.append(GroupTarget(group, intent.paused, reasons, intent.nice))
     refusals = [
         Refusal(target=f"process group {name}", reason="not a configured process group")
         for name in sorted(intents)
@@ -109,7 +116,7 @@ class ProcessControl:
     def apply(self, target: GroupTarget, processes: Sequence[ProcessIdentity]) -> list[str]:
         errors: list[str] = []
         for process in processes:
-            errors += self._settings(target.group, process)
+            errors += self._settings(target.group, target.effective_nice, process)
         if target.group.pause_with == "freeze" and self._freeze(target, processes, errors):
             return errors
         for process in processes:
@@ -133,8 +140,8 @@ class ProcessControl:
         self.store.record_process(p.key, record)
         return True
 
-    def _settings(self, group: ProcessGroup, p: ProcessIdentity) -> list[str]:
-        wanted = group.nice is not None or group.ionice_class or group.cpu_affinity is not None
+    def _settings(self, group: ProcessGroup, nice: int | None, p: ProcessIdentity) -> list[str]:
+        wanted = nice is not None or group.ionice_class or group.cpu_affinity is not None
         if not wanted:
             return []
         if self.dry_run:
@@ -142,7 +149,7 @@ class ProcessControl:
                 "apply.process",
                 group=group.name,
                 pid=p.pid,
-                nice=group.nice,
+                nice=nice,
                 ionice=group.ionice_class,
                 affinity=group.cpu_affinity,
                 dry_run=True,
@@ -151,9 +158,9 @@ class ProcessControl:
         if not self._record(group.name, p):
             return []
         try:
-            if group.nice is not None and os.getpriority(os.PRIO_PROCESS, p.pid) != group.nice:
-                os.setpriority(os.PRIO_PROCESS, p.pid, group.nice)
-                self.log.info("apply.nice", group=group.name, pid=p.pid, nice=group.nice)
+            if nice is not None and os.getpriority(os.PRIO_PROCESS, p.pid) != nice:
+                os.setpriority(os.PRIO_PROCESS, p.pid, nice)
+                self.log.info("apply.nice", group=group.name, pid=p.pid, nice=nice)
             if group.ionice_class:
                 value = ioprio_value(group.ionice_class, group.ionice_level)
                 if ioprio_get(p.pid) != value:
@@ -271,11 +278,38 @@ class ProcessControl:
             return None, f"{directory} also holds processes outside the group"
         return directory, ""
 
-    def forget_gone(self, live: Iterable[ProcessIdentity]) -> None:
+    def settle_departed(self, live: Iterable[ProcessIdentity]) -> list[str]:
+        """Records of processes no longer in any group: gone ones are forgotten; ones that
+        left their group (or whose group left the config) get their originals back, and a
+        SIGCONT if Warden stopped them, so nothing stays stopped without a reason."""
         keys = {p.key for p in live}
-        for key, _ in self.store.process_items():
-            if key not in keys:
-                self.store.forget_process(key)
+        errors = []
+        for key, record in self.store.process_items():
+            if key not in keys and not self.dry_run:
+                errors += restore_record(self.store, self.proc_root, key, record, self.log)
+        return errors
+
+
+def restore_record(
+    store: StateStore, proc_root: str | Path, key: str, record: ProcessRecord, log: Log
+) -> list[str]:
+    identity = read_identity(proc_root, record.pid)
+    if identity is None or identity.start_time != record.start_time:
+        store.forget_process(key)  # gone; its pid may belong to someone else now
+        return []
+    try:
+        os.setpriority(os.PRIO_PROCESS, record.pid, record.nice)
+        ioprio_set(record.pid, record.ioprio)
+        os.sched_setaffinity(record.pid, record.affinity)
+        if record.stopped_by_warden:
+            os.kill(record.pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+    except OSError as exc:
+        return [f"{record.group} pid {record.pid}: {exc.strerror or exc}"]
+    log.info("restore.process", group=record.group, pid=record.pid)
+    store.forget_process(key)
+    return []
 
 
 def restore_processes(store: StateStore, proc_root: str | Path, log: Log) -> list[str]:
@@ -291,21 +325,5 @@ def restore_processes(store: StateStore, proc_root: str | Path, log: Log) -> lis
             continue
         store.mark_frozen(directory, False)
     for key, record in store.process_items():
-        identity = read_identity(proc_root, record.pid)
-        if identity is None or identity.start_time != record.start_time:
-            store.forget_process(key)  # gone; its pid may belong to someone else now
-            continue
-        try:
-            os.setpriority(os.PRIO_PROCESS, record.pid, record.nice)
-            ioprio_set(record.pid, record.ioprio)
-            os.sched_setaffinity(record.pid, record.affinity)
-            if record.stopped_by_warden:
-                os.kill(record.pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
-        except OSError as exc:
-            errors.append(f"{record.group} pid {record.pid}: {exc.strerror or exc}")
-            continue
-        log.info("cleanup.process", group=record.group, pid=record.pid)
-        store.forget_process(key)
+        errors += restore_record(store, proc_root, key, record, log)
     return errors

@@ -342,7 +342,9 @@ class ActuatorService:
                 errors.append(
                     Refusal(target=f"process group {target.group.name}", reason="; ".join(problems))
                 )
-        self.processes.forget_gone(p for members in found.values() for p in members)
+        departed = self.processes.settle_departed(p for ms in found.values() for p in ms)
+        if departed:
+            errors.append(Refusal(target="process groups", reason="; ".join(departed)))
         return refusals, errors
 
     def refuse(self, refusal: Refusal, publish_applied: bool = True) -> None:
