@@ -55,8 +55,10 @@ def inventory(states: dict[str, str] | None = None, rss: int = 4 * GIB) -> Conta
 
 
 def memory_pressure(avg10: float) -> PressureFact:
+    # Only some_avg10 (the squeeze): stalls short of the restart stages.
     line = PressureLine(avg10=avg10, avg60=0, avg300=0, total=1)
-    return PressureFact(host="h", memory=ResourcePressure(some=line, full=line))
+    calm = PressureLine(avg10=0, avg60=0, avg300=0, total=1)
+    return PressureFact(host="h", memory=ResourcePressure(some=line, full=calm))
 
 
 def test_calm_host_has_an_empty_desired_state() -> None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,15 @@ from services.actuator.state_store import ProcessRecord, StateStore
 from shared.cgroupfs import detect_layout
 from shared.config.model import ProcessGroup, WardenConfig
 from shared.logs import Log
-from shared.messages import DesiredState, ProcessGroupIntent, Reason
+from shared.messages import (
+    DesiredState,
+    HostUsage,
+    ProcessGroupIntent,
+    ProcessGroupUsage,
+    Reason,
+    ResourcesFact,
+    ThermalFact,
+)
 from shared.process_groups import find_group_processes, group_of, read_identity
 from tests.conftest import missing
 from tests.support.broker import Mosquitto
@@ -349,3 +358,117 @@ def test_a_process_whose_group_left_the_config_is_given_back(
     assert control.settle_departed([]) == []
     wait_until(lambda: not is_stopped("/proc", pid), what="continued")
     assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before and store.process_items() == []
+
+
+# --- the governor's intent: a preset's nice level ------------------------------------------
+
+
+def test_the_intents_nice_wins_over_the_configs() -> None:
+    cfg = WardenConfig.model_validate(
+        {"process_groups": [{**ENCODERS.model_dump(), "nice": 7}, BACKUP.model_dump()]}
+    )
+    desired = DesiredState(
+        host="h",
+        seq=1,
+        lease_seconds=30,
+        process_groups={
+            "encoders": ProcessGroupIntent(nice=15, reasons=[Reason(rule="preset")]),
+            "backup": ProcessGroupIntent(paused=True, reasons=[Reason(rule="process_group")]),
+        },
+    )
+    targets, _ = group_targets(cfg, desired)
+    assert [t.effective_nice for t in targets] == [15, None]
+    assert [t.effective_nice for t in group_targets(cfg, None)[0]] == [7, None]
+
+
+def test_a_target_nice_is_applied_to_real_processes(tmp_path: Path, spawned: Spawned) -> None:
+    (pid,) = spawned.start(1)
+    group = ProcessGroup(name="enc", match_name=[spawned.name], nice=5)
+    control = ProcessControl(
+        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
+    )
+    assert control.apply(GroupTarget(group, paused=False, nice=13), members(group)) == []
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 13
+
+
+def test_governor_pauses_a_group_for_others_load_and_a_preset_sets_its_nice(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, spawned: Spawned, host_id: str
+) -> None:
+    """Real governor and actuator; the test publishes what the sensors would."""
+    pids = spawned.start()
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "process_groups": [
+                {
+                    "name": "encoders",
+                    "match_name": [spawned.name],
+                    "pause_hold_seconds": 0.5,
+                    "resume_hold_seconds": 1,
+                }
+            ],
+            "actuator": {
+                "state_file": str(tmp_path / "state.json"),
+                "startup_grace_seconds": 1,
+                "process_scan_seconds": 0.5,
+            },
+        },
+    )
+    base = f"warden/{host_id}"
+
+    def resources(host_cpu: float) -> str:
+        # The group's own 5 % is not counted: the others use host_cpu - 5.
+        return ResourcesFact(
+            host=host_id,
+            machine=HostUsage(cpu_count=4, cpu_percent=host_cpu, memory_used_percent=20),
+            process_groups=[ProcessGroupUsage(name="encoders", pids=pids, cpu_percent=5)],
+        ).model_dump_json()
+
+    def nice_is(level: int) -> bool:
+        return all(os.getpriority(os.PRIO_PROCESS, p) == level for p in pids)
+
+    actuator = Service("actuator", cfg, tmp_path)
+    governor = Service("governor", cfg, tmp_path)
+    try:
+        probe.publish(
+            f"{base}/sensors/thermal",
+            ThermalFact(host=host_id, available=True, max_celsius=40).model_dump_json(),
+        )
+        probe.publish(f"{base}/sensors/resources", resources(20))
+        wait_until(lambda: nice_is(10), what="balanced, the default preset: nice 10")
+        assert not any(is_stopped("/proc", p) for p in pids)
+
+        probe.publish(f"{base}/sensors/resources", resources(95))
+        wait_until(lambda: all(is_stopped("/proc", p) for p in pids), what="group stopped")
+        desired = probe.wait_for(f"{base}/desired", lambda s: b'"paused":true' in s.payload)
+        intent = DesiredState.model_validate_json(desired.payload).process_groups["encoders"]
+        assert [(r.metric, r.value, r.threshold) for r in intent.reasons if r.metric] == [
+            ("others_cpu_percent", 90.0, 85.0)
+        ]
+
+        probe.publish(f"{base}/sensors/resources", resources(20))
+        wait_until(lambda: not any(is_stopped("/proc", p) for p in pids), what="resumed")
+
+        probe.publish(f"{base}/preset/set", "Conservative")
+        wait_until(lambda: nice_is(15), what="the conservative preset's nice 15")
+        probe.wait_for(f"{base}/preset", lambda s: s.payload == b"Conservative")
+        probe.publish(f"{base}/preset/set", "turbo")
+        wait_until(lambda: "unknown preset 'turbo'" in governor.output(), what="turbo refused")
+        log = governor.output()
+        assert "decision.group_pause" in log and "decision.group_resume" in log
+
+        # A restarted governor picks the preset up from its retained desired state.
+        assert governor.stop() == 0
+        restarted = time.monotonic()
+        governor = Service("governor", cfg, tmp_path)
+        seen = probe.wait_for(f"{base}/preset", after=restarted)
+        assert seen.payload == b"Conservative"
+        desired = probe.wait_for(f"{base}/desired", after=restarted)
+        state = DesiredState.model_validate_json(desired.payload)
+        assert state.governor.preset == "conservative"
+        assert state.process_groups["encoders"].nice == 15 and nice_is(15)
+    finally:
+        governor.stop()
+        actuator.stop()

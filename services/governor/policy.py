@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from services.governor.outcome import EventDraft, earliest
+from services.governor.outcome import EventDraft, LogNote, RestartDraft, earliest
+from services.governor.rules.io_pressure import io_pressure
 from services.governor.rules.media_mode import media_mode
+from services.governor.rules.memory_restart import memory_restart
 from services.governor.rules.memory_squeeze import memory_squeeze
+from services.governor.rules.process_groups import Readings, process_groups
+from services.governor.rules.thermal import thermal
 from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerFact,
@@ -14,14 +19,19 @@ from shared.messages import (
     ContainerInventory,
     CpuMax,
     GovernorMemory,
+    GpuFact,
     IoMax,
     PressureFact,
+    ProcessGroupIntent,
     Reason,
+    ResourcesFact,
+    ThermalFact,
 )
 from shared.tiers import TierMatcher
 from shared.units import MB_PER_SEC
 
 CPU_PERIOD_US = 100_000
+T = TypeVar("T")
 # Providers with no stream count to wait for.
 STREAMLESS_PROVIDERS = ("webhook", "none")
 # A container in these states has processes a rule can act on.
@@ -36,6 +46,15 @@ class Facts:
     streams: int | None = None
     # Wall-clock time the streams reading arrived; older than stale_after_seconds: unknown.
     streams_seen_at: float | None = None
+    # Host usage, temperatures and GPUs, each with the wall-clock time it arrived.
+    resources: ResourcesFact | None = None
+    resources_seen_at: float | None = None
+    thermal: ThermalFact | None = None
+    thermal_seen_at: float | None = None
+    gpu: GpuFact | None = None
+    gpu_seen_at: float | None = None
+    # Wall-clock time the pressure reading arrived; too old: unknown (see sensor_stale_after).
+    pressure_seen_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,11 @@ class Decision:
     wake_at: float | None = None
     # The download client's global limit while media plays (ADRG's download_throttle).
     download_limit_bps: int | None = None
+    process_groups: dict[str, ProcessGroupIntent] = field(default_factory=dict)
+    # One-shot restarts to publish on the actions topic, each with a fresh id.
+    actions: list[RestartDraft] = field(default_factory=list)
+    # What the rules saw that is worth a log line but changes no intent.
+    notes: list[LogNote] = field(default_factory=list)
 
 
 def enforceable(
@@ -74,12 +98,30 @@ def fresh_streams(facts: Facts, now: float, stale_after: float) -> tuple[int | N
     A reading from a sensor that has gone silent says nothing about now: it
     is unknown, with what unknown means to the rules (it never ends media mode).
     """
-    if facts.streams is None or facts.streams_seen_at is None:
-        return facts.streams, None
-    stale_at = facts.streams_seen_at + stale_after
-    if now >= stale_at:
-        return None, None
-    return facts.streams, stale_at
+    return fresh_fact(facts.streams, facts.streams_seen_at, now, stale_after)
+
+
+def sensor_stale_after(cfg: WardenConfig) -> float:
+    """Sensors re-send every fact on a heartbeat: three missed ones and it says nothing."""
+    return cfg.governor.stale_after_seconds or 3 * cfg.sensors.heartbeat_seconds
+
+
+def fresh_readings(facts: Facts, now: float, stale_after: float) -> tuple[Readings, float | None]:
+    """Host facts as of now (a stale one is unknown), and when the next one goes stale."""
+    stale_ats: list[float | None] = []
+
+    def fresh(fact: T | None, seen_at: float | None) -> T | None:
+        value, stale_at = fresh_fact(fact, seen_at, now, stale_after)
+        stale_ats.append(stale_at)
+        return value
+
+    readings = Readings(
+        resources=fresh(facts.resources, facts.resources_seen_at),
+        thermal=fresh(facts.thermal, facts.thermal_seen_at),
+        gpu=fresh(facts.gpu, facts.gpu_seen_at),
+        pressure=fresh(facts.pressure, facts.pressure_seen_at),
+    )
+    return readings, earliest(*stale_ats)
 
 
 def decide(
@@ -93,8 +135,9 @@ def decide(
     media = media_mode(cfg.media_mode, memory, streams, now)
     targets = enforceable(facts.inventory, matcher)
     tier3 = [c for c, tier in targets if tier == 3]
+    host = host_rules(cfg, facts, targets, memory, now)
     squeeze = memory_squeeze(
-        cfg.memory_pressure, cfg.tier(3), facts.pressure, tier3, memory.squeeze_floor
+        cfg.memory_pressure, cfg.tier(3), host.pressure, tier3, memory.squeeze_floor
     )
     cpu_count = facts.inventory.cpu_count if facts.inventory else 1
     manual = Reason(rule="manual_pause", detail="tier3_pause trigger")
@@ -134,15 +177,164 @@ def decide(
                 reasons=reasons,
             )
 
-    updated = media.memory.model_copy(update={"squeeze_floor": squeeze.floors})
+    intents = merge_host_rules(intents, targets, host)
+
+    readings, readings_stale_at = fresh_readings(facts, now, sensor_stale_after(cfg))
+    groups = process_groups(
+        cfg.process_groups,
+        memory.preset,
+        cfg.thermal,
+        cfg.memory_pressure,
+        readings,
+        memory.process_groups,
+        now,
+    )
+
+    updated = media.memory.model_copy(
+        update={"squeeze_floor": squeeze.floors, "process_groups": groups.memory}
+    )
+    updated = remember_host_rules(updated, host)
     return Decision(
         memory=updated,
         media_mode=media.memory.media_active,
         containers=intents,
-        events=list(media.events),
-        wake_at=earliest(media.wake_at, streams_stale_at),
+        events=[*media.events, *host.events],
+        wake_at=earliest(
+            media.wake_at, streams_stale_at, groups.wake_at, readings_stale_at, host.wake_at
+        ),
         download_limit_bps=download_limit(cfg, media.reason is not None),
+        process_groups=groups.intents,
+        actions=[host.restart] if host.restart else [],
+        notes=host.notes,
     )
+
+
+def fresh_fact(
+    fact: T | None, seen_at: float | None, now: float, stale_after: float
+) -> tuple[T | None, float | None]:
+    """The fact as of now (None once stale: unknown, not zero), and when it goes stale."""
+    if fact is None or seen_at is None:
+        return fact, None
+    stale_at = seen_at + stale_after
+    if now >= stale_at:
+        return None, None
+    return fact, stale_at
+
+
+# The GovernorMemory fields the thermal, I/O and restart rules own.
+HOST_RULE_FIELDS = (
+    "thermal_stage",
+    "thermal_recovery_since",
+    "thermal_warned",
+    "io_throttled",
+    "io_recovery_since",
+    "restarted_at",
+)
+
+
+@dataclass(frozen=True)
+class HostRules:
+    """Thermal, I/O pressure and memory restarts (ADRG rules 1-3), over fresh facts."""
+
+    pressure: PressureFact | None  # fresh, else None: what every pressure rule reads
+    memory: GovernorMemory
+    pauses: dict[int, Reason]  # tier -> why it is paused (thermal)
+    tier3_io: tuple[IoMax, Reason] | None
+    restart: RestartDraft | None
+    events: list[EventDraft]
+    notes: list[LogNote]
+    wake_at: float | None
+
+
+def host_rules(
+    cfg: WardenConfig,
+    facts: Facts,
+    targets: list[tuple[ContainerFact, int]],
+    memory: GovernorMemory,
+    now: float,
+) -> HostRules:
+    stale_after = sensor_stale_after(cfg)
+    pressure, pressure_stale_at = fresh_fact(
+        facts.pressure, facts.pressure_seen_at, now, stale_after
+    )
+    heat, heat_stale_at = fresh_fact(facts.thermal, facts.thermal_seen_at, now, stale_after)
+    celsius = heat.max_celsius if heat is not None and heat.available else None
+
+    temp = thermal(cfg.thermal, memory, celsius, now)
+    io = io_pressure(cfg.io_pressure, temp.memory, pressure, now)
+    restart = memory_restart(
+        cfg.memory_pressure,
+        io.memory,
+        pressure,
+        [c for c, tier in targets if tier == 3],
+        [c for c, tier in targets if tier == 2],
+        now,
+    )
+    pauses = {tier: r for tier, r in ((3, temp.tier3), (2, temp.tier2)) if r is not None}
+    return HostRules(
+        pressure=pressure,
+        memory=restart.memory,
+        pauses=pauses,
+        tier3_io=(io.limit, io.reason) if io.limit and io.reason else None,
+        restart=restart.restart,
+        events=[*temp.events, *restart.events],
+        notes=temp.notes,
+        wake_at=earliest(
+            temp.wake_at, io.wake_at, restart.wake_at, pressure_stale_at, heat_stale_at
+        ),
+    )
+
+
+def merge_host_rules(
+    intents: dict[str, ContainerIntent],
+    targets: list[tuple[ContainerFact, int]],
+    host: HostRules,
+) -> dict[str, ContainerIntent]:
+    """Add the host rules' pauses and io.max to the intents: every reason is kept, the
+    container stays paused while any reason pauses it, and the tighter io.max wins."""
+    merged = dict(intents)
+    for container, tier in targets:
+        pause = host.pauses.get(tier)
+        limit, io_reason = host.tier3_io if host.tier3_io and tier == 3 else (None, None)
+        extra = [r for r in (pause, io_reason) if r is not None]
+        if not extra:
+            continue
+        current = merged.get(container.name)
+        if current is None:
+            merged[container.name] = ContainerIntent(
+                tier=tier, paused=pause is not None, io_max=limit, reasons=extra
+            )
+            continue
+        merged[container.name] = current.model_copy(
+            update={
+                "paused": current.paused or pause is not None,
+                "io_max": tighter_io(current.io_max, limit),
+                "reasons": [*current.reasons, *extra],
+            }
+        )
+    return merged
+
+
+def tighter_io(a: IoMax | None, b: IoMax | None) -> IoMax | None:
+    if a is None or b is None:
+        return a or b
+
+    def lower(x: int | None, y: int | None) -> int | None:
+        return min(x, y) if x is not None and y is not None else x or y  # None: no limit
+
+    return IoMax(read_bps=lower(a.read_bps, b.read_bps), write_bps=lower(a.write_bps, b.write_bps))
+
+
+def remember_host_rules(memory: GovernorMemory, host: HostRules) -> GovernorMemory:
+    update: dict[str, object] = {name: getattr(host.memory, name) for name in HOST_RULE_FIELDS}
+    if host.restart is not None:
+        # A restarted container starts afresh: its squeeze ratchets down from its new RSS.
+        update["squeeze_floor"] = {
+            name: floor
+            for name, floor in memory.squeeze_floor.items()
+            if name != host.restart.container
+        }
+    return memory.model_copy(update=update)
 
 
 def download_limit(cfg: WardenConfig, media_on: bool) -> int | None:

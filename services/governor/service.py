@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
-from services.governor.outcome import EventDraft
+from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.policy import Decision, Facts, decide
 from services.governor.rules.triggers import apply_trigger
 from shared.bus import Received, model_decoder, text_decoder
 from shared.messages import (
+    Action,
     ContainerInventory,
     DesiredState,
     Event,
     GovernorMemory,
+    GpuFact,
     LastDecision,
+    Message,
     PressureFact,
+    ResourcesFact,
     StreamsFact,
+    ThermalFact,
     Trigger,
     parse_trigger,
 )
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
+from shared.messages.presets import parse_preset
+from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
@@ -48,6 +56,15 @@ class GovernorService:
             topics.sensor("containers"), model_decoder(ContainerInventory), self.on_inventory
         )
         bus.subscribe(topics.sensor("streams"), model_decoder(StreamsFact), self.on_streams)
+        # Process groups: host usage, temperatures and GPUs, and the run-time preset.
+        bus.subscribe(
+            topics.sensor("resources"), model_decoder(ResourcesFact), self.on_host_fact("resources")
+        )
+        bus.subscribe(
+            topics.sensor("thermal"), model_decoder(ThermalFact), self.on_host_fact("thermal")
+        )
+        bus.subscribe(topics.sensor("gpu"), model_decoder(GpuFact), self.on_host_fact("gpu"))
+        bus.subscribe(topics.preset_set, parse_preset, self.on_preset_set)
         for topic in (topics.trigger_all_hosts, topics.trigger):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
@@ -64,10 +81,7 @@ class GovernorService:
 
     # --- inputs ----------------------------------------------------------
 
-    def _own_host(
-        self,
-        received: Received[PressureFact] | Received[ContainerInventory] | Received[StreamsFact],
-    ) -> bool:
+    def _own_host(self, received: Received[Message]) -> bool:
         if received.value.host != self.cfg.host_id:
             self.ctx.log.warning(
                 "fact.dropped",
@@ -79,7 +93,10 @@ class GovernorService:
 
     def on_pressure(self, received: Received[PressureFact]) -> None:
         if self._own_host(received):
-            self.facts = replace(self.facts, pressure=received.value)
+            seen_at = self.clock()
+            if received.retained:
+                seen_at = min(seen_at, received.value.ts)  # a retained reading is old news
+            self.facts = replace(self.facts, pressure=received.value, pressure_seen_at=seen_at)
             self.evaluate()
 
     def on_inventory(self, received: Received[ContainerInventory]) -> None:
@@ -100,6 +117,27 @@ class GovernorService:
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
         self.facts = replace(self.facts, streams=fact.count, streams_seen_at=seen_at)
         self.evaluate()
+
+    def on_host_fact(self, kind: str) -> Callable[[Received[Message]], None]:
+        """Keep the fact (Facts.<kind>) with when it arrived, for staleness."""
+
+        def handle(received: Received[Message]) -> None:
+            if not self._own_host(received):
+                return
+            seen_at = self.clock()
+            if received.retained:
+                # Kept by the broker, maybe for hours: it is as old as its sender says, at least.
+                seen_at = min(seen_at, received.value.ts)
+            self.facts = replace(self.facts, **{kind: received.value, f"{kind}_seen_at": seen_at})
+            self.evaluate()
+
+        return handle
+
+    def on_preset_set(self, received: Received[PresetName]) -> None:
+        self.ctx.log.info("preset.received", preset=received.value, was=self.memory.preset)
+        self.memory = self.memory.model_copy(update={"preset": received.value})
+        self.evaluate()
+        self.publish_preset()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
@@ -147,6 +185,7 @@ class GovernorService:
             self._announced_start = True
             self.publish_event(EventDraft("daemon_start", "Warden governor started"))
         self.evaluate(force=True)
+        self.publish_preset()
 
     def evaluate(self, force: bool = False) -> None:
         if not self.ready:
@@ -154,6 +193,11 @@ class GovernorService:
         decision = decide(self.cfg, self.matcher, self.facts, self.memory, self.clock())
         self.log_changes(decision)
         self.memory = decision.memory
+        for note in decision.notes:
+            log = self.ctx.log.warning if note.level == "warning" else self.ctx.log.info
+            log(note.event, **note.fields)
+        for restart in decision.actions:
+            self.publish_restart(restart)
         for draft in decision.events:
             self.publish_event(draft)
         self._schedule_wake(decision)
@@ -169,6 +213,7 @@ class GovernorService:
             self._wake_timer = self.ctx.loop.call_later(delay, self.evaluate)
 
     def log_changes(self, decision: Decision) -> None:
+        self.log_group_changes(decision)
         before = self.published.containers if self.published else {}
         for name in sorted(set(before) | set(decision.containers)):
             old, new = before.get(name), decision.containers.get(name)
@@ -196,6 +241,26 @@ class GovernorService:
             what += ["io.max"] if new.io_max else []
             summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
             self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons])
+
+    def log_group_changes(self, decision: Decision) -> None:
+        before = self.published.process_groups if self.published else {}
+        for name in sorted(set(before) | set(decision.process_groups)):
+            old, new = before.get(name), decision.process_groups.get(name)
+            if old == new:
+                continue
+            was_paused, paused = bool(old and old.paused), bool(new and new.paused)
+            if paused == was_paused and (old and old.nice) == (new and new.nice):
+                continue  # only the readings in the reasons moved
+            event = "decision.group_changed"
+            if paused != was_paused:
+                event = "decision.group_pause" if paused else "decision.group_resume"
+            self.ctx.log.info(
+                event,
+                group=name,
+                paused=paused,
+                nice=new.nice if new else None,
+                reasons="; ".join(map(str, new.reasons)) if new else "",
+            )
 
     def publish_decision(
         self, container: str, action: DecisionAction, summary: str, reasons: list[str]
@@ -225,6 +290,7 @@ class GovernorService:
             media_mode=decision.media_mode,
             containers=decision.containers,
             download_limit_bps=decision.download_limit_bps,
+            process_groups=decision.process_groups,
             governor=self.memory,
         )
         unchanged = self.published is not None and candidate.model_dump(
@@ -237,9 +303,27 @@ class GovernorService:
         self.ctx.bus.publish(self.ctx.topics.desired, desired, retain=True)
         self.published = desired
 
+    def publish_preset(self) -> None:
+        """Retained, for Home Assistant's select: the run-time preset, else the config's."""
+        configured = {g.preset for g in self.cfg.process_groups}
+        fallback = configured.pop() if len(configured) == 1 else None
+        current = self.memory.preset or fallback or DEFAULT_PRESET
+        self.ctx.bus.publish(self.ctx.topics.preset, display_name(current), retain=True)
+
     def renew(self) -> None:
         """Renew the lease; also let time-based transitions happen."""
         self.evaluate(force=True)
+
+    def publish_restart(self, draft: RestartDraft) -> None:
+        # Sent before the desired state that remembers it: should the governor die in
+        # between and ask again, the actuator's own restart limits refuse the repeat.
+        action = Action(
+            host=self.cfg.host_id, kind="restart", container=draft.container, reasons=[draft.reason]
+        )
+        self.ctx.log.warning(
+            "decision.restart", container=draft.container, id=action.id, reasons=str(draft.reason)
+        )
+        self.ctx.bus.publish(self.ctx.topics.actions, action)
 
     def publish_event(self, draft: EventDraft) -> None:
         self.ctx.log.info("event", kind=draft.kind, message=draft.message)

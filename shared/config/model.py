@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.presets import PresetName
 from shared.tiers import TierMatcher
 from shared.units import parse_size
 
@@ -176,21 +177,7 @@ class IoPressure(Section):
         return self
 
 
-NotifyEvent = Literal[
-    "daemon_start",
-    "daemon_stop",
-    "media_mode_activated",
-    "media_mode_deactivated",
-    "thermal_stage1",
-    "thermal_stage2",
-    "memory_critical_restart",
-    "memory_emergency_restart",
-    "lease_expired",
-    "refusal",
-    "notifier_channel_failed",
-]
-
-ADRG_NOTIFY_ON: list[NotifyEvent] = [
+AdrgEvent = Literal[
     "daemon_start",
     "daemon_stop",
     "media_mode_activated",
@@ -200,6 +187,9 @@ ADRG_NOTIFY_ON: list[NotifyEvent] = [
     "memory_critical_restart",
     "memory_emergency_restart",
 ]
+NotifyEvent = Literal[AdrgEvent, "lease_expired", "refusal", "notifier_channel_failed"]
+# ADRG's default notify_on: every event it knows, none of Warden's own.
+ADRG_NOTIFY_ON: list[NotifyEvent] = list(get_args(AdrgEvent))
 
 
 def _int_as_text(value: object) -> object:
@@ -399,6 +389,28 @@ class ProcessGroup(Section):
     # How a pause stops them: SIGSTOP/SIGCONT, or cgroup.freeze when the group has a
     # cgroup of its own (a systemd unit, say) holding nothing else.
     pause_with: Literal["signal", "freeze"] = "signal"
+    # Optimizarr's thresholds, against the use of everything else on the host, never the
+    # group's own: an encoder pegs a CPU or GPU by design. None: from the preset (the
+    # run-time one, else this one, else balanced), which also sets nice when nice is None.
+    preset: PresetName | None = None
+    cpu_threshold_percent: Percent | None = None
+    memory_threshold_percent: Percent | None = None
+    gpu_threshold_percent: Percent | None = None
+    # None: thermal.warn_temp_c while thermal is enabled, else not watched.
+    cpu_temp_c: float | None = None
+    gpu_temp_c: float | None = None
+    # Host memory PSI some avg10; None: memory_pressure.some_avg10_threshold while enabled.
+    pressure_some_avg10: Percent | None = None
+    # Resume only when every reading is this many percent below its threshold.
+    resume_margin_percent: Annotated[float, Field(ge=0, lt=100)] = 10
+    # A trigger must hold this long before a pause, and calm this long before a resume.
+    pause_hold_seconds: Seconds = 5
+    resume_hold_seconds: Seconds = 30
+
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _preset_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("match_cmdline")
     @classmethod

@@ -11,6 +11,7 @@ from shared.messages.desired import (
     GovernorMemory,
     IoMax,
     ProcessGroupIntent,
+    ProcessGroupMemory,
     Reason,
 )
 from shared.messages.events import Event
@@ -61,6 +62,7 @@ __all__ = [
     "PressureFact",
     "PressureLine",
     "ProcessGroupIntent",
+    "ProcessGroupMemory",
     "ProcessGroupUsage",
     "PsiTriggerFired",
     "Reason",

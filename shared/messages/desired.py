@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.messages.base import Message, Strict
+from shared.presets import PresetName
 
 Bytes = Annotated[int, Field(gt=0)]
 
@@ -51,7 +52,21 @@ class ProcessGroupIntent(Strict):
     """A configured process group's deviation from its baseline."""
 
     paused: bool = False
+    # The nice level the run-time preset implies; None: the config's.
+    nice: Annotated[int, Field(ge=-20, le=19)] | None = None
     reasons: list[Reason] = Field(min_length=1)
+
+
+class ProcessGroupMemory(Strict):
+    """A process group's pause state, and since when its trigger or its calm has held."""
+
+    paused: bool = False
+    # Wall-clock start of an unbroken run of over-threshold readings (while running).
+    trigger_since: float | None = None
+    # Wall-clock start of an unbroken run of readings under the resume level (while paused).
+    calm_since: float | None = None
+    # The readings that paused it: while any of them is unknown, it stays paused.
+    tripped: list[str] = []
 
 
 class GovernorMemory(Strict):
@@ -64,6 +79,20 @@ class GovernorMemory(Strict):
     media_cooldown_since: float | None = None
     # Lowest memory.high applied per container while squeezing (ADRG only ratchets down).
     squeeze_floor: dict[str, Bytes] = {}
+    # The process-group preset chosen at run time (warden/<host>/preset/set); None: config's.
+    preset: PresetName | None = None
+    process_groups: dict[str, ProcessGroupMemory] = {}
+    # Thermal stage (0-2); it only goes down after a hold below recovery_temp_c.
+    thermal_stage: Annotated[int, Field(ge=0, le=2)] = 0
+    # Wall-clock start of the hold below recovery_temp_c, if one is running.
+    thermal_recovery_since: float | None = None
+    # The warn band was entered and logged; cleared once below warn_temp_c.
+    thermal_warned: bool = False
+    io_throttled: bool = False
+    # Wall-clock start of the hold below recovery_avg10_threshold, if one is running.
+    io_recovery_since: float | None = None
+    # Container name -> wall-clock time of the last restart asked for (within the cooldown).
+    restarted_at: dict[str, float] = {}
 
 
 class DesiredState(Message):

@@ -1,0 +1,30 @@
+"""Optimizarr's quick presets for process groups, and how a preset is named on the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+PresetName = Literal["conservative", "balanced", "aggressive"]
+PRESET_NAMES: tuple[PresetName, ...] = get_args(PresetName)
+DEFAULT_PRESET: PresetName = "balanced"
+
+
+@dataclass(frozen=True)
+class Preset:
+    cpu_threshold_percent: float
+    memory_threshold_percent: float
+    gpu_threshold_percent: float
+    nice: int
+
+
+PRESETS: dict[PresetName, Preset] = {
+    "conservative": Preset(70, 70, 75, 15),
+    "balanced": Preset(85, 80, 85, 10),
+    "aggressive": Preset(95, 90, 95, 5),
+}
+
+
+def display_name(name: PresetName) -> str:
+    """As Home Assistant's select shows it (its options are capitalised)."""
+    return name.capitalize()

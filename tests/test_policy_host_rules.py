@@ -1,0 +1,205 @@
+"""Thermal, I/O pressure and memory restarts composed with the other rules, and staleness."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.governor.policy import Facts, decide, sensor_stale_after
+from shared.config.model import WardenConfig
+from shared.messages import (
+    ContainerFact,
+    ContainerInventory,
+    GovernorMemory,
+    PressureFact,
+    PressureLine,
+    ResourcePressure,
+    ThermalFact,
+)
+
+GIB = 1024**3
+MIB = 1024**2
+CFG = WardenConfig.model_validate(
+    {
+        "host_id": "h",
+        "tiers": {
+            0: {"containers": ["pihole"]},
+            1: {"containers": ["jellyfin"]},
+            2: {"containers": ["sonarr", "postgres"]},
+            3: {"containers": ["tdarr*", "kopia"], "memory_high": "3G", "memory_max": "4G"},
+        },
+        "protected_containers": ["postgres", "kopia"],
+        "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 60},
+    }
+)
+MATCHER = CFG.tier_matcher()
+NAMES = ["pihole", "jellyfin", "sonarr", "postgres", "tdarr", "tdarr_node", "kopia", "stranger"]
+RSS = {"kopia": 9 * GIB, "postgres": 9 * GIB, "pihole": 9 * GIB, "tdarr": 2 * GIB}
+UNTOUCHABLE = {"pihole", "postgres", "kopia", "stranger", "jellyfin"}
+STALE = sensor_stale_after(CFG)
+
+
+def inventory(states: dict[str, str] | None = None) -> ContainerInventory:
+    states = states or {}
+    return ContainerInventory(
+        host="h",
+        cpu_count=4,
+        containers=[
+            ContainerFact(
+                id=n * 3,
+                name=n,
+                state=states.get(n, "running"),  # type: ignore[arg-type]
+                tier=MATCHER.tier_of(n),
+                rss_bytes=RSS.get(n, 3 * GIB),
+            )
+            for n in NAMES
+        ],
+    )
+
+
+def line(avg10: float = 0, avg60: float = 0) -> PressureLine:
+    return PressureLine(avg10=avg10, avg60=avg60, avg300=0, total=1)
+
+
+def pressure(
+    some10: float = 0, some60: float = 0, full10: float = 0, io10: float | None = 0
+) -> PressureFact:
+    return PressureFact(
+        host="h",
+        memory=ResourcePressure(some=line(some10, some60), full=line(full10)),
+        io=None if io10 is None else ResourcePressure(some=line(io10)),
+    )
+
+
+def heat(celsius: float | None) -> ThermalFact:
+    return ThermalFact(host="h", available=celsius is not None, max_celsius=celsius)
+
+
+def facts(p: PressureFact | None = None, t: float | None = None, at: float = 0) -> Facts:
+    return Facts(
+        pressure=p,
+        pressure_seen_at=at,
+        inventory=inventory(),
+        thermal=heat(t) if t is not None else None,
+        thermal_seen_at=at,
+    )
+
+
+def test_thermal_stage2_pauses_tiers_2_and_3_but_spares_the_protected() -> None:
+    d = decide(CFG, MATCHER, facts(pressure(), 85), GovernorMemory(), 0)
+    assert sorted(d.containers) == ["sonarr", "tdarr", "tdarr_node"]
+    assert all(i.paused for i in d.containers.values())
+    assert [r.rule for r in d.containers["sonarr"].reasons] == ["thermal_stage2"]
+    assert [r.rule for r in d.containers["tdarr"].reasons] == ["thermal_stage1"]
+    assert [e.kind for e in d.events] == ["thermal_stage2"]
+    assert d.memory.thermal_stage == 2
+
+
+def test_paused_for_several_reasons_stays_paused_until_all_clear() -> None:
+    memory = GovernorMemory(media_forced=True)
+    d = decide(CFG, MATCHER, facts(pressure(io10=90), 77), memory, 0)
+    tdarr = d.containers["tdarr"]
+    assert tdarr.paused and [r.rule for r in tdarr.reasons] == [
+        "media_mode",
+        "thermal_stage1",
+        "io_pressure",
+    ]
+    assert tdarr.io_max is not None and tdarr.io_max.read_bps == 5 * MIB
+    # Media mode off: thermal still pauses; sonarr keeps nothing (stage 1 spares tier 2).
+    memory = d.memory.model_copy(update={"media_forced": False, "media_active": False})
+    d = decide(CFG, MATCHER, facts(pressure(io10=90), 77, at=1), memory, 1)
+    assert d.containers["tdarr"].paused and "sonarr" not in d.containers
+    # Cool and calm, held long enough: everything back.
+    d = decide(CFG, MATCHER, facts(pressure(io10=1), 50, at=2), d.memory, 2)
+    assert d.containers["tdarr"].paused  # the holds have only begun
+    d = decide(CFG, MATCHER, facts(pressure(io10=1), 50, at=2), d.memory, 32)
+    assert d.containers == {}
+
+
+def test_io_max_merges_with_media_modes_tier2_limits_untouched() -> None:
+    memory = GovernorMemory(media_forced=True)
+    d = decide(CFG, MATCHER, facts(pressure(io10=90)), memory, 0)
+    assert d.containers["sonarr"].io_max is not None
+    assert d.containers["sonarr"].io_max.read_bps == 10 * MIB  # media mode's, tier 2 only
+    assert d.containers["tdarr_node"].io_max is not None
+    assert d.containers["tdarr_node"].io_max.write_bps == 2 * MIB
+
+
+def test_restart_is_an_action_and_clears_the_squeeze_floor() -> None:
+    memory = GovernorMemory(squeeze_floor={"tdarr_node": 2 * GIB, "tdarr": 2 * GIB})
+    d = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), memory, 0)
+    assert [(a.container, a.reason.rule) for a in d.actions] == [
+        ("tdarr_node", "memory_emergency_restart")  # kopia is bigger, but protected
+    ]
+    assert "tdarr_node" not in d.memory.squeeze_floor and "tdarr" in d.memory.squeeze_floor
+    assert d.memory.restarted_at == {"tdarr_node": 0}
+    again = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), d.memory, 1)
+    assert again.actions == [] and again.wake_at is not None and again.wake_at <= 300
+
+
+def test_stale_pressure_and_temperature_are_unknown_and_hold() -> None:
+    d = decide(CFG, MATCHER, facts(pressure(io10=90), 85, at=0), GovernorMemory(), 0)
+    assert d.wake_at == STALE  # when the readings go stale
+    calm = facts(pressure(io10=1), 40, at=10)
+    d = decide(CFG, MATCHER, calm, d.memory, 10)
+    assert d.memory.io_recovery_since == 10 and d.memory.thermal_recovery_since == 10
+    # The sensors fall silent before the hold ends: unknown, so nothing is released ...
+    later = 10 + STALE
+    d = decide(CFG, MATCHER, calm, d.memory, later)
+    assert d.containers["tdarr"].paused and d.containers["tdarr"].io_max is not None
+    assert "unknown" in str(d.containers["sonarr"].reasons[0])
+    assert d.memory.io_recovery_since is None and d.memory.thermal_recovery_since is None
+    # ... and a stale emergency reading restarts nothing.
+    loud = facts(pressure(full10=90), at=0)
+    assert decide(CFG, MATCHER, loud, GovernorMemory(), STALE).actions == []
+
+
+pressures = st.one_of(
+    st.none(),
+    st.builds(
+        pressure,
+        st.floats(0, 100),
+        st.floats(0, 100),
+        st.floats(0, 100),
+        st.one_of(st.none(), st.floats(0, 100)),
+    ),
+)
+temperatures = st.one_of(st.none(), st.floats(20, 100))
+states = st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["running", "paused", "exited"]))
+steps = st.lists(
+    # New readings (or the sensors stay silent), container states, seconds until the next.
+    st.tuples(st.booleans(), pressures, temperatures, states, st.floats(0, 120)),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps)
+def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
+    memory, now, current = GovernorMemory(), 0.0, Facts(inventory=inventory())
+    for fresh, p, t, container_states, dt in sequence:
+        now += dt
+        if fresh:
+            current = Facts(
+                pressure=p,
+                pressure_seen_at=now,
+                thermal=heat(t) if t is not None else None,
+                thermal_seen_at=now,
+                inventory=inventory(container_states),
+            )
+        d = decide(CFG, MATCHER, current, memory, now)
+        assert not UNTOUCHABLE & set(d.containers)
+        assert not UNTOUCHABLE & {a.container for a in d.actions}
+        assert all(i.tier in (2, 3) for i in d.containers.values())
+        memory = d.memory
+    # Calm for the longest hold: cool, no pressure, every hold and cooldown over.
+    longest = max(
+        CFG.thermal.recovery_hold_seconds,
+        CFG.io_pressure.recovery_hold_seconds,
+        CFG.media_mode.cooldown_seconds,
+    )
+    calm = facts(pressure(), 40, at=now)
+    d = decide(CFG, MATCHER, calm, memory, now)
+    d = decide(CFG, MATCHER, calm, d.memory, now + longest)
+    assert d.containers == {} and d.actions == [] and d.media_mode is False
+    assert d.memory.thermal_stage == 0 and not d.memory.io_throttled
