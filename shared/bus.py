@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.config.model import Mqtt
 from shared.logs import Log
-from shared.messages.base import PayloadError
+from shared.messages.base import PayloadError, describe_validation_error
 from shared.runtime import ServiceLoop
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
 
@@ -42,11 +42,7 @@ def model_decoder(model: type[M]) -> Callable[[bytes], M]:
         try:
             return model.model_validate_json(payload)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            first = errors[0]
-            where = ".".join(str(p) for p in first["loc"]) or "payload"
-            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise PayloadError(f"{model.__name__}: {where}: {first['msg']}{more}") from None
+            raise PayloadError(f"{model.__name__}: {describe_validation_error(exc)}") from None
 
     return decode
 

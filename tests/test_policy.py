@@ -7,51 +7,14 @@ from hypothesis import strategies as st
 
 from services.governor.policy import Facts, decide
 from services.governor.rules.triggers import apply_trigger
-from shared.config.model import WardenConfig
 from shared.messages import (
-    ContainerFact,
-    ContainerInventory,
     GovernorMemory,
     PressureFact,
     PressureLine,
     ResourcePressure,
     Trigger,
 )
-
-GIB = 1024**3
-CFG = WardenConfig.model_validate(
-    {
-        "host_id": "h",
-        "tiers": {
-            0: {"containers": ["pihole"]},
-            1: {"containers": ["jellyfin"]},
-            2: {"containers": ["sonarr", "postgres"]},
-            3: {"containers": ["tdarr*", "kopia"], "memory_high": "3G", "memory_max": "4G"},
-        },
-        "protected_containers": ["postgres", "kopia"],
-        "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 60},
-    }
-)
-MATCHER = CFG.tier_matcher()
-NAMES = ["pihole", "jellyfin", "sonarr", "postgres", "tdarr", "tdarr_node", "kopia", "stranger"]
-
-
-def inventory(states: dict[str, str] | None = None, rss: int = 4 * GIB) -> ContainerInventory:
-    states = states or {}
-    return ContainerInventory(
-        host="h",
-        cpu_count=4,
-        containers=[
-            ContainerFact(
-                id=n * 3,
-                name=n,
-                state=states.get(n, "running"),  # type: ignore[arg-type]
-                tier=MATCHER.tier_of(n),
-                rss_bytes=rss,
-            )
-            for n in NAMES
-        ],
-    )
+from tests.support.household import CFG, GIB, MATCHER, NAMES, UNTOUCHABLE, inventory
 
 
 def memory_pressure(avg10: float) -> PressureFact:
@@ -125,13 +88,12 @@ steps = st.lists(
 @given(steps)
 def test_never_targets_tier0_protected_or_unknown_and_calms_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
     memory, now = GovernorMemory(), 0.0
-    untouchable = {"pihole", "postgres", "kopia", "stranger", "jellyfin"}
     for pressure, trigger, container_states, dt in sequence:
         now += dt
         if trigger:
             memory = apply_trigger(memory, Trigger(event=trigger))
         d = decide(CFG, MATCHER, Facts(pressure, inventory(container_states)), memory, now)
-        assert not untouchable & set(d.containers)
+        assert not UNTOUCHABLE & set(d.containers)
         memory = d.memory
     # Calm: no pressure, manual overrides lifted, past the longest hold time.
     for trigger in ("media_stop", "tier3_resume"):

@@ -6,55 +6,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.governor.policy import Facts, decide, sensor_stale_after
-from shared.config.model import WardenConfig
 from shared.messages import (
-    ContainerFact,
-    ContainerInventory,
     GovernorMemory,
     PressureFact,
     PressureLine,
     ResourcePressure,
     ThermalFact,
 )
+from shared.units import MIB
+from tests.support.household import CFG, GIB, MATCHER, NAMES, UNTOUCHABLE, inventory
 
-GIB = 1024**3
-MIB = 1024**2
-CFG = WardenConfig.model_validate(
-    {
-        "host_id": "h",
-        "tiers": {
-            0: {"containers": ["pihole"]},
-            1: {"containers": ["jellyfin"]},
-            2: {"containers": ["sonarr", "postgres"]},
-            3: {"containers": ["tdarr*", "kopia"], "memory_high": "3G", "memory_max": "4G"},
-        },
-        "protected_containers": ["postgres", "kopia"],
-        "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 60},
-    }
-)
-MATCHER = CFG.tier_matcher()
-NAMES = ["pihole", "jellyfin", "sonarr", "postgres", "tdarr", "tdarr_node", "kopia", "stranger"]
-RSS = {"kopia": 9 * GIB, "postgres": 9 * GIB, "pihole": 9 * GIB, "tdarr": 2 * GIB}
-UNTOUCHABLE = {"pihole", "postgres", "kopia", "stranger", "jellyfin"}
+RSS = {
+    **dict.fromkeys(NAMES, 3 * GIB),
+    "kopia": 9 * GIB,
+    "postgres": 9 * GIB,
+    "pihole": 9 * GIB,
+    "tdarr": 2 * GIB,
+}
 STALE = sensor_stale_after(CFG)
-
-
-def inventory(states: dict[str, str] | None = None) -> ContainerInventory:
-    states = states or {}
-    return ContainerInventory(
-        host="h",
-        cpu_count=4,
-        containers=[
-            ContainerFact(
-                id=n * 3,
-                name=n,
-                state=states.get(n, "running"),  # type: ignore[arg-type]
-                tier=MATCHER.tier_of(n),
-                rss_bytes=RSS.get(n, 3 * GIB),
-            )
-            for n in NAMES
-        ],
-    )
 
 
 def line(avg10: float = 0, avg60: float = 0) -> PressureLine:
@@ -79,7 +48,7 @@ def facts(p: PressureFact | None = None, t: float | None = None, at: float = 0) 
     return Facts(
         pressure=p,
         pressure_seen_at=at,
-        inventory=inventory(),
+        inventory=inventory(rss=RSS),
         thermal=heat(t) if t is not None else None,
         thermal_seen_at=at,
     )
@@ -176,7 +145,7 @@ steps = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(steps)
 def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
-    memory, now, current = GovernorMemory(), 0.0, Facts(inventory=inventory())
+    memory, now, current = GovernorMemory(), 0.0, Facts(inventory=inventory(rss=RSS))
     for fresh, p, t, container_states, dt in sequence:
         now += dt
         if fresh:
@@ -185,7 +154,7 @@ def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(seque
                 pressure_seen_at=now,
                 thermal=heat(t) if t is not None else None,
                 thermal_seen_at=now,
-                inventory=inventory(container_states),
+                inventory=inventory(container_states, RSS),
             )
         d = decide(CFG, MATCHER, current, memory, now)
         assert not UNTOUCHABLE & set(d.containers)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION: Literal[1] = 1
 
 
 class PayloadError(ValueError):
     """A payload that cannot be used; the message says what and why."""
+
+
+def describe_validation_error(exc: ValidationError, root: str = "payload") -> str:
+    """The first problem pydantic found, as `where: what`, and how many more there are."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or root
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 class Message(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from shared.messages.base import PayloadError, Strict
+from shared.messages.base import PayloadError, Strict, describe_validation_error
 
 TriggerEvent = Literal["media_start", "media_stop", "tier3_pause", "tier3_resume"]
 
@@ -28,7 +28,7 @@ def parse_trigger(payload: bytes) -> Trigger:
         try:
             return Trigger.model_validate_json(text)
         except ValidationError as exc:
-            raise TriggerError(_first_error(exc)) from None
+            raise TriggerError(describe_validation_error(exc)) from None
     # Home Assistant's mqtt.publish sends a bare word, sometimes quoted.
     word = text.strip("\"'").lower()
     try:
@@ -36,9 +36,3 @@ def parse_trigger(payload: bytes) -> Trigger:
     except ValidationError:
         known = ", ".join(TriggerEvent.__args__)  # type: ignore[attr-defined]
         raise TriggerError(f"unknown trigger {word[:40]!r} (expected one of {known})") from None
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in err["loc"]) or "payload"
-    return f"{where}: {err['msg']}"

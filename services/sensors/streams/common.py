@@ -9,6 +9,7 @@ from typing import Annotated, Protocol, TypeVar
 import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from shared.messages.base import describe_validation_error
 from shared.messages.facts import StreamSession, StreamState
 
 # Long enough to name the problem, short enough for a log line and an MQTT payload.
@@ -42,13 +43,8 @@ def validate_reply(model: type[R], payload: object, what: str) -> R:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        where = ".".join(str(p) for p in first["loc"]) or "answer"
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise StreamQueryError(
-            f"{what}: unexpected answer: {where}: {first['msg']}{more}"
-        ) from None
+        reason = describe_validation_error(exc, "answer")
+        raise StreamQueryError(f"{what}: unexpected answer: {reason}") from None
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:

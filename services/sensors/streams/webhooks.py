@@ -34,6 +34,7 @@ from services.sensors.streams.common import (
     title_of,
 )
 from shared.messages import StreamSession
+from shared.messages.base import describe_validation_error
 
 WebhookSource = Literal["plex", "jellyfin", "tautulli"]
 WEBHOOK_SOURCES: tuple[WebhookSource, ...] = ("plex", "jellyfin", "tautulli")
@@ -57,9 +58,7 @@ class WebhookEvent:
 
 
 def _reason(exc: ValidationError, what: str) -> str:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    return f"{what}: {where}: {first['msg']}"
+    return f"{what}: {describe_validation_error(exc, 'body')}"
 
 
 def _json_object(data: bytes, what: str) -> object:
