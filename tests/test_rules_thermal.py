@@ -94,11 +94,13 @@ def test_reasons_pause_tier3_from_stage1_and_tier2_at_stage2() -> None:
     assert unknown.tier3 is not None and "unknown" in str(unknown.tier3)
 
 
-def test_warn_band_is_logged_once_per_visit() -> None:
+def test_warn_band_is_an_event_once_per_visit() -> None:
     out = run([(0, 71), (1, 72), (2, 76), (3, 72), (4, 60), (5, 71)])
-    notes = [[n.event for n in o.notes] for o in out]
-    assert notes == [["thermal.warn"], [], [], [], [], ["thermal.warn"]]
-    assert out[0].notes[0].level == "warning" and out[0].tier3 is None
+    warnings = [[e.kind for e in o.events if e.kind == "thermal_warning"] for o in out]
+    assert warnings == [["thermal_warning"], [], [], [], [], ["thermal_warning"]]
+    first = out[0].events[0]
+    assert first.severity == "warning" and first.details["warn_temp_c"] == 70
+    assert out[0].tier3 is None  # a warning pauses nothing
 
 
 def test_recovery_is_logged() -> None:

@@ -49,6 +49,7 @@ class GovernorService:
         self.published: DesiredState | None = None
         self._wake_timer = None
         self._announced_start = False
+        self._pending: list[Callable[[GovernorMemory], GovernorMemory]] = []
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.sensor("pressure"), model_decoder(PressureFact), self.on_pressure)
@@ -135,9 +136,7 @@ class GovernorService:
 
     def on_preset_set(self, received: Received[PresetName]) -> None:
         self.ctx.log.info("preset.received", preset=received.value, was=self.memory.preset)
-        self.memory = self.memory.model_copy(update={"preset": received.value})
-        self.evaluate()
-        self.publish_preset()
+        self.apply_command(lambda m: m.model_copy(update={"preset": received.value}))
 
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
@@ -148,8 +147,18 @@ class GovernorService:
                 reason="media_mode.enabled is false",
             )
             return
-        self.memory = apply_trigger(self.memory, received.value)
+        self.apply_command(lambda m: apply_trigger(m, received.value))
+
+    def apply_command(self, change: Callable[[GovernorMemory], GovernorMemory]) -> None:
+        """A trigger or preset changes what the governor remembers. Before it is ready, the
+        change waits: the retained state it is about to restore would otherwise undo it."""
+        if not self.ready:
+            self._pending.append(change)
+            self.ctx.log.info("command.deferred", reason="restoring the retained state first")
+            return
+        self.memory = change(self.memory)
         self.evaluate()
+        self.publish_preset()
 
     def on_own_desired(self, received: Received[DesiredState]) -> None:
         if self.ready or not received.retained:
@@ -181,6 +190,9 @@ class GovernorService:
         if self.ready:
             return
         self.ready = True
+        for change in self._pending:
+            self.memory = change(self.memory)
+        self._pending.clear()
         if not self._announced_start:
             self._announced_start = True
             self.publish_event(EventDraft("daemon_start", "Warden governor started"))

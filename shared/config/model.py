@@ -187,7 +187,9 @@ AdrgEvent = Literal[
     "memory_critical_restart",
     "memory_emergency_restart",
 ]
-NotifyEvent = Literal[AdrgEvent, "lease_expired", "refusal", "notifier_channel_failed"]
+NotifyEvent = Literal[
+    AdrgEvent, "thermal_warning", "lease_expired", "refusal", "notifier_channel_failed"
+]
 # ADRG's default notify_on: every event it knows, none of Warden's own.
 ADRG_NOTIFY_ON: list[NotifyEvent] = list(get_args(AdrgEvent))
 

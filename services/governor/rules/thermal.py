@@ -5,7 +5,7 @@ stage1_temp_c: stage 1 (tier 3 paused). Unlike ADRG, a reading never lowers a
 stage: only a hold below recovery_temp_c for recovery_hold_seconds does, and
 then straight to 0, so a temperature wobbling around stage2_temp_c cannot
 flap tier 2. Any known reading at or above recovery_temp_c starts that hold
-again. The warn band only logs, once per visit. An unknown temperature (no
+again. The warn band is an event (thermal_warning), once per visit. An unknown temperature (no
 sensor, or a stale reading) neither raises nor lowers a stage, and a hold in
 progress starts again: only time known to be cool counts.
 """
@@ -43,6 +43,7 @@ def thermal(
 
     stage, since, warned = memory.thermal_stage, memory.thermal_recovery_since, False
     notes: list[LogNote] = []
+    warning: EventDraft | None = None
     wake_at = None
     if celsius is None:
         since, warned = None, memory.thermal_warned
@@ -53,12 +54,11 @@ def thermal(
     elif celsius >= cfg.warn_temp_c:
         since = None
         if not memory.thermal_warned:
-            notes.append(
-                LogNote(
-                    "thermal.warn",
-                    "warning",
-                    {"temperature_c": celsius, "warn_temp_c": cfg.warn_temp_c, "stage": stage},
-                )
+            warning = EventDraft(
+                "thermal_warning",
+                f"Temperature {celsius:.1f}°C, above the {cfg.warn_temp_c:g}°C warning level",
+                "warning",
+                {"temperature_c": celsius, "warn_temp_c": cfg.warn_temp_c, "stage": stage},
             )
     elif celsius < cfg.recovery_temp_c:
         if stage > 0:
@@ -79,7 +79,7 @@ def thermal(
     if celsius is not None:
         warned = celsius >= cfg.warn_temp_c
 
-    events = _entered(cfg, memory.thermal_stage, stage, celsius)
+    events = _entered(cfg, memory.thermal_stage, stage, celsius) + ([warning] if warning else [])
     updated = memory.model_copy(
         update={"thermal_stage": stage, "thermal_recovery_since": since, "thermal_warned": warned}
     )

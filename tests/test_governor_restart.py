@@ -1,0 +1,92 @@
+"""A restarted governor loses nothing that matters: it picks up its own retained state."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from shared.messages import DesiredState
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe, Seen
+from tests.support.processes import Service, wait_until, write_config
+
+
+def desired(seen: Seen) -> DesiredState:
+    return DesiredState.model_validate_json(seen.payload)
+
+
+def test_a_killed_governor_comes_back_to_the_same_desired_state(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    t3 = containers.run("t3")
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "tiers": {3: {"containers": [containers.name("t3")]}},
+            "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 0},
+            "governor": {"lease_seconds": 10, "renew_seconds": 1},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+    topic = f"warden/{host_id}/desired"
+    sensors = Service("sensors", cfg, tmp_path)  # the inventory names what the rules target
+    governor, actuator = Service("governor", cfg, tmp_path), Service("actuator", cfg, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/governor/availability", lambda s: s.text == "online")
+        probe.publish(f"warden/{host_id}/trigger", "media_start")
+        before = desired(probe.wait_for(topic, lambda s: desired(s).media_mode))
+        wait_until(lambda: containers.state(t3) == "paused", what="paused by media mode")
+
+        killed_at = time.monotonic()
+        governor.kill(signal.SIGKILL)
+        governor = Service("governor", cfg, tmp_path)
+        after = desired(probe.wait_for(topic, lambda s: not s.retained, after=killed_at))
+        # Its first word is where it left off: the forced media mode, under a later seq.
+        assert after.media_mode and after.governor.media_forced
+        assert after.seq > before.seq
+        assert after.containers == before.containers
+        assert "state.restored" in governor.output()
+        wait_until(lambda: containers.state(t3) == "paused", what="paused again")
+    finally:
+        for service in (governor, actuator, sensors):
+            service.kill(signal.SIGTERM)
+
+
+def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> None:
+    import argparse
+
+    from services.governor.service import GovernorService
+    from shared.bus import Bus, Received
+    from shared.config import load_config
+    from shared.logs import Log
+    from shared.messages import GovernorMemory, Trigger
+    from shared.runtime import ServiceLoop
+    from shared.service import ServiceContext
+    from shared.topics import Topics
+
+    cfg_path = write_config(
+        tmp_path / "config.yaml",
+        {"host_id": "h", "media_mode": {"enabled": True, "provider": "webhook"}},
+    )
+    loaded = load_config(cfg_path)
+    log = Log("test.governor")
+    loop = ServiceLoop(log)
+    topics = Topics("warden", "h")
+    # A bus never started: what it would publish is queued, nothing leaves this test.
+    bus = Bus(loaded.config.mqtt, topics, "governor", loop, log)
+    ctx = ServiceContext("governor", loaded, argparse.Namespace(), topics, bus, loop, log)
+    governor = GovernorService(ctx)
+
+    governor.on_trigger(Received(topics.trigger, Trigger(event="media_start"), False))
+    old = DesiredState(
+        host="h", seq=7, lease_seconds=30, governor=GovernorMemory(tier3_manual_pause=True)
+    )
+    governor.on_own_desired(Received(topics.desired, old, True))
+
+    assert governor.ready and governor.seq >= 7
+    # Both survive: what was remembered, and what was asked for meanwhile.
+    assert governor.memory.tier3_manual_pause and governor.memory.media_forced
