@@ -95,7 +95,11 @@ class Bus:
         if config.username:
             self._client.username_pw_set(config.username, config.password)
         self._client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
-        self._client.reconnect_delay_set(config.reconnect_min_seconds, config.reconnect_max_seconds)
+        # paho annotates ints but sleeps on floats: sub-second backoff is what tests use.
+        self._client.reconnect_delay_set(
+            config.reconnect_min_seconds,  # type: ignore[arg-type]
+            config.reconnect_max_seconds,  # type: ignore[arg-type]
+        )
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -180,7 +184,7 @@ class Bus:
             if not mqtt.topic_matches_sub(sub.topic_filter, msg.topic):
                 continue
             try:
-                value = sub.decode(msg.payload)
+                value = sub.decode(bytes(msg.payload))
             except PayloadError as exc:
                 self._log.warning("bus.payload_dropped", topic=msg.topic, reason=str(exc))
                 continue

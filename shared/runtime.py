@@ -20,10 +20,10 @@ from shared.logs import Log
 
 
 @dataclass(order=True)
-class _Timer:
+class Timer:
     due: float
     order: int
-    fn: Callable[[], None] = field(compare=False)
+    fn: Callable[[], object] = field(compare=False)
     interval: float | None = field(compare=False, default=None)
     cancelled: bool = field(compare=False, default=False)
 
@@ -36,7 +36,7 @@ class ServiceLoop:
         self._log = log
         self._clock = clock
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._timers: list[_Timer] = []
+        self._timers: list[Timer] = []
         self._order = itertools.count()
         self._stopping = threading.Event()
         self._on_stop: list[Callable[[], None]] = []
@@ -48,14 +48,14 @@ class ServiceLoop:
         """Run fn(*args) on the loop thread. Safe from any thread."""
         self._inbox.put(lambda: fn(*args))
 
-    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
+    def call_later(self, delay: float, fn: Callable[[], object]) -> Timer:
         """Only from the loop thread (or before run)."""
-        timer = _Timer(self._clock() + delay, next(self._order), fn)
+        timer = Timer(self._clock() + delay, next(self._order), fn)
         heapq.heappush(self._timers, timer)
         return timer
 
-    def call_every(self, interval: float, fn: Callable[[], None], first: float = 0.0) -> _Timer:
-        timer = _Timer(self._clock() + first, next(self._order), fn, interval)
+    def call_every(self, interval: float, fn: Callable[[], object], first: float = 0.0) -> Timer:
+        timer = Timer(self._clock() + first, next(self._order), fn, interval)
         heapq.heappush(self._timers, timer)
         return timer
 
@@ -78,7 +78,7 @@ class ServiceLoop:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
-    def _run_safely(self, fn: Callable[[], None]) -> None:
+    def _run_safely(self, fn: Callable[[], object]) -> None:
         try:
             fn()
         except Exception:

@@ -86,7 +86,7 @@ def load_or_exit(args: argparse.Namespace) -> LoadedConfig:
 def run_service(
     name: ServiceName,
     description: str,
-    build: Callable[[ServiceContext], None],
+    build: Callable[[ServiceContext], object],
     argv: Sequence[str] | None = None,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     command: Callable[[argparse.Namespace, LoadedConfig, Log], int | None] | None = None,

@@ -83,16 +83,20 @@ def cleanup(
     """Restore every recorded container and the download client's limit; forget what was
     fully restored. Returns the failures."""
     failures = []
-    if (record := store.download) is not None:
+    if (download := store.download) is not None:
         if download_client is None:
-            failures.append(f"{record.provider} at {record.url}: no client configured to restore")
+            failures.append(
+                f"{download.provider} at {download.url}: no client configured to restore"
+            )
         else:
             try:
-                download_client.restore(record.original)
+                download_client.restore(download.original)
                 store.forget_download()
-                log.info("cleanup.download_limit", client=record.provider, original=record.original)
+                log.info(
+                    "cleanup.download_limit", client=download.provider, original=download.original
+                )
             except DownloadClientError as exc:
-                failures.append(f"{record.provider}: {exc}")
+                failures.append(f"{download.provider}: {exc}")
     for container_id, record in store.items():
         errors = restore_container(control, layout, proc_root, container_id, record, log)
         if errors:

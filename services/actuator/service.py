@@ -22,8 +22,11 @@ from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
 from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
+from shared.config.model import NotifyEvent
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
+from shared.messages.events import Severity
 from shared.process_groups import find_group_processes
+from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
@@ -89,8 +92,8 @@ class ActuatorService:
         self.last_applied: dict[str, Settings] = {}
         self.foreign_refusals: list[Refusal] = []
         self._reported: set[tuple[str, str]] = set()
-        self._lease_timer = None
-        self._reconcile_timer = None
+        self._lease_timer: Timer | None = None
+        self._reconcile_timer: Timer | None = None
         self._docker_problem: str | None = None
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
@@ -378,7 +381,7 @@ class ActuatorService:
         )
         self.ctx.bus.publish(self.ctx.topics.applied, applied, retain=True)
 
-    def publish_event(self, kind: str, message: str, severity: str = "info") -> None:
+    def publish_event(self, kind: NotifyEvent, message: str, severity: Severity = "info") -> None:
         event = Event(
             host=self.cfg.host_id,
             kind=kind,

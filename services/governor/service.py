@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.policy import Decision, Facts, decide
@@ -29,6 +30,7 @@ from shared.messages import (
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.presets import parse_preset
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
+from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
 
@@ -47,7 +49,7 @@ class GovernorService:
         self.seq = 0
         self.ready = False
         self.published: DesiredState | None = None
-        self._wake_timer = None
+        self._wake_timer: Timer | None = None
         self._announced_start = False
         self._pending: list[Callable[[GovernorMemory], GovernorMemory]] = []
 
@@ -82,7 +84,7 @@ class GovernorService:
 
     # --- inputs ----------------------------------------------------------
 
-    def _own_host(self, received: Received[Message]) -> bool:
+    def _own_host(self, received: Received[Any]) -> bool:
         if received.value.host != self.cfg.host_id:
             self.ctx.log.warning(
                 "fact.dropped",
@@ -232,6 +234,7 @@ class GovernorService:
             if old == new:
                 continue
             if new is None:
+                assert old is not None  # not both None: they would be equal
                 self.ctx.log.info(
                     "decision.release", container=name, was="; ".join(map(str, old.reasons))
                 )

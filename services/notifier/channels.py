@@ -25,7 +25,8 @@ class DeliveryError(Exception):
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def send(self, note: Notification, timeout: float) -> None:
         """Raises DeliveryError when not delivered."""

@@ -259,7 +259,9 @@ class SensorsService:
             mode="polling" if HOST in self._psi_fallback else "triggers",
             fired=self._psi_fired,
             containers=containers,
-            **host,
+            cpu=host["cpu"],
+            memory=host["memory"],
+            io=host["io"],
         )
         self._psi_fired = []
         self._publish_fact("pressure", fact)

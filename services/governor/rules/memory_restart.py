@@ -53,6 +53,7 @@ def memory_restart(
 
     full, some = pressure.memory.full, pressure.memory.some
     kind: NotifyEvent
+    pools: tuple[list[ContainerFact], ...]
     if full is not None and full.avg10 > cfg.emergency_full_avg10_threshold:
         kind, metric, value = "memory_emergency_restart", "memory.full_avg10", full.avg10
         threshold, pools = cfg.emergency_full_avg10_threshold, (list(tier3), list(tier2))

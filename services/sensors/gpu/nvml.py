@@ -84,7 +84,9 @@ class Fields:
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
-    def take(self, key: str, read: Callable[[], Any], unsupported: tuple[type, ...] = ()) -> None:
+    def take(
+        self, key: str, read: Callable[[], Any], unsupported: tuple[type[BaseException], ...] = ()
+    ) -> None:
         try:
             self.values[key] = read()
         except NvmlTimeout:
@@ -361,7 +363,7 @@ def parse_nvidia_smi(text: str) -> tuple[list[GpuDevice], list[str]]:
             problems.append(f"nvidia-smi: index {raw['index'][:20]!r} is not a GPU index")
             continue
         f = Fields()
-        f.take("name", lambda raw=raw: _smi_value(raw["name"]))
+        f.take("name", lambda raw=raw: _smi_value(raw["name"]))  # type: ignore[misc]
 
         def opt(fn: Callable[[object, str], float], key: str, what: str, raw=raw) -> float | None:  # type: ignore[no-untyped-def]
             value = _smi_number(raw[key], what)

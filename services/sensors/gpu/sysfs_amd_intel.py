@@ -131,14 +131,16 @@ class SysfsGpuReader:
             if temperature is None:
                 for name in ("temp1_input", "temp2_input"):
                     temperature = v.read(
-                        hwmon / name, lambda t, n=name: celsius(parse_int(t, n) / 1000, n)
+                        hwmon / name,
+                        lambda t, n=name: celsius(parse_int(t, n) / 1000, n),  # type: ignore[misc]
                     )
                     if temperature is not None:
                         break
             if power is None:
                 for name in ("power1_average", "power1_input"):
                     power = v.read(
-                        hwmon / name, lambda t, n=name: non_negative(parse_int(t, n), n) / 1e6
+                        hwmon / name,
+                        lambda t, n=name: non_negative(parse_int(t, n), n) / 1e6,  # type: ignore[misc]
                     )
                     if power is not None:
                         break
@@ -186,7 +188,7 @@ class SysfsGpuReader:
         busy = None
         for relative in IDLE_COUNTERS:
             path = card.path / relative
-            idle = v.read(path, lambda t, r=relative: non_negative(parse_int(t, r), r))
+            idle = v.read(path, lambda t, r=relative: non_negative(parse_int(t, r), r))  # type: ignore[misc]
             if idle is not None:
                 busy = busy_from_idle(self._rate(str(path), now_s, idle), now_s, idle)
                 break
