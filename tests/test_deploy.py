@@ -292,13 +292,34 @@ def run_and_stop(probe: Probe, host_id: str, running: Stack) -> None:
     assert_all(probe, host_id, "offline", stopping, running)
 
 
+def service_pid(name: str, config: Path) -> int:
+    """The pid of `python -m services.<name> --config <config>`, found in /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"services.{name}".encode() in argv and str(config).encode() in argv:
+            return int(entry.name)
+    raise LookupError(f"no {name} running with {config}")
+
+
 def test_stack_runs_all_services_on_a_broker(
     tmp_path: Path, broker: Mosquitto, host_id: str, start_stack: StartStack
 ) -> None:
     mqtt_settings = {"host": broker.host, "port": broker.port}
     probe = Probe(broker.host, broker.port, subscribe=f"warden/{host_id}/#")
+    topic = f"warden/{host_id}/governor/availability"
     try:
         running = start_stack(stack_config(tmp_path, host_id, mqtt_settings))
+        assert_all(probe, host_id, "online", 0.0, running)
+        # A crash: supervisord starts the service again, and it says so on the bus.
+        crashed_at = time.monotonic()
+        os.kill(service_pid("governor", tmp_path / "config.yaml"), signal.SIGKILL)
+        offline = probe.wait_for(topic, lambda s: s.text == "offline", after=crashed_at)
+        probe.wait_for(topic, lambda s: s.text == "online", after=offline.at, timeout=30)
         run_and_stop(probe, host_id, running)
     finally:
         probe.close()
