@@ -21,9 +21,9 @@ _FIELDS = "warden_fields"
 
 
 def _logfmt_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     if text == "" or any(c in text for c in ' "=\n\t'):
-        return json.dumps(text)
+        return json.dumps(text, ensure_ascii=False)
     return text
 
 
@@ -50,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             body["exception"] = self.formatException(record.exc_info)
-        return json.dumps(body, default=str)
+        return json.dumps(body, default=str, ensure_ascii=False)
 
 
 class Log:
