@@ -141,6 +141,11 @@ def spawned(tmp_path: Path) -> Iterator[Spawned]:
     s.stop()
 
 
+def real_control(store: StateStore) -> ProcessControl:
+    """The actuator's process control on this machine's real /proc and cgroups."""
+    return ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+
+
 def members(group: ProcessGroup) -> list:  # type: ignore[type-arg]
     return find_group_processes("/proc", [group])[group.name]
 
@@ -157,7 +162,7 @@ def test_nice_ionice_affinity_and_sigstop_applied_and_restored(
         for pid in pids
     }
     store = StateStore(tmp_path / "state.json", LOG)
-    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+    control = real_control(store)
     found = members(group)
     assert sorted(p.pid for p in found) == sorted(pids)
 
@@ -189,9 +194,7 @@ def test_a_process_someone_else_stopped_is_not_continued(tmp_path: Path, spawned
     os.kill(pid, signal.SIGSTOP)
     wait_until(lambda: is_stopped("/proc", pid), what="stopped by hand")
     group = ProcessGroup(name="enc", match_name=[spawned.name])
-    control = ProcessControl(
-        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
-    )
+    control = real_control(StateStore(tmp_path / "s.json", LOG))
     control.apply(GroupTarget(group, paused=False), members(group))
     assert is_stopped("/proc", pid)
 
@@ -243,7 +246,7 @@ def test_freeze_a_group_in_a_cgroup_of_its_own(
         (own_cgroup / "cgroup.procs").write_text(str(pid))
     group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
     store = StateStore(tmp_path / "state.json", LOG)
-    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+    control = real_control(store)
 
     def frozen() -> bool:
         return "frozen 1" in (own_cgroup / "cgroup.events").read_text()
@@ -264,9 +267,7 @@ def test_freeze_falls_back_to_signals_in_a_shared_cgroup(
 ) -> None:
     (pid,) = spawned.start(1)  # in the test's own cgroup, with the test itself
     group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
-    control = ProcessControl(
-        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
-    )
+    control = real_control(StateStore(tmp_path / "s.json", LOG))
     control.apply(GroupTarget(group, paused=True), members(group))
     wait_until(lambda: is_stopped("/proc", pid), what="stopped by signal instead")
     assert any(r.getMessage() == "apply.freeze_unavailable" for r in caplog.records)
@@ -351,7 +352,7 @@ def test_a_process_whose_group_left_the_config_is_given_back(
     nice_before = os.getpriority(os.PRIO_PROCESS, pid)
     group = ProcessGroup(name="enc", match_name=[spawned.name], nice=11)
     store = StateStore(tmp_path / "state.json", LOG)
-    control = ProcessControl("/proc", detect_layout("/sys/fs/cgroup"), store, False, LOG)
+    control = real_control(store)
     control.apply(GroupTarget(group, paused=True), members(group))
     wait_until(lambda: is_stopped("/proc", pid), what="stopped")
     # The next scan finds no member: the group was removed from the config.
@@ -384,9 +385,7 @@ def test_the_intents_nice_wins_over_the_configs() -> None:
 def test_a_target_nice_is_applied_to_real_processes(tmp_path: Path, spawned: Spawned) -> None:
     (pid,) = spawned.start(1)
     group = ProcessGroup(name="enc", match_name=[spawned.name], nice=5)
-    control = ProcessControl(
-        "/proc", detect_layout("/sys/fs/cgroup"), StateStore(tmp_path / "s.json", LOG), False, LOG
-    )
+    control = real_control(StateStore(tmp_path / "s.json", LOG))
     assert control.apply(GroupTarget(group, paused=False, nice=13), members(group)) == []
     assert os.getpriority(os.PRIO_PROCESS, pid) == 13
 
