@@ -78,13 +78,10 @@ class Bus:
         log: Log,
     ) -> None:
         self._config = config
-        self._topics = topics
-        self._service = service
         self._loop = loop
         self._log = log
         self._subscriptions: list[_Subscription] = []
         self._on_connect: list[Callable[[], None]] = []
-        self._on_disconnect: list[Callable[[], None]] = []
         self.availability_topic = topics.availability(service)
         self.connected = False
 
@@ -121,9 +118,6 @@ class Bus:
     def on_connect(self, fn: Callable[[], None]) -> None:
         """fn runs on the service loop after every (re)connect, once subscriptions are sent."""
         self._on_connect.append(fn)
-
-    def on_disconnect(self, fn: Callable[[], None]) -> None:
-        self._on_disconnect.append(fn)
 
     def start(self) -> None:
         self._log.info("bus.connecting", broker=f"{self._config.broker_host}:{self._config.port}")
@@ -176,8 +170,6 @@ class Bus:
         self.connected = False
         if was_connected:
             self._log.warning("bus.disconnected", reason=str(reason_code))
-            for fn in self._on_disconnect:
-                self._loop.post(fn)
 
     def _handle_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
         for sub in self._subscriptions:

@@ -66,10 +66,6 @@ class ServiceLoop:
         self._stopping.set()
         self._inbox.put(lambda: None)  # wake the loop
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def install_signal_handlers(self) -> None:
         def handle(signum: int, _frame: object) -> None:
             self._log.info("service.signal", signal=signal.Signals(signum).name)

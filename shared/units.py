@@ -33,11 +33,3 @@ def parse_size(value: int | float | str) -> int:
     if number <= 0:
         raise ValueError(f"{value!r} must be greater than zero")
     return int(number * multiplier)
-
-
-def format_size(value: int) -> str:
-    for suffix in ("T", "G", "M", "K"):
-        unit = _MULTIPLIERS[suffix]
-        if value >= unit and value % (unit // 1024 or 1) == 0:
-            return f"{value / unit:.3g}{suffix}"
-    return str(value)

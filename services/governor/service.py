@@ -139,6 +139,8 @@ class GovernorService:
     def on_preset_set(self, received: Received[PresetName]) -> None:
         self.ctx.log.info("preset.received", preset=received.value, was=self.memory.preset)
         self.apply_command(lambda m: m.model_copy(update={"preset": received.value}))
+        if self.ready:  # otherwise become_ready publishes it, after the deferred change
+            self.publish_preset()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
@@ -160,7 +162,6 @@ class GovernorService:
             return
         self.memory = change(self.memory)
         self.evaluate()
-        self.publish_preset()
 
     def on_own_desired(self, received: Received[DesiredState]) -> None:
         if self.ready or not received.retained:
