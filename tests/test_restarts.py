@@ -17,28 +17,40 @@ from tests.support.processes import Service, wait_until, write_config
 
 MATCHER = WardenConfig.model_validate(
     {
-        "tiers": {0: {"containers": ["pihole"]}, 3: {"containers": ["tdarr*", "db"]}},
+        "tiers": {
+            0: {"containers": ["pihole"]},
+            1: {"containers": ["jellyfin"]},
+            2: {"containers": ["sonarr"]},
+            3: {"containers": ["tdarr*", "db"]},
+        },
         "protected_containers": ["db"],
     }
 ).tier_matcher()
 BOUNDS = RestartBounds(per_container_seconds=300, global_seconds=60)
 
 
+EMERGENCY = [Reason(rule="memory_emergency_restart")]
+CRITICAL = [Reason(rule="memory_critical_restart")]
+
+
 @pytest.mark.parametrize(
-    ("name", "last_of", "last_any", "now", "refused"),
+    ("name", "last_of", "last_any", "now", "refused", "reasons"),
     [
-        ("tdarr", {}, None, 1000, None),
-        ("pihole", {}, None, 1000, "protected"),
-        ("db", {}, None, 1000, "protected"),
-        ("stranger", {}, None, 1000, "not in any tier"),
-        ("tdarr", {"tdarr": 800}, 800, 1000, "per-container limit: next in 100s"),
-        ("tdarr", {"tdarr": 700}, 700, 1000, None),  # exactly 300 s later
-        ("tdarr_node", {"tdarr": 990}, 990, 1000, "global limit: next in 50s"),
-        ("tdarr_node", {"tdarr": 940}, 940, 1000, None),
+        ("tdarr", {}, None, 1000, None, CRITICAL),
+        ("jellyfin", {}, None, 1000, "tier 1: restarted never", EMERGENCY),
+        ("sonarr", {}, None, 1000, "only for memory_emergency_restart", CRITICAL),
+        ("sonarr", {}, None, 1000, None, EMERGENCY),
+        ("pihole", {}, None, 1000, "protected", CRITICAL),
+        ("db", {}, None, 1000, "protected", CRITICAL),
+        ("stranger", {}, None, 1000, "not in any tier", CRITICAL),
+        ("tdarr", {"tdarr": 800}, 800, 1000, "per-container limit: next in 100s", CRITICAL),
+        ("tdarr", {"tdarr": 700}, 700, 1000, None, CRITICAL),  # exactly 300 s later
+        ("tdarr_node", {"tdarr": 990}, 990, 1000, "global limit: next in 50s", CRITICAL),
+        ("tdarr_node", {"tdarr": 940}, 940, 1000, None, CRITICAL),
     ],
 )
-def test_restart_bounds(name, last_of, last_any, now, refused) -> None:  # type: ignore[no-untyped-def]
-    reason = restart_refusal(name, MATCHER, last_of, last_any, now, BOUNDS)
+def test_restart_bounds(name, last_of, last_any, now, refused, reasons) -> None:  # type: ignore[no-untyped-def]
+    reason = restart_refusal(name, reasons, MATCHER, last_of, last_any, now, BOUNDS)
     if refused is None:
         assert reason is None
     else:

@@ -1,8 +1,8 @@
 """What each managed container should be at: its tier baseline, overlaid by the desired state.
 
-Pure. This is also where the actuator's own safety rules live, enforced
-whatever the governor says: tier 0, protected containers and anything not in
-the config are never targeted, and limits are clamped to sane bounds.
+Pure. The actuator's own safety rules are enforced here, whatever the governor
+says: what each tier allows (services/actuator/safety.py), nothing outside the
+config is targeted, and limits are clamped to sane bounds.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
 from shared.docker_view import DockerContainer
 from shared.messages import CpuMax, DesiredState, IoMax, Refusal
@@ -63,21 +64,12 @@ def plan(
         if intent is None:
             targets.append(Target(container, tier, False, base))
             continue
-        if matcher.is_protected(container.name):
-            refusals.append(
-                Refusal(target=container.name, reason="protected (tier 0 or protected_containers)")
-            )
+        vetted = vet_intent(intent, tier, matcher.is_protected(container.name))
+        refusals += [Refusal(target=container.name, reason=r) for r in vetted.refusals]
+        if vetted.intent is None:
             targets.append(Target(container, tier, False, base))
             continue
-        if intent.tier != tier:
-            refusals.append(
-                Refusal(
-                    target=container.name,
-                    reason=f"desired says tier {intent.tier}, config says tier {tier}",
-                )
-            )
-            targets.append(Target(container, tier, False, base))
-            continue
+        intent = vetted.intent
         settings = base
         notes = [str(r) for r in intent.reasons]
         if intent.memory_high is not None:

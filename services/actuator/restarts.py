@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.actuator.safety import restart_refusal as tier_refusal
+from shared.messages import Reason
 from shared.tiers import TierMatcher
 
 
@@ -15,6 +17,7 @@ class RestartBounds:
 
 def restart_refusal(
     name: str,
+    reasons: list[Reason],
     matcher: TierMatcher,
     last_restart_of: dict[str, float],
     last_restart_any: float | None,
@@ -22,10 +25,11 @@ def restart_refusal(
     bounds: RestartBounds,
 ) -> str | None:
     """The reason to refuse, or None to go ahead. Times are wall-clock seconds."""
-    if matcher.tier_of(name) is None:
+    tier = matcher.tier_of(name)
+    if tier is None:
         return "not in any tier of the config"
-    if matcher.is_protected(name):
-        return "protected (tier 0 or protected_containers)"
+    if (refused := tier_refusal(tier, matcher.is_protected(name), reasons)) is not None:
+        return refused
     last = last_restart_of.get(name)
     if last is not None and now - last < bounds.per_container_seconds:
         wait = bounds.per_container_seconds - (now - last)

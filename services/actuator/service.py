@@ -166,6 +166,7 @@ class ActuatorService:
         history = store.restarts
         refusal = restart_refusal(
             action.container,
+            action.reasons,
             self.matcher,
             history.last_of,
             history.last_any,
