@@ -13,9 +13,12 @@ from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
 from shared.logs import Log, setup_logging
 from shared.runtime import ServiceLoop
+from shared.signing import Keyring, SigningError, configured_keyring
 from shared.topics import ServiceName, Topics
 
 DEFAULT_CONFIG = "/etc/warden/config.yaml"
+# The only services that read the signing key: the one that signs, the one that checks.
+SIGNING_SERVICES: frozenset[ServiceName] = frozenset({"governor", "actuator"})
 
 
 @dataclass
@@ -27,6 +30,8 @@ class ServiceContext:
     bus: Bus
     loop: ServiceLoop
     log: Log
+    # The signing key, for the governor and the actuator; None: unsigned.
+    keyring: Keyring | None = None
 
     @property
     def config(self) -> WardenConfig:
@@ -83,6 +88,16 @@ def load_or_exit(args: argparse.Namespace) -> LoadedConfig:
         raise SystemExit(2) from None
 
 
+def keyring_or_exit(name: ServiceName, cfg: WardenConfig) -> Keyring | None:
+    if name not in SIGNING_SERVICES:
+        return None
+    try:
+        return configured_keyring(cfg.security.signing_key_file)
+    except SigningError as exc:
+        print(f"signing key error:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run_service(
     name: ServiceName,
     description: str,
@@ -98,8 +113,11 @@ def run_service(
         add_arguments(parser)
     args = parser.parse_args(argv)
     loaded = load_or_exit(args)
+    keyring = keyring_or_exit(name, loaded.config)
     if args.check_config:
         print(check_config_report(loaded))
+        if name in SIGNING_SERVICES:
+            print(f"  signing key: {keyring.path if keyring else 'none (unsigned)'}")
         return 0
 
     cfg = loaded.config
@@ -115,8 +133,10 @@ def run_service(
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
     bus = Bus(cfg.mqtt, topics, name, loop, log)
-    ctx = ServiceContext(name, loaded, args, topics, bus, loop, log)
+    ctx = ServiceContext(name, loaded, args, topics, bus, loop, log, keyring)
     log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
+    if keyring is not None and keyring.loose_permissions:
+        log.warning("signing.key_readable", file=str(keyring.path), fix="chmod 600 it")
     build(ctx)
     loop.install_signal_handlers()
     loop.on_stop(bus.stop)

@@ -10,6 +10,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from services.actuator.admission import Admission
 from services.actuator.docker_control import DockerControl
 from services.actuator.download_clients import client_for
 from services.actuator.download_throttle import DownloadThrottleControl
@@ -54,6 +55,13 @@ class ActuatorService:
         )
         for problem in pre.problems:
             log.warning("preflight.problem", problem=problem)
+        self.admission = Admission(ctx.keyring)
+        if ctx.keyring is None:
+            log.warning(
+                "signing.off",
+                reason="no signing key configured",
+                risk="any client that may write the desired topic can steer this host",
+            )
         self.dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
         if pre.docker_problem:
             # A host without Docker still has bare process groups to manage; the stack
@@ -139,6 +147,10 @@ class ActuatorService:
                 "desired.untrusted", seq=desired.seq, reason="retained, not yet renewed"
             )
             return
+        if (problem := self.admission.desired(desired)) is not None:
+            self.ctx.log.warning("desired.refused", seq=desired.seq, reason=problem)
+            self.refuse(Refusal(target="desired state", reason=f"refused: {problem}"))
+            return
         renewed = self.lease is None
         self.lease = Lease(desired, self.ctx.loop.now())
         if renewed:
@@ -159,6 +171,10 @@ class ActuatorService:
                     reason=f"for host {action.host!r}, this is {self.cfg.host_id!r}",
                 )
             )
+            return
+        if (problem := self.admission.action(action)) is not None:
+            self.ctx.log.warning("action.refused", id=action.id, reason=problem)
+            self.refuse(Refusal(target=f"action {action.kind}", reason=f"refused: {problem}"))
             return
         if store.seen_action(action.id):
             log.info("action.duplicate", id=action.id, container=action.container)
@@ -360,7 +376,7 @@ class ActuatorService:
         self.publish_event("refusal", f"Refused {refusal.target}: {refusal.reason}", "warning")
         if publish_applied:
             self.foreign_refusals = [*self.foreign_refusals[-9:], refusal]
-            self.reconcile()
+            self.request_reconcile()
 
     def publish_applied(
         self,

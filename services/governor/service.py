@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,6 +33,7 @@ from shared.messages.presets import parse_preset
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
+from shared.signing import Signed, sign, verify
 from shared.topics import OFFLINE, ONLINE
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
@@ -52,6 +54,16 @@ class GovernorService:
         self._wake_timer: Timer | None = None
         self._announced_start = False
         self._pending: list[Callable[[GovernorMemory], GovernorMemory]] = []
+        # Who signs: a new sender id at every start, and an epoch above any retained one.
+        self.keyring = ctx.keyring
+        self.sender = secrets.token_hex(8)
+        self.epoch = time.time_ns() // 1_000_000
+        if self.keyring is None:
+            ctx.log.warning(
+                "signing.off",
+                reason="no signing key configured",
+                effect="desired states and actions go out unsigned",
+            )
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.sensor("pressure"), model_decoder(PressureFact), self.on_pressure)
@@ -166,9 +178,17 @@ class GovernorService:
     def on_own_desired(self, received: Received[DesiredState]) -> None:
         if self.ready or not received.retained:
             return
+        retained = received.value
+        if self.keyring is not None and (problem := verify(retained, self.keyring)) is not None:
+            # Not ours: whoever wrote it must not choose what we remember.
+            self.ctx.log.warning("state.untrusted", seq=retained.seq, reason=problem)
+            self.become_ready()
+            return
         # Our own last state, kept by the broker: pick up where we left off.
-        self.memory = received.value.governor
-        self.seq = received.value.seq
+        self.memory = retained.governor
+        self.seq = retained.seq
+        if retained.signature is not None:
+            self.epoch = max(self.epoch, retained.signature.epoch + 1)
         self.ctx.log.info(
             "state.restored",
             seq=self.seq,
@@ -309,15 +329,21 @@ class GovernorService:
             process_groups=decision.process_groups,
             governor=self.memory,
         )
+        volatile = {"ts", "seq", "signature"}
         unchanged = self.published is not None and candidate.model_dump(
-            exclude={"ts", "seq"}
-        ) == self.published.model_dump(exclude={"ts", "seq"})
+            exclude=volatile
+        ) == self.published.model_dump(exclude=volatile)
         if unchanged and not force:
             return
         self.seq += 1
-        desired = candidate.model_copy(update={"seq": self.seq})
+        desired = self.signed(candidate.model_copy(update={"seq": self.seq}))
         self.ctx.bus.publish(self.ctx.topics.desired, desired, retain=True)
         self.published = desired
+
+    def signed(self, message: Signed) -> Signed:
+        if self.keyring is None:
+            return message
+        return sign(message, self.keyring, self.sender, self.epoch)
 
     def publish_preset(self) -> None:
         """Retained, for Home Assistant's select: the run-time preset, else the config's."""
@@ -333,8 +359,13 @@ class GovernorService:
     def publish_restart(self, draft: RestartDraft) -> None:
         # Sent before the desired state that remembers it: should the governor die in
         # between and ask again, the actuator's own restart limits refuse the repeat.
-        action = Action(
-            host=self.cfg.host_id, kind="restart", container=draft.container, reasons=[draft.reason]
+        action = self.signed(
+            Action(
+                host=self.cfg.host_id,
+                kind="restart",
+                container=draft.container,
+                reasons=[draft.reason],
+            )
         )
         self.ctx.log.warning(
             "decision.restart", container=draft.container, id=action.id, reasons=str(draft.reason)

@@ -320,6 +320,12 @@ class Governor(Section):
         return self.stale_after_seconds or 3 * media_mode.poll_seconds
 
 
+class Security(Section):
+    # The governor signs desired states and actions with this key and the actuator
+    # refuses what it did not sign; $WARDEN_SIGNING_KEY_FILE wins. None: unsigned.
+    signing_key_file: str | None = None
+
+
 class Actuator(Section):
     dry_run: bool = False
     cgroup_root: str = "/sys/fs/cgroup"
@@ -450,6 +456,7 @@ class WardenConfig(Section):
     home_assistant: HomeAssistant = HomeAssistant()
     governor: Governor = Governor()
     actuator: Actuator = Actuator()
+    security: Security = Security()
     sensors: Sensors = Sensors()
     process_groups: list[ProcessGroup] = []
 

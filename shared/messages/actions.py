@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shared.messages.base import Message
 from shared.messages.desired import Reason
+from shared.messages.signature import Signature
 
 
 class Action(Message):
@@ -16,3 +17,4 @@ class Action(Message):
     kind: Literal["restart"]
     container: str
     reasons: list[Reason] = Field(min_length=1)
+    signature: Signature | None = None

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.messages.base import Message, Strict
+from shared.messages.signature import Signature
 from shared.presets import PresetName
 
 Bytes = Annotated[int, Field(gt=0)]
@@ -106,3 +107,5 @@ class DesiredState(Message):
     # The download client's global limit; None: whatever it had before Warden.
     download_limit_bps: Bytes | None = None
     governor: GovernorMemory = GovernorMemory()
+    # None: sent by a governor without a signing key, which a keyed actuator refuses.
+    signature: Signature | None = None

@@ -1,0 +1,51 @@
+"""Which desired states and actions the actuator lets in: signed by the governor, not replayed.
+
+Pure apart from its own memory of the newest message it admitted. Without a
+keyring (no signing key configured) every well-formed message is admitted,
+and the actuator says so once at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.messages import Action, DesiredState
+from shared.signing import Keyring, verify
+
+
+@dataclass
+class Admission:
+    keyring: Keyring | None
+    # (epoch, seq) of the newest desired state admitted: only a newer one comes in.
+    newest: tuple[int, int] | None = None
+
+    def desired(self, desired: DesiredState) -> str | None:
+        """Why this desired state is refused, or None (and it becomes the newest)."""
+        if self.keyring is None:
+            return None
+        if (problem := verify(desired, self.keyring)) is not None:
+            return problem
+        assert desired.signature is not None  # verify refuses unsigned
+        key = (desired.signature.epoch, desired.seq)
+        if self.newest is not None and key <= self.newest:
+            return (
+                f"replayed or out of date: epoch {key[0]} seq {key[1]} is not after "
+                f"epoch {self.newest[0]} seq {self.newest[1]}"
+            )
+        self.newest = key
+        return None
+
+    def action(self, action: Action) -> str | None:
+        """Why this action is refused, or None. Its id keeps a redelivery from acting twice;
+        the epoch keeps an action of a governor start before the newest from acting at all."""
+        if self.keyring is None:
+            return None
+        if (problem := verify(action, self.keyring)) is not None:
+            return problem
+        assert action.signature is not None
+        if self.newest is not None and action.signature.epoch < self.newest[0]:
+            return (
+                f"from an earlier governor start (epoch {action.signature.epoch} "
+                f"< {self.newest[0]})"
+            )
+        return None
