@@ -23,10 +23,19 @@ class Seen:
 
 
 class Probe:
-    def __init__(self, host: str, port: int, subscribe: str = "#") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        subscribe: str = "#",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.seen: list[Seen] = []
         self._cond = threading.Condition()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if username is not None:
+            self._client.username_pw_set(username, password)
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._client.on_connect = lambda c, *_: (c.subscribe(subscribe, 1), self._connected.set())
