@@ -44,6 +44,7 @@ def model_decoder(model: type[M]) -> Callable[[bytes], M]:
         except ValidationError as exc:
             raise PayloadError(f"{model.__name__}: {describe_validation_error(exc)}") from None
 
+    decode.model = model  # type: ignore[attr-defined]  # for tests that fuzz each topic's model
     return decode
 
 
@@ -172,15 +173,29 @@ class Bus:
             self._log.warning("bus.disconnected", reason=str(reason_code))
 
     def _handle_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        for handler, received in self.deliveries(msg.topic, bytes(msg.payload), bool(msg.retain)):
+            self._loop.post(handler, received)
+
+    def deliveries(
+        self, topic: str, payload: bytes, retained: bool
+    ) -> list[tuple[Callable[[Received[object]], None], Received[object]]]:
+        """The handler calls one message makes: one per matching subscription whose decoder
+        accepts it. What no decoder accepts is logged and dropped here."""
+        calls: list[tuple[Callable[[Received[object]], None], Received[object]]] = []
         for sub in self._subscriptions:
-            if not mqtt.topic_matches_sub(sub.topic_filter, msg.topic):
+            if not mqtt.topic_matches_sub(sub.topic_filter, topic):
                 continue
             try:
-                value = sub.decode(bytes(msg.payload))
+                value = sub.decode(payload)
             except PayloadError as exc:
-                self._log.warning("bus.payload_dropped", topic=msg.topic, reason=str(exc))
+                self._log.warning("bus.payload_dropped", topic=topic, reason=str(exc))
                 continue
             except Exception as exc:  # a decoder bug must not kill paho's thread
-                self._log.warning("bus.payload_dropped", topic=msg.topic, reason=repr(exc))
+                self._log.warning("bus.payload_dropped", topic=topic, reason=repr(exc))
                 continue
-            self._loop.post(sub.handler, Received(msg.topic, value, bool(msg.retain)))
+            calls.append((sub.handler, Received(topic, value, retained)))
+        return calls
+
+    @property
+    def topic_filters(self) -> list[str]:
+        return [sub.topic_filter for sub in self._subscriptions]
