@@ -466,18 +466,26 @@ def allowed(rules: list[tuple[str, str]], access: str, topic: str) -> bool:
         ("warden/h1/desired", {"governor"}),
         ("warden/h1/actions", {"governor"}),
         ("warden/h1/applied", {"actuator"}),
-        ("warden/h1/events", {"governor", "actuator"}),
+        ("warden/h1/events", {"governor", "actuator", "notifier"}),
         ("warden/h1/sensors/pressure", {"sensors"}),
-        ("warden/trigger", {"homeassistant"}),
-        ("warden/h1/trigger", {"homeassistant"}),
+        # "": the rules before the first `user` line, for clients without a login.
+        ("warden/trigger", {"homeassistant", "web", ""}),
+        ("warden/h1/trigger", {"homeassistant", "web", ""}),
+        ("warden/h1/governor/decision", {"governor"}),
+        ("warden/h1/preset", {"governor"}),
+        ("warden/h1/preset/set", {"homeassistant", "web"}),
+        ("warden/h1/ha/state", {"notifier"}),
+        ("warden/h1/ha/republish", {"homeassistant", "web"}),
+        ("homeassistant/sensor/warden_h1/x/config", {"notifier"}),
         *((f"warden/h1/{name}/availability", {name}) for name in SERVICES),
     ],
 )
 def test_acl_writers(topic: str, writers: set[str]) -> None:
     acl = read_acl(ACL)
-    assert set(acl) == {*SERVICES, "homeassistant"}
+    assert set(acl) == {"", *SERVICES, "homeassistant", "web"}
     assert {user for user, rules in acl.items() if allowed(rules, "write", topic)} == writers
-    assert all(allowed(rules, "read", topic) for rules in acl.values())
+    if topic.startswith("warden/"):
+        assert all(allowed(rules, "read", topic) for rules in acl.values())
 
 
 @pytest.fixture

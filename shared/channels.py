@@ -1,0 +1,383 @@
+"""The channel table: every topic on the bus, with its model, retained flag, writers and scope.
+
+One list, so the broker's ACL (deploy/mosquitto/acl) and the README's topic
+table are generated from it and a topic cannot be forgotten in either:
+
+    python -m shared.channels --acl      # the broker's acl_file
+    python -m shared.channels --readme   # the README's topic table
+
+Topic templates use `{root}` (mqtt.topic_root), `{host}` (the host id) and
+`{discovery}` (home_assistant.discovery_prefix); any other `{name}` is one
+topic level that varies (a wildcard `+` in the ACL, `<name>` in the README).
+`{service}` is each writer's own name, so each service writes only its own
+availability.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.messages import (
+    Action,
+    Applied,
+    ContainerInventory,
+    DesiredState,
+    Event,
+    GpuFact,
+    LastDecision,
+    PressureFact,
+    ResourcesFact,
+    StreamsFact,
+    ThermalFact,
+    Trigger,
+)
+
+User = Literal["governor", "actuator", "sensors", "notifier", "homeassistant", "web", "anonymous"]
+USERS: tuple[User, ...] = (
+    "governor",
+    "actuator",
+    "sensors",
+    "notifier",
+    "homeassistant",
+    "web",
+    "anonymous",
+)
+# Under warden/<host>/...; all_hosts: directly under the root; discovery: under
+# Home Assistant's discovery prefix.
+Scope = Literal["host", "all_hosts", "discovery"]
+
+SERVICES: tuple[User, ...] = ("sensors", "governor", "actuator", "notifier")
+TRIGGER_WRITERS: tuple[User, ...] = ("homeassistant", "web", "anonymous")
+
+
+@dataclass(frozen=True)
+class Channel:
+    topic: str
+    # The pydantic model of the payload; None where it is a bare word or text.
+    model: type[BaseModel] | None
+    retained: bool
+    writers: tuple[User, ...]
+    scope: Scope
+    what: str
+    # Who may read it besides everyone's read of the whole `{root}/#`.
+    readers: tuple[User, ...] = ()
+    # The README's payload column where the model cannot say it.
+    payload: str = ""
+
+    @property
+    def payload_doc(self) -> str:
+        return self.payload or (self.model.__name__ if self.model else "text")
+
+
+def _sensor(kind: str, model: type[BaseModel], what: str) -> Channel:
+    return Channel(f"{{root}}/{{host}}/sensors/{kind}", model, True, ("sensors",), "host", what)
+
+
+CHANNELS: tuple[Channel, ...] = (
+    _sensor(
+        "pressure",
+        PressureFact,
+        "cpu, memory, io PSI (`some`/`full` avg10/60/300); a resource the host cannot "
+        "report is `null` (unknown), never 0",
+    ),
+    _sensor(
+        "containers",
+        ContainerInventory,
+        "every container: id, name, state, tier, protected, RSS; on every Docker event",
+    ),
+    _sensor(
+        "streams",
+        StreamsFact,
+        "media sessions (playing/paused, transcode, local) and the count media mode uses; "
+        "`null` when the server cannot be asked, with the error",
+    ),
+    _sensor("thermal", ThermalFact, "temperature sensors and the hottest of them"),
+    _sensor("gpu", GpuFact, "each GPU: utilisation, memory, temperature, power, its processes"),
+    _sensor(
+        "resources",
+        ResourcesFact,
+        "CPU, memory and disk use of the host, each process group and container",
+    ),
+    Channel(
+        "{root}/{host}/desired",
+        DesiredState,
+        True,
+        ("governor",),
+        "host",
+        "the desired state: per container paused / memory.high / cpu.max / io.max with "
+        "reasons, a `seq` and a `lease_seconds`",
+    ),
+    Channel(
+        "{root}/{host}/actions",
+        Action,
+        False,
+        ("governor",),
+        "host",
+        "one-shot actions with ids: container restarts, which the actuator carries out "
+        "once each, within its own limits",
+    ),
+    Channel(
+        "{root}/{host}/applied",
+        Applied,
+        True,
+        ("actuator",),
+        "host",
+        "what was applied (`desired` or `baseline` and why), refusals, errors, "
+        "unsupported controls",
+    ),
+    Channel(
+        "{root}/{host}/events",
+        Event,
+        False,
+        ("governor", "actuator", "notifier"),
+        "host",
+        "`media_mode_activated`, `lease_expired`, `refusal`, `notifier_channel_failed`, ...",
+    ),
+    Channel(
+        "{root}/trigger",
+        Trigger,
+        False,
+        TRIGGER_WRITERS,
+        "all_hosts",
+        "`media_start`, `media_stop`, `tier3_pause`, `tier3_resume`, for every host",
+    ),
+    Channel(
+        "{root}/{host}/trigger",
+        Trigger,
+        False,
+        TRIGGER_WRITERS,
+        "host",
+        "the same, for one host",
+    ),
+    Channel(
+        "{root}/{host}/{service}/availability",
+        None,
+        True,
+        (*SERVICES, "web"),
+        "host",
+        "`online`, or `offline` (last will and clean stop); each service its own",
+    ),
+    Channel(
+        "{root}/{host}/governor/decision",
+        LastDecision,
+        True,
+        ("governor",),
+        "host",
+        "the last change of the desired state, in a line, with its reasons",
+    ),
+    Channel(
+        "{root}/{host}/preset",
+        None,
+        True,
+        ("governor",),
+        "host",
+        "the process-group preset in force",
+    ),
+    Channel(
+        "{root}/{host}/preset/set",
+        None,
+        False,
+        ("homeassistant", "web"),
+        "host",
+        'set the process-group preset (a preset name, or `{"preset": ...}`)',
+    ),
+    # The model is the notifier's HaState (services/notifier/home_assistant/states.py):
+    # shared/ imports no service.
+    Channel(
+        "{root}/{host}/ha/state",
+        None,
+        True,
+        ("notifier",),
+        "host",
+        "for Home Assistant: state derived where a template cannot",
+        payload="JSON (the notifier's HaState)",
+    ),
+    Channel(
+        "{root}/{host}/ha/event/{kind}",
+        Event,
+        False,
+        ("notifier",),
+        "host",
+        "for Home Assistant: device triggers",
+    ),
+    Channel(
+        "{root}/{host}/ha/notify",
+        None,
+        False,
+        ("notifier",),
+        "host",
+        "for Home Assistant: notifications (`title`, `message`, `kind`)",
+        payload="JSON",
+    ),
+    Channel(
+        "{root}/{host}/ha/republish",
+        None,
+        False,
+        ("homeassistant", "web"),
+        "host",
+        "`republish`: announce the device to Home Assistant again",
+    ),
+    # --- web: the HTTP/dashboard service. Adjust this row with it. ---
+    Channel(
+        "{root}/{host}/settings/set",
+        None,
+        False,
+        ("web",),
+        "host",
+        "run-time settings from the web dashboard",
+    ),
+    Channel(
+        "{discovery}/{component}/{node}/{object}/config",
+        None,
+        True,
+        ("notifier",),
+        "discovery",
+        "Home Assistant MQTT discovery, one config per entity (empty: entity gone)",
+        readers=("notifier", "homeassistant", "web"),
+        payload="JSON",
+    ),
+    Channel(
+        "{discovery}/status",
+        None,
+        True,
+        ("homeassistant",),
+        "discovery",
+        "Home Assistant's birth message (`online`) and last will",
+        readers=("notifier", "homeassistant", "web"),
+    ),
+)
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def render(topic: str, root: str, host: str, discovery: str, service: str, level: str) -> str:
+    """The template with root, host, discovery and service filled in, other levels as `level`
+    (with `{name}` in it replaced by the placeholder's name)."""
+    fixed = {"root": root, "host": host, "discovery": discovery, "service": service}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return fixed[name] if name in fixed else level.replace("{name}", name)
+
+    return _PLACEHOLDER.sub(fill, topic)
+
+
+def acl_filters(channel: Channel, writer: str, root: str = "warden") -> str:
+    return render(channel.topic, root, "+", "homeassistant", writer, "+")
+
+
+def readme_topic(channel: Channel, root: str = "warden") -> str:
+    return render(channel.topic, root, "<host>", "homeassistant", "<service>", "<{name}>")
+
+
+def grants(user: User, root: str = "warden") -> list[tuple[str, str]]:
+    """(access, topic filter) for one user, in ACL order: read the bus, then its writes."""
+    result: list[tuple[str, str]] = [("read", f"{root}/#")]
+    extra_reads = {
+        acl_filters(c, user, root) for c in CHANNELS if user in c.readers and c.scope == "discovery"
+    }
+    writes: list[str] = []
+    for channel in CHANNELS:
+        if user in channel.writers:
+            topic = acl_filters(channel, user, root)
+            if topic not in writes:
+                writes.append(topic)
+    for topic in writes:
+        result.append(("readwrite" if topic in extra_reads else "write", topic))
+    result.extend(("read", t) for t in sorted(extra_reads - set(writes)))
+    return result
+
+
+ACL_HEADER = """\
+# Who may publish what on the Warden bus (mosquitto acl_file).
+#
+# GENERATED from shared/channels.py: edit the table there, then run
+#   python -m shared.channels --acl > deploy/mosquitto/acl
+# (a test keeps the two equal).
+#
+# Topics: warden/<host>/... with the default topic root `warden` and Home
+# Assistant's default discovery prefix `homeassistant`; change them below if
+# config.yaml sets another mqtt.topic_root or home_assistant.discovery_prefix.
+# Everything not granted here is denied: a publish the ACL refuses is dropped
+# by the broker (MQTT 3.1.1 has no way to tell the client), so a stray or
+# compromised process cannot write another's topics. Everyone reads the bus.
+"""
+
+_USER_NOTES: dict[User, str] = {
+    "anonymous": "Clients without a login (only where the broker allows them, as "
+    "warden-stack's local\n# broker does): read, and fire triggers.",
+    "governor": "Decides: the only writer of desired state and one-shot actions.",
+    "actuator": "Changes the host: the only writer of what was applied.",
+    "sensors": "Reports facts.",
+    "notifier": "Sends events out, and announces Warden to Home Assistant.",
+    "homeassistant": "Home Assistant: fires triggers, sets the preset, asks for discovery again.",
+    "web": "The web dashboard: reads everything, fires triggers, sets the preset and settings.",
+}
+
+
+def acl(root: str = "warden") -> str:
+    lines = [ACL_HEADER]
+    # Mosquitto applies the topic lines before the first `user` line to anonymous clients.
+    order: list[User] = ["anonymous", *(u for u in USERS if u != "anonymous")]
+    for user in order:
+        lines.append(f"# {_USER_NOTES[user]}")
+        if user != "anonymous":
+            lines.append(f"user {user}")
+        lines.extend(f"topic {access} {topic}" for access, topic in grants(user, root))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _writers_cell(channel: Channel) -> str:
+    if "{service}" in channel.topic:
+        return "each service"
+    return ", ".join("anyone (no login)" if w == "anonymous" else w for w in channel.writers)
+
+
+def readme_table(root: str = "warden") -> str:
+    rows = [
+        "| topic | retained | who writes | payload | what |",
+        "|---|---|---|---|---|",
+    ]
+    for channel in CHANNELS:
+        model = channel.payload_doc
+        rows.append(
+            f"| `{readme_topic(channel, root)}` | {'yes' if channel.retained else 'no'} "
+            f"| {_writers_cell(channel)} | {model} | {channel.what} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+README_START = (
+    "<!-- channels: generated by `python -m shared.channels --readme` from shared/channels.py -->"
+)
+README_END = "<!-- channels: end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """README text with the table between the markers replaced by the generated one."""
+    start = readme.index(README_START) + len(README_START) + 1
+    end = readme.index(README_END)
+    return readme[:start] + readme_table() + readme[end:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--acl"]:
+        sys.stdout.write(acl())
+        return 0
+    if args == ["--readme"]:
+        sys.stdout.write(readme_table())
+        return 0
+    print("usage: python -m shared.channels --acl | --readme", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""A real Mosquitto with a password file and an ACL, and clients that log in to it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from tests.support.broker import free_port, wait_for_port
+
+
+def mosquitto_passwd() -> str | None:
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    return tool if Path(tool).exists() else None
+
+
+def write_passwd(path: Path, users: Mapping[str, str]) -> None:
+    tool = mosquitto_passwd()
+    assert tool is not None
+    for index, (user, password) in enumerate(users.items()):
+        create = ["-c"] if index == 0 else []
+        subprocess.run([tool, *create, "-b", str(path), user, password], check=True)
+
+
+class AclBroker:
+    """Mosquitto on a free loopback port with `acl` and a password file for `users`.
+
+    Mosquitto drops root for its own user before reading the password and ACL
+    files, and pytest's tmp_path is private to root, so they live elsewhere.
+    """
+
+    def __init__(self, acl: Path, users: Mapping[str, str], allow_anonymous: bool) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="warden-acl-"))
+        self.workdir.chmod(0o755)
+        self.users = dict(users)
+        passwd = self.workdir / "passwd"
+        write_passwd(passwd, users)
+        shutil.copy(acl, self.workdir / "acl")
+        for file in (passwd, self.workdir / "acl"):
+            file.chmod(0o644)
+        self.port = free_port()
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
+            f"password_file {passwd}\n"
+            f"acl_file {self.workdir / 'acl'}\n"
+            "persistence false\n"
+        )
+        self.log_path = self.workdir / "mosquitto.log"
+        self._log = self.log_path.open("ab")
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.port)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Client:
+    """One login (or none); records what it receives."""
+
+    def __init__(self, port: int, user: str | None, password: str | None = None) -> None:
+        self.name = user or "anonymous"
+        self.received: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if user is not None:
+            self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self._connected.wait(10), f"{self.name} could not log in"
+
+    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        if not getattr(reason, "is_failure", True):
+            self._connected.set()
+
+    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append((message.topic, bytes(message.payload)))
+
+    def seen(self) -> set[tuple[str, bytes]]:
+        with self._lock:
+            return set(self.received)
+
+    def subscribe(self, *topics: str) -> None:
+        for topic in topics:
+            result, _mid = self.client.subscribe(topic, 1)
+            assert result == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.3)  # let the broker register them before anyone publishes
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,171 @@
+"""The channel table: complete, the source of the shipped ACL and README table, and
+enforced by a real Mosquitto exactly as written."""
+
+from __future__ import annotations
+
+import time
+import typing
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from services.notifier.home_assistant.discovery import config_topic, node_filter
+from shared import channels
+from shared.channels import CHANNELS, USERS, Channel
+from shared.topics import SensorKind, ServiceName, Topics
+from tests.conftest import missing
+from tests.support.acl_broker import AclBroker, Client, mosquitto_passwd
+from tests.support.processes import REPO, wait_until
+
+ACL = REPO / "deploy" / "mosquitto" / "acl"
+HOST = "h1"
+(DISCOVERY,) = [c for c in CHANNELS if c.topic.endswith("/config")]
+
+
+def concrete(channel: Channel, writer: str) -> str:
+    """A topic a writer really publishes on for this channel."""
+    return channels.render(channel.topic, "warden", HOST, "homeassistant", writer, "x-{name}")
+
+
+def matching(topic: str) -> list[Channel]:
+    return [
+        c
+        for c in CHANNELS
+        if any(mqtt.topic_matches_sub(channels.acl_filters(c, w), topic) for w in c.writers)
+    ]
+
+
+def test_shipped_acl_is_the_generated_one() -> None:
+    assert ACL.read_text() == channels.acl(), "run: python -m shared.channels --acl > " + str(ACL)
+
+
+def test_readme_topic_table_is_the_generated_one() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert readme == channels.readme_with_table(readme), "README's topic table is stale"
+
+
+def test_every_topic_the_code_builds_is_one_channel() -> None:
+    t = Topics("warden", HOST)
+    built = [
+        *(t.sensor(kind) for kind in typing.get_args(SensorKind)),
+        *(t.availability(name) for name in typing.get_args(ServiceName)),
+        t.desired,
+        t.actions,
+        t.applied,
+        t.events,
+        t.trigger,
+        t.trigger_all_hosts,
+        t.decision,
+        t.preset,
+        t.preset_set,
+        # The leaves the notifier and its discovery configs use.
+        *(t.ha(leaf) for leaf in ("state", "notify", "republish", "event/media_mode_activated")),
+        config_topic("homeassistant", "sensor", HOST, "memory_some_avg10"),
+        "homeassistant/status",
+    ]
+    for topic in built:
+        assert len(matching(topic)) == 1, (topic, matching(topic))
+    # Every property and method of Topics is listed above, so a new one fails here first.
+    members = {n for n in vars(Topics) if not n.startswith("_")} - {"root", "host"}
+    assert members == {
+        "sensor",
+        "availability",
+        "desired",
+        "actions",
+        "applied",
+        "events",
+        "trigger",
+        "trigger_all_hosts",
+        "decision",
+        "preset",
+        "preset_set",
+        "ha",
+    }
+    # What the notifier subscribes to find its old configs lies inside the configs' channel.
+    assert matching(node_filter("homeassistant", HOST).replace("+", "x")) == [DISCOVERY]
+
+
+def test_each_service_writes_only_its_own_availability() -> None:
+    (availability,) = [c for c in CHANNELS if "{service}" in c.topic]
+    for user in USERS:
+        topics = [t for a, t in channels.grants(user) if "availability" in t and a != "read"]
+        assert topics == ([f"warden/+/{user}/availability"] if user in availability.writers else [])
+
+
+# --- the real broker ------------------------------------------------------------
+
+
+@pytest.fixture
+def acl_broker() -> Iterator[AclBroker]:
+    if mosquitto_passwd() is None:
+        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
+    logins = {user: f"{user}-secret" for user in USERS if user != "anonymous"}
+    # Anonymous allowed, as on warden-stack's local broker: its rules are the ACL's first lines.
+    broker = AclBroker(ACL, logins, allow_anonymous=True)
+    yield broker
+    broker.close()
+
+
+def login(broker: AclBroker, user: str) -> Client:
+    if user == "anonymous":
+        return Client(broker.port, None)
+    return Client(broker.port, user, broker.users[user])
+
+
+def test_broker_accepts_every_write_in_the_table_and_denies_the_rest(
+    acl_broker: AclBroker,
+) -> None:
+    # Home Assistant watches: its read grants must cover everything it is meant to see.
+    watcher = login(acl_broker, "homeassistant")
+    watcher.subscribe("warden/#", "homeassistant/#")
+    clients = {user: login(acl_broker, user) for user in USERS}
+    expected: set[tuple[str, bytes]] = set()
+    refused: set[tuple[str, bytes]] = set()
+    try:
+        for channel in CHANNELS:
+            for user, client in clients.items():
+                # A service writing another's availability is the refusal to prove there.
+                writer = user if user in channel.writers else channel.writers[0]
+                topic = concrete(channel, writer)
+                message = (topic, f"{user}".encode())
+                client.publish(topic, message[1], retain=channel.retained)
+                (expected if user in channel.writers else refused).add(message)
+        try:
+            wait_until(lambda: expected <= watcher.seen(), timeout=10, what="allowed writes")
+        except TimeoutError:
+            pytest.fail(f"the broker dropped allowed writes: {sorted(expected - watcher.seen())}")
+        time.sleep(0.5)  # a late delivery of a refused write would show up now
+        assert watcher.seen() & refused == set()
+        assert watcher.seen() - expected == set()
+    finally:
+        for client in (watcher, *clients.values()):
+            client.close()
+
+
+def test_each_user_reads_what_it_subscribes(acl_broker: AclBroker) -> None:
+    """The notifier reads Home Assistant's birth and its own old configs; every login the bus."""
+    readers = {user: login(acl_broker, user) for user in USERS}
+    notifier_config = concrete(DISCOVERY, "notifier")
+    try:
+        for client in readers.values():
+            client.subscribe("warden/#", "homeassistant/#")
+        governor = login(acl_broker, "governor")
+        governor.publish("warden/h1/desired", b"d")
+        homeassistant = readers["homeassistant"]
+        homeassistant.publish("homeassistant/status", b"online")
+        readers["notifier"].publish(notifier_config, b"{}")
+        governor.close()
+        everyone = ("warden/h1/desired", b"d")
+        for client in readers.values():
+            wait_until(lambda c=client: everyone in c.seen(), what=f"{client.name} reads desired")
+        for user in ("notifier", "homeassistant", "web"):
+            seen = readers[user].seen
+            wait_until(lambda s=seen: ("homeassistant/status", b"online") in s(), what=user)
+            wait_until(lambda s=seen: (notifier_config, b"{}") in s(), what=user)
+        time.sleep(0.3)
+        for user in ("governor", "actuator", "sensors", "anonymous"):
+            assert not any(t.startswith("homeassistant/") for t, _ in readers[user].seen())
+    finally:
+        for client in readers.values():
+            client.close()
