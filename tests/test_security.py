@@ -15,11 +15,11 @@ import pytest
 from shared.messages import Action, Applied, ContainerIntent, DesiredState, Event, Reason
 from shared.signing import Keyring, load_keyring, new_key, sign
 from tests.conftest import missing
+from tests.support.acl_broker import AclBroker, mosquitto_passwd
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
-from tests.support.secured_broker import SecuredMosquitto
 
 SENDER = "0123456789abcdef"
 
@@ -185,35 +185,46 @@ def test_without_a_key_the_actuator_says_once_that_it_runs_unsigned(
     assert actuator.output().count("signing.off") == 1
 
 
+LOGINS = ("governor", "actuator", "sensors", "homeassistant")
+ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "acl"
+
+
 @pytest.fixture
-def secured_broker() -> Iterator[SecuredMosquitto]:
-    try:
-        secured = SecuredMosquitto(("governor", "actuator", "sensors", "homeassistant"))
-    except RuntimeError as exc:
-        missing(str(exc))
-    yield secured
-    secured.stop()
+def acl_broker() -> Iterator[AclBroker]:
+    if mosquitto_passwd() is None:
+        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
+    broker = AclBroker(ACL, {u: f"{u}-secret" for u in LOGINS}, allow_anonymous=False)
+    yield broker
+    broker.close()
+
+
+def login(broker: AclBroker, user: str) -> dict[str, object]:
+    password = f"{user}-secret"
+    return {"host": "127.0.0.1", "port": broker.port, "username": user, "password": password}
+
+
+def as_user(broker: AclBroker, user: str) -> Probe:
+    return Probe("127.0.0.1", broker.port, username=user, password=f"{user}-secret")
 
 
 def test_the_broker_acl_alone_stops_forgery(
-    tmp_path: Path, secured_broker: SecuredMosquitto, containers: Containers, host_id: str
+    tmp_path: Path, acl_broker: AclBroker, containers: Containers, host_id: str
 ) -> None:
     """No key: only the shipped ACL stands in the way. Any user but the governor writes
     a desired state that would pause a tier-3 container; the broker drops it."""
     t3 = containers.run("t3")
-    broker = secured_broker
-    cfg = actuator_config(tmp_path, containers, host_id, broker.login("actuator"))
+    cfg = actuator_config(tmp_path, containers, host_id, login(acl_broker, "actuator"))
     actuator = Service("actuator", cfg, tmp_path)
-    watcher = Probe(broker.host, broker.port, username="sensors", password="sensors-secret")
+    watcher = as_user(acl_broker, "sensors")
     topic, name = f"warden/{host_id}/desired", containers.name("t3")
     try:
         online(watcher, host_id)
         for seq, user in enumerate(("homeassistant", "sensors", "actuator"), 1):
-            forger = Probe(broker.host, broker.port, username=user, password=f"{user}-secret")
+            forger = as_user(acl_broker, user)
             forger.publish(topic, pausing(host_id, seq, **{name: intent(3)}).model_dump_json())
             forger.close()
         # The same message from the governor's login goes through: the test could see one.
-        governor = Probe(broker.host, broker.port, username="governor", password="governor-secret")
+        governor = as_user(acl_broker, "governor")
         governor.publish(topic, pausing(host_id, 99, **{name: intent(3)}).model_dump_json())
         wait_until(lambda: containers.state(t3) == "paused", what="paused by the governor")
         seen = [DesiredState.model_validate_json(s.payload).seq for s in watcher.messages(topic)]
