@@ -164,6 +164,16 @@ CHANNELS: tuple[Channel, ...] = (
         "`online`, or `offline` (last will and clean stop); each service its own",
     ),
     Channel(
+        "{root}/{host}/bridge/availability",
+        None,
+        True,
+        (),
+        "host",
+        "`1` while this host's bridge to the central broker is up, `0` (its last will "
+        "there) when the link or the host is gone; only where `bridge:` is on",
+        payload="`1` or `0`",
+    ),
+    Channel(
         "{root}/{host}/governor/decision",
         LastDecision,
         True,
@@ -337,6 +347,8 @@ def acl(root: str = "warden") -> str:
 def _writers_cell(channel: Channel) -> str:
     if "{service}" in channel.topic:
         return "each service"
+    if not channel.writers:
+        return "Mosquitto's bridge"
     return ", ".join("anyone (no login)" if w == "anonymous" else w for w in channel.writers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,9 +62,27 @@ class Topics:
     def preset_set(self) -> str:
         return f"{self._base}/preset/set"
 
+    @property
+    def bridge_availability(self) -> str:
+        """Retained on the central broker: `1` while this host's bridge is up, `0` when not."""
+        return f"{self._base}/bridge/availability"
+
     def ha(self, leaf: str) -> str:
         """State the notifier derives for Home Assistant where a template cannot."""
         return f"{self._base}/ha/{leaf}"
+
+
+_NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def host_slug(host: str) -> str:
+    """The host id as Home Assistant's discovery topics and entity ids allow it."""
+    return _NOT_ID.sub("_", host).lower()
+
+
+def discovery_node(host: str) -> str:
+    """The discovery node id of a host's device: homeassistant/<component>/<node>/..."""
+    return f"warden_{host_slug(host)}"
 
 
 ONLINE = "online"

@@ -320,6 +320,35 @@ class Governor(Section):
         return self.stale_after_seconds or 3 * media_mode.poll_seconds
 
 
+class Bridge(Section):
+    """A Mosquitto bridge from this host's broker to a central one (warden-stack writes it).
+
+    This host's facts, states, events, availability and discovery go up; its
+    triggers and settings (and warden/trigger) come down. Decisions stay here.
+    """
+
+    enabled: bool = False
+    address: str | None = None
+    port: Port = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    # The CA that signed the central broker's certificate; default: the system's CAs.
+    ca_file: str | None = None
+    # How soon the central broker notices this host is gone: about 1.5 times this.
+    keepalive_seconds: Annotated[int, Field(ge=2, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _complete(self) -> Bridge:
+        if self.enabled and not self.address:
+            raise ValueError("address is needed when the bridge is enabled")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file needs tls: true")
+        return self
+
+
 class Security(Section):
     # The governor signs desired states and actions with this key and the actuator
     # refuses what it did not sign; $WARDEN_SIGNING_KEY_FILE wins. None: unsigned.
@@ -457,6 +486,7 @@ class WardenConfig(Section):
     governor: Governor = Governor()
     actuator: Actuator = Actuator()
     security: Security = Security()
+    bridge: Bridge = Bridge()
     sensors: Sensors = Sensors()
     process_groups: list[ProcessGroup] = []
 

@@ -8,12 +8,12 @@ report renders as `None`, which Home Assistant shows as unknown, never 0.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.config.model import WardenConfig
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
+from shared.topics import discovery_node as node_id
 
 Component = Literal["sensor", "binary_sensor", "switch", "button", "select", "device_automation"]
 
@@ -32,22 +32,11 @@ DEVICE_TRIGGERS: dict[str, tuple[str, str]] = {
     "memory_emergency_restart": ("restarted_container", "memory_emergency"),
 }
 
-_NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
-
 
 @dataclass(frozen=True)
 class Entity:
     component: Component
     config: dict[str, Any]
-
-
-def slug(host: str) -> str:
-    """The host id as discovery topics and entity ids allow it."""
-    return _NOT_ID.sub("_", host).lower()
-
-
-def node_id(host: str) -> str:
-    return f"warden_{slug(host)}"
 
 
 def config_topic(prefix: str, component: str, host: str, key: str) -> str:
