@@ -651,3 +651,18 @@ def test_readme_automations_use_what_warden_offers() -> None:
             if "target" in action:
                 named.add(action["target"]["entity_id"])
     assert named and named <= entity_ids
+
+
+def test_behind_a_bridge_every_entity_is_unavailable_when_the_host_is_gone() -> None:
+    cfg = WardenConfig.model_validate(
+        {"host_id": "nas", "bridge": {"enabled": True, "address": "central.lan"}}
+    )
+    bridge = {"topic": "warden/nas/bridge/availability", "payload_available": "1"}
+    for key, entity in build_entities(cfg, "nas", "1.2.3").items():
+        if entity.component == "device_automation":
+            continue  # a trigger has no availability in Home Assistant
+        entries = entity.config["availability"]
+        assert entity.config["availability_mode"] == "all", key
+        assert any(bridge.items() <= e.items() for e in entries), key
+    for topic, payload in discovery_messages(cfg, "nas", "1.2.3").items():
+        assert check_discovery(topic, json.dumps(payload)) == [], topic

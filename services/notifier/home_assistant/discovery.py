@@ -107,15 +107,32 @@ def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Enti
     device = device_block(cfg, host, version)
     origin = origin_block(version)
 
+    # Behind a bridge, a host that is gone leaves its services' `online` on the central
+    # broker; the bridge's own last will there is what says so.
+    bridged = (
+        [
+            {
+                "topic": topics.bridge_availability,
+                "payload_available": "1",
+                "payload_not_available": "0",
+            }
+        ]
+        if cfg.bridge.enabled
+        else []
+    )
+
     def availability(*services: ServiceName) -> dict[str, Any]:
         return {
             "availability": [
-                {
-                    "topic": topics.availability(s),
-                    "payload_available": ONLINE,
-                    "payload_not_available": OFFLINE,
-                }
-                for s in services
+                *(
+                    {
+                        "topic": topics.availability(s),
+                        "payload_available": ONLINE,
+                        "payload_not_available": OFFLINE,
+                    }
+                    for s in services
+                ),
+                *bridged,
             ],
             "availability_mode": "all",
         }
@@ -131,7 +148,7 @@ def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Enti
             "origin": origin,
             "qos": 1,
         }
-        if services:
+        if services or bridged:
             config.update(availability(*services))
         config.update(extra)
         return key, Entity(component, config)
