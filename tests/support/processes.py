@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -21,12 +21,15 @@ def write_config(path: Path, config: dict) -> Path:
 
 
 class Service:
-    def __init__(self, name: str, config: Path, logdir: Path, *extra: str) -> None:
+    def __init__(
+        self, name: str, config: Path, logdir: Path, *extra: str, wrap: Sequence[str] = ()
+    ) -> None:
+        """wrap: an argv prefix the service runs under (`ip netns exec NS`, say)."""
         self.name = name
         self.log = logdir / f"{name}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}", "--config", str(config), *extra],
+            [*wrap, sys.executable, "-m", f"services.{name}", "--config", str(config), *extra],
             cwd=REPO,
             env=env,
             stdout=self.log.open("ab"),
