@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared import __version__
 from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
+from shared.config.model import Mqtt
 from shared.logs import Log, setup_logging
 from shared.runtime import ServiceLoop
+from shared.secrets import SecretFileError, read_secret_file
 from shared.topics import ServiceName, Topics
 
 DEFAULT_CONFIG = "/etc/warden/config.yaml"
@@ -83,6 +86,20 @@ def load_or_exit(args: argparse.Namespace) -> LoadedConfig:
         raise SystemExit(2) from None
 
 
+def stack_login(mqtt: Mqtt, name: ServiceName, environ: Mapping[str, str]) -> Mqtt:
+    """On warden-stack's local broker each service logs in as itself, with the password
+    the stack generated (WARDEN_MQTT_SECRETS_DIR/<name>.password); elsewhere, the config's."""
+    secrets_dir = environ.get("WARDEN_MQTT_SECRETS_DIR")
+    if not secrets_dir or mqtt.host is not None:
+        return mqtt
+    try:
+        password = read_secret_file(Path(secrets_dir) / f"{name}.password")
+    except (OSError, SecretFileError) as exc:
+        print(f"warden-{name}: cannot read the local broker password: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return mqtt.model_copy(update={"username": name, "password": password})
+
+
 def run_service(
     name: ServiceName,
     description: str,
@@ -114,7 +131,7 @@ def run_service(
         return code
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
-    bus = Bus(cfg.mqtt, topics, name, loop, log)
+    bus = Bus(stack_login(cfg.mqtt, name, os.environ), topics, name, loop, log)
     ctx = ServiceContext(name, loaded, args, topics, bus, loop, log)
     log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
     build(ctx)
