@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
 from shared.config.model import Mqtt
 from shared.logs import Log, setup_logging
+from shared.reload import plan_reload
 from shared.runtime import ServiceLoop
 from shared.secrets import SecretFileError, read_secret_file
 from shared.topics import ServiceName, Topics
@@ -100,6 +103,39 @@ def stack_login(mqtt: Mqtt, name: ServiceName, environ: Mapping[str, str]) -> Mq
     return mqtt.model_copy(update={"username": name, "password": password})
 
 
+def reload_config(ctx: ServiceContext, service: object) -> None:
+    """SIGHUP: run on the new file, or, when it does not load, go on with the old one."""
+    ctx.log.info("config.reload_requested", file=str(ctx.args.config))
+    try:
+        loaded = load_config(ctx.args.config, ctx.args.env_file)
+    except ConfigError as exc:
+        for key, reason in exc.problems:
+            ctx.log.error(
+                "config.reload_refused",
+                file=str(exc.path),
+                key=key or None,
+                reason=reason,
+                action="running on the previous config",
+            )
+        return
+    restart_only = tuple(getattr(service, "restart_only", ()))
+    plan = plan_reload(ctx.config, loaded.config, restart_only)
+    if plan.needs_restart:
+        ctx.log.warning(
+            "config.restart_needed",
+            keys=",".join(plan.needs_restart),
+            action="these keep their running values until the service restarts",
+        )
+    ctx.loaded = dataclasses.replace(loaded, config=plan.config)
+    if not plan.live:
+        ctx.log.info("config.reloaded", changed=None)
+        return
+    hook = getattr(service, "reload", None)
+    if hook is not None:
+        hook(plan.config)
+    ctx.log.info("config.reloaded", changed=",".join(plan.live))
+
+
 def run_service(
     name: ServiceName,
     description: str,
@@ -134,8 +170,10 @@ def run_service(
     bus = Bus(stack_login(cfg.mqtt, name, os.environ), topics, name, loop, log)
     ctx = ServiceContext(name, loaded, args, topics, bus, loop, log)
     log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
-    build(ctx)
+    service = build(ctx)
     loop.install_signal_handlers()
+    # The handler only posts: the reload runs on the loop, between two messages.
+    signal.signal(signal.SIGHUP, lambda _s, _f: loop.post(reload_config, ctx, service))
     loop.on_stop(bus.stop)
     bus.start()
     loop.run()
