@@ -18,6 +18,7 @@ from shared.config.model import Mqtt
 from shared.logs import Log, setup_logging
 from shared.reload import plan_reload
 from shared.runtime import ServiceLoop
+from shared.sd_notify import notify, watchdog_interval
 from shared.secrets import SecretFileError, read_secret_file
 from shared.topics import ServiceName, Topics
 
@@ -136,6 +137,28 @@ def reload_config(ctx: ServiceContext, service: object) -> None:
     ctx.log.info("config.reloaded", changed=",".join(plan.live))
 
 
+def report_to_systemd(ctx: ServiceContext) -> None:
+    """READY=1 after the first connect to the broker; WATCHDOG=1 from the loop thread,
+    so a wedged loop stops the pings and systemd restarts the service."""
+    ready = False
+
+    def on_connect() -> None:
+        nonlocal ready
+        if not ready and notify(f"READY=1\nSTATUS=connected to {ctx.config.mqtt.broker_host}"):
+            ctx.log.info("systemd.ready")
+        ready = True
+
+    ctx.bus.on_connect(on_connect)
+    if (interval := watchdog_interval()) is not None:
+        ctx.loop.call_every(interval, lambda: notify("WATCHDOG=1"))
+        ctx.log.info("systemd.watchdog", every_seconds=round(interval, 3))
+
+    def stopping() -> None:
+        notify("STOPPING=1")
+
+    ctx.loop.on_stop(stopping)
+
+
 def run_service(
     name: ServiceName,
     description: str,
@@ -171,6 +194,7 @@ def run_service(
     ctx = ServiceContext(name, loaded, args, topics, bus, loop, log)
     log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
     service = build(ctx)
+    report_to_systemd(ctx)
     loop.install_signal_handlers()
     # The handler only posts: the reload runs on the loop, between two messages.
     signal.signal(signal.SIGHUP, lambda _s, _f: loop.post(reload_config, ctx, service))
