@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import shlex
 import shutil
 import socket
@@ -19,11 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.channels import acl
 from shared.config import ConfigError, WardenConfig, load_config
+from shared.secrets import ensure_secret_file, mosquitto_password_line
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERVISORD_CONF = REPO / "deploy" / "supervisord.conf"
 MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
+# The services that log in to the local broker, each with its own generated password.
+STACK_SERVICES = ("sensors", "governor", "actuator", "notifier")
+SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,15 @@ class StackPaths:
     @property
     def mosquitto_conf(self) -> Path:
         return self.run_dir / "mosquitto.conf"
+
+    @property
+    def mqtt_secrets(self) -> Path:
+        """One 0600 file per service, <service>.password, read by the service itself."""
+        return self.run_dir / "mqtt"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.run_dir / "signing.key"
 
 
 # --- decisions (pure) -------------------------------------------------------
@@ -87,14 +102,37 @@ def plan_stack(
     )
 
 
-def mosquitto_conf(port: int) -> str:
+def mosquitto_conf(port: int, run_dir: Path, user: str) -> str:
     """The local broker's config; deploy/mosquitto/mosquitto.conf shows the same lines."""
     return (
         "# Written by warden-stack for this run; see deploy/mosquitto/mosquitto.conf.\n"
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
+        f"password_file {run_dir / 'mosquitto.passwd'}\n"
+        f"acl_file {run_dir / 'mosquitto.acl'}\n"
+        f"user {user}\n"
         "persistence false\n"
         "log_dest stdout\n"
+    )
+
+
+def prepare_local_broker(paths: StackPaths, config: WardenConfig, port: int) -> None:
+    """Passwords (kept), and the broker's password file, ACL and config (written anew)."""
+    lines = []
+    for service in STACK_SERVICES:
+        password = ensure_secret_file(paths.mqtt_secrets / f"{service}.password", SECRET_BYTES)
+        lines.append(mosquitto_password_line(service, password))
+    private = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    passwd = paths.run_dir / "mosquitto.passwd"
+    with os.fdopen(os.open(passwd, private, 0o600), "w") as file:
+        file.write("\n".join(lines) + "\n")
+    passwd.chmod(0o600)  # an older file keeps its mode through O_CREAT
+    rules = acl(config.mqtt.topic_root, config.home_assistant.discovery_prefix)
+    (paths.run_dir / "mosquitto.acl").write_text(rules)
+    # Mosquitto started as root switches to the `mosquitto` user, which could not
+    # read the 0600 password file: it keeps the launcher's user instead.
+    paths.mosquitto_conf.write_text(
+        mosquitto_conf(port, paths.run_dir, pwd.getpwuid(os.geteuid()).pw_name)
     )
 
 
@@ -109,6 +147,9 @@ def stack_env(plan: StackPlan, paths: StackPaths) -> dict[str, str]:
         "WARDEN_LOCAL_BROKER": "true" if plan.local_broker else "false",
         "WARDEN_MOSQUITTO": paths.mosquitto,
         "WARDEN_MOSQUITTO_CONF": str(paths.mosquitto_conf),
+        # Set: each service logs in to the local broker as itself, with the password
+        # in <dir>/<service>.password. Empty: the config's own mqtt settings.
+        "WARDEN_MQTT_SECRETS_DIR": str(paths.mqtt_secrets) if plan.local_broker else "",
     }
 
 
@@ -231,14 +272,21 @@ def fail(message: str) -> int:
     return 2
 
 
-def exec_supervisord(env: Mapping[str, str], paths: StackPaths, port: int) -> int:
+def exec_supervisord(
+    env: Mapping[str, str], paths: StackPaths, plan: StackPlan, config: WardenConfig
+) -> int:
     supervisord = find_supervisord()
     if supervisord is None:
         return fail("supervisord not found (pip install supervisor)")
     if not SUPERVISORD_CONF.exists():
         return fail(f"{SUPERVISORD_CONF} is missing; run warden-stack from a source checkout")
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    paths.mosquitto_conf.write_text(mosquitto_conf(port))
+    paths.run_dir.chmod(0o700)
+    if plan.local_broker:
+        prepare_local_broker(paths, config, plan.broker_port)
+    # The key the governor signs desired state with and the actuator checks
+    # (supervisord.conf hands its path to those two only).
+    ensure_secret_file(paths.signing_key, SECRET_BYTES)
     os.environ.update(env)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -276,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_env:
         print(format_env(env))
         return 0
-    return exec_supervisord(env, paths, plan.broker_port)
+    return exec_supervisord(env, paths, plan, config)
 
 
 if __name__ == "__main__":

@@ -278,24 +278,30 @@ def render(topic: str, root: str, host: str, discovery: str, service: str, level
     return _PLACEHOLDER.sub(fill, topic)
 
 
-def acl_filters(channel: Channel, writer: str, root: str = "warden") -> str:
-    return render(channel.topic, root, "+", "homeassistant", writer, "+")
+def acl_filters(
+    channel: Channel, writer: str, root: str = "warden", discovery: str = "homeassistant"
+) -> str:
+    return render(channel.topic, root, "+", discovery, writer, "+")
 
 
 def readme_topic(channel: Channel, root: str = "warden") -> str:
     return render(channel.topic, root, "<host>", "homeassistant", "<service>", "<{name}>")
 
 
-def grants(user: User, root: str = "warden") -> list[tuple[str, str]]:
+def grants(
+    user: User, root: str = "warden", discovery: str = "homeassistant"
+) -> list[tuple[str, str]]:
     """(access, topic filter) for one user, in ACL order: read the bus, then its writes."""
     result: list[tuple[str, str]] = [("read", f"{root}/#")]
     extra_reads = {
-        acl_filters(c, user, root) for c in CHANNELS if user in c.readers and c.scope == "discovery"
+        acl_filters(c, user, root, discovery)
+        for c in CHANNELS
+        if user in c.readers and c.scope == "discovery"
     }
     writes: list[str] = []
     for channel in CHANNELS:
         if user in channel.writers:
-            topic = acl_filters(channel, user, root)
+            topic = acl_filters(channel, user, root, discovery)
             if topic not in writes:
                 writes.append(topic)
     for topic in writes:
@@ -331,7 +337,7 @@ _USER_NOTES: dict[User, str] = {
 }
 
 
-def acl(root: str = "warden") -> str:
+def acl(root: str = "warden", discovery: str = "homeassistant") -> str:
     lines = [ACL_HEADER]
     # Mosquitto applies the topic lines before the first `user` line to anonymous clients.
     order: list[User] = ["anonymous", *(u for u in USERS if u != "anonymous")]
@@ -339,7 +345,7 @@ def acl(root: str = "warden") -> str:
         lines.append(f"# {_USER_NOTES[user]}")
         if user != "anonymous":
             lines.append(f"user {user}")
-        lines.extend(f"topic {access} {topic}" for access, topic in grants(user, root))
+        lines.extend(f"topic {access} {topic}" for access, topic in grants(user, root, discovery))
         lines.append("")
     return "\n".join(lines)
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared import __version__
 from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
+from shared.config.model import Mqtt
 from shared.logs import Log, setup_logging
+from shared.reload import plan_reload
 from shared.runtime import ServiceLoop
+from shared.sd_notify import notify, watchdog_interval
+from shared.secrets import SecretFileError, read_secret_file
 from shared.signing import Keyring, SigningError, configured_keyring
 from shared.topics import ServiceName, Topics
 
@@ -98,6 +105,75 @@ def keyring_or_exit(name: ServiceName, cfg: WardenConfig) -> Keyring | None:
         raise SystemExit(2) from None
 
 
+def stack_login(mqtt: Mqtt, name: ServiceName, environ: Mapping[str, str]) -> Mqtt:
+    """On warden-stack's local broker each service logs in as itself, with the password
+    the stack generated (WARDEN_MQTT_SECRETS_DIR/<name>.password); elsewhere, the config's."""
+    secrets_dir = environ.get("WARDEN_MQTT_SECRETS_DIR")
+    if not secrets_dir or mqtt.host is not None:
+        return mqtt
+    try:
+        password = read_secret_file(Path(secrets_dir) / f"{name}.password")
+    except (OSError, SecretFileError) as exc:
+        print(f"warden-{name}: cannot read the local broker password: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return mqtt.model_copy(update={"username": name, "password": password})
+
+
+def reload_config(ctx: ServiceContext, service: object) -> None:
+    """SIGHUP: run on the new file, or, when it does not load, go on with the old one."""
+    ctx.log.info("config.reload_requested", file=str(ctx.args.config))
+    try:
+        loaded = load_config(ctx.args.config, ctx.args.env_file)
+    except ConfigError as exc:
+        for key, reason in exc.problems:
+            ctx.log.error(
+                "config.reload_refused",
+                file=str(exc.path),
+                key=key or None,
+                reason=reason,
+                action="running on the previous config",
+            )
+        return
+    restart_only = tuple(getattr(service, "restart_only", ()))
+    plan = plan_reload(ctx.config, loaded.config, restart_only)
+    if plan.needs_restart:
+        ctx.log.warning(
+            "config.restart_needed",
+            keys=",".join(plan.needs_restart),
+            action="these keep their running values until the service restarts",
+        )
+    ctx.loaded = dataclasses.replace(loaded, config=plan.config)
+    if not plan.live:
+        ctx.log.info("config.reloaded", changed=None)
+        return
+    hook = getattr(service, "reload", None)
+    if hook is not None:
+        hook(plan.config)
+    ctx.log.info("config.reloaded", changed=",".join(plan.live))
+
+
+def report_to_systemd(ctx: ServiceContext) -> None:
+    """READY=1 after the first connect to the broker; WATCHDOG=1 from the loop thread,
+    so a wedged loop stops the pings and systemd restarts the service."""
+    ready = False
+
+    def on_connect() -> None:
+        nonlocal ready
+        if not ready and notify(f"READY=1\nSTATUS=connected to {ctx.config.mqtt.broker_host}"):
+            ctx.log.info("systemd.ready")
+        ready = True
+
+    ctx.bus.on_connect(on_connect)
+    if (interval := watchdog_interval()) is not None:
+        ctx.loop.call_every(interval, lambda: notify("WATCHDOG=1"))
+        ctx.log.info("systemd.watchdog", every_seconds=round(interval, 3))
+
+    def stopping() -> None:
+        notify("STOPPING=1")
+
+    ctx.loop.on_stop(stopping)
+
+
 def run_service(
     name: ServiceName,
     description: str,
@@ -132,13 +208,16 @@ def run_service(
         return code
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
-    bus = Bus(cfg.mqtt, topics, name, loop, log)
+    bus = Bus(stack_login(cfg.mqtt, name, os.environ), topics, name, loop, log)
     ctx = ServiceContext(name, loaded, args, topics, bus, loop, log, keyring)
     log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
     if keyring is not None and keyring.loose_permissions:
         log.warning("signing.key_readable", file=str(keyring.path), fix="chmod 600 it")
-    build(ctx)
+    service = build(ctx)
+    report_to_systemd(ctx)
     loop.install_signal_handlers()
+    # The handler only posts: the reload runs on the loop, between two messages.
+    signal.signal(signal.SIGHUP, lambda _s, _f: loop.post(reload_config, ctx, service))
     loop.on_stop(bus.stop)
     bus.start()
     loop.run()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -116,8 +118,8 @@ def test_shipped_local_broker_conf_matches_the_generated_one() -> None:
         return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
     shipped = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-    assert settings(shipped) == settings(stack.mosquitto_conf(1883))
-    assert "listener 2883 127.0.0.1" in settings(stack.mosquitto_conf(2883))
+    assert settings(shipped) == settings(stack.mosquitto_conf(1883, Path("run"), "root"))
+    assert "listener 2883 127.0.0.1" in settings(stack.mosquitto_conf(2883, Path("run"), "root"))
 
 
 def stack_command(config: Path, *options: str) -> list[str]:
@@ -328,6 +330,31 @@ def test_stack_runs_all_services_on_a_broker(
     assert "spawned: 'mosquitto'" not in output  # the config names a broker
 
 
+def assert_local_broker_is_locked(probe: Probe, host_id: str, run_dir: Path, config: Path) -> None:
+    """Each service logged in with its own 0600 password; anonymous only fires triggers."""
+    for path in (
+        run_dir,
+        run_dir / "mqtt",
+        run_dir / "mosquitto.passwd",
+        run_dir / "signing.key",
+        *(run_dir / "mqtt" / f"{name}.password" for name in SERVICES),
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    passwd = (run_dir / "mosquitto.passwd").read_text()
+    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(SERVICES)
+    for name in SERVICES:
+        environ = Path(f"/proc/{service_pid(name, config)}/environ").read_bytes().split(b"\0")
+        key = f"WARDEN_SIGNING_KEY_FILE={run_dir / 'signing.key'}".encode()
+        assert (key in environ) is (name in ("governor", "actuator")), name
+    # The probe logs in as no one.
+    for topic in (f"warden/{host_id}/desired", f"warden/{host_id}/governor/availability"):
+        probe.publish(topic, "forged", retain=True)
+    probe.publish(f"warden/{host_id}/trigger", "tier3_resume")
+    probe.wait_for(f"warden/{host_id}/trigger", lambda s: s.text == "tier3_resume")
+    time.sleep(0.5)  # a late delivery of a refused write would show up now
+    assert not [s for s in probe.seen if s.payload == b"forged"]
+
+
 def test_stack_starts_its_own_broker(tmp_path: Path, host_id: str, start_stack: StartStack) -> None:
     port = free_port()
     running = start_stack(stack_config(tmp_path, host_id, {"port": port}))
@@ -335,9 +362,14 @@ def test_stack_starts_its_own_broker(tmp_path: Path, host_id: str, start_stack: 
         wait_for_port(port, timeout=30)
     except TimeoutError:
         pytest.fail(f"no local broker on {port}; stack output:\n{running.output()[-6000:]}")
-    assert (tmp_path / "run" / "mosquitto.conf").read_text() == stack.mosquitto_conf(port)
+    run_dir = tmp_path / "run"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    assert (run_dir / "mosquitto.conf").read_text() == stack.mosquitto_conf(port, run_dir, user)
+    # Anonymous, as the README's mosquitto_pub: reads the bus, and nothing else goes through.
     probe = Probe("127.0.0.1", port, subscribe=f"warden/{host_id}/#")
     try:
+        assert_all(probe, host_id, "online", 0.0, running)
+        assert_local_broker_is_locked(probe, host_id, run_dir, tmp_path / "config.yaml")
         run_and_stop(probe, host_id, running)
     finally:
         probe.close()

@@ -4,7 +4,8 @@
 "MQTT Discovery", and the sensor, binary_sensor, switch, button, select and
 device_trigger MQTT pages): the topic format, abbreviations, the required keys
 of each component, the `device`, `origin` and `availability` blocks, and
-`default_entity_id` in place of the deprecated `object_id`.
+`default_entity_id` in place of the deprecated `object_id`, which may stay beside
+it (naming the same entity) for Home Assistant releases before 2025.10.
 """
 
 from __future__ import annotations
@@ -281,7 +282,13 @@ def check_discovery(topic: str, raw: bytes | str, prefix: str = "homeassistant")
     errors += [f"missing required {k!r}" for k in sorted(REQUIRED[component] - set(payload))]
 
     if "object_id" in payload:
-        errors.append("object_id is deprecated: use default_entity_id")
+        entity_id = payload.get("default_entity_id")
+        if entity_id is None:
+            errors.append("object_id is deprecated: use default_entity_id")
+        elif f"{component}.{payload['object_id']}" != entity_id:
+            errors.append(
+                f"object_id {payload['object_id']!r} names another entity than {entity_id!r}"
+            )
     if (entity_id := payload.get("default_entity_id")) is not None and (
         not isinstance(entity_id, str)
         or not _ENTITY_ID.match(entity_id)
@@ -384,6 +391,11 @@ GOOD = {
         ("homeassistant/sensor/n/u1/config", {"name": "x"}, "missing required 'state_topic'"),
         ("homeassistant/sensor/n/u1/config", {**GOOD, "objectid": "x"}, "unknown key"),
         ("homeassistant/sensor/n/u1/config", {**GOOD, "object_id": "x"}, "deprecated"),
+        (
+            "homeassistant/sensor/n/u1/config",
+            {**GOOD, "default_entity_id": "sensor.y", "object_id": "x"},
+            "names another entity",
+        ),
         ("homeassistant/sensor/n/u1/config", {**GOOD, "platform": "mqtt"}, "platform"),
         (
             "homeassistant/sensor/n/u1/config",
@@ -536,6 +548,8 @@ def test_entity_table(key: str) -> None:
     # Stable across container recreation and restarts: host id and entity key only.
     assert c["unique_id"] == f"warden_nas_{key}"
     assert c["default_entity_id"] == f"{component}.warden_nas_{key}"
+    # Home Assistant before 2025.10 builds the entity id from object_id alone.
+    assert c["object_id"] == f"warden_nas_{key}"
 
 
 def test_commands_are_what_the_governor_takes() -> None:

@@ -23,6 +23,7 @@ from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
 from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
+from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.messages.events import Severity
@@ -38,6 +39,21 @@ EVENT_SETTLE_SECONDS = 0.05
 
 
 class ActuatorService:
+    # Read once at start: the host connections, the state file, the timers, and
+    # whether process groups and a download client are watched at all.
+    restart_only = (
+        "actuator.docker_url",
+        "actuator.cgroup_root",
+        "actuator.proc_root",
+        "actuator.state_file",
+        "actuator.dry_run",
+        "actuator.startup_grace_seconds",
+        "actuator.resync_seconds",
+        "actuator.process_scan_seconds",
+        "process_groups",
+        "media_mode.download_throttle",
+    )
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.config
@@ -128,6 +144,13 @@ class ActuatorService:
                 first=settings.process_scan_seconds,
             )
         loop.on_stop(self.on_stop)
+
+    def reload(self, config: WardenConfig) -> None:
+        """New tiers and limits: every container is planned again now, and what changed
+        is written."""
+        self.cfg = config
+        self.matcher = config.tier_matcher()
+        self.reconcile()
 
     # --- inputs ----------------------------------------------------------
 

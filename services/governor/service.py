@@ -12,6 +12,7 @@ from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.policy import Decision, Facts, decide
 from services.governor.rules.triggers import apply_trigger
 from shared.bus import Received, model_decoder, text_decoder
+from shared.config import WardenConfig
 from shared.messages import (
     Action,
     ContainerInventory,
@@ -41,6 +42,9 @@ RESTORE_WAIT_SECONDS = 1.0
 
 
 class GovernorService:
+    # The renewal timer is set once at start.
+    restart_only = ("governor.renew_seconds",)
+
     def __init__(self, ctx: ServiceContext, clock=time.time) -> None:  # type: ignore[no-untyped-def]
         self.ctx = ctx
         self.cfg = ctx.config
@@ -95,6 +99,13 @@ class GovernorService:
         loop.on_stop(self.on_stop)
 
     # --- inputs ----------------------------------------------------------
+
+    def reload(self, config: WardenConfig) -> None:
+        """Decide again at once on the new tiers and rules."""
+        self.cfg = config
+        self.matcher = config.tier_matcher()
+        if self.ready:
+            self.evaluate(force=True)
 
     def _own_host(self, received: Received[Any]) -> bool:
         if received.value.host != self.cfg.host_id:

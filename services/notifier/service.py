@@ -11,38 +11,53 @@ from services.notifier.home_assistant.publisher import HomeAssistantBridge
 from services.notifier.outbox import Outbox
 from services.notifier.render import Notification, render, repeated
 from shared.bus import Received, model_decoder
+from shared.config import WardenConfig
 from shared.messages import Event
 from shared.service import ServiceContext
 
 
 class NotifierService:
+    # The Home Assistant bridge announces its entities once, from the start config.
+    restart_only = ("home_assistant", "notifications.outbox_file")
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.config.notifications
-        channels = configured_channels(self.cfg)
-        ha = ctx.config.home_assistant
-        ctx.log.info(
-            "notify.channels",
-            channels=",".join(c.name for c in channels) or None,
-            home_assistant=ha.enabled and ha.notify,
-            notify_on=",".join(self.cfg.notify_on) or "all",
-        )
-        # Channel threads report through the loop: state here has one owner.
-        self.outbox = Outbox(
-            channels,
-            self.cfg,
-            ctx.log,
-            on_failed=lambda name, reason: ctx.loop.post(self.channel_failed, name, reason),
-            on_recovered=lambda name: ctx.loop.post(self.channel_recovered, name),
-        )
+        self.outbox = self._open_outbox()
         self.bursts: Debouncer[tuple[str, str], Notification] = Debouncer(
             self.cfg.dedup_window_seconds
         )
         self._flush_timer: Any = None
         self._flush_at: float | None = None
-        self.bridge = HomeAssistantBridge(ctx) if ha.enabled else None
+        self.bridge = HomeAssistantBridge(ctx) if ctx.config.home_assistant.enabled else None
         ctx.bus.subscribe(ctx.topics.events, model_decoder(Event), self.on_event)
-        ctx.loop.on_stop(self.outbox.close)
+        ctx.loop.on_stop(lambda: self.outbox.close())
+
+    def _open_outbox(self) -> Outbox:
+        channels = configured_channels(self.cfg)
+        ha = self.ctx.config.home_assistant
+        self.ctx.log.info(
+            "notify.channels",
+            channels=",".join(c.name for c in channels) or None,
+            home_assistant=ha.enabled and ha.notify,
+            notify_on=",".join(self.cfg.notify_on) or "all",
+        )
+        loop = self.ctx.loop
+        # Channel threads report through the loop: state here has one owner.
+        return Outbox(
+            channels,
+            self.cfg,
+            self.ctx.log,
+            on_failed=lambda name, reason: loop.post(self.channel_failed, name, reason),
+            on_recovered=lambda name: loop.post(self.channel_recovered, name),
+        )
+
+    def reload(self, config: WardenConfig) -> None:
+        """New channels and filters: the outbox hands what is undelivered to the new one
+        through its file."""
+        self.outbox.close(timeout=2.0)
+        self.cfg = config.notifications
+        self.outbox = self._open_outbox()
 
     def on_event(self, received: Received[Event]) -> None:
         event = received.value

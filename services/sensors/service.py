@@ -21,6 +21,7 @@ from services.sensors.streams.watcher import StreamWatcher
 from services.sensors.thermal import read_thermal
 from shared import docker_view
 from shared.cgroupfs import detect_layout, process_cgroups
+from shared.config import WardenConfig
 from shared.messages import (
     ContainerInventory,
     GpuFact,
@@ -34,6 +35,10 @@ def _content(message: BaseModel) -> dict[str, Any]:
 
 
 class SensorsService:
+    # Readers, sources and timers set up once at start; the media watcher and the
+    # tiers follow a reload.
+    restart_only = ("sensors", "process_groups")
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
@@ -60,6 +65,10 @@ class SensorsService:
         )
         self._events.start()
         loop.on_stop(self._events.stop)
+        self._streams: StreamWatcher | None = None
+        # A fresh reading after every (re)connect, rather than a stale one re-sent.
+        bus.on_connect(lambda: self._streams.reconcile() if self._streams else None)
+        loop.on_stop(lambda: self._streams.stop() if self._streams else None)
         self._start_streams()
         self._start_thermal()
         self._start_gpu()
@@ -117,17 +126,25 @@ class SensorsService:
 
     def _start_streams(self) -> None:
         """Ask the media server for sessions, on webhooks and on a slow poll, when it has one."""
-        self._streams: StreamWatcher | None = None
-        media = self.ctx.config.media_mode
+        media = self._media = self.ctx.config.media_mode
         if not media.queries_server:
             return  # webhook/none: triggers drive media mode, no server to ask
         self._streams = StreamWatcher(
             media, self.ctx.config.host_id, self.ctx.loop, self.ctx.log, self.publish_streams
         )
         self._streams.start()
-        # A fresh reading after every (re)connect, rather than a stale one re-sent.
-        self.ctx.bus.on_connect(self._streams.reconcile)
-        self.ctx.loop.on_stop(self._streams.stop)
+        if self.ctx.bus.connected:
+            self._streams.reconcile()
+
+    def reload(self, config: WardenConfig) -> None:
+        """New tiers: the inventory again now; a new media server: a new watcher."""
+        self.matcher = config.tier_matcher()
+        if config.media_mode != self._media:
+            if self._streams is not None:
+                self._streams.stop()
+                self._streams = None
+            self._start_streams()
+        self.publish_inventory()
 
     def publish_streams(self, fact: StreamsFact) -> None:
         # Every reading goes out, changed or not: the governor judges staleness by arrival.

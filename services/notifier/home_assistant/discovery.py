@@ -144,6 +144,10 @@ def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Enti
             "name": name,
             "unique_id": f"{node_id(host)}_{key}",
             "default_entity_id": f"{component}.{node_id(host)}_{key}",
+            # Home Assistant before 2025.10 knows only object_id and would derive the
+            # entity id from the name; newer ones take default_entity_id and ignore
+            # it. Both, as zigbee2mqtt sends, until the older releases are gone.
+            "object_id": f"{node_id(host)}_{key}",
             "device": device,
             "origin": origin,
             "qos": 1,

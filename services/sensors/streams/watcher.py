@@ -21,7 +21,7 @@ from services.sensors.streams.webhooks import WebhookEvent
 from shared.config.model import MediaMode
 from shared.logs import Log
 from shared.messages import StreamSession, StreamsFact
-from shared.runtime import ServiceLoop
+from shared.runtime import ServiceLoop, Timer
 
 Query = Callable[[MediaMode], list[StreamSession]]
 
@@ -44,6 +44,7 @@ class StreamWatcher:
         self.query = query
         self.reading: Reading = UNKNOWN
         self.receiver: WebhookReceiver | None = None
+        self._poll_timer: Timer | None = None
         # A daemon thread: a query hanging until its timeout must not hold up the exit.
         self._jobs: queue.SimpleQueue[tuple[WebhookEvent, ...] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="streams-query", daemon=True)
@@ -55,7 +56,7 @@ class StreamWatcher:
 
     def start(self) -> None:
         self._worker.start()
-        self.loop.call_every(self.media.poll_seconds, self.reconcile)
+        self._poll_timer = self.loop.call_every(self.media.poll_seconds, self.reconcile)
         hook = self.media.webhook
         if hook.enabled:
             try:
@@ -85,6 +86,8 @@ class StreamWatcher:
         )
 
     def stop(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
         if self.receiver is not None:
             self.receiver.stop()
         self._jobs.put(None)

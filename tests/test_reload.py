@@ -1,0 +1,128 @@
+"""SIGHUP: a valid new config takes effect in the running service, an invalid one is
+refused with file, key and reason, and keys read only at start are named."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.config import WardenConfig
+from shared.messages import Applied
+from shared.reload import plan_reload
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe
+from tests.support.processes import Service, wait_until, write_config
+
+
+def cfg(**data: object) -> WardenConfig:
+    return WardenConfig.model_validate({"host_id": "h1", **data})
+
+
+def test_plan_keeps_restart_only_values_and_names_them() -> None:
+    old = cfg(tiers={3: {"containers": ["a*"], "cpu_weight": 100}}, mqtt={"port": 1883})
+    new = cfg(
+        host_id="h2",
+        tiers={3: {"containers": ["a*"], "cpu_weight": 400}},
+        mqtt={"port": 1884},
+        actuator={"state_file": "/elsewhere.json", "min_memory_high": "128M"},
+    )
+    plan = plan_reload(old, new, ("actuator.state_file",))
+    assert plan.live == ["actuator.min_memory_high", "tiers.3.cpu_weight"]
+    assert plan.needs_restart == ["actuator.state_file", "host_id", "mqtt.port"]
+    assert plan.config.tiers[3].cpu_weight == 400
+    assert plan.config.actuator.min_memory_high == 128 * 1024**2
+    assert (plan.config.host_id, plan.config.mqtt.port) == ("h1", 1883)
+    assert plan.config.actuator.state_file == old.actuator.state_file
+    assert plan_reload(old, old, ()).live == []
+
+
+def service_config(
+    tmp_path: Path, broker: Mosquitto, host_id: str, prefix: str, cpu_weight: int, **extra: object
+) -> dict:
+    return {
+        "host_id": host_id,
+        "mqtt": {"host": broker.host, "port": broker.port, **extra.pop("mqtt", {})},  # type: ignore[dict-item]
+        "tiers": {3: {"containers": [f"{prefix}-t3*"], "cpu_weight": cpu_weight}},
+        "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        "notifications": {"outbox_file": str(tmp_path / "outbox.json")},
+        **extra,
+    }
+
+
+def hup_and_wait(service: Service, event: str, count: int) -> str:
+    service.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: service.output().count(event) >= count, what=f"{count} x {event}")
+    return service.output()
+
+
+def applied_weight(probe: Probe, host_id: str, name: str, weight: int, after: float) -> None:
+    def has(payload: bytes) -> bool:
+        applied = Applied.model_validate_json(payload)
+        return any(c.name == name and c.cpu_weight == weight for c in applied.containers)
+
+    probe.wait_for(f"warden/{host_id}/applied", lambda s: has(s.payload), after=after)
+
+
+def test_actuator_applies_a_new_tier_on_sighup_and_refuses_a_bad_file(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    t3 = containers.run("t3")
+    name = containers.name("t3")
+    path = tmp_path / "config.yaml"
+    write_config(path, service_config(tmp_path, broker, host_id, containers.prefix, 100))
+    actuator = Service("actuator", path, tmp_path)
+    try:
+        applied_weight(probe, host_id, name, 100, after=0.0)
+        shares_before = containers.api.inspect_container(t3)["HostConfig"]["CpuShares"]
+
+        write_config(
+            path,
+            service_config(
+                tmp_path, broker, host_id, containers.prefix, 400, mqtt={"keepalive_seconds": 45}
+            ),
+        )
+        sent = time.monotonic()
+        output = hup_and_wait(actuator, "config.reloaded", 1)
+        applied_weight(probe, host_id, name, 400, after=sent)
+        shares_after = containers.api.inspect_container(t3)["HostConfig"]["CpuShares"]
+        assert shares_after != shares_before  # Docker's record of the container changed
+        assert "changed=tiers.3.cpu_weight" in output
+        assert "config.restart_needed keys=mqtt.keepalive_seconds" in output
+
+        bad = service_config(tmp_path, broker, host_id, containers.prefix, 400)
+        bad["tiers"][3]["cpu_weight"] = 0
+        write_config(path, bad)
+        output = hup_and_wait(actuator, "config.reload_refused", 1)
+        line = next(ln for ln in output.splitlines() if "config.reload_refused" in ln)
+        assert f"file={path}" in line and "key=tiers.3.cpu_weight" in line
+        assert "greater than or equal to 1" in line
+        assert actuator.process.poll() is None
+        # Still running on the last good config: a resync writes weight 400 again.
+        assert containers.api.inspect_container(t3)["HostConfig"]["CpuShares"] == shares_after
+    finally:
+        actuator.kill(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("name", ["governor", "sensors", "notifier"])
+def test_every_service_reloads_on_sighup(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str, name: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    write_config(path, service_config(tmp_path, broker, host_id, "reload", 100))
+    service = Service(name, path, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
+        write_config(path, service_config(tmp_path, broker, host_id, "reload", 300))
+        output = hup_and_wait(service, "config.reloaded", 1)
+        assert "changed=tiers.3.cpu_weight" in output
+        path.write_text("tiers: [not, a, mapping\n")
+        output = hup_and_wait(service, "config.reload_refused", 1)
+        assert f"file={path}" in output
+        assert service.process.poll() is None
+        assert probe.messages(f"warden/{host_id}/{name}/availability")[-1].text != "offline"
+    finally:
+        service.kill(signal.SIGTERM)
