@@ -219,7 +219,7 @@ def trigger_delays(rig: Rig, central_port: int, runs: int) -> list[float]:
 
         with cond:
             while (at := first_showing(seen, sent, pause)) is None:
-                if not cond.wait(30):
+                if not cond.wait(120):
                     raise TimeoutError("no applied state on the central broker")
         if pause:
             delays.append(at - sent)

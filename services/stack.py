@@ -1,4 +1,4 @@
-"""warden-stack --config FILE [--run-dir DIR] [--dry-run] [--print-env]
+"""warden-stack --config FILE [--run-dir DIR] [--dry-run] [--print-env] [--print-bridge]
 
 Runs the whole of Warden on one machine: decides whether it needs a local
 Mosquitto and whether the actuator may touch the host, then execs supervisord
@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.bridge import bridge_conf
 from shared.channels import acl
 from shared.config import ConfigError, WardenConfig, load_config
 from shared.secrets import ensure_secret_file, mosquitto_password_line
@@ -131,9 +132,10 @@ def prepare_local_broker(paths: StackPaths, config: WardenConfig, port: int) -> 
     (paths.run_dir / "mosquitto.acl").write_text(rules)
     # Mosquitto started as root switches to the `mosquitto` user, which could not
     # read the 0600 password file: it keeps the launcher's user instead.
-    paths.mosquitto_conf.write_text(
-        mosquitto_conf(port, paths.run_dir, pwd.getpwuid(os.geteuid()).pw_name)
-    )
+    conf = mosquitto_conf(port, paths.run_dir, pwd.getpwuid(os.geteuid()).pw_name)
+    if config.bridge.enabled:
+        conf += bridge_conf(config)
+    paths.mosquitto_conf.write_text(conf)
 
 
 def stack_env(plan: StackPlan, paths: StackPaths) -> dict[str, str]:
@@ -248,6 +250,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="print the WARDEN_* variables for supervisord and exit without starting anything",
     )
+    parser.add_argument(
+        "--print-bridge",
+        action="store_true",
+        help="print the Mosquitto bridge lines for config `bridge:` (for a broker of your own)",
+    )
     return parser.parse_args(argv)
 
 
@@ -301,6 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
+    if args.print_bridge:
+        if not config.bridge.enabled:
+            return fail("the config's bridge section is not enabled")
+        print(bridge_conf(config), end="")
+        return 0
     plan = host_plan(config, args.dry_run)
     mosquitto = find_mosquitto()
     if plan.local_broker and mosquitto is None:

@@ -80,3 +80,22 @@ def test_bad_bridge_settings_are_named(bridge, problem) -> None:  # type: ignore
     with pytest.raises(ConfigError, match=problem) as caught:
         parse_config({"bridge": bridge}, Path("config.yaml"))
     assert "bridge" in str(caught.value)
+
+
+def test_warden_stack_prints_the_bridge_for_a_broker_of_ones_own(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"host_id": "nas", "bridge": {"enabled": True, "address": "central.lan"}})
+    )
+    command = [sys.executable, "-m", "services.stack", "--config", str(config), "--print-bridge"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == bridge_conf(cfg())
+    config.write_text(yaml.safe_dump({"host_id": "nas"}))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "bridge section is not enabled" in done.stderr

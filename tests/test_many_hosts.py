@@ -1,10 +1,11 @@
 """Many hosts on one bus, for real: three hosts and a central broker as network namespaces.
 
-Each host has its own Mosquitto (bridged to the central one with the config
-warden-stack writes, shared/bridge.py), its own sensors, governor, actuator
-and notifier, and its own tier-3 container on this machine's shared Docker
-engine. The test watches the central broker, as Home Assistant would, and the
-containers themselves.
+Each host has its own Mosquitto, set up exactly as warden-stack sets up its
+local broker (per-service logins, the ACL, the bridge to the central broker
+from config `bridge:`), its own sensors, governor, actuator and notifier with
+the stack's variables and signing key, and its own tier-3 container on this
+machine's shared Docker engine. The test watches the central broker, as
+Home Assistant would, and the containers themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,16 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from shared.bridge import bridge_conf
+from services import stack
 from shared.config import load_config
 from shared.messages import Applied
-from shared.signing import new_key
+from shared.secrets import ensure_secret_file
 from tests.conftest import missing
 from tests.support import netns
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
 
+REPO = Path(__file__).resolve().parents[1]
 HOSTS = ("a", "b", "c")
 LEASE_SECONDS = 4
 BRIDGE_KEEPALIVE = 2
@@ -70,27 +73,19 @@ def start_host(
 ) -> Host:
     home = tmp_path / name
     home.mkdir()
-    key = home / "signing.key"
-    key.write_text(new_key())
-    key.chmod(0o600)
     host_id = f"{net.prefix}{name}"
     config = write_config(
         home / "config.yaml",
         {
             "host_id": host_id,
-            "mqtt": {
-                "host": "127.0.0.1",
-                "port": 1883,
-                "reconnect_min_seconds": 0.2,
-                "reconnect_max_seconds": 1,
-            },
+            # No mqtt.host: the stack's own local broker, as the quick start runs it.
+            "mqtt": {"reconnect_min_seconds": 0.2, "reconnect_max_seconds": 1},
             # Each host its own containers: the engine and the cgroups are shared here.
             "tiers": {3: {"containers": [containers.name(f"{name}-t3")]}},
             "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 0},
             "governor": {"lease_seconds": LEASE_SECONDS},
             "actuator": {"state_file": str(home / "state.json"), "startup_grace_seconds": 1},
             "notifications": {"outbox_file": str(home / "outbox.json")},
-            "security": {"signing_key_file": str(key)},
             "bridge": {
                 "enabled": True,
                 "address": central,
@@ -98,18 +93,25 @@ def start_host(
             },
         },
     )
-    conf = home / "mosquitto.conf"
-    conf.write_text(
-        "listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        + bridge_conf(load_config(config).config)
-    )
+    cfg = load_config(config).config
+    paths = stack.StackPaths(REPO, home / "run", config, sys.executable, mosquitto())
+    paths.run_dir.mkdir(mode=0o700)
+    plan = stack.plan_stack(cfg, is_root=True, docker_ok=True, cgroup_ok=True)
+    stack.prepare_local_broker(paths, cfg, plan.broker_port)
+    ensure_secret_file(paths.signing_key)
+    env = stack.stack_env(plan, paths)
     broker = subprocess.Popen(
-        [*net.wrap(name), mosquitto(), "-c", str(conf)],
+        [*net.wrap(name), mosquitto(), "-c", str(paths.mosquitto_conf)],
         stdout=(home / "mosquitto.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
     container = containers.run(f"{name}-t3")
-    services = [Service(s, config, home, wrap=net.wrap(name)) for s in SERVICES]
+    services = []
+    for service in SERVICES:
+        # As deploy/supervisord.conf does: the key goes to the governor and actuator only.
+        signing = {"WARDEN_SIGNING_KEY_FILE": str(paths.signing_key)}
+        own = {**env, **(signing if service in ("governor", "actuator") else {})}
+        services.append(Service(service, config, home, wrap=net.wrap(name), env=own))
     return Host(name, host_id, container, broker, services)
 
 

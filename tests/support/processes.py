@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -22,12 +22,19 @@ def write_config(path: Path, config: dict) -> Path:
 
 class Service:
     def __init__(
-        self, name: str, config: Path, logdir: Path, *extra: str, wrap: Sequence[str] = ()
+        self,
+        name: str,
+        config: Path,
+        logdir: Path,
+        *extra: str,
+        wrap: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        """wrap: an argv prefix the service runs under (`ip netns exec NS`, say)."""
+        """wrap: an argv prefix the service runs under (`ip netns exec NS`, say);
+        env: variables to set for it, beside this process's own."""
         self.name = name
         self.log = logdir / f"{name}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [*wrap, sys.executable, "-m", f"services.{name}", "--config", str(config), *extra],
             cwd=REPO,
