@@ -171,7 +171,15 @@ class ActuatorService:
             )
             return
         if (problem := self.admission.desired(desired)) is not None:
-            self.ctx.log.warning("desired.refused", seq=desired.seq, reason=problem)
+            self.ctx.log.warning(
+                "desired.refused",
+                seq=desired.seq,
+                epoch=desired.signature.epoch if desired.signature else None,
+                newest="epoch {} seq {}".format(*self.admission.newest)
+                if self.admission.newest
+                else None,
+                reason=problem,
+            )
             self.refuse(Refusal(target="desired state", reason=f"refused: {problem}"))
             return
         renewed = self.lease is None
