@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ServiceName = Literal["sensors", "governor", "actuator", "notifier"]
+ServiceName = Literal["sensors", "governor", "actuator", "notifier", "web"]
 SensorKind = Literal["pressure", "containers", "streams", "thermal", "gpu", "resources"]
 
 
@@ -60,6 +60,11 @@ class Topics:
     @property
     def preset_set(self) -> str:
         return f"{self._base}/preset/set"
+
+    @property
+    def settings(self) -> str:
+        """Retained: resource settings from the web service, applied on top of the config."""
+        return f"{self._base}/settings"
 
     def ha(self, leaf: str) -> str:
         """State the notifier derives for Home Assistant where a template cannot."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.policy import Decision, Facts, decide
+from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
 from shared.bus import Received, model_decoder, text_decoder
 from shared.messages import (
@@ -29,6 +30,7 @@ from shared.messages import (
 )
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.presets import parse_preset
+from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
@@ -42,6 +44,7 @@ class GovernorService:
     def __init__(self, ctx: ServiceContext, clock=time.time) -> None:  # type: ignore[no-untyped-def]
         self.ctx = ctx
         self.cfg = ctx.config
+        self.settings: ResourceSettings | None = None
         self.matcher = self.cfg.tier_matcher()
         self.clock = clock
         self.facts = Facts()
@@ -68,6 +71,7 @@ class GovernorService:
         )
         bus.subscribe(topics.sensor("gpu"), model_decoder(GpuFact), self.on_host_fact("gpu"))
         bus.subscribe(topics.preset_set, parse_preset, self.on_preset_set)
+        bus.subscribe(topics.settings, model_decoder(ResourceSettings), self.on_settings)
         for topic in (topics.trigger_all_hosts, topics.trigger):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
@@ -141,6 +145,17 @@ class GovernorService:
         self.apply_command(lambda m: m.model_copy(update={"preset": received.value}))
         if self.ready:  # otherwise become_ready publishes it, after the deferred change
             self.publish_preset()
+
+    def on_settings(self, received: Received[ResourceSettings]) -> None:
+        if not self._own_host(received):
+            return
+        self.settings = received.value
+        self.cfg = with_settings(self.ctx.config, received.value)
+        self.ctx.log.info(
+            "settings.applied",
+            **received.value.model_dump(exclude={"schema_version", "host", "ts"}),
+        )
+        self.evaluate()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)

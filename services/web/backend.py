@@ -1,0 +1,94 @@
+"""What the HTTP routes act on: the view, the store, and the bus to publish on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from services.web.auth import Auth
+from services.web.metrics import Metrics
+from services.web.models import ResourceSettingsIn, ResourceSettingsOut, TriggerAccepted
+from services.web.status import effective_preset, effective_settings
+from services.web.store import Store
+from services.web.view import View
+from shared.config.model import WardenConfig
+from shared.logs import Log
+from shared.messages.settings import ResourceSettings
+from shared.messages.triggers import Trigger
+from shared.presets import display_name
+from shared.topics import Topics
+
+Publish = Callable[[str, BaseModel | str, bool], None]
+
+
+@dataclass
+class Backend:
+    cfg: WardenConfig
+    topics: Topics
+    view: View
+    store: Store
+    metrics: Metrics
+    auth: Auth
+    publish: Publish
+    log: Log
+    bus_connected: Callable[[], bool]
+
+    def trigger(self, trigger: Trigger) -> TriggerAccepted:
+        topic = self.topics.trigger
+        self.publish(topic, trigger.model_dump_json(), False)
+        self.log.info("trigger.sent", trigger=trigger.event, topic=topic)
+        note = None
+        if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
+            note = "media_mode.enabled is false: the governor ignores media triggers"
+        return TriggerAccepted(event=trigger.event, topic=topic, note=note)
+
+    def current_settings(self) -> ResourceSettings:
+        return self.view.settings or ResourceSettings(host=self.cfg.host_id)
+
+    def settings_out(self) -> ResourceSettingsOut:
+        s = self.current_settings()
+        preset = effective_preset(self.view, self.cfg)
+        return ResourceSettingsOut(
+            enabled=s.enabled,
+            preset=preset,
+            cpu_threshold_percent=s.cpu_threshold_percent,
+            memory_threshold_percent=s.memory_threshold_percent,
+            gpu_threshold_percent=s.gpu_threshold_percent,
+            nice=s.nice,
+            effective=effective_settings(s, preset),
+            updated_at=self.view.settings.ts if self.view.settings else None,
+        )
+
+    def change_settings(self, change: ResourceSettingsIn) -> ResourceSettingsOut:
+        """Fields the body names replace the current ones (null: back to the config's);
+        the result goes to the governor (retained) and into the database."""
+        given = change.model_dump(include=change.model_fields_set)
+        preset = given.pop("preset", None)
+        if "enabled" in given and given["enabled"] is None:
+            given["enabled"] = True
+        current = self.current_settings()
+        updated = ResourceSettings.model_validate(
+            {
+                **current.model_dump(exclude={"ts", "host"}),
+                **given,
+                "host": self.cfg.host_id,
+                "ts": time.time(),
+            }
+        )
+        if given:
+            self.publish(self.topics.settings, updated, True)
+            self.view.settings = updated
+        if preset is not None:
+            self.publish(self.topics.preset_set, preset, False)
+            self.view.preset = display_name(preset)
+        self.store.save_settings(updated if given else current, preset)
+        self.view.changed()
+        self.log.info(
+            "settings.changed",
+            preset=preset,
+            **updated.model_dump(exclude={"schema_version", "host", "ts"}),
+        )
+        return self.settings_out()
