@@ -74,14 +74,27 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
 
         wait_until(shown, what="/status shows the pause and its reason")
         status = http.get("/status").json()
-        adrg = ("version", "uptime_seconds", "dry_run", "media_mode_active", "media_provider",
-                "thermal_stage", "memory_throttled", "io_throttled", "protected_containers",
-                "containers")  # fmt: skip
+        adrg = (
+            "version",
+            "uptime_seconds",
+            "dry_run",
+            "media_mode_active",
+            "media_provider",
+            "thermal_stage",
+            "memory_throttled",
+            "io_throttled",
+            "protected_containers",
+            "containers",
+        )
         assert all(key in status for key in adrg)
         entry = status["containers"][t3_name]
         adrg_entry = {k: entry[k] for k in ("tier", "paused_by", "cpu_max_by", "io_max_by")}
-        assert adrg_entry == {"tier": 3, "paused_by": ["manual_pause"], "cpu_max_by": [],
-                              "io_max_by": []}  # fmt: skip
+        assert adrg_entry == {
+            "tier": 3,
+            "paused_by": ["manual_pause"],
+            "cpu_max_by": [],
+            "io_max_by": [],
+        }
         assert status["containers"][containers.name("db")]["tier"] == 1
         assert status["dry_run"] is False and status["tier3_manual_pause"] is True
 
@@ -94,9 +107,10 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
         assert len(probe.messages(f"warden/{host_id}/trigger")) == sent
 
         answer = http.post(
-            "/trigger", content=b'{"event": "tier3_resume"}',
+            "/trigger",
+            content=b'{"event": "tier3_resume"}',
             headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )  # fmt: skip
+        )
         assert answer.status_code == 202
         wait_until(lambda: containers.state(t3) == "running", what="resumed by /trigger")
         log = services["web"].output()

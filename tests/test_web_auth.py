@@ -53,9 +53,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-READS = ["/status", "/metrics", "/api/v1/resources/current", "/api/v1/resources/thresholds",
-         "/api/v1/settings/resources", "/api/v1/containers", "/api/v1/decisions",
-         "/api/v1/history", "/api/v1/history/cpu_percent"]  # fmt: skip
+READS = [
+    "/status",
+    "/metrics",
+    "/api/v1/resources/current",
+    "/api/v1/resources/thresholds",
+    "/api/v1/settings/resources",
+    "/api/v1/containers",
+    "/api/v1/decisions",
+    "/api/v1/history",
+    "/api/v1/history/cpu_percent",
+]
 
 
 def test_beyond_loopback_every_route_but_health_needs_a_token(

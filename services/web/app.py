@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,6 +49,8 @@ MAX_TRIGGER_BYTES = 4096
 SSE_POLL_SECONDS = 0.5
 SSE_KEEPALIVE_SECONDS = 15.0
 
+BEARER = HTTPBearer(auto_error=False, description="an admin or read-only token")
+
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no valid bearer token"},
     403: {"model": Problem, "description": "a read-only token where admin is needed"},
@@ -66,8 +69,11 @@ def create_app(backend: Backend) -> FastAPI:
     )
 
     def allow(access: Access) -> Callable[..., None]:
-        def dependency(authorization: Annotated[str | None, Header()] = None) -> None:
-            backend.auth.check(access, authorization)
+        def dependency(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        ) -> None:
+            token = f"Bearer {credentials.credentials}" if credentials else None
+            backend.auth.check(access, token)
 
         return dependency
 
@@ -97,8 +103,9 @@ def create_app(backend: Backend) -> FastAPI:
         """Always open: whether the service runs and its bus is connected."""
         return Health(bus_connected=backend.bus_connected())
 
-    @app.get("/status", response_model=Status, dependencies=[read], responses=REFUSALS,
-             tags=["adrg"])  # fmt: skip
+    @app.get(
+        "/status", response_model=Status, dependencies=[read], responses=REFUSALS, tags=["adrg"]
+    )
     def status() -> Status:
         """ADRG's /status, with Warden's own fields beside ADRG's."""
         return build_status(backend.view, backend.cfg, time.time())
@@ -139,20 +146,32 @@ def create_app(backend: Backend) -> FastAPI:
     def status_v1() -> Status:
         return build_status(backend.view, backend.cfg, time.time())
 
-    @app.get(f"{API}/resources/current", response_model=ResourcesNow, dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/resources/current",
+        response_model=ResourcesNow,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
     def current() -> ResourcesNow:
         """CPU, memory, GPU (null: none), disk I/O, temperatures, PSI; also flat numbers."""
         return resources_now(backend.view)
 
-    @app.get(f"{API}/resources/thresholds", response_model=Thresholds, dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/resources/thresholds",
+        response_model=Thresholds,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
     def thresholds() -> Thresholds:
         """Which host and process-group thresholds are crossed now, and by what."""
         return thresholds_now(backend.view, backend.cfg)
 
-    @app.get(f"{API}/settings/resources", response_model=ResourceSettingsOut,
-             dependencies=[read], responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/settings/resources",
+        response_model=ResourceSettingsOut,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
     def get_settings() -> ResourceSettingsOut:
         return backend.settings_out()
 
@@ -166,20 +185,26 @@ def create_app(backend: Backend) -> FastAPI:
         """Change the resource settings (admin): published to the governor, kept in SQLite."""
         return backend.change_settings(change)
 
-    @app.get(f"{API}/containers", response_model=list[ContainerRow], dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/containers",
+        response_model=list[ContainerRow],
+        dependencies=[read],
+        responses=REFUSALS,
+    )
     def containers() -> list[ContainerRow]:
         """Every managed container and process group: tier, state, limits, reasons."""
         return container_rows(backend.view, backend.cfg)
 
-    @app.get(f"{API}/decisions", response_model=list[Decision], dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/decisions", response_model=list[Decision], dependencies=[read], responses=REFUSALS
+    )
     def decisions(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[Decision]:
         """The governor's latest changes, newest first."""
         return backend.store.decisions(limit)
 
-    @app.get(f"{API}/history", response_model=HistoryMetrics, dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/history", response_model=HistoryMetrics, dependencies=[read], responses=REFUSALS
+    )
     def history_metrics() -> HistoryMetrics:
         h = backend.cfg.web.history
         return HistoryMetrics(
@@ -188,8 +213,12 @@ def create_app(backend: Backend) -> FastAPI:
             tiers=[(t.bucket_seconds, t.keep_seconds) for t in h.tiers],
         )
 
-    @app.get(f"{API}/history/{{metric}}", response_model=HistorySeries, dependencies=[read],
-             responses=REFUSALS)  # fmt: skip
+    @app.get(
+        f"{API}/history/{{metric}}",
+        response_model=HistorySeries,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
     def history(
         metric: str,
         seconds: Annotated[float, Query(gt=0, le=90 * 86400)] = 86400,
@@ -200,8 +229,9 @@ def create_app(backend: Backend) -> FastAPI:
         bucket, points = backend.store.series(metric, seconds, time.time(), bucket_seconds)
         return HistorySeries(metric=metric, bucket_seconds=bucket, points=points)
 
-    @app.get(f"{API}/stream", dependencies=[read], responses=REFUSALS,
-             response_class=StreamingResponse)  # fmt: skip
+    @app.get(
+        f"{API}/stream", dependencies=[read], responses=REFUSALS, response_class=StreamingResponse
+    )
     async def stream() -> StreamingResponse:
         """Server-sent events: a `snapshot` event (what the dashboard shows) on every change.
         Behind a reverse proxy, turn off buffering and compression for text/event-stream."""

@@ -60,8 +60,10 @@ class ViewCollector(Collector):
         host = GaugeMetricFamily("warden_host", "host use (percent)", labels=["what"])
         if v.resources:
             m = v.resources.machine
-            for what, value in (("cpu_percent", m.cpu_percent), ("memory_percent",
-                                m.memory_used_percent)):  # fmt: skip
+            for what, value in (
+                ("cpu_percent", m.cpu_percent),
+                ("memory_percent", m.memory_used_percent),
+            ):
                 if value is not None:
                     host.add_metric([what], value)
         yield host

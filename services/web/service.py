@@ -56,9 +56,7 @@ class WebService:
         self.view = View()
         self.store = Store(cfg.web.database, cfg.web.history, cfg.web.recent_decisions)
         self.metrics = Metrics(self.view)
-        self.stored_settings, self.stored_preset = self.store.load_settings()
-        if self.stored_settings is not None:
-            self.view.settings = self.stored_settings
+        self.view.settings = self.store.load_settings()[0]
         loopback = is_loopback(http.host)
         if http.enabled and not loopback and not cfg.web.admin_tokens + cfg.web.read_tokens:
             raise StartError(
@@ -189,10 +187,11 @@ class WebService:
 
     def on_connect(self) -> None:
         """The database outlives a broker without persistence: say the settings again."""
-        if self.view.settings is not None:
-            self.ctx.bus.publish(self.ctx.topics.settings, self.view.settings, retain=True)
-        if self.stored_preset is not None:
-            self.ctx.bus.publish(self.ctx.topics.preset_set, self.stored_preset)
+        settings, preset = self.store.load_settings()
+        if settings is not None:
+            self.ctx.bus.publish(self.ctx.topics.settings, settings, retain=True)
+        if preset is not None:
+            self.ctx.bus.publish(self.ctx.topics.preset_set, preset)
 
     # --- HTTP ---------------------------------------------------------------
 

@@ -325,16 +325,27 @@ def _host_thresholds(view: View, cfg: WardenConfig) -> list[Threshold]:
 
     mp = cfg.memory_pressure
     if mp.enabled:
-        add("memory.some_avg10", memory.some.avg10 if memory else None,
-            mp.some_avg10_threshold, "squeeze tier 3 memory.high")  # fmt: skip
-        add("memory.some_avg60", memory.some.avg60 if memory else None,
-            mp.critical_avg60_threshold, "restart a tier 3 container")  # fmt: skip
+        add(
+            "memory.some_avg10",
+            memory.some.avg10 if memory else None,
+            mp.some_avg10_threshold,
+            "squeeze tier 3 memory.high",
+        )
+        add(
+            "memory.some_avg60",
+            memory.some.avg60 if memory else None,
+            mp.critical_avg60_threshold,
+            "restart a tier 3 container",
+        )
         full = memory.full.avg10 if memory and memory.full else None
-        add("memory.full_avg10", full, mp.emergency_full_avg10_threshold,
-            "emergency restart")  # fmt: skip
+        add("memory.full_avg10", full, mp.emergency_full_avg10_threshold, "emergency restart")
     if cfg.io_pressure.enabled:
-        add("io.some_avg10", io.some.avg10 if io else None,
-            cfg.io_pressure.trigger_avg10_threshold, "cap tier 3 io.max")  # fmt: skip
+        add(
+            "io.some_avg10",
+            io.some.avg10 if io else None,
+            cfg.io_pressure.trigger_avg10_threshold,
+            "cap tier 3 io.max",
+        )
     heat: ThermalFact | None = view.thermal
     if cfg.thermal.enabled:
         celsius = heat.max_celsius if heat and heat.available else None
