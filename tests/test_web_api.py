@@ -98,6 +98,19 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
         assert status["containers"][containers.name("db")]["tier"] == 1
         assert status["dry_run"] is False and status["tier3_manual_pause"] is True
 
+        # /metrics: the pause as applied, the decision, and how long the trigger took.
+        def metric(name: str) -> float:
+            text = http.get("/metrics").text
+            lines = [x for x in text.splitlines() if x.startswith(name)]
+            return float(lines[0].rsplit(" ", 1)[1]) if lines else -1.0
+
+        paused = f'warden_container_paused{{container="{t3_name}",tier="3"}}'
+        wait_until(lambda: metric(paused) == 1.0, what="/metrics shows the pause")
+        assert metric('warden_decisions_total{action="enforce"}') >= 1
+        assert metric('warden_triggers_total{event="tier3_pause"}') == 1
+        wait_until(lambda: metric("warden_trigger_to_applied_seconds_count") >= 1)
+        assert 0 < metric("warden_trigger_to_applied_seconds_sum") < 10
+
         # Unknown events are refused by name, never a 5xx, and nothing goes on the bus.
         sent = len(probe.messages(f"warden/{host_id}/trigger"))
         for body in ('{"event": "reboot"}', "reboot", "", "[1]", '{"event": 3}', "\xff"):
