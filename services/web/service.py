@@ -6,6 +6,7 @@ they publish and writes only triggers, the run-time preset and its settings.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -54,7 +55,7 @@ class WebService:
         cfg = self.cfg = ctx.config
         http = cfg.general.http_server
         self.view = View()
-        self.store = Store(cfg.web.database, cfg.web.history, cfg.web.recent_decisions)
+        self.store = self._open_store()
         self.metrics = Metrics(self.view)
         self.view.settings = self.store.load_settings()[0]
         loopback = is_loopback(http.host)
@@ -82,6 +83,20 @@ class WebService:
         elif not http.enabled:
             ctx.log.info("http.disabled", reason="general.http_server.enabled is false")
         ctx.loop.on_stop(self.stop)
+
+    def _open_store(self) -> Store:
+        web = self.cfg.web
+        try:
+            return Store(web.database, web.history, web.recent_decisions)
+        except (OSError, sqlite3.Error) as exc:
+            # Still serve the API and the page; what it cannot keep, it says it cannot.
+            self.ctx.log.warning(
+                "database.unavailable",
+                path=web.database,
+                reason=str(exc),
+                effect="settings and history kept in memory only, lost at a restart",
+            )
+            return Store(":memory:", web.history, web.recent_decisions)
 
     # --- bus ----------------------------------------------------------------
 
