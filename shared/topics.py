@@ -66,6 +66,11 @@ class Topics:
         """Retained: resource settings from the web service, applied on top of the config."""
         return f"{self._base}/settings"
 
+    @property
+    def overrides(self) -> str:
+        """Retained: timed overrides from the web service, carried out until they expire."""
+        return f"{self._base}/overrides"
+
     def ha(self, leaf: str) -> str:
         """State the notifier derives for Home Assistant where a template cannot."""
         return f"{self._base}/ha/{leaf}"

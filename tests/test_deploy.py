@@ -475,6 +475,7 @@ def allowed(rules: list[tuple[str, str]], access: str, topic: str) -> bool:
         ("warden/h1/trigger", {"homeassistant", "web"}),
         ("warden/h1/settings", {"web"}),
         ("warden/h1/preset/set", {"web"}),
+        ("warden/h1/overrides", {"web"}),
         *((f"warden/h1/{name}/availability", {name}) for name in SERVICES),
     ],
 )

@@ -90,6 +90,31 @@ def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
         )
         assert containers.state(db) == "running"
         assert "tier3_pause" in browser.find_element(By.ID, "message").text
+
+        # A timed override from the page: tier 3 runs unthrottled for 30 minutes, shown
+        # with the time left, although the manual pause still holds.
+        browser.execute_script(
+            "document.getElementById('override-container').value = arguments[0]", t3_name
+        )
+        browser.find_element(By.ID, "override-unthrottle").click()
+        wait_until(lambda: containers.state(t3) == "running", what="unthrottled by the page")
+        wait_until(
+            lambda: (
+                "unthrottled" in browser.find_element(By.ID, "overrides").text
+                and "left" in browser.find_element(By.ID, "overrides").text
+            ),
+            what="the override shown with its time left",
+        )
+        browser.find_element(By.CSS_SELECTOR, "#overrides button").click()
+        wait_until(lambda: containers.state(t3) == "paused", what="ended: the pause is back")
+        wait_until(
+            lambda: (
+                row(t3_name).get("state") == "paused"
+                and "manual_pause" in row(t3_name).get("reasons", "")
+                and browser.find_element(By.ID, "overrides").text == ""
+            ),
+            what="the table follows, the override is gone",
+        )
         shot = tmp_path / "warden-dashboard.png"
         browser.save_screenshot(str(shot))
         shutil.copy(shot, SCREENSHOT)

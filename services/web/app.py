@@ -18,13 +18,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.auth import Access, Refused
-from services.web.backend import Backend
+from services.web.backend import Backend, OverrideError
 from services.web.models import (
     ContainerRow,
     Decision,
     Health,
     HistoryMetrics,
     HistorySeries,
+    OverrideIn,
+    OverrideOut,
     Problem,
     ResourceSettingsIn,
     ResourceSettingsOut,
@@ -36,6 +38,7 @@ from services.web.models import (
 from services.web.status import (
     build_status,
     container_rows,
+    live_overrides,
     resources_now,
     thresholds_now,
 )
@@ -186,6 +189,44 @@ def create_app(backend: Backend) -> FastAPI:
         return backend.change_settings(change)
 
     @app.get(
+        f"{API}/overrides",
+        response_model=list[OverrideOut],
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def overrides() -> list[OverrideOut]:
+        """Timed overrides in force, with the seconds left."""
+        return live_overrides(backend.view, time.time())
+
+    @app.post(
+        f"{API}/overrides",
+        response_model=OverrideOut,
+        status_code=201,
+        dependencies=[act],
+        responses={**REFUSALS, 422: {"model": Problem, "description": "invalid override"}},
+    )
+    def add_override(wanted: OverrideIn) -> JSONResponse:
+        """Pause tier 3, or let one container run unthrottled, for `minutes`: the governor
+        carries it out as a reason with an expiry, and it ends by itself."""
+        try:
+            added = backend.add_override(wanted)
+        except OverrideError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse(added.model_dump(), 201)
+
+    @app.delete(
+        f"{API}/overrides/{{override_id}}",
+        status_code=204,
+        dependencies=[act],
+        responses={**REFUSALS, 404: {"model": Problem, "description": "no such override"}},
+    )
+    def end_override(override_id: str) -> Response:
+        """End an override before its time."""
+        if not backend.end_override(override_id):
+            return JSONResponse({"error": f"no override {override_id[:64]!r} in force"}, 404)
+        return Response(status_code=204)
+
+    @app.get(
         f"{API}/containers",
         response_model=list[ContainerRow],
         dependencies=[read],
@@ -264,6 +305,7 @@ def snapshot(backend: Backend) -> dict[str, Any]:
         "rows": [r.model_dump() for r in container_rows(backend.view, backend.cfg)],
         "decisions": [d.model_dump() for d in backend.store.decisions(10)],
         "settings": backend.settings_out().model_dump(),
+        "overrides": [o.model_dump() for o in live_overrides(backend.view, now)],
         "streams": backend.view.streams.model_dump() if backend.view.streams else None,
     }
 

@@ -10,12 +10,24 @@ from pydantic import BaseModel
 
 from services.web.auth import Auth
 from services.web.metrics import Metrics
-from services.web.models import ResourceSettingsIn, ResourceSettingsOut, TriggerAccepted
-from services.web.status import effective_preset, effective_settings
+from services.web.models import (
+    OverrideIn,
+    OverrideOut,
+    ResourceSettingsIn,
+    ResourceSettingsOut,
+    TriggerAccepted,
+)
+from services.web.status import (
+    effective_preset,
+    effective_settings,
+    live_overrides,
+    managed_names,
+)
 from services.web.store import Store
 from services.web.view import View
 from shared.config.model import WardenConfig
 from shared.logs import Log
+from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.messages.triggers import Trigger
 from shared.presets import display_name
@@ -92,3 +104,55 @@ class Backend:
             **updated.model_dump(exclude={"schema_version", "host", "ts"}),
         )
         return self.settings_out()
+
+    # --- timed overrides ------------------------------------------------------
+
+    def _publish_overrides(self, items: list[Override]) -> None:
+        overrides = Overrides(host=self.cfg.host_id, items=items)
+        self.publish(self.topics.overrides, overrides, True)
+        self.view.overrides = overrides
+        self.store.save_overrides(overrides)
+        self.view.changed()
+
+    def add_override(self, wanted: OverrideIn) -> OverrideOut:
+        """OverrideError when it names no managed container (or one pause_tier3 ignores)."""
+        if wanted.kind == "unthrottle":
+            if wanted.container is None:
+                raise OverrideError("container: unthrottle needs the container to let run")
+            if wanted.container not in managed_names(self.view):
+                raise OverrideError(f"container: {wanted.container!r} is not a managed container")
+        elif wanted.container is not None:
+            raise OverrideError("container: pause_tier3 takes no container")
+        now = time.time()
+        override = Override(
+            kind=wanted.kind,
+            container=wanted.container,
+            since=now,
+            until=now + wanted.minutes * 60,
+        )
+        items = [o for o in self.current_overrides() if o.until > now]
+        self._publish_overrides([*items, override])
+        self.log.info(
+            "override.added",
+            kind=override.kind,
+            container=override.container,
+            minutes=wanted.minutes,
+            id=override.id,
+        )
+        return next(o for o in live_overrides(self.view, now) if o.id == override.id)
+
+    def end_override(self, override_id: str) -> bool:
+        items = self.current_overrides()
+        kept = [o for o in items if o.id != override_id and o.until > time.time()]
+        if len(kept) == len([o for o in items if o.until > time.time()]):
+            return False
+        self._publish_overrides(kept)
+        self.log.info("override.ended", id=override_id)
+        return True
+
+    def current_overrides(self) -> list[Override]:
+        return self.view.overrides.items if self.view.overrides else []
+
+
+class OverrideError(ValueError):
+    pass

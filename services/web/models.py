@@ -60,6 +60,16 @@ class Status(Out):
     streams: int | None
     services: dict[str, str]
     process_groups: dict[str, StatusProcessGroup]
+    overrides: list[OverrideOut] = []
+
+
+class OverrideOut(Out):
+    id: str
+    kind: Literal["pause_tier3", "unthrottle"]
+    container: str | None
+    since: float
+    until: float
+    seconds_left: float
 
 
 class TriggerAccepted(Out):
@@ -209,3 +219,14 @@ class HistoryMetrics(Out):
     metrics: list[str]
     raw_keep_seconds: float
     tiers: list[tuple[float, float]] = Field(description="[bucket_seconds, keep_seconds]")
+
+
+class OverrideIn(BaseModel):
+    """pause_tier3: pause every tier-3 container; unthrottle: let `container` run at its
+    tier baseline (thermal stages still apply). Both end by themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["pause_tier3", "unthrottle"]
+    container: str | None = Field(None, min_length=1, max_length=255)
+    minutes: float = Field(gt=0, le=24 * 60)

@@ -37,6 +37,7 @@ from shared.messages import (
     Trigger,
     parse_trigger,
 )
+from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
@@ -58,6 +59,7 @@ class WebService:
         self.store = self._open_store()
         self.metrics = Metrics(self.view)
         self.view.settings = self.store.load_settings()[0]
+        self.view.overrides = self.store.load_overrides()
         loopback = is_loopback(http.host)
         if http.enabled and not loopback and not cfg.web.admin_tokens + cfg.web.read_tokens:
             raise StartError(
@@ -122,6 +124,7 @@ class WebService:
         bus.subscribe(t.actions, model_decoder(Action), self.on_action)
         bus.subscribe(t.preset, text_decoder(), self.on_preset)
         bus.subscribe(t.settings, model_decoder(ResourceSettings), self.on_settings)
+        bus.subscribe(t.overrides, model_decoder(Overrides), self.on_overrides)
         for topic in (t.trigger, t.trigger_all_hosts):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
         for service in SERVICES:
@@ -200,6 +203,11 @@ class WebService:
             self.view.settings = received.value
             self.view.changed()
 
+    def on_overrides(self, received: Received[Overrides]) -> None:
+        if self._own(received):
+            self.view.overrides = received.value
+            self.view.changed()
+
     def on_connect(self) -> None:
         """The database outlives a broker without persistence: say the settings again."""
         settings, preset = self.store.load_settings()
@@ -207,6 +215,9 @@ class WebService:
             self.ctx.bus.publish(self.ctx.topics.settings, settings, retain=True)
         if preset is not None:
             self.ctx.bus.publish(self.ctx.topics.preset_set, preset)
+        overrides = self.store.load_overrides()
+        if overrides is not None:
+            self.ctx.bus.publish(self.ctx.topics.overrides, overrides, retain=True)
 
     # --- HTTP ---------------------------------------------------------------
 

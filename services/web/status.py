@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.web.models import (
     ContainerRow,
     GpuNow,
+    OverrideOut,
     PsiNow,
     ResourcesNow,
     Status,
@@ -39,6 +40,7 @@ _CONTROLS: dict[str, dict[int | None, set[str]]] = {
     "thermal_stage2": {None: {"paused"}},
     "io_pressure": {None: {"io_max"}},
     "memory_squeeze": {None: {"memory_high"}},
+    "timed_pause": {None: {"paused"}},
 }
 
 
@@ -135,7 +137,24 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         streams=view.streams.count if view.streams else None,
         services=dict(view.availability),
         process_groups=groups,
+        overrides=live_overrides(view, now),
     )
+
+
+def live_overrides(view: View, now: float) -> list[OverrideOut]:
+    items = view.overrides.items if view.overrides else []
+    return [
+        OverrideOut(
+            id=o.id,
+            kind=o.kind,
+            container=o.container,
+            since=o.since,
+            until=o.until,
+            seconds_left=round(o.until - now, 1),
+        )
+        for o in items
+        if o.until > now
+    ]
 
 
 def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:

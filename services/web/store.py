@@ -17,6 +17,7 @@ from pathlib import Path
 from services.web.models import Decision
 from shared.config.model import WebHistory
 from shared.messages import LastDecision
+from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 
 SCHEMA = """
@@ -77,6 +78,18 @@ class Store:
             if preset is not None:
                 self._db.execute("INSERT OR REPLACE INTO settings VALUES ('preset', ?)", (preset,))
             self._db.execute("COMMIT")
+
+    def load_overrides(self) -> Overrides | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE key = 'overrides'").fetchone()
+        return Overrides.model_validate_json(row[0]) if row else None
+
+    def save_overrides(self, overrides: Overrides) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO settings VALUES ('overrides', ?)",
+                (overrides.model_dump_json(),),
+            )
 
     # --- history --------------------------------------------------------------
 

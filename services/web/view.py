@@ -24,6 +24,7 @@ from shared.messages import (
     StreamsFact,
     ThermalFact,
 )
+from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 
 
@@ -40,6 +41,7 @@ class View:
     resources: ResourcesFact | None = None
     preset: str | None = None
     settings: ResourceSettings | None = None
+    overrides: Overrides | None = None
     availability: dict[str, str] = field(default_factory=dict)
     decisions: deque[LastDecision] = field(default_factory=lambda: deque(maxlen=200))
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=50))
