@@ -299,7 +299,10 @@ def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
         path=st.sampled_from([*gets, "/api/v1/history/{metric}"]),
-        metric=st.text(max_size=20),
+        metric=st.text(
+            st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="/?#%"),
+            max_size=20,
+        ),
         params=st.dictionaries(
             st.sampled_from(["limit", "seconds", "bucket_seconds"]),
             st.text(max_size=8) | st.integers().map(str) | st.floats().map(str),
@@ -323,3 +326,5 @@ def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
     settings_seen = probe.messages(f"warden/{host_id}/settings")
     presets = probe.messages(f"warden/{host_id}/preset/set")
     assert len(settings_seen) + len(presets) <= 2 * accepted.count("/api/v1/settings/resources")
+    overrides = probe.messages(f"warden/{host_id}/overrides")
+    assert len(overrides) == accepted.count("/api/v1/overrides")
