@@ -79,6 +79,8 @@ class Backend:
         the result goes to the governor (retained) and into the database."""
         given = change.model_dump(include=change.model_fields_set)
         preset = given.pop("preset", None)
+        if not given and preset is None:
+            return self.settings_out()  # nothing asked for: nothing to publish
         if "enabled" in given and given["enabled"] is None:
             given["enabled"] = True
         current = self.current_settings()

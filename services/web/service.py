@@ -27,7 +27,6 @@ from shared.messages import (
     Applied,
     ContainerInventory,
     DesiredState,
-    Event,
     GpuFact,
     LastDecision,
     PressureFact,
@@ -120,7 +119,6 @@ class WebService:
         bus.subscribe(t.desired, model_decoder(DesiredState), self.on_desired)
         bus.subscribe(t.applied, model_decoder(Applied), self.on_applied)
         bus.subscribe(t.decision, model_decoder(LastDecision), self.on_decision)
-        bus.subscribe(t.events, model_decoder(Event), self.on_event)
         bus.subscribe(t.actions, model_decoder(Action), self.on_action)
         bus.subscribe(t.preset, text_decoder(), self.on_preset)
         bus.subscribe(t.settings, model_decoder(ResourceSettings), self.on_settings)
@@ -144,7 +142,8 @@ class WebService:
                 return
             setattr(self.view, attribute, received.value)
             samples = samples_of(received.value)
-            if samples:
+            # A retained fact was recorded when it was new (or is old news by now).
+            if samples and not received.retained:
                 self.store.record(samples, time.time())
             self.view.changed()
 
@@ -168,8 +167,8 @@ class WebService:
         self.view.applied = received.value
         if not received.retained:
             self.metrics.applied_seen(received.value)
-        paused = sum(1 for c in received.value.containers if c.paused)
-        self.store.record({"paused_containers": float(paused)}, time.time())
+            paused = sum(1 for c in received.value.containers if c.paused)
+            self.store.record({"paused_containers": float(paused)}, time.time())
         self.view.changed()
 
     def on_decision(self, received: Received[LastDecision]) -> None:
@@ -178,13 +177,7 @@ class WebService:
         if not received.retained:  # a retained one was counted when it was new
             self.metrics.decisions.labels(received.value.action).inc()
             self.store.add_decision(received.value)
-        self.view.decisions.append(received.value)
         self.view.changed()
-
-    def on_event(self, received: Received[Event]) -> None:
-        if self._own(received):
-            self.view.events.append(received.value)
-            self.view.changed()
 
     def on_action(self, received: Received[Action]) -> None:
         if self._own(received):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from shared.messages import (
     Applied,
     ContainerInventory,
     DesiredState,
-    Event,
     GpuFact,
-    LastDecision,
     PressureFact,
     ResourcesFact,
     StreamsFact,
@@ -43,8 +40,6 @@ class View:
     settings: ResourceSettings | None = None
     overrides: Overrides | None = None
     availability: dict[str, str] = field(default_factory=dict)
-    decisions: deque[LastDecision] = field(default_factory=lambda: deque(maxlen=200))
-    events: deque[Event] = field(default_factory=lambda: deque(maxlen=50))
     # Bumped on every change, so the live page knows when to send a new snapshot.
     version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
