@@ -64,13 +64,14 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
 
         # ADRG's bodies: JSON with its content type, and JSON sent as curl -d sends it.
         answer = http.post("/trigger", json={"event": "tier3_pause"})
-        assert answer.status_code == 202, answer.text
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["queued"] == "tier3_pause"
         wait_until(lambda: containers.state(t3) == "paused", what="tier 3 paused by /trigger")
         assert containers.state(db) == "running"
 
         def shown() -> bool:
             entry = http.get("/status").json()["containers"][t3_name]
-            return entry["paused"] is True and entry["paused_by"] == ["manual_pause"]
+            return entry["paused"] is True and entry["paused_by"] == ["webhook_manual"]
 
         wait_until(shown, what="/status shows the pause and its reason")
         status = http.get("/status").json()
@@ -84,17 +85,20 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
             "memory_throttled",
             "io_throttled",
             "protected_containers",
+            "note_tier0_auto_protected",
             "containers",
         )
         assert all(key in status for key in adrg)
         entry = status["containers"][t3_name]
-        adrg_entry = {k: entry[k] for k in ("tier", "paused_by", "cpu_max_by", "io_max_by")}
-        assert adrg_entry == {
+        keys = ("tier", "paused_by", "cpu_max_by", "io_max_by", "memory_high_override_bytes")
+        assert {k: entry[k] for k in keys} == {
             "tier": 3,
-            "paused_by": ["manual_pause"],
+            "paused_by": ["webhook_manual"],  # ADRG's name for a tier3_pause
             "cpu_max_by": [],
             "io_max_by": [],
+            "memory_high_override_bytes": None,
         }
+        assert entry["reasons"] == ["manual_pause(tier3_pause trigger)"]  # Warden's own
         assert status["containers"][containers.name("db")]["tier"] == 1
         assert status["dry_run"] is False and status["tier3_manual_pause"] is True
 
@@ -117,6 +121,12 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
             refused = http.post("/trigger", content=body.encode("utf-8", "surrogateescape"))
             assert refused.status_code == 400, (body, refused.text)
             assert "tier3_pause" in refused.json()["error"], refused.text
+            assert refused.json()["valid_events"] == [
+                "media_start",
+                "media_stop",
+                "tier3_pause",
+                "tier3_resume",
+            ]
         assert len(probe.messages(f"warden/{host_id}/trigger")) == sent
 
         answer = http.post(
@@ -124,7 +134,7 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
             content=b'{"event": "tier3_resume"}',
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        assert answer.status_code == 202
+        assert answer.status_code == 200
         wait_until(lambda: containers.state(t3) == "running", what="resumed by /trigger")
         log = services["web"].output()
         assert "trigger.sent" in log and "http.listening" in log

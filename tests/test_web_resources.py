@@ -184,6 +184,7 @@ def test_resources_thresholds_containers_decisions_and_history(
     status = http.get("/status").json()
     assert status["memory_throttled"] is True
     assert status["containers"]["tdarr"]["memory_high_by"] == ["memory_squeeze"]
+    assert status["containers"]["tdarr"]["memory_high_override_bytes"] == 2**28
 
     decisions = http.get("/api/v1/decisions").json()
     assert decisions[0]["summary"].startswith("tdarr: memory.high")

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +34,7 @@ from services.web.models import (
     Status,
     Thresholds,
     TriggerAccepted,
+    TriggerProblem,
 )
 from services.web.status import (
     build_status,
@@ -44,7 +45,9 @@ from services.web.status import (
 )
 from shared import __version__
 from shared.messages import TriggerError, parse_trigger
-from shared.messages.triggers import Trigger
+from shared.messages.triggers import Trigger, TriggerEvent
+
+TRIGGER_EVENTS: tuple[str, ...] = get_args(TriggerEvent)
 
 API = "/api/v1"
 # ADRG's bodies are a line of JSON; anything much larger is not a trigger.
@@ -116,9 +119,8 @@ def create_app(backend: Backend) -> FastAPI:
     @app.post(
         "/trigger",
         response_model=TriggerAccepted,
-        status_code=202,
         dependencies=[act],
-        responses={**REFUSALS, 400: {"model": Problem, "description": "unknown event"}},
+        responses={**REFUSALS, 400: {"model": TriggerProblem, "description": "unknown event"}},
         tags=["adrg"],
         openapi_extra={
             "requestBody": {
@@ -139,9 +141,9 @@ def create_app(backend: Backend) -> FastAPI:
         try:
             parsed = parse_trigger(body)
         except TriggerError as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+            return JSONResponse({"error": str(exc), "valid_events": list(TRIGGER_EVENTS)}, 400)
         accepted = backend.trigger(parsed)
-        return JSONResponse(accepted.model_dump(), 202)
+        return JSONResponse(accepted.model_dump(), 200)
 
     # --- Warden's own, versioned ----------------------------------------------
 

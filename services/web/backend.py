@@ -55,7 +55,7 @@ class Backend:
         note = None
         if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
             note = "media_mode.enabled is false: the governor ignores media triggers"
-        return TriggerAccepted(event=trigger.event, topic=topic, note=note)
+        return TriggerAccepted(queued=trigger.event, topic=topic, note=note)
 
     def current_settings(self) -> ResourceSettings:
         return self.view.settings or ResourceSettings(host=self.cfg.host_id)

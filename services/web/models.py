@@ -18,11 +18,12 @@ class Out(BaseModel):
 
 
 class StatusContainer(Out):
-    # ADRG's keys: the rules behind each control in force.
+    # ADRG's keys: the rules behind each control in force, by ADRG's names for them.
     tier: int
     paused_by: list[str]
     cpu_max_by: list[str]
     io_max_by: list[str]
+    memory_high_override_bytes: int | None
     # Warden's own.
     memory_high_by: list[str] = []
     protected: bool = False
@@ -48,6 +49,7 @@ class Status(Out):
     memory_throttled: bool
     io_throttled: bool
     protected_containers: list[str]
+    note_tier0_auto_protected: str = "All Tier 0 containers are implicitly protected."
     containers: dict[str, StatusContainer]
     # Warden's own.
     host: str
@@ -73,14 +75,20 @@ class OverrideOut(Out):
 
 
 class TriggerAccepted(Out):
-    ok: Literal[True] = True
-    event: str
+    # ADRG's answer.
+    queued: str
+    # Warden's own.
     topic: str
     note: str | None = None
 
 
 class Problem(Out):
     error: str
+
+
+class TriggerProblem(Out):
+    error: str
+    valid_events: list[str]
 
 
 class Health(Out):

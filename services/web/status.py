@@ -51,6 +51,18 @@ def _controls_of(rule: str, tier: int) -> set[str] | None:
     return by_tier.get(tier, by_tier.get(None, set()))
 
 
+# Where ADRG has its own name for a rule, its *_by lists say that name.
+ADRG_NAMES = {
+    "manual_pause": "webhook_manual",
+    "io_pressure": "io_saturation",
+    "memory_squeeze": "memory_pressure",
+}
+
+
+def adrg_names(rules: list[str]) -> list[str]:
+    return sorted({ADRG_NAMES.get(rule, rule) for rule in rules})
+
+
 def rules_by_control(intent: ContainerIntent | None) -> dict[str, list[str]]:
     """control ("paused", "cpu_max", "io_max", "memory_high") -> the rules behind it."""
     result: dict[str, list[str]] = {"paused": [], "cpu_max": [], "io_max": [], "memory_high": []}
@@ -103,9 +115,10 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         by = rules_by_control(intent)
         containers[name] = StatusContainer(
             tier=tier,
-            paused_by=by["paused"],
-            cpu_max_by=by["cpu_max"],
-            io_max_by=by["io_max"],
+            paused_by=adrg_names(by["paused"]),
+            cpu_max_by=adrg_names(by["cpu_max"]),
+            io_max_by=adrg_names(by["io_max"]),
+            memory_high_override_bytes=intent.memory_high if intent else None,
             memory_high_by=by["memory_high"],
             protected=matcher.is_protected(name),
             state=fact.state if fact else None,
@@ -121,11 +134,11 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         uptime_seconds=round(max(0.0, now - view.started_at), 1),
         dry_run=applied.dry_run if applied else cfg.actuator.dry_run,
         media_mode_active=bool(desired and desired.media_mode),
-        media_provider=cfg.media_mode.provider,
+        media_provider=cfg.media_mode.provider.lower(),
         thermal_stage=memory.thermal_stage if memory else 0,
         memory_throttled=any(i.memory_high is not None for i in intents.values()),
         io_throttled=bool(memory and memory.io_throttled),
-        protected_containers=list(cfg.protected_containers),
+        protected_containers=sorted(cfg.protected_containers),
         containers=containers,
         host=cfg.host_id,
         desired_seq=desired.seq if desired else None,
