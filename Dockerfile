@@ -1,5 +1,5 @@
-# One image for all four Warden services; compose.yaml picks the service by
-# command (warden-sensors, warden-governor, warden-actuator, warden-notifier).
+# One image for all five Warden services; compose.yaml picks the service by
+# command (warden-sensors, warden-governor, warden-actuator, warden-notifier, warden-web).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -17,7 +17,8 @@ WORKDIR /
 
 # Non-root by default; compose runs only the actuator as root, since it alone
 # writes cgroups and talks to the Docker socket.
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin warden
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin warden \
+    && install -d -o warden /var/lib/warden
 USER warden
 
 ENV WARDEN_CONFIG=/etc/warden/config.yaml

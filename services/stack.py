@@ -19,17 +19,19 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from shared.bridge import bridge_conf
 from shared.channels import acl
 from shared.config import ConfigError, WardenConfig, load_config
 from shared.secrets import ensure_secret_file, mosquitto_password_line
+from shared.topics import ServiceName
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERVISORD_CONF = REPO / "deploy" / "supervisord.conf"
 MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
 # The services that log in to the local broker, each with its own generated password.
-STACK_SERVICES = ("sensors", "governor", "actuator", "notifier")
+STACK_SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
 SECRET_BYTES = 32
 
 

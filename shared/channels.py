@@ -37,6 +37,8 @@ from shared.messages import (
     ThermalFact,
     Trigger,
 )
+from shared.messages.overrides import Overrides
+from shared.messages.settings import ResourceSettings
 
 User = Literal["governor", "actuator", "sensors", "notifier", "homeassistant", "web", "anonymous"]
 USERS: tuple[User, ...] = (
@@ -233,14 +235,23 @@ CHANNELS: tuple[Channel, ...] = (
         "host",
         "`republish`: announce the device to Home Assistant again",
     ),
-    # --- web: the HTTP/dashboard service. Adjust this row with it. ---
     Channel(
-        "{root}/{host}/settings/set",
-        None,
-        False,
+        "{root}/{host}/settings",
+        ResourceSettings,
+        True,
         ("web",),
         "host",
-        "run-time settings from the web dashboard",
+        "resource settings from the dashboard and the API (thresholds, preset, nice, "
+        "enabled), applied by the governor on top of the config",
+    ),
+    Channel(
+        "{root}/{host}/overrides",
+        Overrides,
+        True,
+        ("web",),
+        "host",
+        "timed overrides (pause tier 3, or run a container unthrottled, for N minutes), "
+        "carried out by the governor until they expire",
     ),
     Channel(
         "{discovery}/{component}/{node}/{object}/config",

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-ServiceName = Literal["sensors", "governor", "actuator", "notifier"]
+ServiceName = Literal["sensors", "governor", "actuator", "notifier", "web"]
 SensorKind = Literal["pressure", "containers", "streams", "thermal", "gpu", "resources"]
 
 
@@ -66,6 +66,16 @@ class Topics:
     def bridge_availability(self) -> str:
         """Retained on the central broker: `1` while this host's bridge is up, `0` when not."""
         return f"{self._base}/bridge/availability"
+
+    @property
+    def settings(self) -> str:
+        """Retained: resource settings from the web service, applied on top of the config."""
+        return f"{self._base}/settings"
+
+    @property
+    def overrides(self) -> str:
+        """Retained: timed overrides from the web service, carried out until they expire."""
+        return f"{self._base}/overrides"
 
     def ha(self, leaf: str) -> str:
         """State the notifier derives for Home Assistant where a template cannot."""

@@ -23,6 +23,7 @@ from services.actuator.service import ActuatorService
 from services.governor.service import GovernorService
 from services.notifier.service import NotifierService
 from services.sensors.service import SensorsService
+from services.web.service import WebService
 from shared.messages import (
     Action,
     Applied,
@@ -32,6 +33,7 @@ from shared.messages import (
     Event,
     GpuFact,
     HostUsage,
+    LastDecision,
     PressureFact,
     PressureLine,
     ResourcePressure,
@@ -39,6 +41,8 @@ from shared.messages import (
     StreamsFact,
     ThermalFact,
 )
+from shared.messages.overrides import Override, Overrides
+from shared.messages.settings import ResourceSettings
 from shared.signing import new_key
 from tests.support.docker_env import Containers
 from tests.support.in_process import InProcess, build
@@ -65,6 +69,12 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         Action(host=HOST, kind="restart", container="fz-t3", reasons=[{"rule": "x"}]),
         Applied(host=HOST, mode="baseline"),
         Event(host=HOST, kind="refusal", source="actuator", message="m"),
+        ResourceSettings(host=HOST, cpu_threshold_percent=80.0, nice=10),
+        Overrides(
+            host=HOST,
+            items=[Override(kind="unthrottle", container="fz-t3", since=1.0, until=2e9)],
+        ),
+        LastDecision(host=HOST, container="fz-t3", action="enforce", summary="s"),
     )
 }
 
@@ -138,6 +148,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "actuator": {"state_file": str(tmp / "state.json")},
             "security": {"signing_key_file": str(key)},
             "sensors": {"psi_triggers": False},
+            "web": {"database": str(tmp / "web.sqlite3")},
         },
     )
 
@@ -149,6 +160,7 @@ def services(config: Path, docker_api) -> Iterator[dict[str, InProcess]]:  # typ
         "actuator": build("actuator", config, ActuatorService),
         "notifier": build("notifier", config, NotifierService),
         "sensors": build("sensors", config, SensorsService),
+        "web": build("web", config, lambda ctx: WebService(ctx, serve=False)),
     }
     yield built
     for service in built.values():
@@ -157,9 +169,9 @@ def services(config: Path, docker_api) -> Iterator[dict[str, InProcess]]:  # typ
 
 def test_every_service_with_inputs_is_covered(services: dict[str, InProcess]) -> None:
     subscribed = {name: len(subscriptions(s)) for name, s in services.items()}
-    # The sensors take no input from the bus; the other three must all be fuzzed.
+    # The sensors take no input from the bus; every other service must be fuzzed.
     assert subscribed["sensors"] == 0
-    assert all(subscribed[n] > 0 for n in ("governor", "actuator", "notifier")), subscribed
+    assert all(subscribed[n] > 0 for n in FUZZED), subscribed
 
 
 FUZZ = settings(
@@ -167,7 +179,10 @@ FUZZ = settings(
 )
 
 
-@pytest.mark.parametrize("name", ["governor", "actuator", "notifier"])
+FUZZED = ("governor", "actuator", "notifier", "web")
+
+
+@pytest.mark.parametrize("name", FUZZED)
 @FUZZ
 @given(data=st.data())
 def test_garbage_is_dropped_without_a_trace(

@@ -64,6 +64,8 @@ def test_every_topic_the_code_builds_is_one_channel() -> None:
         t.preset,
         t.preset_set,
         t.bridge_availability,
+        t.settings,
+        t.overrides,
         # The leaves the notifier and its discovery configs use.
         *(t.ha(leaf) for leaf in ("state", "notify", "republish", "event/media_mode_activated")),
         config_topic("homeassistant", "sensor", HOST, "memory_some_avg10"),
@@ -86,6 +88,8 @@ def test_every_topic_the_code_builds_is_one_channel() -> None:
         "preset",
         "preset_set",
         "bridge_availability",
+        "settings",
+        "overrides",
         "ha",
     }
     # What the notifier subscribes to find its old configs lies inside the configs' channel.

@@ -195,7 +195,7 @@ def test_bad_sizes_are_refused(value: str | bool) -> None:
         parse_size(value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("service", ["sensors", "governor", "actuator", "notifier"])
+@pytest.mark.parametrize("service", ["sensors", "governor", "actuator", "notifier", "web"])
 def test_check_config_reports_and_starts_nothing(tmp_path: Path, service: str) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(

@@ -29,7 +29,7 @@ from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
 
-SERVICES = ("sensors", "governor", "actuator", "notifier")
+SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 DEPLOY = REPO / "deploy"
 SUPERVISORD_CONF = DEPLOY / "supervisord.conf"
 ACL = DEPLOY / "mosquitto" / "acl"
@@ -274,6 +274,9 @@ def stack_config(tmp_path: Path, host_id: str, mqtt: dict) -> dict:
         "host_id": host_id,
         "mqtt": mqtt,
         "actuator": {"dry_run": True, "state_file": str(tmp_path / "actuator-state.json")},
+        # The web service's port and database, away from a real one on this machine.
+        "general": {"http_server": {"port": free_port()}},
+        "web": {"database": str(tmp_path / "web.sqlite3")},
     }
 
 
@@ -509,6 +512,8 @@ def allowed(rules: list[tuple[str, str]], access: str, topic: str) -> bool:
         ("warden/h1/ha/state", {"notifier"}),
         ("warden/h1/ha/republish", {"homeassistant", "web"}),
         ("homeassistant/sensor/warden_h1/x/config", {"notifier"}),
+        ("warden/h1/settings", {"web"}),
+        ("warden/h1/overrides", {"web"}),
         *((f"warden/h1/{name}/availability", {name}) for name in SERVICES),
     ],
 )

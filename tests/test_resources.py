@@ -217,3 +217,17 @@ def test_a_real_containers_cpu_and_memory(containers: Containers) -> None:
     assert usage.cpu_percent is not None and usage.cpu_percent > 0
     assert usage.rss_bytes is not None
     assert cid in usage.source
+
+
+def test_each_cpu_s_own_use_from_the_real_proc_stat() -> None:
+    from services.sensors.resources import parse_proc_stat_cores
+
+    cores = parse_proc_stat_cores(Path("/proc/stat").read_text())
+    assert cores and all(name.startswith("cpu") and name[3:].isdigit() for name in cores)
+    sampler = ResourceSampler("/proc", "/sys", [])
+    first = sampler.sample("here", time.monotonic(), {})
+    assert first.machine.cpu_per_core_percent is None  # a rate needs two readings
+    time.sleep(0.5)
+    per_core = sampler.sample("here", time.monotonic(), {}).machine.cpu_per_core_percent
+    assert per_core is not None and len(per_core) == len(cores)
+    assert all(0 <= value <= 100 for value in per_core)

@@ -9,7 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from services.governor.outcome import EventDraft, RestartDraft
-from services.governor.policy import Decision, Facts, decide
+from services.governor.policy import Decision, Facts, decide, enforceable
+from services.governor.rules.overrides import apply_overrides
+from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
 from shared.bus import Received, model_decoder, text_decoder
 from shared.config import WardenConfig
@@ -30,7 +32,9 @@ from shared.messages import (
     parse_trigger,
 )
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
+from shared.messages.overrides import Override, Overrides
 from shared.messages.presets import parse_preset
+from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
@@ -48,6 +52,8 @@ class GovernorService:
     def __init__(self, ctx: ServiceContext, clock=time.time) -> None:  # type: ignore[no-untyped-def]
         self.ctx = ctx
         self.cfg = ctx.config
+        self.settings: ResourceSettings | None = None
+        self.overrides: list[Override] = []
         self.matcher = self.cfg.tier_matcher()
         self.clock = clock
         self.facts = Facts()
@@ -84,6 +90,8 @@ class GovernorService:
         )
         bus.subscribe(topics.sensor("gpu"), model_decoder(GpuFact), self.on_host_fact("gpu"))
         bus.subscribe(topics.preset_set, parse_preset, self.on_preset_set)
+        bus.subscribe(topics.settings, model_decoder(ResourceSettings), self.on_settings)
+        bus.subscribe(topics.overrides, model_decoder(Overrides), self.on_overrides)
         for topic in (topics.trigger_all_hosts, topics.trigger):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
@@ -165,6 +173,30 @@ class GovernorService:
         if self.ready:  # otherwise become_ready publishes it, after the deferred change
             self.publish_preset()
 
+    def on_settings(self, received: Received[ResourceSettings]) -> None:
+        if not self._own_host(received):
+            return
+        self.settings = received.value
+        self.cfg = with_settings(self.ctx.config, received.value)
+        self.ctx.log.info(
+            "settings.applied",
+            **received.value.model_dump(exclude={"schema_version", "host", "ts"}),
+        )
+        self.evaluate()
+
+    def on_overrides(self, received: Received[Overrides]) -> None:
+        if not self._own_host(received):
+            return
+        self.overrides = received.value.items
+        self.ctx.log.info(
+            "overrides.received",
+            overrides="; ".join(
+                f"{o.kind}({o.container or 'tier 3'}) until {o.until:.0f}" for o in self.overrides
+            )
+            or "none",
+        )
+        self.evaluate()
+
     def on_trigger(self, received: Received[Trigger]) -> None:
         self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
         if received.value.event.startswith("media_") and not self.cfg.media_mode.enabled:
@@ -236,7 +268,10 @@ class GovernorService:
     def evaluate(self, force: bool = False) -> None:
         if not self.ready:
             return
-        decision = decide(self.cfg, self.matcher, self.facts, self.memory, self.clock())
+        now = self.clock()
+        decision = decide(self.cfg, self.matcher, self.facts, self.memory, now)
+        targets = enforceable(self.facts.inventory, self.matcher)
+        decision = apply_overrides(decision, targets, self.overrides, now)
         self.log_changes(decision)
         self.memory = decision.memory
         for note in decision.notes:

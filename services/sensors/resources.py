@@ -36,21 +36,34 @@ class CpuTimes:
     total: int
 
 
+def _cpu_times(line: str) -> CpuTimes:
+    parts = line.split()[1:]
+    try:
+        values = [int(v) for v in parts[:8]]
+    except ValueError:
+        raise ProcParseError(f"/proc/stat: bad cpu line {line[:80]!r}") from None
+    if len(values) < 4:
+        raise ProcParseError(f"/proc/stat: cpu line has {len(values)} fields, needs 4")
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values)
+    return CpuTimes(total - idle, total)
+
+
 def parse_proc_stat(text: str) -> CpuTimes:
     """The aggregate `cpu` line, in clock ticks; iowait counts as idle, guest is inside user."""
     for line in text.splitlines():
         if line.startswith("cpu "):
-            parts = line.split()[1:]
-            try:
-                values = [int(v) for v in parts[:8]]
-            except ValueError:
-                raise ProcParseError(f"/proc/stat: bad cpu line {line[:80]!r}") from None
-            if len(values) < 4:
-                raise ProcParseError(f"/proc/stat: cpu line has {len(values)} fields, needs 4")
-            idle = values[3] + (values[4] if len(values) > 4 else 0)
-            total = sum(values)
-            return CpuTimes(total - idle, total)
+            return _cpu_times(line)
     raise ProcParseError("/proc/stat: no aggregate cpu line")
+
+
+def parse_proc_stat_cores(text: str) -> dict[str, CpuTimes]:
+    """The per-CPU `cpuN` lines, by name (an offline CPU has no line)."""
+    return {
+        line.split()[0]: _cpu_times(line)
+        for line in text.splitlines()
+        if line.startswith("cpu") and line[3:4].isdigit()
+    }
 
 
 def parse_meminfo(text: str) -> tuple[int, int]:
@@ -206,6 +219,7 @@ def container_cpu_usec(cgroups: ProcessCgroups) -> int | None:
 class _Previous:
     at: float | None = None
     cpu: CpuTimes | None = None
+    cores: dict[str, CpuTimes] = field(default_factory=dict)
     disk: tuple[int, int] | None = None
     pids: dict[int, tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
     containers: dict[str, int] = field(default_factory=dict)
@@ -233,12 +247,22 @@ class ResourceSampler:
         current = _Previous(at=now)
 
         cpu_percent = None
+        per_core: list[float] | None = None
         try:
-            current.cpu = parse_proc_stat((self._proc / "stat").read_text())
+            stat = (self._proc / "stat").read_text()
+            current.cpu = parse_proc_stat(stat)
+            current.cores = parse_proc_stat_cores(stat)
             if prev.cpu is not None:
                 cpu_percent = share(
                     current.cpu.busy - prev.cpu.busy, current.cpu.total - prev.cpu.total
                 )
+            if prev.cores and prev.cores.keys() == current.cores.keys():
+                shares = [
+                    share(now_.busy - prev.cores[n].busy, now_.total - prev.cores[n].total)
+                    for n, now_ in current.cores.items()
+                ]
+                known = [round(v, 1) for v in shares if v is not None]
+                per_core = known if known and len(known) == len(shares) else None
         except (OSError, ProcParseError) as exc:
             errors.append(f"cpu: {exc}")
 
@@ -265,6 +289,7 @@ class ResourceSampler:
         machine = HostUsage(
             cpu_count=self._cpu_count,
             cpu_percent=cpu_percent,
+            cpu_per_core_percent=per_core,
             memory_total_bytes=memory_total,
             memory_available_bytes=memory_available,
             memory_used_percent=memory_percent,

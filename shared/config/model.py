@@ -466,6 +466,41 @@ class ProcessGroup(Section):
         return self
 
 
+class HistoryTier(Section):
+    """One downsampled tier of the web service's history: min, mean and max per bucket."""
+
+    bucket_seconds: Annotated[float, Field(ge=1, le=86400)]
+    keep_seconds: Annotated[float, Field(gt=0, le=90 * 86400)]
+
+
+class WebHistory(Section):
+    # Every reading as it came, for this long (at most one per metric per raw_min_interval).
+    raw_keep_seconds: Annotated[float, Field(ge=0, le=86400)] = 3600
+    raw_min_interval_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 1
+    tiers: Annotated[list[HistoryTier], Field(max_length=6)] = [
+        HistoryTier(bucket_seconds=60, keep_seconds=86400),
+        HistoryTier(bucket_seconds=600, keep_seconds=7 * 86400),
+    ]
+
+
+class Web(Section):
+    """The web service; where it listens is ADRG's general.http_server."""
+
+    # Bearer tokens (use ${VAR} from the env file). Admin may change settings and act;
+    # read-only may only look. Empty strings (an unset ${VAR}) count as no token.
+    admin_tokens: list[str] = []
+    read_tokens: list[str] = []
+    database: str = "/var/lib/warden/web.sqlite3"
+    history: WebHistory = WebHistory()
+    # How many of the governor's decisions the API and the page keep.
+    recent_decisions: Annotated[int, Field(ge=1, le=10000)] = 200
+
+    @field_validator("admin_tokens", "read_tokens")
+    @classmethod
+    def _drop_empty(cls, value: list[str]) -> list[str]:
+        return [token for token in value if token]
+
+
 def _default_host_id() -> str:
     return socket.gethostname().split(".")[0] or "localhost"
 
@@ -489,6 +524,7 @@ class WardenConfig(Section):
     bridge: Bridge = Bridge()
     sensors: Sensors = Sensors()
     process_groups: list[ProcessGroup] = []
+    web: Web = Web()
 
     @field_validator("host_id")
     @classmethod

@@ -190,6 +190,8 @@ class HostUsage(Strict):
     cpu_count: Annotated[int, Field(ge=1)]
     # Percent of the whole machine (all CPUs), as tier2_cpu_max_percent is.
     cpu_percent: Ratio | None = None
+    # Each CPU's own busy share, in /proc/stat's order; None on the first reading.
+    cpu_per_core_percent: list[Ratio] | None = None
     memory_total_bytes: Annotated[int, Field(ge=0)] | None = None
     memory_available_bytes: Annotated[int, Field(ge=0)] | None = None
     memory_used_percent: Ratio | None = None

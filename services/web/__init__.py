@@ -1,0 +1,1 @@
+"""The web service: ADRG's HTTP API, Warden's versioned API, /metrics, history, dashboard."""

@@ -1,0 +1,327 @@
+"""The HTTP face: ADRG's /status and /trigger where ADRG has them, Warden's own routes
+under /api/v1, /metrics, /health, and the dashboard at /."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import Annotated, Any, get_args
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.web.auth import Access, Refused
+from services.web.backend import Backend, OverrideError
+from services.web.models import (
+    ContainerRow,
+    Decision,
+    Health,
+    HistoryMetrics,
+    HistorySeries,
+    OverrideIn,
+    OverrideOut,
+    Problem,
+    ResourceSettingsIn,
+    ResourceSettingsOut,
+    ResourcesNow,
+    Status,
+    Thresholds,
+    TriggerAccepted,
+    TriggerProblem,
+)
+from services.web.status import (
+    build_status,
+    container_rows,
+    live_overrides,
+    resources_now,
+    thresholds_now,
+)
+from shared import __version__
+from shared.messages import TriggerError, parse_trigger
+from shared.messages.triggers import Trigger, TriggerEvent
+
+TRIGGER_EVENTS: tuple[str, ...] = get_args(TriggerEvent)
+
+API = "/api/v1"
+# ADRG's bodies are a line of JSON; anything much larger is not a trigger.
+MAX_TRIGGER_BYTES = 4096
+SSE_POLL_SECONDS = 0.5
+SSE_KEEPALIVE_SECONDS = 15.0
+
+BEARER = HTTPBearer(auto_error=False, description="an admin or read-only token")
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no valid bearer token"},
+    403: {"model": Problem, "description": "a read-only token where admin is needed"},
+}
+
+
+def create_app(backend: Backend) -> FastAPI:
+    app = FastAPI(
+        title="Warden",
+        version=__version__,
+        summary="ADRG's /status and /trigger, and Warden's API under /api/v1",
+        # The schema is served (and kept in the repository); the interactive pages are not,
+        # since they load their JavaScript from elsewhere.
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    def allow(access: Access) -> Callable[..., None]:
+        def dependency(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        ) -> None:
+            token = f"Bearer {credentials.credentials}" if credentials else None
+            backend.auth.check(access, token)
+
+        return dependency
+
+    read, act, admin = Depends(allow("read")), Depends(allow("act")), Depends(allow("admin"))
+
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.message}, exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return JSONResponse({"error": f"{where}: {first.get('msg')}{more}"}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code)
+
+    # --- ADRG ---------------------------------------------------------------
+
+    @app.get("/health", response_model=Health, tags=["adrg"])
+    def health() -> Health:
+        """Always open: whether the service runs and its bus is connected."""
+        return Health(bus_connected=backend.bus_connected())
+
+    @app.get(
+        "/status", response_model=Status, dependencies=[read], responses=REFUSALS, tags=["adrg"]
+    )
+    def status() -> Status:
+        """ADRG's /status, with Warden's own fields beside ADRG's."""
+        return build_status(backend.view, backend.cfg, time.time())
+
+    @app.post(
+        "/trigger",
+        response_model=TriggerAccepted,
+        dependencies=[act],
+        responses={**REFUSALS, 400: {"model": TriggerProblem, "description": "unknown event"}},
+        tags=["adrg"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": Trigger.model_json_schema()},
+                    "text/plain": {"schema": {"type": "string", "example": "tier3_pause"}},
+                },
+            }
+        },
+    )
+    async def trigger(request: Request) -> JSONResponse:
+        """ADRG's /trigger: `{"event": "..."}` (any content type, as ADRG's curl examples
+        send it) or the bare word; published on warden/<host>/trigger."""
+        body = await request.body()
+        if len(body) > MAX_TRIGGER_BYTES:
+            return JSONResponse({"error": f"body larger than {MAX_TRIGGER_BYTES} bytes"}, 413)
+        try:
+            parsed = parse_trigger(body)
+        except TriggerError as exc:
+            return JSONResponse({"error": str(exc), "valid_events": list(TRIGGER_EVENTS)}, 400)
+        accepted = backend.trigger(parsed)
+        return JSONResponse(accepted.model_dump(), 200)
+
+    # --- Warden's own, versioned ----------------------------------------------
+
+    @app.get(f"{API}/status", response_model=Status, dependencies=[read], responses=REFUSALS)
+    def status_v1() -> Status:
+        return build_status(backend.view, backend.cfg, time.time())
+
+    @app.get(
+        f"{API}/resources/current",
+        response_model=ResourcesNow,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def current() -> ResourcesNow:
+        """CPU, memory, GPU (null: none), disk I/O, temperatures, PSI; also flat numbers."""
+        return resources_now(backend.view)
+
+    @app.get(
+        f"{API}/resources/thresholds",
+        response_model=Thresholds,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def thresholds() -> Thresholds:
+        """Which host and process-group thresholds are crossed now, and by what."""
+        return thresholds_now(backend.view, backend.cfg)
+
+    @app.get(
+        f"{API}/settings/resources",
+        response_model=ResourceSettingsOut,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def get_settings() -> ResourceSettingsOut:
+        return backend.settings_out()
+
+    @app.post(
+        f"{API}/settings/resources",
+        response_model=ResourceSettingsOut,
+        dependencies=[admin],
+        responses={**REFUSALS, 422: {"model": Problem, "description": "invalid settings"}},
+    )
+    def post_settings(change: ResourceSettingsIn) -> ResourceSettingsOut:
+        """Change the resource settings (admin): published to the governor, kept in SQLite."""
+        return backend.change_settings(change)
+
+    @app.get(
+        f"{API}/overrides",
+        response_model=list[OverrideOut],
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def overrides() -> list[OverrideOut]:
+        """Timed overrides in force, with the seconds left."""
+        return live_overrides(backend.view, time.time())
+
+    @app.post(
+        f"{API}/overrides",
+        response_model=OverrideOut,
+        status_code=201,
+        dependencies=[act],
+        responses={**REFUSALS, 422: {"model": Problem, "description": "invalid override"}},
+    )
+    def add_override(wanted: OverrideIn) -> JSONResponse:
+        """Pause tier 3, or let one container run unthrottled, for `minutes`: the governor
+        carries it out as a reason with an expiry, and it ends by itself."""
+        try:
+            added = backend.add_override(wanted)
+        except OverrideError as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        return JSONResponse(added.model_dump(), 201)
+
+    @app.delete(
+        f"{API}/overrides/{{override_id}}",
+        status_code=204,
+        dependencies=[act],
+        responses={**REFUSALS, 404: {"model": Problem, "description": "no such override"}},
+    )
+    def end_override(override_id: str) -> Response:
+        """End an override before its time."""
+        if not backend.end_override(override_id):
+            return JSONResponse({"error": f"no override {override_id[:64]!r} in force"}, 404)
+        return Response(status_code=204)
+
+    @app.get(
+        f"{API}/containers",
+        response_model=list[ContainerRow],
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def containers() -> list[ContainerRow]:
+        """Every managed container and process group: tier, state, limits, reasons."""
+        return container_rows(backend.view, backend.cfg)
+
+    @app.get(
+        f"{API}/decisions", response_model=list[Decision], dependencies=[read], responses=REFUSALS
+    )
+    def decisions(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[Decision]:
+        """The governor's latest changes, newest first."""
+        return backend.store.decisions(limit)
+
+    @app.get(
+        f"{API}/history", response_model=HistoryMetrics, dependencies=[read], responses=REFUSALS
+    )
+    def history_metrics() -> HistoryMetrics:
+        h = backend.cfg.web.history
+        return HistoryMetrics(
+            metrics=backend.store.metrics(),
+            raw_keep_seconds=h.raw_keep_seconds,
+            tiers=[(t.bucket_seconds, t.keep_seconds) for t in h.tiers],
+        )
+
+    @app.get(
+        f"{API}/history/{{metric}}",
+        response_model=HistorySeries,
+        dependencies=[read],
+        responses=REFUSALS,
+    )
+    def history(
+        metric: str,
+        seconds: Annotated[float, Query(gt=0, le=90 * 86400)] = 86400,
+        bucket_seconds: Annotated[float | None, Query(ge=0, le=86400)] = None,
+    ) -> HistorySeries:
+        """min / mean / max per bucket over the last `seconds`, from the finest tier that
+        reaches back that far (raw readings within raw_keep_seconds)."""
+        bucket, points = backend.store.series(metric, seconds, time.time(), bucket_seconds)
+        return HistorySeries(metric=metric, bucket_seconds=bucket, points=points)
+
+    @app.get(
+        f"{API}/stream", dependencies=[read], responses=REFUSALS, response_class=StreamingResponse
+    )
+    async def stream() -> StreamingResponse:
+        """Server-sent events: a `snapshot` event (what the dashboard shows) on every change.
+        Behind a reverse proxy, turn off buffering and compression for text/event-stream."""
+        return StreamingResponse(
+            snapshots(backend),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/metrics", dependencies=[read], responses=REFUSALS, response_class=Response)
+    def metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(backend.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        # The page itself holds no data: it asks for a token when the API wants one.
+        page = resources.files("services.web").joinpath("dashboard.html").read_text()
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+def snapshot(backend: Backend) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "status": build_status(backend.view, backend.cfg, now).model_dump(),
+        "resources": resources_now(backend.view).model_dump(),
+        "thresholds": thresholds_now(backend.view, backend.cfg).model_dump(),
+        "rows": [r.model_dump() for r in container_rows(backend.view, backend.cfg)],
+        "decisions": [d.model_dump() for d in backend.store.decisions(10)],
+        "settings": backend.settings_out().model_dump(),
+        "overrides": [o.model_dump() for o in live_overrides(backend.view, now)],
+        "streams": backend.view.streams.model_dump() if backend.view.streams else None,
+    }
+
+
+async def snapshots(backend: Backend) -> AsyncIterator[str]:
+    sent_version = -1
+    quiet_since = time.monotonic()
+    while True:
+        version = backend.view.version
+        if version != sent_version:
+            sent_version = version
+            quiet_since = time.monotonic()
+            yield f"event: snapshot\ndata: {json.dumps(snapshot(backend))}\n\n"
+        elif time.monotonic() - quiet_since > SSE_KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield ": keepalive\n\n"
+        await asyncio.sleep(SSE_POLL_SECONDS)

@@ -1,0 +1,160 @@
+"""What the HTTP routes act on: the view, the store, and the bus to publish on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from services.web.auth import Auth
+from services.web.metrics import Metrics
+from services.web.models import (
+    OverrideIn,
+    OverrideOut,
+    ResourceSettingsIn,
+    ResourceSettingsOut,
+    TriggerAccepted,
+)
+from services.web.status import (
+    effective_preset,
+    effective_settings,
+    live_overrides,
+    managed_names,
+)
+from services.web.store import Store
+from services.web.view import View
+from shared.config.model import WardenConfig
+from shared.logs import Log
+from shared.messages.overrides import Override, Overrides
+from shared.messages.settings import ResourceSettings
+from shared.messages.triggers import Trigger
+from shared.presets import display_name
+from shared.topics import Topics
+
+Publish = Callable[[str, BaseModel | str, bool], None]
+
+
+@dataclass
+class Backend:
+    cfg: WardenConfig
+    topics: Topics
+    view: View
+    store: Store
+    metrics: Metrics
+    auth: Auth
+    publish: Publish
+    log: Log
+    bus_connected: Callable[[], bool]
+
+    def trigger(self, trigger: Trigger) -> TriggerAccepted:
+        topic = self.topics.trigger
+        self.publish(topic, trigger.model_dump_json(), False)
+        self.log.info("trigger.sent", trigger=trigger.event, topic=topic)
+        note = None
+        if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
+            note = "media_mode.enabled is false: the governor ignores media triggers"
+        return TriggerAccepted(queued=trigger.event, topic=topic, note=note)
+
+    def current_settings(self) -> ResourceSettings:
+        return self.view.settings or ResourceSettings(host=self.cfg.host_id)
+
+    def settings_out(self) -> ResourceSettingsOut:
+        s = self.current_settings()
+        preset = effective_preset(self.view, self.cfg)
+        return ResourceSettingsOut(
+            enabled=s.enabled,
+            preset=preset,
+            cpu_threshold_percent=s.cpu_threshold_percent,
+            memory_threshold_percent=s.memory_threshold_percent,
+            gpu_threshold_percent=s.gpu_threshold_percent,
+            nice=s.nice,
+            effective=effective_settings(s, preset),
+            updated_at=self.view.settings.ts if self.view.settings else None,
+        )
+
+    def change_settings(self, change: ResourceSettingsIn) -> ResourceSettingsOut:
+        """Fields the body names replace the current ones (null: back to the config's);
+        the result goes to the governor (retained) and into the database."""
+        given = change.model_dump(include=change.model_fields_set)
+        preset = given.pop("preset", None)
+        if not given and preset is None:
+            return self.settings_out()  # nothing asked for: nothing to publish
+        if "enabled" in given and given["enabled"] is None:
+            given["enabled"] = True
+        current = self.current_settings()
+        updated = ResourceSettings.model_validate(
+            {
+                **current.model_dump(exclude={"ts", "host"}),
+                **given,
+                "host": self.cfg.host_id,
+                "ts": time.time(),
+            }
+        )
+        if given:
+            self.publish(self.topics.settings, updated, True)
+            self.view.settings = updated
+        if preset is not None:
+            self.publish(self.topics.preset_set, preset, False)
+            self.view.preset = display_name(preset)
+        self.store.save_settings(updated if given else current, preset)
+        self.view.changed()
+        self.log.info(
+            "settings.changed",
+            preset=preset,
+            **updated.model_dump(exclude={"schema_version", "host", "ts"}),
+        )
+        return self.settings_out()
+
+    # --- timed overrides ------------------------------------------------------
+
+    def _publish_overrides(self, items: list[Override]) -> None:
+        overrides = Overrides(host=self.cfg.host_id, items=items)
+        self.publish(self.topics.overrides, overrides, True)
+        self.view.overrides = overrides
+        self.store.save_overrides(overrides)
+        self.view.changed()
+
+    def add_override(self, wanted: OverrideIn) -> OverrideOut:
+        """OverrideError when it names no managed container (or one pause_tier3 ignores)."""
+        if wanted.kind == "unthrottle":
+            if wanted.container is None:
+                raise OverrideError("container: unthrottle needs the container to let run")
+            if wanted.container not in managed_names(self.view):
+                raise OverrideError(f"container: {wanted.container!r} is not a managed container")
+        elif wanted.container is not None:
+            raise OverrideError("container: pause_tier3 takes no container")
+        now = time.time()
+        override = Override(
+            kind=wanted.kind,
+            container=wanted.container,
+            since=now,
+            until=now + wanted.minutes * 60,
+        )
+        items = [o for o in self.current_overrides() if o.until > now]
+        self._publish_overrides([*items, override])
+        self.log.info(
+            "override.added",
+            kind=override.kind,
+            container=override.container,
+            minutes=wanted.minutes,
+            id=override.id,
+        )
+        return next(o for o in live_overrides(self.view, now) if o.id == override.id)
+
+    def end_override(self, override_id: str) -> bool:
+        items = self.current_overrides()
+        kept = [o for o in items if o.id != override_id and o.until > time.time()]
+        if len(kept) == len([o for o in items if o.until > time.time()]):
+            return False
+        self._publish_overrides(kept)
+        self.log.info("override.ended", id=override_id)
+        return True
+
+    def current_overrides(self) -> list[Override]:
+        return self.view.overrides.items if self.view.overrides else []
+
+
+class OverrideError(ValueError):
+    pass

@@ -1,0 +1,245 @@
+"""Wiring: every retained topic into the view and the history; HTTP served beside the bus.
+
+An MQTT client like the other services, with no host access: it reads what
+they publish and writes only triggers, the run-time preset and its settings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from pydantic import BaseModel
+
+from services.web.app import create_app
+from services.web.auth import Auth, is_loopback
+from services.web.backend import Backend
+from services.web.metrics import Metrics
+from services.web.status import samples_of
+from services.web.store import Store
+from services.web.view import View
+from shared.bus import Received, model_decoder, text_decoder
+from shared.messages import (
+    Action,
+    Applied,
+    ContainerInventory,
+    DesiredState,
+    GpuFact,
+    LastDecision,
+    PressureFact,
+    ResourcesFact,
+    StreamsFact,
+    ThermalFact,
+    Trigger,
+    parse_trigger,
+)
+from shared.messages.overrides import Overrides
+from shared.messages.settings import ResourceSettings
+from shared.service import ServiceContext
+from shared.topics import OFFLINE, ONLINE
+
+SERVICES = ("sensors", "governor", "actuator", "notifier")
+START_TIMEOUT_SECONDS = 10.0
+
+
+class StartError(Exception):
+    pass
+
+
+class WebService:
+    def __init__(self, ctx: ServiceContext, serve: bool = True) -> None:
+        self.ctx = ctx
+        cfg = self.cfg = ctx.config
+        http = cfg.general.http_server
+        self.view = View()
+        self.store = self._open_store()
+        self.metrics = Metrics(self.view)
+        self.view.settings = self.store.load_settings()[0]
+        self.view.overrides = self.store.load_overrides()
+        loopback = is_loopback(http.host)
+        if http.enabled and not loopback and not cfg.web.admin_tokens + cfg.web.read_tokens:
+            raise StartError(
+                f"general.http_server.host is {http.host}, beyond loopback, but web.admin_tokens "
+                "and web.read_tokens are empty: set a token (see README, HTTP API)"
+            )
+        self.backend = Backend(
+            cfg=cfg,
+            topics=ctx.topics,
+            view=self.view,
+            store=self.store,
+            metrics=self.metrics,
+            auth=Auth(tuple(cfg.web.admin_tokens), tuple(cfg.web.read_tokens), loopback),
+            publish=self._publish,
+            log=ctx.log,
+            bus_connected=lambda: ctx.bus.connected,
+        )
+        self.app = create_app(self.backend)
+        self._subscribe()
+        self.server: uvicorn.Server | None = None
+        if serve and http.enabled:
+            self._serve(http.host, http.port)
+        elif not http.enabled:
+            ctx.log.info("http.disabled", reason="general.http_server.enabled is false")
+        ctx.loop.on_stop(self.stop)
+
+    def _open_store(self) -> Store:
+        web = self.cfg.web
+        try:
+            return Store(web.database, web.history, web.recent_decisions)
+        except (OSError, sqlite3.Error) as exc:
+            # Still serve the API and the page; what it cannot keep, it says it cannot.
+            self.ctx.log.warning(
+                "database.unavailable",
+                path=web.database,
+                reason=str(exc),
+                effect="settings and history kept in memory only, lost at a restart",
+            )
+            return Store(":memory:", web.history, web.recent_decisions)
+
+    # --- bus ----------------------------------------------------------------
+
+    def _publish(self, topic: str, payload: BaseModel | str, retain: bool) -> None:
+        self.ctx.bus.publish(topic, payload, retain=retain)
+
+    def _subscribe(self) -> None:
+        bus, t = self.ctx.bus, self.ctx.topics
+        facts: list[tuple[str, type[BaseModel], str]] = [
+            (t.sensor("pressure"), PressureFact, "pressure"),
+            (t.sensor("containers"), ContainerInventory, "inventory"),
+            (t.sensor("streams"), StreamsFact, "streams"),
+            (t.sensor("thermal"), ThermalFact, "thermal"),
+            (t.sensor("gpu"), GpuFact, "gpu"),
+            (t.sensor("resources"), ResourcesFact, "resources"),
+        ]
+        for topic, model, attribute in facts:
+            bus.subscribe(topic, model_decoder(model), self._keep(attribute))
+        bus.subscribe(t.desired, model_decoder(DesiredState), self.on_desired)
+        bus.subscribe(t.applied, model_decoder(Applied), self.on_applied)
+        bus.subscribe(t.decision, model_decoder(LastDecision), self.on_decision)
+        bus.subscribe(t.actions, model_decoder(Action), self.on_action)
+        bus.subscribe(t.preset, text_decoder(), self.on_preset)
+        bus.subscribe(t.settings, model_decoder(ResourceSettings), self.on_settings)
+        bus.subscribe(t.overrides, model_decoder(Overrides), self.on_overrides)
+        for topic in (t.trigger, t.trigger_all_hosts):
+            bus.subscribe(topic, parse_trigger, self.on_trigger)
+        for service in SERVICES:
+            bus.subscribe(
+                t.availability(service),  # type: ignore[arg-type]
+                text_decoder(ONLINE, OFFLINE),
+                self._availability(service),
+            )
+        bus.on_connect(self.on_connect)
+
+    def _own(self, received: Received[Any]) -> bool:
+        return bool(received.value.host == self.cfg.host_id)
+
+    def _keep(self, attribute: str):  # type: ignore[no-untyped-def]
+        def handle(received: Received[BaseModel]) -> None:
+            if not self._own(received):
+                return
+            setattr(self.view, attribute, received.value)
+            samples = samples_of(received.value)
+            # A retained fact was recorded when it was new (or is old news by now).
+            if samples and not received.retained:
+                self.store.record(samples, time.time())
+            self.view.changed()
+
+        return handle
+
+    def _availability(self, service: str):  # type: ignore[no-untyped-def]
+        def handle(received: Received[str]) -> None:
+            self.view.availability[service] = received.value
+            self.view.changed()
+
+        return handle
+
+    def on_desired(self, received: Received[DesiredState]) -> None:
+        if self._own(received):
+            self.view.desired = received.value
+            self.view.changed()
+
+    def on_applied(self, received: Received[Applied]) -> None:
+        if not self._own(received):
+            return
+        self.view.applied = received.value
+        if not received.retained:
+            self.metrics.applied_seen(received.value)
+            paused = sum(1 for c in received.value.containers if c.paused)
+            self.store.record({"paused_containers": float(paused)}, time.time())
+        self.view.changed()
+
+    def on_decision(self, received: Received[LastDecision]) -> None:
+        if not self._own(received):
+            return
+        if not received.retained:  # a retained one was counted when it was new
+            self.metrics.decisions.labels(received.value.action).inc()
+            self.store.add_decision(received.value)
+        self.view.changed()
+
+    def on_action(self, received: Received[Action]) -> None:
+        if self._own(received):
+            self.metrics.actions.labels(received.value.kind).inc()
+
+    def on_trigger(self, received: Received[Trigger]) -> None:
+        seq = self.view.desired.seq if self.view.desired else -1
+        self.metrics.trigger_seen(received.value.event, seq)
+
+    def on_preset(self, received: Received[str]) -> None:
+        self.view.preset = received.value
+        self.view.changed()
+
+    def on_settings(self, received: Received[ResourceSettings]) -> None:
+        if self._own(received):
+            self.view.settings = received.value
+            self.view.changed()
+
+    def on_overrides(self, received: Received[Overrides]) -> None:
+        if self._own(received):
+            self.view.overrides = received.value
+            self.view.changed()
+
+    def on_connect(self) -> None:
+        """The database outlives a broker without persistence: say the settings again."""
+        settings, preset = self.store.load_settings()
+        if settings is not None:
+            self.ctx.bus.publish(self.ctx.topics.settings, settings, retain=True)
+        if preset is not None:
+            self.ctx.bus.publish(self.ctx.topics.preset_set, preset)
+        overrides = self.store.load_overrides()
+        if overrides is not None:
+            self.ctx.bus.publish(self.ctx.topics.overrides, overrides, retain=True)
+
+    # --- HTTP ---------------------------------------------------------------
+
+    def _serve(self, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_config=None,
+            # uvicorn's access lines would go around the structured log; ours say what changed.
+            access_log=False,
+            lifespan="off",
+            # Stop at once on shutdown: the live page's stream never ends by itself.
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self.server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise StartError(f"cannot listen on {host}:{port} (in use, or not an address here)")
+            time.sleep(0.05)
+        auth = "loopback: reads and triggers open" if self.backend.auth.loopback else "tokens"
+        self.ctx.log.info("http.listening", host=host, port=port, auth=auth)
+        self._thread = thread
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            self._thread.join(5)
+        self.store.close()

@@ -1,0 +1,441 @@
+"""From the retained topics to the API's answers. Pure: (view, config, now) -> models."""
+
+from __future__ import annotations
+
+from services.web.models import (
+    ContainerRow,
+    GpuNow,
+    OverrideOut,
+    PsiNow,
+    ResourcesNow,
+    Status,
+    StatusContainer,
+    StatusProcessGroup,
+    TemperatureNow,
+    Threshold,
+    Thresholds,
+)
+from services.web.view import View
+from shared import __version__
+from shared.config.model import WardenConfig
+from shared.messages import (
+    AppliedContainer,
+    ContainerIntent,
+    GpuFact,
+    PressureFact,
+    ResourcePressure,
+    ResourcesFact,
+    StreamsFact,
+    ThermalFact,
+)
+from shared.messages.settings import ResourceSettings
+from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
+
+# Which control each known rule sets (by tier where it differs), to fill ADRG's *_by lists.
+# A rule not listed here (a new one) is counted against every control its intent sets.
+_CONTROLS: dict[str, dict[int | None, set[str]]] = {
+    "media_mode": {3: {"paused"}, 2: {"cpu_max", "io_max"}, None: {"cpu_max", "io_max"}},
+    "manual_pause": {None: {"paused"}},
+    "thermal_stage1": {None: {"paused"}},
+    "thermal_stage2": {None: {"paused"}},
+    "io_pressure": {None: {"io_max"}},
+    "memory_squeeze": {None: {"memory_high"}},
+    "timed_pause": {None: {"paused"}},
+}
+
+
+def _controls_of(rule: str, tier: int) -> set[str] | None:
+    by_tier = _CONTROLS.get(rule)
+    if by_tier is None:
+        return None
+    return by_tier.get(tier, by_tier.get(None, set()))
+
+
+# Where ADRG has its own name for a rule, its *_by lists say that name.
+ADRG_NAMES = {
+    "manual_pause": "webhook_manual",
+    "io_pressure": "io_saturation",
+    "memory_squeeze": "memory_pressure",
+}
+
+
+def adrg_names(rules: list[str]) -> list[str]:
+    return sorted({ADRG_NAMES.get(rule, rule) for rule in rules})
+
+
+def rules_by_control(intent: ContainerIntent | None) -> dict[str, list[str]]:
+    """control ("paused", "cpu_max", "io_max", "memory_high") -> the rules behind it."""
+    result: dict[str, list[str]] = {"paused": [], "cpu_max": [], "io_max": [], "memory_high": []}
+    if intent is None:
+        return result
+    active = {
+        "paused": intent.paused,
+        "cpu_max": intent.cpu_max is not None,
+        "io_max": intent.io_max is not None,
+        "memory_high": intent.memory_high is not None,
+    }
+    for reason in intent.reasons:
+        controls = _controls_of(reason.rule, intent.tier)
+        for control, on in active.items():
+            wanted = on and (controls is None or control in controls)
+            if wanted and reason.rule not in result[control]:
+                result[control].append(reason.rule)
+    return result
+
+
+def managed_names(view: View) -> list[str]:
+    names: set[str] = set()
+    if view.inventory:
+        names |= {c.name for c in view.inventory.containers if c.tier is not None}
+    if view.desired:
+        names |= set(view.desired.containers)
+    if view.applied:
+        names |= {c.name for c in view.applied.containers}
+    return sorted(names)
+
+
+def _applied(view: View) -> dict[str, AppliedContainer]:
+    return {c.name: c for c in view.applied.containers} if view.applied else {}
+
+
+def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
+    desired, applied = view.desired, view.applied
+    intents = desired.containers if desired else {}
+    memory = desired.governor if desired else None
+    facts = {c.name: c for c in view.inventory.containers} if view.inventory else {}
+    applied_by_name = _applied(view)
+    matcher = cfg.tier_matcher()
+    containers: dict[str, StatusContainer] = {}
+    for name in managed_names(view):
+        intent = intents.get(name)
+        fact, done = facts.get(name), applied_by_name.get(name)
+        tier = intent.tier if intent else (fact.tier if fact and fact.tier is not None else None)
+        if tier is None:
+            tier = done.tier if done else (matcher.tier_of(name) or 0)
+        by = rules_by_control(intent)
+        containers[name] = StatusContainer(
+            tier=tier,
+            paused_by=adrg_names(by["paused"]),
+            cpu_max_by=adrg_names(by["cpu_max"]),
+            io_max_by=adrg_names(by["io_max"]),
+            memory_high_override_bytes=intent.memory_high if intent else None,
+            memory_high_by=by["memory_high"],
+            protected=matcher.is_protected(name),
+            state=fact.state if fact else None,
+            paused=done.paused if done else None,
+            reasons=[str(r) for r in intent.reasons] if intent else [],
+        )
+    groups = {
+        name: StatusProcessGroup(paused=g.paused, nice=g.nice, reasons=[str(r) for r in g.reasons])
+        for name, g in (desired.process_groups if desired else {}).items()
+    }
+    return Status(
+        version=__version__,
+        uptime_seconds=round(max(0.0, now - view.started_at), 1),
+        dry_run=applied.dry_run if applied else cfg.actuator.dry_run,
+        media_mode_active=bool(desired and desired.media_mode),
+        media_provider=cfg.media_mode.provider.lower(),
+        thermal_stage=memory.thermal_stage if memory else 0,
+        memory_throttled=any(i.memory_high is not None for i in intents.values()),
+        io_throttled=bool(memory and memory.io_throttled),
+        protected_containers=sorted(cfg.protected_containers),
+        containers=containers,
+        host=cfg.host_id,
+        desired_seq=desired.seq if desired else None,
+        applied_mode=applied.mode if applied else None,
+        baseline_reason=applied.baseline_reason if applied else None,
+        tier3_manual_pause=bool(memory and memory.tier3_manual_pause),
+        media_forced=bool(memory and memory.media_forced),
+        preset=view.preset,
+        streams=view.streams.count if view.streams else None,
+        services=dict(view.availability),
+        process_groups=groups,
+        overrides=live_overrides(view, now),
+    )
+
+
+def live_overrides(view: View, now: float) -> list[OverrideOut]:
+    items = view.overrides.items if view.overrides else []
+    return [
+        OverrideOut(
+            id=o.id,
+            kind=o.kind,
+            container=o.container,
+            since=o.since,
+            until=o.until,
+            seconds_left=round(o.until - now, 1),
+        )
+        for o in items
+        if o.until > now
+    ]
+
+
+def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:
+    """Every managed container and configured process group, for the API and the page."""
+    status = build_status(view, cfg, view.started_at)
+    intents = view.desired.containers if view.desired else {}
+    rows = []
+    for name, c in status.containers.items():
+        intent = intents.get(name)
+        limits = [k for k in ("cpu_max", "io_max", "memory_high") if getattr(intent, k, None)]
+        state = c.state or "unknown"
+        if c.paused and state == "running":
+            state = "paused"
+        rows.append(
+            ContainerRow(
+                name=name,
+                kind="container",
+                tier=c.tier,
+                state=state,
+                paused=bool(c.paused) or state == "paused",
+                limits=limits,
+                reasons=c.reasons,
+                protected=c.protected,
+            )
+        )
+    for group in cfg.process_groups:
+        g = status.process_groups.get(group.name)
+        rows.append(
+            ContainerRow(
+                name=group.name,
+                kind="process_group",
+                tier=None,
+                state="paused" if g and g.paused else "running",
+                paused=bool(g and g.paused),
+                limits=[f"nice {g.nice}"] if g and g.nice is not None else [],
+                reasons=g.reasons if g else [],
+            )
+        )
+    return rows
+
+
+# --- resources ---------------------------------------------------------------
+
+
+def _psi(resource: ResourcePressure | None) -> PsiNow | None:
+    if resource is None:
+        return None
+    full = resource.full
+    return PsiNow(
+        some_avg10=resource.some.avg10,
+        some_avg60=resource.some.avg60,
+        full_avg10=full.avg10 if full else None,
+        full_avg60=full.avg60 if full else None,
+    )
+
+
+def _gpus(gpu: GpuFact | None) -> list[GpuNow] | None:
+    if gpu is None or not gpu.available or not gpu.gpus:
+        return None
+    return [
+        GpuNow(
+            index=d.index,
+            vendor=d.vendor,
+            name=d.name,
+            utilization_percent=d.utilization_percent,
+            memory_used_bytes=d.memory_used_bytes,
+            memory_total_bytes=d.memory_total_bytes,
+            temperature_celsius=d.temperature_celsius,
+            power_watts=d.power_watts,
+        )
+        for d in gpu.gpus
+    ]
+
+
+def _busiest(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def resources_now(view: View) -> ResourcesNow:
+    res, heat, pressure = view.resources, view.thermal, view.pressure
+    machine = res.machine if res else None
+    gpus = _gpus(view.gpu)
+    psi = {
+        kind: _psi(getattr(pressure, kind) if pressure else None)
+        for kind in ("cpu", "memory", "io")
+    }
+    hottest = heat.max_celsius if heat and heat.available else None
+    stamps = [m.ts for m in (res, heat, pressure, view.gpu) if m is not None]
+
+    def psi_value(kind: str, line: str) -> float | None:
+        now = psi[kind]
+        return getattr(now, f"{line}_avg10") if now else None
+
+    first = res or heat or pressure
+    return ResourcesNow(
+        host=first.host if first else "",
+        cpu={
+            "percent": machine.cpu_percent if machine else None,
+            "count": machine.cpu_count if machine else None,
+            "per_core_percent": machine.cpu_per_core_percent if machine else None,
+        },
+        memory={
+            "percent": machine.memory_used_percent if machine else None,
+            "total_bytes": machine.memory_total_bytes if machine else None,
+            "available_bytes": machine.memory_available_bytes if machine else None,
+        },
+        gpu=gpus,
+        disk={
+            "read_bytes_per_second": machine.disk_read_bytes_per_second if machine else None,
+            "write_bytes_per_second": machine.disk_write_bytes_per_second if machine else None,
+        },
+        temperatures=[
+            TemperatureNow(name=s.name, celsius=s.celsius, selected=s.selected)
+            for s in (heat.sensors if heat else [])
+        ],
+        hottest_celsius=hottest,
+        pressure=psi,
+        streams=view.streams.count if view.streams else None,
+        cpu_percent=machine.cpu_percent if machine else None,
+        memory_percent=machine.memory_used_percent if machine else None,
+        gpu_percent=_busiest([g.utilization_percent for g in gpus]) if gpus else None,
+        gpu_temperature_c=_busiest([g.temperature_celsius for g in gpus]) if gpus else None,
+        disk_read_bytes_per_second=machine.disk_read_bytes_per_second if machine else None,
+        disk_write_bytes_per_second=machine.disk_write_bytes_per_second if machine else None,
+        temperature_c=hottest,
+        psi_cpu_some_avg10=psi_value("cpu", "some"),
+        psi_memory_some_avg10=psi_value("memory", "some"),
+        psi_memory_full_avg10=psi_value("memory", "full"),
+        psi_io_some_avg10=psi_value("io", "some"),
+        psi_io_full_avg10=psi_value("io", "full"),
+        updated_at=max(stamps) if stamps else None,
+    )
+
+
+# --- thresholds and settings ---------------------------------------------------
+
+
+def effective_preset(view: View, cfg: WardenConfig) -> PresetName:
+    if view.preset:
+        lowered = view.preset.lower()
+        for name in PRESETS:
+            if name == lowered:
+                return name
+    configured = {g.preset for g in cfg.process_groups if g.preset}
+    return configured.pop() if len(configured) == 1 else DEFAULT_PRESET
+
+
+def effective_settings(
+    settings: ResourceSettings | None, preset: PresetName
+) -> dict[str, float | int]:
+    """What process groups without numbers of their own get now."""
+    base = PRESETS[preset]
+    s = settings or ResourceSettings(host="-")
+    return {
+        "cpu_threshold_percent": s.cpu_threshold_percent
+        if s.cpu_threshold_percent is not None
+        else base.cpu_threshold_percent,
+        "memory_threshold_percent": s.memory_threshold_percent
+        if s.memory_threshold_percent is not None
+        else base.memory_threshold_percent,
+        "gpu_threshold_percent": s.gpu_threshold_percent
+        if s.gpu_threshold_percent is not None
+        else base.gpu_threshold_percent,
+        "nice": s.nice if s.nice is not None else base.nice,
+    }
+
+
+def _host_thresholds(view: View, cfg: WardenConfig) -> list[Threshold]:
+    out: list[Threshold] = []
+    pressure: PressureFact | None = view.pressure
+    memory = pressure.memory if pressure else None
+    io = pressure.io if pressure else None
+
+    def add(metric: str, value: float | None, threshold: float, effect: str) -> None:
+        crossed = value is not None and value > threshold
+        out.append(
+            Threshold(
+                scope="host",
+                metric=metric,
+                value=value,
+                threshold=threshold,
+                crossed=crossed,
+                effect=effect,
+            )
+        )
+
+    mp = cfg.memory_pressure
+    if mp.enabled:
+        add(
+            "memory.some_avg10",
+            memory.some.avg10 if memory else None,
+            mp.some_avg10_threshold,
+            "squeeze tier 3 memory.high",
+        )
+        add(
+            "memory.some_avg60",
+            memory.some.avg60 if memory else None,
+            mp.critical_avg60_threshold,
+            "restart a tier 3 container",
+        )
+        full = memory.full.avg10 if memory and memory.full else None
+        add("memory.full_avg10", full, mp.emergency_full_avg10_threshold, "emergency restart")
+    if cfg.io_pressure.enabled:
+        add(
+            "io.some_avg10",
+            io.some.avg10 if io else None,
+            cfg.io_pressure.trigger_avg10_threshold,
+            "cap tier 3 io.max",
+        )
+    heat: ThermalFact | None = view.thermal
+    if cfg.thermal.enabled:
+        celsius = heat.max_celsius if heat and heat.available else None
+        add("temperature_c", celsius, cfg.thermal.warn_temp_c, "warning")
+        add("temperature_c", celsius, cfg.thermal.stage1_temp_c, "pause tier 3")
+        add("temperature_c", celsius, cfg.thermal.stage2_temp_c, "pause tiers 2 and 3")
+    return out
+
+
+def thresholds_now(view: View, cfg: WardenConfig) -> Thresholds:
+    """Host thresholds against the facts; process groups' from the governor's own reasons
+    (it alone knows each group's share of the load, the part its thresholds exclude)."""
+    items = _host_thresholds(view, cfg)
+    groups = view.desired.process_groups if view.desired else {}
+    for name, intent in groups.items():
+        for reason in intent.reasons:
+            if reason.metric is None or reason.threshold is None:
+                continue
+            items.append(
+                Threshold(
+                    scope=f"process_group:{name}",
+                    metric=reason.metric,
+                    value=reason.value,
+                    threshold=reason.threshold,
+                    crossed=reason.value is not None and reason.value > reason.threshold,
+                    effect="paused" if intent.paused else "watched",
+                )
+            )
+    return Thresholds(thresholds=items, crossed=[t for t in items if t.crossed])
+
+
+# --- history -----------------------------------------------------------------
+
+
+def samples_of(message: object) -> dict[str, float]:
+    """The numbers history keeps from one fact; unknown readings are left out, not zero."""
+    out: dict[str, float | None] = {}
+    if isinstance(message, ResourcesFact):
+        m = message.machine
+        out |= {
+            "cpu_percent": m.cpu_percent,
+            "memory_percent": m.memory_used_percent,
+            "disk_read_bytes_per_second": m.disk_read_bytes_per_second,
+            "disk_write_bytes_per_second": m.disk_write_bytes_per_second,
+        }
+    elif isinstance(message, ThermalFact):
+        out["temperature_c"] = message.max_celsius if message.available else None
+    elif isinstance(message, GpuFact):
+        gpus = _gpus(message) or []
+        out["gpu_percent"] = _busiest([g.utilization_percent for g in gpus])
+        out["gpu_temperature_c"] = _busiest([g.temperature_celsius for g in gpus])
+    elif isinstance(message, PressureFact):
+        for kind in ("cpu", "memory", "io"):
+            resource: ResourcePressure | None = getattr(message, kind)
+            if resource is not None:
+                out[f"psi_{kind}_some_avg10"] = resource.some.avg10
+                if resource.full is not None and kind != "cpu":
+                    out[f"psi_{kind}_full_avg10"] = resource.full.avg10
+    elif isinstance(message, StreamsFact):
+        out["streams"] = message.count
+    return {k: float(v) for k, v in out.items() if v is not None}

@@ -1,0 +1,37 @@
+"""Timed overrides from the web service: carried out by the governor until they expire."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from shared.messages.base import Message, Strict
+
+OverrideKind = Literal["pause_tier3", "unthrottle"]
+
+
+class Override(Strict):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12], min_length=4, max_length=64)
+    # pause_tier3: every tier-3 container paused; unthrottle: `container` runs at its tier
+    # baseline (whatever else asks), except for thermal stages, which protect the hardware.
+    kind: OverrideKind
+    container: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    # Wall-clock seconds: the same on every host that shares the broker, near enough.
+    since: float
+    until: float
+
+    @model_validator(mode="after")
+    def _container_for_unthrottle(self) -> Override:
+        if (self.kind == "unthrottle") != (self.container is not None):
+            raise ValueError("unthrottle needs a container; pause_tier3 takes none")
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+
+class Overrides(Message):
+    """Retained: every override in force (expired ones may linger; they do nothing)."""
+
+    items: Annotated[list[Override], Field(max_length=100)] = []
