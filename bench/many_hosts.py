@@ -19,11 +19,15 @@ Needs Mosquitto and the Docker engine with the test image (the tests make it).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import subprocess
+import sys
 import threading
 import time
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -53,6 +57,7 @@ CONTAINERS = 50
 POLL_SECONDS = 5.0
 RENEW_SECONDS = 10.0
 LOAD_SECONDS = 20.0
+HOSTS_PER_WORKER = 100
 
 
 def host_payloads(host: str, n: int) -> dict[str, tuple[bytes, float]]:
@@ -113,47 +118,60 @@ def host_payloads(host: str, n: int) -> dict[str, tuple[bytes, float]]:
     }
 
 
+def simulate(port: int, first: int, count: int, stop: Event, sent: Synchronized) -> None:
+    """One worker process: `count` hosts, one connection each, publishing on schedule."""
+    clients: list[mqtt.Client] = []
+    schedule: list[tuple[float, mqtt.Client, str, bytes, float]] = []
+    start = time.monotonic()
+    for index in range(first, first + count):
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{index}")
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        clients.append(client)
+        for offset, (topic, (payload, every)) in enumerate(
+            host_payloads(f"sim{index}", CONTAINERS).items()
+        ):
+            # Spread out, as independent hosts are.
+            due = start + (index * 0.37 + offset * 0.11) % every
+            schedule.append((due, client, topic, payload, every))
+    while not stop.is_set():
+        now = time.monotonic()
+        for i, (due, client, topic, payload, every) in enumerate(schedule):
+            if due <= now:
+                client.publish(topic, payload, qos=1, retain=True)
+                with sent.get_lock():
+                    sent.value += 1
+                schedule[i] = (due + every, client, topic, payload, every)
+        time.sleep(0.02)
+    for client in clients:
+        client.loop_stop()
+        client.disconnect()
+
+
 class SimulatedHosts:
-    """n connections, one per host, publishing on their schedules from one thread."""
+    """n hosts in worker processes of HOSTS_PER_WORKER each, so the generator is not the
+    limit being measured (one Python process runs out of breath before the broker does)."""
 
     def __init__(self, port: int, n: int) -> None:
-        self.clients: list[mqtt.Client] = []
-        self.schedule: list[tuple[float, mqtt.Client, str, bytes, float]] = []
-        self.sent = 0
-        self._stop = threading.Event()
-        start = time.monotonic()
-        for index in range(n):
-            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{index}")
-            client.connect("127.0.0.1", port)
-            client.loop_start()
-            self.clients.append(client)
-            for offset, (topic, (payload, every)) in enumerate(
-                host_payloads(f"sim{index}", CONTAINERS).items()
-            ):
-                # Spread out, as independent hosts are.
-                first = start + (index * 0.37 + offset * 0.11) % every
-                self.schedule.append((first, client, topic, payload, every))
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            now = time.monotonic()
-            for i, (due, client, topic, payload, every) in enumerate(self.schedule):
-                if due <= now:
-                    client.publish(topic, payload, qos=1, retain=True)
-                    self.sent += 1
-                    self.schedule[i] = (due + every, client, topic, payload, every)
-            time.sleep(0.01)
+        self._stop = multiprocessing.Event()
+        self.sent = multiprocessing.Value("l", 0)
+        self._workers = [
+            multiprocessing.Process(
+                target=simulate,
+                args=(port, first, min(HOSTS_PER_WORKER, n - first), self._stop, self.sent),
+                daemon=True,
+            )
+            for first in range(0, n, HOSTS_PER_WORKER)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for worker in self._workers:
+            worker.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
-        for client in self.clients:
-            client.loop_stop()
-            client.disconnect()
+        for worker in self._workers:
+            worker.join(30)
 
 
 def sys_counter(port: int, topic: str) -> float:
@@ -252,7 +270,7 @@ def fleet(hosts: list[int], runs: int) -> None:
             for n in hosts:
                 sims = SimulatedHosts(central_port, n)
                 sims.start()
-                time.sleep(2)  # connected and publishing
+                time.sleep(2 + n / 100)  # connected and publishing
                 received0 = sys_counter(central_port, "$SYS/broker/messages/received")
                 bytes0 = sys_counter(central_port, "$SYS/broker/bytes/received")
                 cpu0, wall0 = cpu_seconds(central.pid), time.monotonic()
@@ -263,6 +281,7 @@ def fleet(hosts: list[int], runs: int) -> None:
                 cpu1, wall1 = cpu_seconds(central.pid), time.monotonic()
                 sims.stop()
                 wall = wall1 - wall0
+                print(f"{n} hosts measured", file=sys.stderr, flush=True)
                 rows.append(
                     (
                         n,
