@@ -8,6 +8,7 @@ report renders as `None`, which Home Assistant shows as unknown, never 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,282 +102,301 @@ def _on_off(condition: str, known: str = "true") -> str:
     return f"{{{{ ('ON' if {condition} else 'OFF') if {known} else None }}}}"
 
 
-def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Entity]:
-    """Entity key -> (component, discovery config). The key is part of the unique id: stable."""
-    topics = Topics(cfg.mqtt.topic_root, host)
-    device = device_block(cfg, host, version)
-    origin = origin_block(version)
+@dataclass(frozen=True)
+class EntitySpec:
+    """One row of the entity table. A `*_topic` field names one of the host's topics
+    (HOST_TOPICS); everything else goes into the discovery config as it is."""
 
-    # Behind a bridge, a host that is gone leaves its services' `online` on the central
-    # broker; the bridge's own last will there is what says so.
-    bridged = (
-        [
+    component: Component
+    key: str
+    name: str
+    # Whose availability the entity follows (all of them must be online).
+    services: tuple[ServiceName, ...]
+    fields: dict[str, Any]
+
+
+def _spec(
+    component: Component, key: str, name: str, services: tuple[ServiceName, ...], **fields: Any
+) -> EntitySpec:
+    return EntitySpec(component, key, name, services, fields)
+
+
+SERVICES: tuple[ServiceName, ...] = ("sensors", "governor", "actuator", "notifier")
+
+
+def _availability_topic(service: ServiceName) -> Callable[[Topics], str]:
+    return lambda t: t.availability(service)
+
+
+# The topics the table's `*_topic` fields name, for one host.
+HOST_TOPICS: dict[str, Callable[[Topics], str]] = {
+    "pressure": lambda t: t.sensor("pressure"),
+    "thermal": lambda t: t.sensor("thermal"),
+    "gpu": lambda t: t.sensor("gpu"),
+    "streams": lambda t: t.sensor("streams"),
+    "derived": lambda t: t.ha("state"),
+    "desired": lambda t: t.desired,
+    "trigger": lambda t: t.trigger,
+    "republish": lambda t: t.ha("republish"),
+    "preset": lambda t: t.preset,
+    "preset_set": lambda t: t.preset_set,
+    "decision": lambda t: t.decision,
+    **{f"{s}_availability": _availability_topic(s) for s in SERVICES},
+}
+
+PERCENT = {"unit_of_measurement": "%", "state_class": "measurement"}
+CELSIUS = {"device_class": "temperature", "unit_of_measurement": "°C", "state_class": "measurement"}
+COUNT = {"unit_of_measurement": "containers", "state_class": "measurement"}
+
+ENTITIES: tuple[EntitySpec, ...] = (
+    *(
+        _spec(
+            "sensor",
+            f"{resource}_{line}_avg10",
+            f"{resource.upper() if resource == 'io' else resource.title()} pressure {line} (10 s)",
+            ("sensors",),
+            state_topic="pressure",
+            value_template=_psi(resource, line),
+            **PERCENT,
+            suggested_display_precision=1,
+            icon="mdi:gauge",
+        )
+        for resource in ("memory", "io", "cpu")
+        for line in ("some", "full")
+    ),
+    _spec(
+        "sensor",
+        "hottest_temperature",
+        "Hottest temperature",
+        ("sensors",),
+        state_topic="thermal",
+        value_template=_number("value_json.max_celsius"),
+        **CELSIUS,
+        suggested_display_precision=1,
+    ),
+    _spec(
+        "sensor",
+        "gpu_utilization",
+        "GPU utilisation",
+        ("sensors",),
+        state_topic="gpu",
+        value_template=_max_over_gpus("utilization_percent"),
+        **PERCENT,
+        icon="mdi:expansion-card",
+    ),
+    _spec(
+        "sensor",
+        "gpu_temperature",
+        "GPU temperature",
+        ("sensors",),
+        state_topic="gpu",
+        value_template=_max_over_gpus("temperature_celsius"),
+        **CELSIUS,
+        suggested_display_precision=0,
+    ),
+    _spec(
+        "sensor",
+        "active_streams",
+        "Active streams",
+        ("sensors",),
+        state_topic="streams",
+        value_template=_number("value_json.count"),
+        unit_of_measurement="streams",
+        state_class="measurement",
+        icon="mdi:play-network",
+    ),
+    _spec(
+        "sensor",
+        "paused_containers",
+        "Paused containers",
+        ("notifier", "actuator"),
+        state_topic="derived",
+        value_template=_number("value_json.paused"),
+        **COUNT,
+        icon="mdi:pause-circle",
+    ),
+    _spec(
+        "sensor",
+        "throttled_containers",
+        "Throttled containers",
+        ("notifier", "actuator"),
+        state_topic="derived",
+        value_template=_number("value_json.throttled"),
+        **COUNT,
+        icon="mdi:speedometer-slow",
+    ),
+    _spec(
+        "binary_sensor",
+        "media_mode",
+        "Media mode",
+        ("governor",),
+        state_topic="desired",
+        value_template=_on_off("value_json.media_mode"),
+        icon="mdi:television-play",
+    ),
+    *(
+        _spec(
+            "binary_sensor",
+            f"thermal_stage{stage}",
+            f"Thermal stage {stage}",
+            ("notifier", "governor"),
+            state_topic="derived",
+            value_template=_on_off(
+                f"value_json.thermal_stage >= {stage}", "value_json.thermal_stage is number"
+            ),
+            device_class="heat",
+        )
+        for stage in (1, 2)
+    ),
+    # No availability: these show the services' own last wills, which the broker
+    # keeps whoever is down, so they must stay readable when a service is not.
+    *(
+        _spec(
+            "binary_sensor",
+            f"{service}_online",
+            f"{service.title()} online",
+            (),
+            state_topic=f"{service}_availability",
+            payload_on=ONLINE,
+            payload_off=OFFLINE,
+            device_class="connectivity",
+            entity_category="diagnostic",
+        )
+        for service in SERVICES
+    ),
+    _spec(
+        "switch",
+        "media_mode_override",
+        "Media mode override",
+        ("governor",),
+        command_topic="trigger",
+        payload_on="media_start",
+        payload_off="media_stop",
+        state_topic="desired",
+        value_template=_on_off("value_json.governor.media_forced"),
+        state_on="ON",
+        state_off="OFF",
+        icon="mdi:television-play",
+    ),
+    _spec(
+        "button",
+        "tier3_pause",
+        "Pause tier 3",
+        ("governor",),
+        command_topic="trigger",
+        payload_press="tier3_pause",
+        icon="mdi:pause",
+    ),
+    _spec(
+        "button",
+        "tier3_resume",
+        "Resume tier 3",
+        ("governor",),
+        command_topic="trigger",
+        payload_press="tier3_resume",
+        icon="mdi:play",
+    ),
+    _spec(
+        "button",
+        "republish_discovery",
+        "Re-publish discovery",
+        ("notifier",),
+        command_topic="republish",
+        payload_press=REPUBLISH_PAYLOAD,
+        entity_category="config",
+        icon="mdi:refresh",
+    ),
+    _spec(
+        "select",
+        "preset",
+        "Process group preset",
+        ("governor",),
+        command_topic="preset_set",
+        state_topic="preset",
+        options=list(PRESETS),
+        entity_category="config",
+        icon="mdi:tune-variant",
+    ),
+    _spec(
+        "sensor",
+        "last_decision",
+        "Last decision",
+        ("governor",),
+        state_topic="decision",
+        value_template="{{ value_json.summary }}",
+        json_attributes_topic="decision",
+        json_attributes_template=(
+            "{{ {'container': value_json.container, 'action': value_json.action,"
+            " 'reasons': value_json.reasons} | tojson }}"
+        ),
+        entity_category="diagnostic",
+        icon="mdi:scale-balance",
+    ),
+)
+
+
+def _availability(
+    topics: Topics, services: tuple[ServiceName, ...], bridged: bool
+) -> list[dict[str, str]]:
+    entries = [
+        {
+            "topic": topics.availability(s),
+            "payload_available": ONLINE,
+            "payload_not_available": OFFLINE,
+        }
+        for s in services
+    ]
+    if bridged:
+        # Behind a bridge, a host that is gone leaves its services' `online` on the
+        # central broker; the bridge's own last will there is what says so.
+        entries.append(
             {
                 "topic": topics.bridge_availability,
                 "payload_available": "1",
                 "payload_not_available": "0",
             }
-        ]
-        if cfg.bridge.enabled
-        else []
-    )
+        )
+    return entries
 
-    def availability(*services: ServiceName) -> dict[str, Any]:
-        return {
-            "availability": [
-                *(
-                    {
-                        "topic": topics.availability(s),
-                        "payload_available": ONLINE,
-                        "payload_not_available": OFFLINE,
-                    }
-                    for s in services
-                ),
-                *bridged,
-            ],
-            "availability_mode": "all",
-        }
 
-    def entity(
-        component: Component, key: str, name: str, services: tuple[ServiceName, ...], **extra: Any
-    ) -> tuple[str, Entity]:
+def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Entity]:
+    """Entity key -> (component, discovery config). The key is part of the unique id: stable."""
+    topics = Topics(cfg.mqtt.topic_root, host)
+    device = device_block(cfg, host, version)
+    origin = origin_block(version)
+    entities: dict[str, Entity] = {}
+    for spec in ENTITIES:
         config: dict[str, Any] = {
-            "name": name,
-            "unique_id": f"{node_id(host)}_{key}",
-            "default_entity_id": f"{component}.{node_id(host)}_{key}",
+            "name": spec.name,
+            "unique_id": f"{node_id(host)}_{spec.key}",
+            "default_entity_id": f"{spec.component}.{node_id(host)}_{spec.key}",
             # Home Assistant before 2025.10 knows only object_id and would derive the
             # entity id from the name; newer ones take default_entity_id and ignore
             # it. Both, as zigbee2mqtt sends, until the older releases are gone.
-            "object_id": f"{node_id(host)}_{key}",
+            "object_id": f"{node_id(host)}_{spec.key}",
             "device": device,
             "origin": origin,
             "qos": 1,
         }
-        if services or bridged:
-            config.update(availability(*services))
-        config.update(extra)
-        return key, Entity(component, config)
-
-    pressure = topics.sensor("pressure")
-    derived = topics.ha("state")
-    entries: list[tuple[str, Entity]] = []
-
-    for resource in ("memory", "io", "cpu"):
-        for line in ("some", "full"):
-            entries.append(
-                entity(
-                    "sensor",
-                    f"{resource}_{line}_avg10",
-                    f"{resource.upper() if resource == 'io' else resource.title()} "
-                    f"pressure {line} (10 s)",
-                    ("sensors",),
-                    state_topic=pressure,
-                    value_template=_psi(resource, line),
-                    unit_of_measurement="%",
-                    state_class="measurement",
-                    suggested_display_precision=1,
-                    icon="mdi:gauge",
-                )
-            )
-    entries += [
-        entity(
-            "sensor",
-            "hottest_temperature",
-            "Hottest temperature",
-            ("sensors",),
-            state_topic=topics.sensor("thermal"),
-            value_template=_number("value_json.max_celsius"),
-            device_class="temperature",
-            unit_of_measurement="°C",
-            state_class="measurement",
-            suggested_display_precision=1,
-        ),
-        entity(
-            "sensor",
-            "gpu_utilization",
-            "GPU utilisation",
-            ("sensors",),
-            state_topic=topics.sensor("gpu"),
-            value_template=_max_over_gpus("utilization_percent"),
-            unit_of_measurement="%",
-            state_class="measurement",
-            icon="mdi:expansion-card",
-        ),
-        entity(
-            "sensor",
-            "gpu_temperature",
-            "GPU temperature",
-            ("sensors",),
-            state_topic=topics.sensor("gpu"),
-            value_template=_max_over_gpus("temperature_celsius"),
-            device_class="temperature",
-            unit_of_measurement="°C",
-            state_class="measurement",
-            suggested_display_precision=0,
-        ),
-        entity(
-            "sensor",
-            "active_streams",
-            "Active streams",
-            ("sensors",),
-            state_topic=topics.sensor("streams"),
-            value_template=_number("value_json.count"),
-            unit_of_measurement="streams",
-            state_class="measurement",
-            icon="mdi:play-network",
-        ),
-        entity(
-            "sensor",
-            "paused_containers",
-            "Paused containers",
-            ("notifier", "actuator"),
-            state_topic=derived,
-            value_template=_number("value_json.paused"),
-            unit_of_measurement="containers",
-            state_class="measurement",
-            icon="mdi:pause-circle",
-        ),
-        entity(
-            "sensor",
-            "throttled_containers",
-            "Throttled containers",
-            ("notifier", "actuator"),
-            state_topic=derived,
-            value_template=_number("value_json.throttled"),
-            unit_of_measurement="containers",
-            state_class="measurement",
-            icon="mdi:speedometer-slow",
-        ),
-        entity(
-            "binary_sensor",
-            "media_mode",
-            "Media mode",
-            ("governor",),
-            state_topic=topics.desired,
-            value_template=_on_off("value_json.media_mode"),
-            icon="mdi:television-play",
-        ),
-    ]
-    for stage in (1, 2):
-        entries.append(
-            entity(
-                "binary_sensor",
-                f"thermal_stage{stage}",
-                f"Thermal stage {stage}",
-                ("notifier", "governor"),
-                state_topic=derived,
-                value_template=_on_off(
-                    f"value_json.thermal_stage >= {stage}", "value_json.thermal_stage is number"
-                ),
-                device_class="heat",
-            )
-        )
-    every: tuple[ServiceName, ...] = ("sensors", "governor", "actuator", "notifier")
-    for service in every:
-        # No availability: these show the services' own last wills, which the broker
-        # keeps whoever is down, so they must stay readable when a service is not.
-        entries.append(
-            entity(
-                "binary_sensor",
-                f"{service}_online",
-                f"{service.title()} online",
-                (),
-                state_topic=topics.availability(service),
-                payload_on=ONLINE,
-                payload_off=OFFLINE,
-                device_class="connectivity",
-                entity_category="diagnostic",
-            )
-        )
-    entries += [
-        entity(
-            "switch",
-            "media_mode_override",
-            "Media mode override",
-            ("governor",),
-            command_topic=topics.trigger,
-            payload_on="media_start",
-            payload_off="media_stop",
-            state_topic=topics.desired,
-            value_template=_on_off("value_json.governor.media_forced"),
-            state_on="ON",
-            state_off="OFF",
-            icon="mdi:television-play",
-        ),
-        entity(
-            "button",
-            "tier3_pause",
-            "Pause tier 3",
-            ("governor",),
-            command_topic=topics.trigger,
-            payload_press="tier3_pause",
-            icon="mdi:pause",
-        ),
-        entity(
-            "button",
-            "tier3_resume",
-            "Resume tier 3",
-            ("governor",),
-            command_topic=topics.trigger,
-            payload_press="tier3_resume",
-            icon="mdi:play",
-        ),
-        entity(
-            "button",
-            "republish_discovery",
-            "Re-publish discovery",
-            ("notifier",),
-            command_topic=topics.ha("republish"),
-            payload_press=REPUBLISH_PAYLOAD,
-            entity_category="config",
-            icon="mdi:refresh",
-        ),
-        entity(
-            "select",
-            "preset",
-            "Process group preset",
-            ("governor",),
-            command_topic=topics.preset_set,
-            state_topic=topics.preset,
-            options=list(PRESETS),
-            entity_category="config",
-            icon="mdi:tune-variant",
-        ),
-        entity(
-            "sensor",
-            "last_decision",
-            "Last decision",
-            ("governor",),
-            state_topic=topics.decision,
-            value_template="{{ value_json.summary }}",
-            json_attributes_topic=topics.decision,
-            json_attributes_template=(
-                "{{ {'container': value_json.container, 'action': value_json.action,"
-                " 'reasons': value_json.reasons} | tojson }}"
-            ),
-            entity_category="diagnostic",
-            icon="mdi:scale-balance",
-        ),
-    ]
+        if availability := _availability(topics, spec.services, cfg.bridge.enabled):
+            config.update(availability=availability, availability_mode="all")
+        for field, value in spec.fields.items():
+            config[field] = HOST_TOPICS[value](topics) if field.endswith("_topic") else value
+        entities[spec.key] = Entity(spec.component, config)
     for kind, (trigger_type, subtype) in DEVICE_TRIGGERS.items():
-        entries.append(
-            (
-                f"event_{kind}",
-                Entity(
-                    "device_automation",
-                    {
-                        "automation_type": "trigger",
-                        "topic": topics.ha(f"event/{kind}"),
-                        "type": trigger_type,
-                        "subtype": subtype,
-                        "device": device,
-                        "origin": origin,
-                        "qos": 1,
-                    },
-                ),
-            )
+        entities[f"event_{kind}"] = Entity(
+            "device_automation",
+            {
+                "automation_type": "trigger",
+                "topic": topics.ha(f"event/{kind}"),
+                "type": trigger_type,
+                "subtype": subtype,
+                "device": device,
+                "origin": origin,
+                "qos": 1,
+            },
         )
-    return dict(entries)
+    return entities
 
 
 def discovery_messages(cfg: WardenConfig, host: str, version: str) -> dict[str, dict[str, Any]]:
