@@ -152,7 +152,7 @@ class Bus:
 
     # --- paho callbacks (paho's thread) -------------------------------------
 
-    def _handle_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+    def _handle_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
             self._log.warning("bus.connect_refused", reason=str(reason_code))
             return
@@ -166,7 +166,7 @@ class Bus:
         for fn in self._on_connect:
             self._loop.post(fn)
 
-    def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+    def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         was_connected = self.connected
         self.connected = False
         if was_connected:

@@ -10,6 +10,7 @@ import docker
 import docker.errors
 import requests
 
+from shared.errors import brief
 from shared.logs import Log
 
 # Docker reports these on the container event stream; each can change what we manage.
@@ -112,7 +113,7 @@ class EventWatcher:
                     return
                 # Said once per outage: a host without Docker would otherwise log forever.
                 log = self._log.warning if delay == 1.0 else self._log.debug
-                log("docker.events_lost", reason=str(exc)[:200], retry_in=delay)
+                log("docker.events_lost", reason=brief(exc), retry_in=delay)
             except Exception:
                 if self._stop.is_set():
                     return

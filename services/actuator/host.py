@@ -25,6 +25,7 @@ from services.actuator.plan import Settings, Target
 from services.actuator.state_store import DOCKER_FIELDS, StateStore
 from shared.cgroupfs import CgroupLayout, ProcessCgroups, process_cgroups
 from shared.docker_view import DockerContainer, DockerError
+from shared.errors import brief
 from shared.logs import Log
 
 DOCKER_SETTINGS = ("cpu_weight", "memory_max")
@@ -100,7 +101,7 @@ class Host:
         try:
             host_config = self.docker.api.inspect_container(c.id)["HostConfig"]
         except DockerError as exc:
-            report.errors.append(f"inspect before recording: {str(exc)[:200]}")
+            report.errors.append(f"inspect before recording: {brief(exc)}")
             return False
         docker = {k: int(host_config.get(k) or 0) for k in DOCKER_FIELDS}
         cg = self._cgroups(c)
@@ -132,7 +133,7 @@ class Host:
         try:
             self.docker.update(target.container.id, **kwargs)
         except DockerError as exc:
-            report.errors.append(f"docker update: {str(exc)[:200]}")
+            report.errors.append(f"docker update: {brief(exc)}")
 
     def _cgroup_writes(
         self, target: Target, fields: list[str], reasons: str, report: ApplyReport
@@ -191,7 +192,7 @@ class Host:
                 self.docker.pause(c.id)
             except DockerError as exc:
                 self.store.mark_paused(c.id, False)
-                report.errors.append(f"pause: {str(exc)[:200]}")
+                report.errors.append(f"pause: {brief(exc)}")
         elif not target.paused and c.state == "paused":
             if not self.store.paused_by_warden(c.id):
                 if c.id not in self._left_paused:
@@ -212,6 +213,6 @@ class Host:
             self.docker.unpause(container_id)
         except DockerError as exc:
             if "is not paused" not in str(exc) and "No such container" not in str(exc):
-                return f"unpause: {str(exc)[:200]}"
+                return f"unpause: {brief(exc)}"
         self.store.mark_paused(container_id, False)
         return None

@@ -11,6 +11,7 @@ from services.actuator.block_devices import devices_backing
 from shared.cgroupfs import CgroupLayout, detect_layout
 from shared.config.model import Actuator
 from shared.docker_view import DockerError
+from shared.errors import brief
 
 
 @dataclass
@@ -30,7 +31,7 @@ def run_preflight(settings: Actuator, api: docker.APIClient) -> Preflight:
         info = api.info()
         docker_root = info.get("DockerRootDir")
     except DockerError as exc:
-        docker_problem = f"Docker API at {settings.docker_url} unreachable: {str(exc)[:160]}"
+        docker_problem = f"Docker API at {settings.docker_url} unreachable: {brief(exc)}"
         problems.append(docker_problem)
     if layout.v2_mount is None and not layout.v1_mounts:
         problems.append(f"no cgroup hierarchy under {settings.cgroup_root}")

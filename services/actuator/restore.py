@@ -17,6 +17,7 @@ from services.actuator.download_clients import DownloadClient, DownloadClientErr
 from services.actuator.state_store import ContainerRecord, StateStore
 from shared.cgroupfs import CgroupLayout, process_cgroups
 from shared.docker_view import DockerError
+from shared.errors import brief
 from shared.logs import Log
 
 
@@ -55,13 +56,13 @@ def restore_container(
             control.unpause(container_id)
             log.info("cleanup.unpause", container=record.name)
         except DockerError as exc:
-            errors.append(f"unpause: {str(exc)[:200]}")
+            errors.append(f"unpause: {brief(exc)}")
     kwargs = _docker_originals(record)
     if kwargs:
         try:
             control.api.update_container(container_id, **kwargs)
         except DockerError as exc:
-            errors.append(f"docker update: {str(exc)[:200]}")
+            errors.append(f"docker update: {brief(exc)}")
     if state.get("Pid"):
         cg = process_cgroups(layout, proc_root, state["Pid"])
         errors += cgroup_files.restore(cg, record.cgroup_files)

@@ -25,6 +25,7 @@ from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
 from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
+from shared.errors import brief
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.messages.events import Severity
 from shared.process_groups import find_group_processes
@@ -246,12 +247,12 @@ class ActuatorService:
             self.api.restart(action.container, timeout=10)
         except docker_view.DockerError as exc:
             self.ctx.log.warning(
-                "apply.restart_failed", container=action.container, reason=str(exc)[:200]
+                "apply.restart_failed", container=action.container, reason=brief(exc)
             )
             self.ctx.loop.post(
                 self.publish_event,
                 "refusal",
-                f"Restart of {action.container} failed: {str(exc)[:200]}",
+                f"Restart of {action.container} failed: {brief(exc)}",
                 "warning",
             )
 
@@ -320,10 +321,10 @@ class ActuatorService:
             )
         except docker_view.DockerError as exc:
             # No Docker (or not now): bare process groups and the download client still count.
-            if self._docker_problem != str(exc)[:200]:
-                self._docker_problem = str(exc)[:200]
+            if self._docker_problem != brief(exc):
+                self._docker_problem = brief(exc)
                 self.ctx.log.warning("reconcile.docker_unavailable", reason=self._docker_problem)
-            errors.append(Refusal(target="docker", reason=str(exc)[:200]))
+            errors.append(Refusal(target="docker", reason=brief(exc)))
             containers = None
         else:
             self._docker_problem = None
@@ -433,10 +434,10 @@ class ActuatorService:
         event = Event(
             host=self.cfg.host_id,
             kind=kind,
-            source="actuator",  # type: ignore[arg-type]
+            source="actuator",
             message=message,
             severity=severity,
-        )  # type: ignore[arg-type]
+        )
         self.ctx.bus.publish(self.ctx.topics.events, event)
 
     def on_stop(self) -> None:

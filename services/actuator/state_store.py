@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.errors import brief
 from shared.logs import Log
 
 # The Docker fields Warden may change through the API.
@@ -102,7 +103,7 @@ class StateStore:
             # Keep the unreadable file for a human: never overwrite evidence of what to restore.
             backup = self._path.with_suffix(".unreadable")
             self._log.error(
-                "state.unreadable", path=str(self._path), reason=str(exc)[:300], kept_as=str(backup)
+                "state.unreadable", path=str(self._path), reason=brief(exc), kept_as=str(backup)
             )
             with contextlib.suppress(OSError):
                 os.replace(self._path, backup)

@@ -49,7 +49,7 @@ class GovernorService:
     # The renewal timer is set once at start.
     restart_only = ("governor.renew_seconds",)
 
-    def __init__(self, ctx: ServiceContext, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: ServiceContext, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
         self.cfg = ctx.config
         self.settings: ResourceSettings | None = None
@@ -162,7 +162,8 @@ class GovernorService:
             if received.retained:
                 # Kept by the broker, maybe for hours: it is as old as its sender says, at least.
                 seen_at = min(seen_at, received.value.ts)
-            self.facts = replace(self.facts, **{kind: received.value, f"{kind}_seen_at": seen_at})
+            update: dict[str, Any] = {kind: received.value, f"{kind}_seen_at": seen_at}
+            self.facts = replace(self.facts, **update)
             self.evaluate()
 
         return handle

@@ -11,6 +11,7 @@ import requests
 
 from services.notifier.render import Notification
 from shared.config.model import Notifications
+from shared.errors import brief
 
 # Statuses worth retrying; any other 4xx (a bad token, a wrong URL) will not mend itself.
 _TRANSIENT = frozenset({408, 425, 429})
@@ -56,7 +57,7 @@ def post(url: str, timeout: float, **kwargs: Any) -> None:
     except requests.Timeout:
         raise DeliveryError(f"no answer within {timeout:g} s") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+        raise DeliveryError(f"{type(exc).__name__}: {brief(exc)}") from None
     if response.status_code < 400:
         return
     reason = f"HTTP {response.status_code} {response.reason or ''}".strip()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.notifier.channels import Channel, DeliveryError
 from services.notifier.render import Notification
 from shared.config.model import Notifications
+from shared.errors import brief
 from shared.logs import Log
 
 RATE_LIMITED = "HTTP 429"
@@ -216,7 +217,7 @@ class ChannelWorker:
             except DeliveryError as exc:
                 self._failed(entry, exc)
             except Exception as exc:  # a channel bug must not kill its thread
-                self._failed(entry, DeliveryError(repr(exc)[:200]))
+                self._failed(entry, DeliveryError(brief(repr(exc))))
             else:
                 with self._cond:
                     self._queue.popleft()

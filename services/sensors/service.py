@@ -22,6 +22,7 @@ from services.sensors.thermal import read_thermal
 from shared import docker_view
 from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config import WardenConfig
+from shared.errors import brief
 from shared.messages import (
     ContainerInventory,
     GpuFact,
@@ -103,7 +104,7 @@ class SensorsService:
             containers = docker_view.list_containers(self._api())
         except docker_view.DockerError as exc:
             self._docker = None
-            reason = str(exc)[:200]
+            reason = brief(exc)
             if reason != self._docker_problem:
                 self.ctx.log.warning("inventory.unavailable", reason=reason)
                 self._docker_problem = reason

@@ -136,7 +136,7 @@ class WebService:
     def _own(self, received: Received[Any]) -> bool:
         return bool(received.value.host == self.cfg.host_id)
 
-    def _keep(self, attribute: str):  # type: ignore[no-untyped-def]
+    def _keep(self, attribute: str):
         def handle(received: Received[BaseModel]) -> None:
             if not self._own(received):
                 return
@@ -149,7 +149,7 @@ class WebService:
 
         return handle
 
-    def _availability(self, service: str):  # type: ignore[no-untyped-def]
+    def _availability(self, service: str):
         def handle(received: Received[str]) -> None:
             self.view.availability[service] = received.value
             self.view.changed()

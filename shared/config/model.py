@@ -50,6 +50,8 @@ class HttpServer(Section):
 
 class General(Section):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 5
+    # ADRG's own state file; accepted so an ADRG config loads, and unused: Warden keeps
+    # what it changed in actuator.state_file.
     state_file: str = "/run/adrg/state.json"
     log_file: str | None = None
     log_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024

@@ -164,9 +164,6 @@ def import_pynvml() -> ModuleType:
         ) from None
 
 
-_PROCESS_GETTERS = ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses")
-
-
 def _comm(proc_root: Path, pid: int) -> str | None:
     try:
         return (proc_root / str(pid) / "comm").read_text().strip() or None
@@ -365,7 +362,7 @@ def parse_nvidia_smi(text: str) -> tuple[list[GpuDevice], list[str]]:
         f = Fields()
         f.take("name", lambda raw=raw: _smi_value(raw["name"]))  # type: ignore[misc]
 
-        def opt(fn: Callable[[object, str], float], key: str, what: str, raw=raw) -> float | None:  # type: ignore[no-untyped-def]
+        def opt(fn: Callable[[object, str], float], key: str, what: str, raw=raw) -> float | None:
             value = _smi_number(raw[key], what)
             return None if value is None else fn(value, what)
 

@@ -9,11 +9,11 @@ from typing import Annotated, Protocol, TypeVar
 import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from shared.errors import brief
 from shared.messages.base import describe_validation_error
 from shared.messages.facts import StreamSession, StreamState
 
 # Long enough to name the problem, short enough for a log line and an MQTT payload.
-MAX_ERROR_CHARS = 200
 
 
 class StreamQueryError(Exception):
@@ -70,7 +70,7 @@ def get_json(
     except requests.Timeout:
         raise StreamQueryError(f"{what}: no answer within {timeout:g}s") from None
     except requests.RequestException as exc:
-        reason = _redact(str(exc), secrets)[:MAX_ERROR_CHARS]
+        reason = brief(_redact(str(exc), secrets))
         raise StreamQueryError(f"{what}: cannot reach {url}: {reason}") from None
     if response.status_code != 200:
         hint = " (check media_mode.api_key)" if response.status_code in (401, 403) else ""

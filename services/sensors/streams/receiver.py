@@ -24,6 +24,7 @@ from services.sensors.streams.webhooks import (
     WebhookSource,
     parse_webhook,
 )
+from shared.errors import brief
 from shared.logs import Log
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,7 +41,7 @@ def route(target: str) -> tuple[WebhookSource | None, str | None]:
         return None, token
     if len(levels) == 3:
         token = levels[2]
-    return levels[1], token  # type: ignore[return-value]
+    return levels[1], token
 
 
 class WebhookReceiver:
@@ -70,7 +71,7 @@ class WebhookReceiver:
 
             def _refuse(self, status: int, reason: str, source: str | None = None) -> None:
                 receiver.log.warning(
-                    "webhook.refused", status=status, source=source, reason=reason[:200]
+                    "webhook.refused", status=status, source=source, reason=brief(reason)
                 )
                 self._answer(status, {"error": reason})
 

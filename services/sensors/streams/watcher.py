@@ -13,12 +13,13 @@ import queue
 import threading
 from collections.abc import Callable
 
-from services.sensors.streams.common import MAX_ERROR_CHARS, StreamQueryError
+from services.sensors.streams.common import StreamQueryError
 from services.sensors.streams.providers import query_sessions
 from services.sensors.streams.receiver import WebhookReceiver
 from services.sensors.streams.tracker import UNKNOWN, Reading, settle, to_fact
 from services.sensors.streams.webhooks import WebhookEvent
 from shared.config.model import MediaMode
+from shared.errors import brief
 from shared.logs import Log
 from shared.messages import StreamSession, StreamsFact
 from shared.runtime import ServiceLoop, Timer
@@ -134,7 +135,7 @@ class StreamWatcher:
         except Exception as exc:
             # A bug in a parser must read as "unknown", not kill the worker.
             self.log.exception("streams.query_failed", provider=self.media.provider)
-            result = f"{self.media.provider}: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            result = brief(f"{self.media.provider}: {type(exc).__name__}: {exc}")
         self.loop.post(self._settle, result, webhooks)
 
     def _settle(
