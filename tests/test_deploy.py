@@ -310,6 +310,18 @@ def service_pid(name: str, config: Path) -> int:
     raise LookupError(f"no {name} running with {config}")
 
 
+def printed_env(config: Path, run_dir: Path) -> dict[str, str]:
+    result = subprocess.run(
+        stack_command(config, "--run-dir", str(run_dir), "--dry-run", "--print-env"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return dict(shlex.split(line)[0].split("=", 1) for line in result.stdout.splitlines())
+
+
 def test_stack_runs_all_services_on_a_broker(
     tmp_path: Path, broker: Mosquitto, host_id: str, start_stack: StartStack
 ) -> None:
@@ -324,6 +336,18 @@ def test_stack_runs_all_services_on_a_broker(
         os.kill(service_pid("governor", tmp_path / "config.yaml"), signal.SIGKILL)
         offline = probe.wait_for(topic, lambda s: s.text == "offline", after=crashed_at)
         probe.wait_for(topic, lambda s: s.text == "online", after=offline.at, timeout=30)
+        # README's reload under warden-stack: supervisorctl signals the services.
+        env = printed_env(tmp_path / "config.yaml", tmp_path / "run")
+        supervisorctl = str(Path(sys.executable).parent / "supervisorctl")
+        subprocess.run(
+            [supervisorctl, "-c", str(SUPERVISORD_CONF), "signal", "HUP", "all"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        for name in SERVICES:
+            wait_until(lambda n=name: f"{n} config.reloaded" in running.output(), what=name)
         run_and_stop(probe, host_id, running)
     finally:
         probe.close()
