@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -26,6 +27,7 @@ from services import stack
 from shared.config import WardenConfig
 from tests.conftest import missing
 from tests.support.broker import Mosquitto, free_port, wait_for_port
+from tests.support.compose_stack import compose_command, compose_file_for
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
 
@@ -311,6 +313,18 @@ def service_pid(name: str, config: Path) -> int:
     raise LookupError(f"no {name} running with {config}")
 
 
+def printed_env(config: Path, run_dir: Path) -> dict[str, str]:
+    result = subprocess.run(
+        stack_command(config, "--run-dir", str(run_dir), "--dry-run", "--print-env"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return dict(shlex.split(line)[0].split("=", 1) for line in result.stdout.splitlines())
+
+
 def test_stack_runs_all_services_on_a_broker(
     tmp_path: Path, broker: Mosquitto, host_id: str, start_stack: StartStack
 ) -> None:
@@ -325,6 +339,18 @@ def test_stack_runs_all_services_on_a_broker(
         os.kill(service_pid("governor", tmp_path / "config.yaml"), signal.SIGKILL)
         offline = probe.wait_for(topic, lambda s: s.text == "offline", after=crashed_at)
         probe.wait_for(topic, lambda s: s.text == "online", after=offline.at, timeout=30)
+        # README's reload under warden-stack: supervisorctl signals the services.
+        env = printed_env(tmp_path / "config.yaml", tmp_path / "run")
+        supervisorctl = str(Path(sys.executable).parent / "supervisorctl")
+        subprocess.run(
+            [supervisorctl, "-c", str(SUPERVISORD_CONF), "signal", "HUP", "all"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        for name in SERVICES:
+            wait_until(lambda n=name: f"{n} config.reloaded" in running.output(), what=name)
         run_and_stop(probe, host_id, running)
     finally:
         probe.close()
@@ -414,7 +440,8 @@ def test_compose_privileges() -> None:
     assert ("/sys/fs/cgroup", "/sys/fs/cgroup", "rw") in mounts(actuator)
     assert actuator["pid"] == "host"
     assert services["sensors"]["pid"] == "host"
-    assert ("/proc", "/host/proc", "ro") in mounts(services["sensors"])
+    # The host's /proc through the PID namespace, writable for PSI triggers; no bind mount.
+    assert not [m for m in mounts(services["sensors"]) if m[1].endswith("/proc")]
     proxy = services["docker-socket-proxy"]
     assert proxy["environment"]["POST"] == 0
     assert ("/var/run/docker.sock", "/var/run/docker.sock", "ro") in mounts(proxy)
@@ -424,7 +451,8 @@ def test_compose_warden_services() -> None:
     services = compose()["services"]
     for name in SERVICES:
         service = services[name]
-        assert service["build"] == "."
+        assert service["build"]["context"] == "."
+        assert set(service["build"]["args"]) >= {"BASE_IMAGE", "PIP_FLAGS"}
         assert service["command"][:3] == [f"warden-{name}", "--config", "/etc/warden/config.yaml"]
         assert CONFIG_MOUNT in mounts(service)
         assert service["restart"] == "unless-stopped"
@@ -432,32 +460,31 @@ def test_compose_warden_services() -> None:
         assert service["environment"]["WARDEN_MQTT_USER"] == name
     for name in ("governor", "notifier"):
         service = services[name]
-        assert mounts(service) == [CONFIG_MOUNT]
+        assert mounts(service)[0] == CONFIG_MOUNT
         assert service["read_only"] is True
         assert service["cap_drop"] == ["ALL"]
         assert not {"privileged", "pid", "user", "devices", "cap_add"} & set(service)
 
 
-def compose_command() -> list[str] | None:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    docker = shutil.which("docker")
-    if (
-        docker
-        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
-    ):
-        return [docker, "compose"]
-    return None
+def test_compose_gpu_and_outbox() -> None:
+    services = compose()["services"]
+    assert services["sensors"]["build"]["args"]["EXTRAS"] == "${WARDEN_SENSORS_EXTRAS:-}"
+    # The notifier's outbox on a volume: its file system is read-only.
+    assert ("notifier-outbox", "/var/lib/warden", "rw") in mounts(services["notifier"])
+    text = (REPO / "compose.yaml").read_text()
+    for shown in ("- driver: nvidia", "capabilities: [gpu, utility]", "- /dev/dri:/dev/dri"):
+        assert re.search(r"#\s+" + re.escape(shown), text), shown
 
 
 def test_compose_config_is_valid(tmp_path: Path) -> None:
     command = compose_command()
     if command is None:
-        # Compose is a convenience for users, not a part the tests depend on.
-        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+        missing("neither docker-compose nor the docker compose plugin is installed")
+        return
     passwords = {f"WARDEN_{n.upper()}_MQTT_PASSWORD": "x" for n in SERVICES}
+    compose_file = compose_file_for(command, tmp_path)
     result = subprocess.run(
-        [*command, "-f", str(REPO / "compose.yaml"), "config", "-q"],
+        [*command, "-f", str(compose_file), "config", "-q"],
         cwd=REPO,
         env={**os.environ, **passwords},
         capture_output=True,

@@ -97,6 +97,10 @@ class Client:
         with self._lock:
             return set(self.received)
 
+    def payloads(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [payload for t, payload in self.received if t == topic]
+
     def subscribe(self, *topics: str) -> None:
         for topic in topics:
             result, _mid = self.client.subscribe(topic, 1)
