@@ -35,7 +35,8 @@ def test_up_goes_what_this_host_writes_down_comes_what_is_written_for_it() -> No
         "warden/nas/trigger",
         "warden/nas/preset/set",
         "warden/nas/ha/republish",
-        "warden/nas/settings/set",
+        "warden/nas/settings",
+        "warden/nas/overrides",
         "homeassistant/status",
     }
     # Nothing of another host, and nothing both ways.

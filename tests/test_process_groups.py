@@ -124,7 +124,14 @@ class Spawned:
     def start(self, count: int = 2) -> list[int]:
         for _ in range(count):
             self.processes.append(subprocess.Popen([str(self.binary), "600"]))
-        return [p.pid for p in self.processes]
+        pids = [p.pid for p in self.processes]
+        # On a loaded machine /proc can show a new process before its command line.
+        wait_until(
+            lambda: all(read_identity("/proc", pid) is not None for pid in pids),
+            timeout=10,
+            what="the spawned processes in /proc",
+        )
+        return pids
 
     def stop(self) -> None:
         for p in self.processes:
