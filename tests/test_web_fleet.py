@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.web.app import snapshot
+from services.web.status import host_summary
 from services.web.view import Fleet, View
 from shared.messages import HostUsage, ResourcesFact
 from tests.support.broker import Mosquitto
@@ -154,3 +155,13 @@ def test_the_own_host_is_listed_while_alone_or_heard_from() -> None:
     assert fleet.hosts() == ["a", "b"]
     fleet.views["centre"].heard = True
     assert fleet.hosts() == ["centre", "a", "b"]
+
+
+def test_on_its_own_bridged_broker_a_host_is_online_by_its_services() -> None:
+    """There the bridge's `0` says the link to the centre is down, not the host."""
+    view = View(bridge="0", availability={"governor": "online"})
+    uplink = host_summary(view, "nas", own=True, uplink=True)
+    assert uplink.online is True and uplink.online_from == "services"
+    assert uplink.bridge == "down"
+    central = host_summary(view, "nas", own=False)
+    assert central.online is False and central.online_from == "bridge"

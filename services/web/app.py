@@ -93,7 +93,7 @@ def host_decisions_of(backend: Backend, host: str, limit: int) -> list[Decision]
     view = backend.host_view(host)
     if host == backend.cfg.host_id:
         return backend.store.decisions(limit)
-    seen = list(view.decisions)[::-1][:limit]
+    seen = view.decisions[::-1][:limit]
     return [
         Decision(
             ts=d.ts, container=d.container, action=d.action, summary=d.summary, reasons=d.reasons
@@ -331,7 +331,10 @@ def create_app(backend: Backend) -> FastAPI:
     def hosts() -> Hosts:
         """Every host seen on the broker (on a central broker: the fleet), own host first:
         online or gone, media mode, paused and throttled counts, last applied, pressure."""
-        return Hosts(default=backend.cfg.host_id, hosts=fleet_summary(backend.fleet))
+        return Hosts(
+            default=backend.cfg.host_id,
+            hosts=fleet_summary(backend.fleet, backend.cfg.bridge.enabled),
+        )
 
     @app.get(
         f"{API}/hosts/{{host}}/status",
@@ -428,7 +431,10 @@ def snapshot(backend: Backend, host: str | None = None) -> dict[str, Any]:
         "settings": backend.settings_out(view, cfg).model_dump(),
         "overrides": [o.model_dump() for o in live_overrides(view, now)],
         "streams": view.streams.model_dump() if view.streams else None,
-        "fleet": {h: s.model_dump() for h, s in fleet_summary(backend.fleet).items()},
+        "fleet": {
+            h: s.model_dump()
+            for h, s in fleet_summary(backend.fleet, backend.cfg.bridge.enabled).items()
+        },
     }
 
 

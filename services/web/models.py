@@ -252,7 +252,10 @@ class HostSummary(Out):
         description="bridge: the central broker's word on the host's bridge (a gone host's "
         "services never get to say so); services: its services' own availability"
     )
-    bridge: Literal["up", "down"] | None = Field(description="null: not seen bridged")
+    bridge: Literal["up", "down"] | None = Field(
+        description="null: not seen bridged; for the own host with `bridge:` on, its link to "
+        "the central broker (then `online` is by its services)"
+    )
     services: dict[str, str]
     media_mode_active: bool
     containers: int = Field(description="managed containers, as last applied")

@@ -45,6 +45,8 @@ from shared.topics import OFFLINE, ONLINE, Topics
 
 SERVICES = ("sensors", "governor", "actuator", "notifier")
 START_TIMEOUT_SECONDS = 10.0
+# Another host's decisions kept, as seen on the bus (its own web service keeps the rest).
+DECISIONS_SEEN = 10
 
 
 class StartError(Exception):
@@ -225,7 +227,7 @@ class WebService:
             return
         host, view = found
         if not view.decisions or view.decisions[-1] != received.value:
-            view.decisions.append(received.value)
+            view.decisions = (*view.decisions[-(DECISIONS_SEEN - 1) :], received.value)
         # A retained one was counted when it was new.
         if host == self.cfg.host_id and not received.retained:
             self.metrics.decisions.labels(received.value.action).inc()

@@ -471,10 +471,12 @@ def _limited(c: AppliedContainer) -> bool:
     )
 
 
-def host_summary(view: View, host: str, own: bool) -> HostSummary:
+def host_summary(view: View, host: str, own: bool, uplink: bool = False) -> HostSummary:
+    """uplink: the view is of this service's own host, on its own bridged broker, where the
+    bridge's word is about the link to the centre, not about the host itself."""
     applied, pressure = view.applied, view.pressure
     services = dict(view.availability)
-    if view.bridge is not None:
+    if view.bridge is not None and not uplink:
         online, source = view.bridge == "1", "bridge"
     else:
         online, source = any(state == "online" for state in services.values()), "services"
@@ -509,7 +511,11 @@ def host_summary(view: View, host: str, own: bool) -> HostSummary:
     )
 
 
-def fleet_summary(fleet: Fleet) -> dict[str, HostSummary]:
+def fleet_summary(fleet: Fleet, own_bridged: bool = False) -> dict[str, HostSummary]:
+    """own_bridged: this service's host has `bridge:` on, so it reads that host's own broker."""
     return {
-        host: host_summary(fleet.views[host], host, host == fleet.own) for host in fleet.hosts()
+        host: host_summary(fleet.views[host], host, host == fleet.own, own_bridged)
+        if host == fleet.own
+        else host_summary(fleet.views[host], host, False)
+        for host in fleet.hosts()
     }

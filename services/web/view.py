@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from shared.messages import (
@@ -46,8 +45,9 @@ class View:
     heard: bool = False
     # The central broker's word on the host's bridge: "1" up, "0" gone; None: not bridged.
     bridge: str | None = None
-    # The latest decisions seen on the bus; the store keeps the own host's for longer.
-    decisions: deque[LastDecision] = field(default_factory=lambda: deque(maxlen=10))
+    # The latest decisions seen on the bus, oldest first, replaced whole as the rest are;
+    # the store keeps the own host's for longer.
+    decisions: tuple[LastDecision, ...] = ()
     # Bumped on every change, so the live page knows when to send a new snapshot.
     version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -88,8 +88,10 @@ class Fleet:
     def hosts(self) -> list[str]:
         """The own host first, then the others by name. A web service on a central broker
         has a host id nothing publishes under: it is left out once others are known."""
-        alone = len(self.views) == 1
-        shown = [h for h, v in self.views.items() if v.heard or (h == self.own and alone)]
+        with self._lock:  # the bus thread may be adding one
+            views = list(self.views.items())
+        alone = len(views) == 1
+        shown = [h for h, v in views if v.heard or (h == self.own and alone)]
         return sorted(shown, key=lambda h: (h != self.own, h))
 
     def changed(self, host: str) -> None:
