@@ -127,9 +127,12 @@ def test_every_host_on_the_broker_with_its_own_page(
     probe.publish(f"warden/{liar}/sensors/resources", fake.model_dump_json(), retain=True)
     probe.publish(f"warden/{liar}/sensors/resources", b"{not json", retain=True)
     probe.publish(f"warden/{host_id}-c/sensors/pressure", b"{not json", retain=True)
+    spaced = f"{host_id} spaced"  # a topic level, but no host id
+    odd = ResourcesFact(host=spaced, machine=HostUsage(cpu_count=1))
+    probe.publish(f"warden/{spaced}/sensors/resources", odd.model_dump_json())
     probe.publish(f"warden/{a}/governor/availability", "online", retain=True)  # a marker
     wait_until(lambda: summary()[a]["services"] == {"governor": "online"}, what="marker")
-    assert liar not in summary() and f"{host_id}-c" not in summary()
+    assert not {liar, f"{host_id}-c", spaced} & set(summary())
     assert http.get(f"/api/v1/hosts/{a}/resources/current").json()["cpu_percent"] == 37.5
     probe.publish(f"warden/{liar}/sensors/resources", b"", retain=True)
     probe.publish(f"warden/{host_id}-c/sensors/pressure", b"", retain=True)

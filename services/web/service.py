@@ -8,6 +8,7 @@ on a central broker that is the fleet, and its own host_id stays the default.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -45,6 +46,8 @@ from shared.topics import OFFLINE, ONLINE, Topics
 
 SERVICES = ("sensors", "governor", "actuator", "notifier")
 START_TIMEOUT_SECONDS = 10.0
+# What config host_id allows (one topic level, no spaces), and not longer than a DNS name.
+HOST_ID = re.compile(r"^[^/#+\s]{1,253}$")
 # Another host's decisions kept, as seen on the bus (its own web service keeps the rest).
 DECISIONS_SEEN = 10
 
@@ -154,6 +157,9 @@ class WebService:
         """The topic's host and its view (made on first sight); None: dropped, said once."""
         host = self._host_of(received.topic)
         if host is None:
+            return None
+        if not HOST_ID.match(host):
+            self._drop_once(received.topic, f"{host[:64]!r} is not a host id")
             return None
         claimed = getattr(received.value, "host", None)
         if claimed is not None and claimed != host:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Literal
+
 from services.web.models import (
     ContainerRow,
     GpuNow,
@@ -448,7 +451,12 @@ def samples_of(message: object) -> dict[str, float]:
 def host_config(cfg: WardenConfig, host: str) -> WardenConfig:
     """The config to read a host's view with: this service's own for its own host; for
     another, the defaults (its config is on that host: what its messages say counts)."""
-    return cfg if host == cfg.host_id else WardenConfig(host_id=host)
+    return cfg if host == cfg.host_id else _defaults(host)
+
+
+@functools.lru_cache(maxsize=64)
+def _defaults(host: str) -> WardenConfig:
+    return WardenConfig(host_id=host)
 
 
 def host_status(view: View, cfg: WardenConfig, host: str, now: float) -> Status:
@@ -476,6 +484,7 @@ def host_summary(view: View, host: str, own: bool, uplink: bool = False) -> Host
     bridge's word is about the link to the centre, not about the host itself."""
     applied, pressure = view.applied, view.pressure
     services = dict(view.availability)
+    source: Literal["bridge", "services"]
     if view.bridge is not None and not uplink:
         online, source = view.bridge == "1", "bridge"
     else:
@@ -496,7 +505,7 @@ def host_summary(view: View, host: str, own: bool, uplink: bool = False) -> Host
     return HostSummary(
         own=own,
         online=online,
-        online_from=source,  # type: ignore[arg-type]
+        online_from=source,
         bridge=None if view.bridge is None else ("up" if view.bridge == "1" else "down"),
         services=services,
         media_mode_active=bool(view.desired and view.desired.media_mode),
@@ -513,9 +522,8 @@ def host_summary(view: View, host: str, own: bool, uplink: bool = False) -> Host
 
 def fleet_summary(fleet: Fleet, own_bridged: bool = False) -> dict[str, HostSummary]:
     """own_bridged: this service's host has `bridge:` on, so it reads that host's own broker."""
-    return {
-        host: host_summary(fleet.views[host], host, host == fleet.own, own_bridged)
-        if host == fleet.own
-        else host_summary(fleet.views[host], host, False)
-        for host in fleet.hosts()
-    }
+    summaries = {}
+    for host in fleet.hosts():
+        own = host == fleet.own
+        summaries[host] = host_summary(fleet.views[host], host, own, own and own_bridged)
+    return summaries
