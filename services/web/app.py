@@ -1,5 +1,6 @@
 """The HTTP face: ADRG's /status and /trigger where ADRG has them, Warden's own routes
-under /api/v1, /metrics, /health, and the dashboard at /."""
+under /api/v1 (every host seen on the broker under /api/v1/hosts), /metrics, /health,
+and the dashboard at /."""
 
 from __future__ import annotations
 
