@@ -5,7 +5,8 @@ local broker (per-service logins, the ACL, the bridge to the central broker
 from config `bridge:`), its own sensors, governor, actuator and notifier with
 the stack's variables and signing key, and its own tier-3 container on this
 machine's shared Docker engine. The test watches the central broker, as
-Home Assistant would, and the containers themselves.
+Home Assistant would, and the containers themselves; a web service on the
+central broker shows the fleet.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from shared.messages import Applied
 from shared.secrets import ensure_secret_file
 from tests.conftest import missing
 from tests.support import netns
+from tests.support.broker import free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.web import client
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTS = ("a", "b", "c")
@@ -127,6 +130,23 @@ def start_central(net: netns.TestNetwork, tmp_path: Path) -> tuple[str, subproce
     return address, process
 
 
+def start_fleet_web(net: netns.TestNetwork, central: str, tmp_path: Path) -> tuple[Service, int]:
+    """The web service on the central broker, in the test's own namespace, no host of its own."""
+    home = tmp_path / "web"
+    home.mkdir()
+    port = free_port()
+    config = write_config(
+        home / "config.yaml",
+        {
+            "host_id": f"{net.prefix}centre",
+            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
+            "mqtt": {"host": central, "port": 1883},
+            "web": {"database": str(home / "web.sqlite3")},
+        },
+    )
+    return Service("web", config, home), port
+
+
 def local_trigger(net: netns.TestNetwork, host: Host, word: str) -> None:
     """A trigger on the host's own broker, from inside the host (as its own HA would)."""
     topic = f"warden/{host.host_id}/trigger"
@@ -144,8 +164,10 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
         network.add_host(name)
     hosts: dict[str, Host] = {}
     probe: Probe | None = None
+    web: Service | None = None
     try:
         probe = Probe(central, 1883)
+        web, web_port = start_fleet_web(network, central, tmp_path)
         hosts = {n: start_host(network, n, central, tmp_path, containers) for n in HOSTS}
         state = containers.state
 
@@ -178,6 +200,20 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
         assert devices == {f"warden_{h.host_id}" for h in hosts.values()}
 
         a, b, c = hosts["a"], hosts["b"], hosts["c"]
+        # The web service on the central broker lists every host, each online by its bridge.
+        http = client(web_port)
+
+        def fleet() -> dict[str, dict[str, object]]:
+            return dict(http.get("/api/v1/hosts").json()["hosts"])
+
+        wait_until(
+            lambda: (
+                {h.host_id for h in hosts.values()} <= set(fleet())
+                and all(fleet()[h.host_id]["online"] for h in hosts.values())
+            ),
+            what="the web service lists every host online",
+        )
+        assert all(fleet()[h.host_id]["online_from"] == "bridge" for h in hosts.values())
         # A trigger for host A pauses A's tier 3 alone.
         probe.publish(f"warden/{a.host_id}/trigger", "media_start")
         wait_until(lambda: state(a.container) == "paused", what="A's tier 3 paused")
@@ -185,6 +221,14 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
             f"warden/{a.host_id}/applied",
             lambda s: any(x.paused for x in Applied.model_validate_json(s.payload).containers),
         )
+        # A's own page on the central web service says so.
+        wait_until(
+            lambda: fleet()[a.host_id]["paused"] == 1 and fleet()[a.host_id]["media_mode_active"],
+            what="the fleet view shows A paused, in media mode",
+        )
+        page = http.get(f"/api/v1/hosts/{a.host_id}/containers").json()
+        assert [(r["name"], r["state"]) for r in page] == [(containers.name("a-t3"), "paused")]
+        assert fleet()[b.host_id]["paused"] == 0
         time.sleep(1.0)  # a wrong delivery to B or C would have acted by now
         assert state(b.container) == state(c.container) == "running"
         # warden/trigger reaches every host.
@@ -241,6 +285,11 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
             after=gone_at,
             timeout=20,
         )
+        # The web service on the central broker shows C gone, A and B still online.
+        wait_until(lambda: fleet()[c.host_id]["online"] is False, what="the web shows C gone")
+        assert fleet()[c.host_id]["bridge"] == "down"
+        assert fleet()[a.host_id]["online"] and fleet()[b.host_id]["online"]
+        http.close()
         # Its services' last words never crossed, but every one of its entities also
         # needs the bridge, so Home Assistant shows C unavailable, not a stale online.
         for payload in discovery_of(probe, c.host_id).values():
@@ -249,6 +298,8 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
                 topics = [e["topic"] for e in config["availability"]]
                 assert f"warden/{c.host_id}/bridge/availability" in topics
     finally:
+        if web is not None:
+            web.kill(signal.SIGTERM)
         if probe is not None:
             probe.close()
         for host in hosts.values():

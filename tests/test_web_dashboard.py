@@ -4,6 +4,8 @@ its "Tier 3 pause" button pauses the tier-3 container on the Docker engine."""
 from __future__ import annotations
 
 import shutil
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,3 +124,114 @@ def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
         browser.set_window_size(390, 1800)  # a phone
         browser.save_screenshot(str(tmp_path / "warden-dashboard-phone.png"))
         shutil.copy(tmp_path / "warden-dashboard-phone.png", PHONE_SCREENSHOT)
+
+
+FLEET_SCREENSHOT = Path("/tmp/warden-fleet.png")
+FLEET_PHONE_SCREENSHOT = Path("/tmp/warden-fleet-phone.png")
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[tuple[Mosquitto, Probe]]:
+    """A broker of its own: the session's holds other tests' hosts, all of them a fleet."""
+    (tmp_path / "central").mkdir()
+    broker = Mosquitto(tmp_path / "central")
+    broker.start()
+    probe = Probe(broker.host, broker.port)
+    yield broker, probe
+    probe.close()
+    broker.stop()
+
+
+def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
+    tmp_path: Path,
+    central: tuple[Mosquitto, Probe],
+    host_id: str,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """As on a central broker: three hosts' retained state, one of them gone."""
+    from selenium.webdriver.common.by import By
+
+    from shared.messages import Applied, AppliedContainer, DesiredState
+    from tests.support.processes import Service, write_config
+    from tests.test_web_resources import publish_facts
+
+    broker, probe = central
+    nas, mini, pi = (f"{host_id}-{n}" for n in ("nas", "mini", "pi"))
+    for host in (nas, mini, pi):
+        publish_facts(probe, host)
+    # The mini PC is in media mode, its tier 3 paused; the Pi's bridge left its last will.
+    paused = AppliedContainer(
+        name="tdarr",
+        id="a" * 12,
+        tier=3,
+        paused=True,
+        cpu_weight=10,
+        io_weight=10,
+        memory_high=None,
+        memory_max=None,
+        reasons=["media_mode"],
+    )
+    applied = Applied(host=mini, mode="desired", seq=5, containers=[paused])
+    desired = DesiredState(host=mini, seq=5, lease_seconds=30, media_mode=True)
+    probe.publish(f"warden/{mini}/applied", applied.model_dump_json(), retain=True)
+    probe.publish(f"warden/{mini}/desired", desired.model_dump_json(), retain=True)
+    for host, up in ((nas, "1"), (mini, "1"), (pi, "0")):
+        probe.publish(f"warden/{host}/bridge/availability", up, retain=True)
+    port = free_port()
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": f"{host_id}-centre",
+            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "web": {"database": str(tmp_path / "web.sqlite3")},
+        },
+    )
+    web = Service("web", cfg, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}-centre/web/availability", lambda s: s.text == "online")
+        browser.get(f"http://127.0.0.1:{port}/")
+
+        def cards() -> dict[str, str]:
+            return dict(
+                browser.execute_script(
+                    "return [...document.querySelectorAll('#fleet .host-card')]"
+                    ".map(b => [b.dataset.host, b.textContent])"
+                )
+            )
+
+        wait_until(lambda: {nas, mini, pi} <= set(cards()), what="the strip shows the hosts")
+        assert "gone" in cards()[pi] and "online" in cards()[nas]
+        assert "media on" in cards()[mini] and "1 paused" in cards()[mini]
+
+        def shown() -> list[str]:
+            return list(
+                browser.execute_script(
+                    "return [document.getElementById('host').textContent,"
+                    " ...[...document.querySelectorAll(`tr[data-name='tdarr'] td`)]"
+                    ".map(td => td.textContent)]"
+                )
+            )
+
+        # This service's own host id has no Warden host behind it: the first host is shown.
+        wait_until(lambda: shown()[:4] == [mini, "tdarr", "3", "paused"], what="mini's page")
+        browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{nas}']").click()
+        wait_until(lambda: shown()[:4] == [nas, "tdarr", "3", "running"], what="the NAS's page")
+        assert f"host={nas}" in browser.current_url
+        browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{mini}']").click()
+        wait_until(lambda: shown()[:4] == [mini, "tdarr", "3", "paused"], what="mini's again")
+        assert "media mode on" in browser.find_element(By.ID, "media-pill").text
+        assert f"host={mini}" in browser.current_url
+        sent_at = time.monotonic()
+        browser.find_element(By.ID, "tier3-pause").click()
+        probe.wait_for(f"warden/{mini}/trigger", lambda s: True, after=sent_at)
+        wait_until(lambda: mini in browser.find_element(By.ID, "message").text, what="said")
+
+        shot = tmp_path / "warden-fleet.png"
+        browser.save_screenshot(str(shot))
+        shutil.copy(shot, FLEET_SCREENSHOT)
+        browser.set_window_size(390, 1600)  # a phone
+        browser.save_screenshot(str(tmp_path / "warden-fleet-phone.png"))
+        shutil.copy(tmp_path / "warden-fleet-phone.png", FLEET_PHONE_SCREENSHOT)
+    finally:
+        web.kill(signal.SIGTERM)

@@ -1,5 +1,6 @@
 """The HTTP face: ADRG's /status and /trigger where ADRG has them, Warden's own routes
-under /api/v1, /metrics, /health, and the dashboard at /."""
+under /api/v1 (every host seen on the broker under /api/v1/hosts), /metrics, /health,
+and the dashboard at /."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.auth import Access, Refused
-from services.web.backend import Backend, OverrideError
+from services.web.backend import Backend, OverrideError, UnknownHost
 from services.web.models import (
     ContainerRow,
     Decision,
     Health,
     HistoryMetrics,
     HistorySeries,
+    Hosts,
     OverrideIn,
     OverrideOut,
     Problem,
@@ -39,6 +41,9 @@ from services.web.models import (
 from services.web.status import (
     build_status,
     container_rows,
+    fleet_summary,
+    host_config,
+    host_status,
     live_overrides,
     resources_now,
     thresholds_now,
@@ -61,6 +66,41 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no valid bearer token"},
     403: {"model": Problem, "description": "a read-only token where admin is needed"},
 }
+
+
+TRIGGER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": Trigger.model_json_schema()},
+            "text/plain": {"schema": {"type": "string", "example": "tier3_pause"}},
+        },
+    }
+}
+
+
+async def read_trigger(request: Request) -> Trigger | JSONResponse:
+    """ADRG's trigger body, or the answer that refuses it."""
+    body = await request.body()
+    if len(body) > MAX_TRIGGER_BYTES:
+        return JSONResponse({"error": f"body larger than {MAX_TRIGGER_BYTES} bytes"}, 413)
+    try:
+        return parse_trigger(body)
+    except TriggerError as exc:
+        return JSONResponse({"error": str(exc), "valid_events": list(TRIGGER_EVENTS)}, 400)
+
+
+def host_decisions_of(backend: Backend, host: str, limit: int) -> list[Decision]:
+    view = backend.host_view(host)
+    if host == backend.cfg.host_id:
+        return backend.store.decisions(limit)
+    seen = view.decisions[::-1][:limit]
+    return [
+        Decision(
+            ts=d.ts, container=d.container, action=d.action, summary=d.summary, reasons=d.reasons
+        )
+        for d in seen
+    ]
 
 
 def create_app(backend: Backend) -> FastAPI:
@@ -98,6 +138,10 @@ def create_app(backend: Backend) -> FastAPI:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         return JSONResponse({"error": f"{where}: {first.get('msg')}{more}"}, 422)
 
+    @app.exception_handler(UnknownHost)
+    async def unknown_host(_request: Request, exc: UnknownHost) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 404)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, exc.status_code)
@@ -122,26 +166,14 @@ def create_app(backend: Backend) -> FastAPI:
         dependencies=[act],
         responses={**REFUSALS, 400: {"model": TriggerProblem, "description": "unknown event"}},
         tags=["adrg"],
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": Trigger.model_json_schema()},
-                    "text/plain": {"schema": {"type": "string", "example": "tier3_pause"}},
-                },
-            }
-        },
+        openapi_extra=TRIGGER_BODY,
     )
     async def trigger(request: Request) -> JSONResponse:
         """ADRG's /trigger: `{"event": "..."}` (any content type, as ADRG's curl examples
         send it) or the bare word; published on warden/<host>/trigger."""
-        body = await request.body()
-        if len(body) > MAX_TRIGGER_BYTES:
-            return JSONResponse({"error": f"body larger than {MAX_TRIGGER_BYTES} bytes"}, 413)
-        try:
-            parsed = parse_trigger(body)
-        except TriggerError as exc:
-            return JSONResponse({"error": str(exc), "valid_events": list(TRIGGER_EVENTS)}, 400)
+        parsed = await read_trigger(request)
+        if isinstance(parsed, JSONResponse):
+            return parsed
         accepted = backend.trigger(parsed)
         return JSONResponse(accepted.model_dump(), 200)
 
@@ -275,14 +307,96 @@ def create_app(backend: Backend) -> FastAPI:
     @app.get(
         f"{API}/stream", dependencies=[read], responses=REFUSALS, response_class=StreamingResponse
     )
-    async def stream() -> StreamingResponse:
+    async def stream(
+        host: Annotated[
+            str | None, Query(description="the host to show (default: this service's own)")
+        ] = None,
+    ) -> StreamingResponse:
         """Server-sent events: a `snapshot` event (what the dashboard shows) on every change.
         Behind a reverse proxy, turn off buffering and compression for text/event-stream."""
+        shown = host or backend.cfg.host_id
+        backend.host_view(shown)  # an unknown host: 404 now, not an empty stream
         return StreamingResponse(
-            snapshots(backend),
+            snapshots(backend, shown),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    # --- the fleet: every host this service sees on its broker ------------------
+
+    unknown: dict[int | str, dict[str, Any]] = {
+        404: {"model": Problem, "description": "no such host; the known ones named"}
+    }
+
+    @app.get(f"{API}/hosts", response_model=Hosts, dependencies=[read], responses=REFUSALS)
+    def hosts() -> Hosts:
+        """Every host seen on the broker (on a central broker: the fleet), own host first:
+        online or gone, media mode, paused and throttled counts, last applied, pressure."""
+        return Hosts(
+            default=backend.cfg.host_id,
+            hosts=fleet_summary(backend.fleet, backend.cfg.bridge.enabled),
+        )
+
+    @app.get(
+        f"{API}/hosts/{{host}}/status",
+        response_model=Status,
+        dependencies=[read],
+        responses={**REFUSALS, **unknown},
+    )
+    def host_status_v1(host: str) -> Status:
+        """/api/v1/status, for any host seen on the broker."""
+        return host_status(backend.host_view(host), backend.cfg, host, time.time())
+
+    @app.get(
+        f"{API}/hosts/{{host}}/resources/current",
+        response_model=ResourcesNow,
+        dependencies=[read],
+        responses={**REFUSALS, **unknown},
+    )
+    def host_current(host: str) -> ResourcesNow:
+        return resources_now(backend.host_view(host))
+
+    @app.get(
+        f"{API}/hosts/{{host}}/containers",
+        response_model=list[ContainerRow],
+        dependencies=[read],
+        responses={**REFUSALS, **unknown},
+    )
+    def host_containers(host: str) -> list[ContainerRow]:
+        view = backend.host_view(host)
+        return container_rows(view, host_config(backend.cfg, host))
+
+    @app.get(
+        f"{API}/hosts/{{host}}/decisions",
+        response_model=list[Decision],
+        dependencies=[read],
+        responses={**REFUSALS, **unknown},
+    )
+    def host_decisions(
+        host: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10
+    ) -> list[Decision]:
+        """The host's latest changes, newest first: the own host's from the database, another's
+        as seen on the bus since this service started (the last 10)."""
+        return host_decisions_of(backend, host, limit)
+
+    @app.post(
+        f"{API}/hosts/{{host}}/trigger",
+        response_model=TriggerAccepted,
+        dependencies=[act],
+        responses={
+            **REFUSALS,
+            **unknown,
+            400: {"model": TriggerProblem, "description": "unknown event"},
+        },
+        openapi_extra=TRIGGER_BODY,
+    )
+    async def host_trigger(host: str, request: Request) -> JSONResponse:
+        """/trigger for one host seen on the broker: published on warden/<host>/trigger."""
+        backend.host_view(host)
+        parsed = await read_trigger(request)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        return JSONResponse(backend.trigger_host(host, parsed).model_dump(), 200)
 
     @app.get("/metrics", dependencies=[read], responses=REFUSALS, response_class=Response)
     def metrics() -> Response:
@@ -298,29 +412,43 @@ def create_app(backend: Backend) -> FastAPI:
     return app
 
 
-def snapshot(backend: Backend) -> dict[str, Any]:
+def snapshot(backend: Backend, host: str | None = None) -> dict[str, Any]:
+    """What the dashboard shows of one host (default: the own), with the fleet strip."""
     now = time.time()
+    host = host or backend.cfg.host_id
+    view, cfg = backend.host_view(host), host_config(backend.cfg, host)
+    own = host == backend.cfg.host_id
     return {
-        "status": build_status(backend.view, backend.cfg, now).model_dump(),
-        "resources": resources_now(backend.view).model_dump(),
-        "thresholds": thresholds_now(backend.view, backend.cfg).model_dump(),
-        "rows": [r.model_dump() for r in container_rows(backend.view, backend.cfg)],
-        "decisions": [d.model_dump() for d in backend.store.decisions(10)],
-        "settings": backend.settings_out().model_dump(),
-        "overrides": [o.model_dump() for o in live_overrides(backend.view, now)],
-        "streams": backend.view.streams.model_dump() if backend.view.streams else None,
+        "host": host,
+        "own": own,
+        "status": host_status(view, backend.cfg, host, now).model_dump(),
+        "resources": resources_now(view).model_dump(),
+        # Another host's thresholds are in its own config, not known here.
+        "thresholds": (
+            thresholds_now(view, cfg) if own else Thresholds(thresholds=[], crossed=[])
+        ).model_dump(),
+        "rows": [r.model_dump() for r in container_rows(view, cfg)],
+        "decisions": [d.model_dump() for d in host_decisions_of(backend, host, 10)],
+        "settings": backend.settings_out(view, cfg).model_dump(),
+        "overrides": [o.model_dump() for o in live_overrides(view, now)],
+        "streams": view.streams.model_dump() if view.streams else None,
+        "fleet": {
+            h: s.model_dump()
+            for h, s in fleet_summary(backend.fleet, backend.cfg.bridge.enabled).items()
+        },
     }
 
 
-async def snapshots(backend: Backend) -> AsyncIterator[str]:
+async def snapshots(backend: Backend, host: str | None = None) -> AsyncIterator[str]:
     sent_version = -1
     quiet_since = time.monotonic()
     while True:
-        version = backend.view.version
+        # Any host's change: the fleet strip shows them all.
+        version = backend.fleet.version + backend.view.version
         if version != sent_version:
             sent_version = version
             quiet_since = time.monotonic()
-            yield f"event: snapshot\ndata: {json.dumps(snapshot(backend))}\n\n"
+            yield f"event: snapshot\ndata: {json.dumps(snapshot(backend, host))}\n\n"
         elif time.monotonic() - quiet_since > SSE_KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield ": keepalive\n\n"

@@ -24,7 +24,7 @@ from services.web.status import (
     managed_names,
 )
 from services.web.store import Store
-from services.web.view import View
+from services.web.view import Fleet, View
 from shared.config.model import WardenConfig
 from shared.logs import Log
 from shared.messages.overrides import Override, Overrides
@@ -41,6 +41,7 @@ class Backend:
     cfg: WardenConfig
     topics: Topics
     view: View
+    fleet: Fleet
     store: Store
     metrics: Metrics
     auth: Auth
@@ -57,12 +58,34 @@ class Backend:
             note = "media_mode.enabled is false: the governor ignores media triggers"
         return TriggerAccepted(queued=trigger.event, topic=topic, note=note)
 
+    def host_view(self, host: str) -> View:
+        """UnknownHost, naming the known ones, for a host never heard of."""
+        view = self.fleet.view(host)
+        if view is None:
+            known = ", ".join(self.fleet.hosts()) or "none"
+            raise UnknownHost(f"no host {host[:64]!r} on this broker; known: {known}")
+        return view
+
+    def trigger_host(self, host: str, trigger: Trigger) -> TriggerAccepted:
+        """The trigger for one known host, on warden/<host>/trigger."""
+        if host == self.cfg.host_id:
+            return self.trigger(trigger)
+        self.host_view(host)
+        topic = Topics(self.topics.root, host).trigger
+        self.publish(topic, trigger.model_dump_json(), False)
+        self.log.info("trigger.sent", trigger=trigger.event, topic=topic)
+        return TriggerAccepted(queued=trigger.event, topic=topic)
+
     def current_settings(self) -> ResourceSettings:
         return self.view.settings or ResourceSettings(host=self.cfg.host_id)
 
-    def settings_out(self) -> ResourceSettingsOut:
-        s = self.current_settings()
-        preset = effective_preset(self.view, self.cfg)
+    def settings_out(
+        self, view: View | None = None, cfg: WardenConfig | None = None
+    ) -> ResourceSettingsOut:
+        """The own host's settings, or (view, cfg) another's as its web service set them."""
+        view, cfg = view or self.view, cfg or self.cfg
+        s = view.settings or ResourceSettings(host=cfg.host_id)
+        preset = effective_preset(view, cfg)
         return ResourceSettingsOut(
             enabled=s.enabled,
             preset=preset,
@@ -71,7 +94,7 @@ class Backend:
             gpu_threshold_percent=s.gpu_threshold_percent,
             nice=s.nice,
             effective=effective_settings(s, preset),
-            updated_at=self.view.settings.ts if self.view.settings else None,
+            updated_at=view.settings.ts if view.settings else None,
         )
 
     def change_settings(self, change: ResourceSettingsIn) -> ResourceSettingsOut:
@@ -157,4 +180,8 @@ class Backend:
 
 
 class OverrideError(ValueError):
+    pass
+
+
+class UnknownHost(LookupError):
     pass

@@ -238,3 +238,36 @@ class OverrideIn(BaseModel):
     kind: Literal["pause_tier3", "unthrottle"]
     container: str | None = Field(None, min_length=1, max_length=255)
     minutes: float = Field(gt=0, le=24 * 60)
+
+
+# --- the fleet ------------------------------------------------------------------
+
+
+class HostSummary(Out):
+    """One host as the broker shows it: what the fleet strip and /api/v1/hosts say."""
+
+    own: bool = Field(description="this web service's own host_id (ADRG's /status, /trigger)")
+    online: bool
+    online_from: Literal["bridge", "services"] = Field(
+        description="bridge: the central broker's word on the host's bridge (a gone host's "
+        "services never get to say so); services: its services' own availability"
+    )
+    bridge: Literal["up", "down"] | None = Field(
+        description="null: not seen bridged; for the own host with `bridge:` on, its link to "
+        "the central broker (then `online` is by its services)"
+    )
+    services: dict[str, str]
+    media_mode_active: bool
+    containers: int = Field(description="managed containers, as last applied")
+    paused: int
+    throttled: int = Field(description="with a cpu, io or memory limit beyond the baseline")
+    applied_at: float | None = Field(description="when the actuator last applied, its clock")
+    applied_mode: Literal["desired", "baseline"] | None
+    pressure_some_avg10: dict[str, float | None]
+    pressure_headline: str | None = Field(description='the highest "some" avg10, e.g. "io 12.5%"')
+    updated_at: float | None = Field(description="the newest message heard from the host")
+
+
+class Hosts(Out):
+    default: str = Field(description="this web service's own host_id")
+    hosts: dict[str, HostSummary]

@@ -2,10 +2,13 @@
 
 An MQTT client like the other services, with no host access: it reads what
 they publish and writes only triggers, the run-time preset and its settings.
+It reads every host's topics (`+` at the host level), each into its own view:
+on a central broker that is the fleet, and its own host_id stays the default.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -20,7 +23,7 @@ from services.web.backend import Backend
 from services.web.metrics import Metrics
 from services.web.status import samples_of
 from services.web.store import Store
-from services.web.view import View
+from services.web.view import MAX_HOSTS, Fleet, View
 from shared.bus import Received, model_decoder, text_decoder
 from shared.messages import (
     Action,
@@ -39,10 +42,14 @@ from shared.messages import (
 from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 from shared.service import ServiceContext
-from shared.topics import OFFLINE, ONLINE
+from shared.topics import OFFLINE, ONLINE, Topics
 
 SERVICES = ("sensors", "governor", "actuator", "notifier")
 START_TIMEOUT_SECONDS = 10.0
+# What config host_id allows (one topic level, no spaces), and not longer than a DNS name.
+HOST_ID = re.compile(r"^[^/#+\s]{1,253}$")
+# Another host's decisions kept, as seen on the bus (its own web service keeps the rest).
+DECISIONS_SEEN = 10
 
 
 class StartError(Exception):
@@ -55,6 +62,8 @@ class WebService:
         cfg = self.cfg = ctx.config
         http = cfg.general.http_server
         self.view = View()
+        self.fleet = Fleet(cfg.host_id, {cfg.host_id: self.view})
+        self._dropped: set[str] = set()
         self.store = self._open_store()
         self.metrics = Metrics(self.view)
         self.view.settings = self.store.load_settings()[0]
@@ -69,6 +78,7 @@ class WebService:
             cfg=cfg,
             topics=ctx.topics,
             view=self.view,
+            fleet=self.fleet,
             store=self.store,
             metrics=self.metrics,
             auth=Auth(tuple(cfg.web.admin_tokens), tuple(cfg.web.read_tokens), loopback),
@@ -105,7 +115,9 @@ class WebService:
         self.ctx.bus.publish(topic, payload, retain=retain)
 
     def _subscribe(self) -> None:
-        bus, t = self.ctx.bus, self.ctx.topics
+        # Every host's topics, `+` at the host level: on a central broker that is the fleet,
+        # on a host's own broker just that host.
+        bus, t = self.ctx.bus, Topics(self.ctx.topics.root, "+")
         facts: list[tuple[str, type[BaseModel], str]] = [
             (t.sensor("pressure"), PressureFact, "pressure"),
             (t.sensor("containers"), ContainerInventory, "inventory"),
@@ -131,75 +143,136 @@ class WebService:
                 text_decoder(ONLINE, OFFLINE),
                 self._availability(service),
             )
+        bus.subscribe(t.bridge_availability, text_decoder("0", "1"), self.on_bridge)
         bus.on_connect(self.on_connect)
 
-    def _own(self, received: Received[Any]) -> bool:
-        return bool(received.value.host == self.cfg.host_id)
+    def _host_of(self, topic: str) -> str | None:
+        """The host level of warden/<host>/...; None for warden/trigger."""
+        prefix = f"{self.ctx.topics.root}/"
+        rest = topic[len(prefix) :] if topic.startswith(prefix) else ""
+        host, _, tail = rest.partition("/")
+        return host if host and tail else None
+
+    def _host_view(self, received: Received[Any]) -> tuple[str, View] | None:
+        """The topic's host and its view (made on first sight); None: dropped, said once."""
+        host = self._host_of(received.topic)
+        if host is None:
+            return None
+        if not HOST_ID.match(host):
+            self._drop_once(received.topic, f"{host[:64]!r} is not a host id")
+            return None
+        claimed = getattr(received.value, "host", None)
+        if claimed is not None and claimed != host:
+            self._drop_once(received.topic, f"payload host {str(claimed)[:64]!r} is not {host!r}")
+            return None
+        view = self.fleet.learn(host)
+        if view is None:
+            self._drop_once(received.topic, f"more than {MAX_HOSTS} hosts: {host!r} not kept")
+            return None
+        view.heard = True
+        return host, view
+
+    def _drop_once(self, topic: str, reason: str) -> None:
+        # Once per topic: a misconfigured publisher repeats itself every few seconds.
+        if topic in self._dropped or len(self._dropped) > MAX_HOSTS:
+            return
+        self._dropped.add(topic)
+        self.ctx.log.warning("bus.payload_dropped", topic=topic, reason=reason)
 
     def _keep(self, attribute: str):
         def handle(received: Received[BaseModel]) -> None:
-            if not self._own(received):
+            if (found := self._host_view(received)) is None:
                 return
-            setattr(self.view, attribute, received.value)
+            host, view = found
+            setattr(view, attribute, received.value)
             samples = samples_of(received.value)
-            # A retained fact was recorded when it was new (or is old news by now).
-            if samples and not received.retained:
+            # History is the own host's; a retained fact was recorded when it was new.
+            if host == self.cfg.host_id and samples and not received.retained:
                 self.store.record(samples, time.time())
-            self.view.changed()
+            self.fleet.changed(host)
 
         return handle
 
     def _availability(self, service: str):
         def handle(received: Received[str]) -> None:
-            self.view.availability[service] = received.value
-            self.view.changed()
+            if (found := self._host_view(received)) is None:
+                return
+            host, view = found
+            view.availability[service] = received.value
+            self.fleet.changed(host)
 
         return handle
 
+    def on_bridge(self, received: Received[str]) -> None:
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.bridge = received.value
+        self.fleet.changed(host)
+
     def on_desired(self, received: Received[DesiredState]) -> None:
-        if self._own(received):
-            self.view.desired = received.value
-            self.view.changed()
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.desired = received.value
+        self.fleet.changed(host)
 
     def on_applied(self, received: Received[Applied]) -> None:
-        if not self._own(received):
+        if (found := self._host_view(received)) is None:
             return
-        self.view.applied = received.value
-        if not received.retained:
+        host, view = found
+        view.applied = received.value
+        if host == self.cfg.host_id and not received.retained:
             self.metrics.applied_seen(received.value)
             paused = sum(1 for c in received.value.containers if c.paused)
             self.store.record({"paused_containers": float(paused)}, time.time())
-        self.view.changed()
+        self.fleet.changed(host)
 
     def on_decision(self, received: Received[LastDecision]) -> None:
-        if not self._own(received):
+        if (found := self._host_view(received)) is None:
             return
-        if not received.retained:  # a retained one was counted when it was new
+        host, view = found
+        if not view.decisions or view.decisions[-1] != received.value:
+            view.decisions = (*view.decisions[-(DECISIONS_SEEN - 1) :], received.value)
+        # A retained one was counted when it was new.
+        if host == self.cfg.host_id and not received.retained:
             self.metrics.decisions.labels(received.value.action).inc()
             self.store.add_decision(received.value)
-        self.view.changed()
+        self.fleet.changed(host)
 
     def on_action(self, received: Received[Action]) -> None:
-        if self._own(received):
+        found = self._host_view(received)
+        if found is not None and found[0] == self.cfg.host_id:
             self.metrics.actions.labels(received.value.kind).inc()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
+        # Not a fact about a host: a trigger alone makes no host known.
+        host = self._host_of(received.topic)
+        if host is not None and host != self.cfg.host_id:
+            return
         seq = self.view.desired.seq if self.view.desired else -1
         self.metrics.trigger_seen(received.value.event, seq)
 
     def on_preset(self, received: Received[str]) -> None:
-        self.view.preset = received.value
-        self.view.changed()
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.preset = received.value
+        self.fleet.changed(host)
 
     def on_settings(self, received: Received[ResourceSettings]) -> None:
-        if self._own(received):
-            self.view.settings = received.value
-            self.view.changed()
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.settings = received.value
+        self.fleet.changed(host)
 
     def on_overrides(self, received: Received[Overrides]) -> None:
-        if self._own(received):
-            self.view.overrides = received.value
-            self.view.changed()
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.overrides = received.value
+        self.fleet.changed(host)
 
     def on_connect(self) -> None:
         """The database outlives a broker without persistence: say the settings again."""
