@@ -108,6 +108,30 @@ def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
     assert not StateStore(tmp_path / "state.json", LOG).paused_by_warden(ours)
 
 
+def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
+    docker_api,
+    containers: Containers,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    cid = containers.run("first")
+    host = make_host(docker_api, tmp_path)
+    seen = observed(docker_api, cid)
+    calls: list[str] = []
+    pause, inspect = host.docker.pause, docker_api.inspect_container
+    host.docker.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
+    docker_api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
+    try:
+        settings = Settings(100, 100, None, None, cpu_max=CpuMax(quota_us=50_000))
+        assert host.apply(Target(seen, 3, True, settings), None).errors == []
+    finally:
+        docker_api.inspect_container = inspect  # type: ignore[method-assign]
+    assert calls[0] == "pause" and "inspect" in calls
+    assert containers.state(cid) == "paused"
+    store = StateStore(tmp_path / "state.json", LOG)
+    # The originals were read before the cpu.max write: the record is complete.
+    assert store.paused_by_warden(cid) and store.recorded(cid)
+
+
 def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cid = containers.run("dry")
     before = docker_api.inspect_container(cid)["HostConfig"]
