@@ -29,7 +29,7 @@ CFG = WardenConfig.model_validate(
         }
     }
 )
-RULE = Protect(hold_seconds=10, step_factor=0.5, io_floor_mb_per_sec=1)
+RULE = Protect(hold_seconds=10, step_factor=0.5, first_steps=1, io_floor_mb_per_sec=1)
 MATCHER = CFG.tier_matcher()
 CANDIDATES = [
     (ContainerFact(id=n * 2, name=n, state="running", tier=t), t)
@@ -210,6 +210,12 @@ def test_cpu_stall_limits_cpu_max_of_the_busiest_and_reason_is_stable() -> None:
     assert limit.io_max is None
     assert [str(r) for r in limit.reasons] == ["protect(cpu.some_stall_percent > 10, step 1)"]
     assert "jellyfin" in out.readings["protect.cpu"]
+
+
+def test_the_first_limit_takes_first_steps_at_once_and_each_is_loosened() -> None:
+    cfg = RULE.model_copy(update={"first_steps": 2})
+    out = run([(0, stalled()), (2, calm()), (12, calm()), (22, calm())], cfg=cfg)
+    assert [io_limits(o) for o in out] == [{"tdarr": 10}, {"tdarr": 10}, {"tdarr": 20}, {}]
 
 
 def test_disabled_does_nothing() -> None:

@@ -46,8 +46,10 @@ class PressureSensor:
         ctx: ServiceContext,
         publish: Callable[[str, BaseModel], None],
         heartbeat_due: Callable[[str], bool],
+        on_container_stall: Callable[[], None] = lambda: None,
     ) -> None:
         self.ctx = ctx
+        self._on_container_stall = on_container_stall
         self.settings = ctx.config.sensors
         self._publish_fact = publish
         self._heartbeat_due = heartbeat_due
@@ -128,6 +130,9 @@ class PressureSensor:
         # avg10 lags the stall that fired the trigger: follow it until it has caught up.
         self._psi_follow_until = self.ctx.loop.now() + FOLLOW_SECONDS
         self.publish_pressure()
+        if any(f.scope != HOST for f in fired):
+            # The protect rule picks whom to limit by what each container uses now.
+            self._on_container_stall()
 
     def _on_psi_lost(self, scope: str, why: str) -> None:
         self.ctx.log.debug("pressure.triggers_lost", scope=scope, reason=why)

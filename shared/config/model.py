@@ -362,7 +362,10 @@ class Protect(Section):
     enabled: bool = True
     stall_percent: ProtectStall = ProtectStall()
     # Each step multiplies the limit by this (and a loosening step divides by it).
-    step_factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    step_factor: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    # A stall that has fired a trigger has lasted a window already: the first limit is
+    # this many steps at once (use x step_factor ** first_steps).
+    first_steps: Annotated[int, Field(ge=1, le=10)] = 2
     # Calm (no stall above its share) this long loosens one step.
     hold_seconds: Annotated[float, Field(gt=0)] = 10
     # Floors no step goes below; the first step starts from what the container uses now.

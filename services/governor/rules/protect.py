@@ -8,7 +8,8 @@ share. While one stalls on a resource, the bulk container using most of that
 resource now (tier 3 first, then tier 2) is limited: io.max for an io stall,
 cpu.max for a cpu stall and for a memory stall (a container growing its memory
 fastest is slowed down where it allocates). The first limit is its current use
-times step_factor; each new reading that still stalls and is not falling (as
+times step_factor ** first_steps (a stall that fired a trigger has lasted a
+window already); each new reading that still stalls and is not falling (as
 oomd's pressure_rising_beyond: only a stall that keeps up or rises calls for
 more) tightens every limit a step, down to the floors, and once all are at
 their floor the next biggest user joins. After hold_seconds with no stall, every
@@ -251,7 +252,8 @@ def _step(
         if joining is None:
             return updated, None  # nobody left to limit: at the floors, or using nothing
         name, start = joining
-        throttles[name] = ProtectThrottle(limit=max(floor, start * cfg.step_factor), steps=1)
+        first = start * cfg.step_factor**cfg.first_steps
+        throttles[name] = ProtectThrottle(limit=max(floor, first), steps=cfg.first_steps)
     return updated.model_copy(update={"throttles": throttles, "stepped_at": now}), None
 
 
