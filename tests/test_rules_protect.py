@@ -177,6 +177,19 @@ def test_unknown_usage_never_chooses_a_container() -> None:
     assert run([(0, stalled())], usage=no_io)[0].limits == {}
 
 
+def test_usage_that_arrives_after_the_stall_is_acted_on_at_once() -> None:
+    memory: dict = {}
+    stall = fact(stalled())
+    first = protect(RULE, MATCHER, memory, stall, 0, None, CANDIDATES, 2, 2.0, 0)
+    assert first.limits == {}
+    # The same pressure reading; the usage fact comes in half a second later.
+    later = protect(RULE, MATCHER, first.memory, stall, 0, USAGE, CANDIDATES, 2, 2.0, 0.5)
+    assert io_limits(later) == {"tdarr": 20}
+    # ... and the next step waits for a new reading.
+    again = protect(RULE, MATCHER, later.memory, stall, 0, USAGE, CANDIDATES, 2, 2.0, 3)
+    assert io_limits(again) == {"tdarr": 20}
+
+
 def test_tier_2_only_when_tier_3_uses_nothing() -> None:
     idle3 = [
         ContainerUsage(id="x", name="tdarr", source="", io_bytes_per_second=0.1 * MB),

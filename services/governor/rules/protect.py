@@ -236,7 +236,9 @@ def _step(
             "share": stall.share if fresh else state.share,
         }
     )
-    if not (fresh and spaced) or falling:
+    # A stall nobody is limited for yet is acted on as soon as usage says whom to limit,
+    # not a window later: the usage fact may arrive after the reading that stalled.
+    if not ((fresh or not state.throttles) and spaced) or falling:
         return updated, None
     floor = _floor(cfg, resource, cpu_count)
     throttles = dict(updated.throttles)
