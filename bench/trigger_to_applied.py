@@ -55,12 +55,14 @@ def main() -> None:
         probe.wait_for(f"warden/{HOST}/applied", paused_in(ours, False), timeout=30)
         time.sleep(1.0)
         trigger = f"warden/{HOST}/trigger"
-        warden, direct = [], []
+        warden, direct, governor = [], [], []
         for _ in range(runs):
             start = time.monotonic()
             probe.publish(trigger, "tier3_pause")
             seen = probe.wait_for(f"warden/{HOST}/applied", paused_in(ours, True), after=start)
             warden.append(seen.at - start)
+            desired = probe.wait_for(f"warden/{HOST}/desired", lambda s: True, after=start)
+            governor.append(desired.at - start)
             probe.publish(trigger, "tier3_resume")
             probe.wait_for(f"warden/{HOST}/applied", paused_in(ours, False), after=seen.at)
             time.sleep(0.3)
@@ -74,6 +76,8 @@ def main() -> None:
         print(f"trigger to applied (paused): median {ours_ms:.1f} ms, min {min(warden) * 1000:.1f}")
         print(f"bare docker pause:           median {bare_ms:.1f} ms, min {min(direct) * 1000:.1f}")
         print(f"warden / bare = {ours_ms / bare_ms:.2f}x")
+        governor_ms = statistics.median(governor) * 1000
+        print(f"of which trigger to desired state (governor): median {governor_ms:.1f} ms")
 
 
 if __name__ == "__main__":
