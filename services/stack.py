@@ -95,6 +95,7 @@ def mosquitto_conf(port: int) -> str:
         "allow_anonymous true\n"
         "persistence false\n"
         "log_dest stdout\n"
+        "set_tcp_nodelay true\n"
     )
 
 
