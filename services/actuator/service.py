@@ -99,6 +99,7 @@ class ActuatorService:
         self._reconcile_timer: Timer | None = None
         self._docker_problem: str | None = None
         self._listed: tuple[float, list[docker_view.DockerContainer]] | None = None
+        self._pids: dict[str, int] = {}
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
@@ -335,7 +336,7 @@ class ActuatorService:
         now = self.ctx.loop.now()
         if self._listed is not None and now - self._listed[0] < LIST_KEPT_SECONDS:
             return self._listed[1]
-        containers = docker_view.list_containers(self.api)
+        containers = docker_view.list_containers(self.api, self._pids, self.cfg.actuator.proc_root)
         self._listed = (now, containers)
         return containers
 

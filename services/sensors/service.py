@@ -44,6 +44,7 @@ class SensorsService:
         self._last_sent: dict[str, float] = {}
         self._docker: Any = None
         self._docker_problem: str | None = None
+        self._pids: dict[str, int] = {}
 
         loop, bus = ctx.loop, ctx.bus
         interval = cfg.general.poll_interval_seconds
@@ -93,7 +94,9 @@ class SensorsService:
 
     def publish_inventory(self) -> None:
         try:
-            containers = docker_view.list_containers(self._api())
+            containers = docker_view.list_containers(
+                self._api(), self._pids, self.settings.proc_root
+            )
         except docker_view.DockerError as exc:
             self._docker = None
             reason = str(exc)[:200]
