@@ -108,7 +108,13 @@ class SensorsService:
             self.ctx.log.info("inventory.available")
             self._docker_problem = None
         self._track_containers(containers)
-        facts = container_facts(containers, self.matcher, self.layout, self.settings.proc_root)
+        facts = container_facts(
+            containers,
+            self.matcher,
+            self.layout,
+            self.settings.proc_root,
+            {cid: rc.cgroups for cid, rc in self._running.items()},
+        )
         inventory = ContainerInventory(
             host=self.ctx.config.host_id, cpu_count=os.cpu_count() or 1, containers=facts
         )
