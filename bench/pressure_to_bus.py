@@ -99,8 +99,9 @@ def main() -> None:
         config = rig.config(
             general={"poll_interval_seconds": 600},
             sensors={"heartbeat_seconds": 600, "psi_window_seconds": WINDOW_SECONDS},
-            tiers={3: {"containers": [f"{containers.prefix}-*"]}},
-            memory_pressure={"some_avg10_threshold": THRESHOLD_PERCENT},
+            # A container's own triggers are armed on the ones the protect rule watches.
+            tiers={1: {"containers": [f"{containers.prefix}-*"]}},
+            protect={"stall_percent": {"memory": THRESHOLD_PERCENT}},
         )
         threshold_us = stall_threshold_us(THRESHOLD_PERCENT, WINDOW_SECONDS * 1_000_000)
         rig.service("sensors", config)

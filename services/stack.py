@@ -116,6 +116,7 @@ def mosquitto_conf(port: int, run_dir: Path, user: str) -> str:
         f"user {user}\n"
         "persistence false\n"
         "log_dest stdout\n"
+        "set_tcp_nodelay true\n"
     )
 
 

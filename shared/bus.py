@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -99,6 +100,7 @@ class Bus:
             config.reconnect_max_seconds,  # type: ignore[arg-type]
         )
         self._client.on_connect = self._handle_connect
+        self._client.on_socket_open = _no_delay
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
 
@@ -196,6 +198,9 @@ class Bus:
             calls.append((sub.handler, Received(topic, value, retained)))
         return calls
 
-    @property
-    def topic_filters(self) -> list[str]:
-        return [sub.topic_filter for sub in self._subscriptions]
+
+def _no_delay(_client: object, _userdata: object, sock: object) -> None:
+    """Small messages go out at once: with Nagle's algorithm, a publish right after another
+    waits for the broker's delayed ACK, about 40 ms, on the path from trigger to pause."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]

@@ -86,7 +86,8 @@ CHANNELS: tuple[Channel, ...] = (
         "pressure",
         PressureFact,
         "cpu, memory, io PSI (`some`/`full` avg10/60/300); a resource the host cannot "
-        "report is `null` (unknown), never 0",
+        "report is `null` (unknown), never 0; the triggers that fired; each managed "
+        "container's PSI and stall share",
     ),
     _sensor(
         "containers",
@@ -113,7 +114,8 @@ CHANNELS: tuple[Channel, ...] = (
         ("governor",),
         "host",
         "the desired state: per container paused / memory.high / cpu.max / io.max with "
-        "reasons, a `seq` and a `lease_seconds`",
+        "reasons, a `seq` and a `lease_seconds`; it changes only when what is enforced "
+        "does (and on each renewal)",
     ),
     Channel(
         "{root}/{host}/actions",
@@ -181,7 +183,8 @@ CHANNELS: tuple[Channel, ...] = (
         True,
         ("governor",),
         "host",
-        "the last change of the desired state, in a line, with its reasons",
+        "the last change of what is enforced, in a line, with its reasons (rule and "
+        "threshold) and the live `readings` behind them",
     ),
     Channel(
         "{root}/{host}/preset",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -47,19 +48,40 @@ def connect(url: str, timeout: float = 10) -> docker.APIClient:
     return docker.APIClient(base_url=url, timeout=timeout, version=API_VERSION)
 
 
-def list_containers(api: docker.APIClient) -> list[DockerContainer]:
+def _still_its_pid(proc_root: str, pid: int, container_id: str) -> bool:
+    """The pid is alive and in the container's cgroup (a restart gives it a new one)."""
+    try:
+        return container_id in Path(proc_root, str(pid), "cgroup").read_text()
+    except OSError:
+        return False
+
+
+def list_containers(
+    api: docker.APIClient, known_pids: dict[str, int] | None = None, proc_root: str = "/proc"
+) -> list[DockerContainer]:
+    """known_pids: container id -> init pid from an earlier call, kept up to date here; a pid
+    still alive in its container's cgroup saves an inspect call per container."""
     result = []
+    seen: dict[str, int] = {}
     for summary in api.containers(all=True):
         names = summary.get("Names") or [summary["Id"][:12]]
         state = summary.get("State", "unknown")
         pid = None
         if state in ("running", "paused"):
-            try:
-                pid = api.inspect_container(summary["Id"])["State"]["Pid"] or None
-            except docker.errors.NotFound:
-                continue  # removed between the list and the inspect
+            cid = summary["Id"]
+            pid = known_pids.get(cid) if known_pids is not None else None
+            if pid is None or not _still_its_pid(proc_root, pid, cid):
+                try:
+                    pid = api.inspect_container(cid)["State"]["Pid"] or None
+                except docker.errors.NotFound:
+                    continue  # removed between the list and the inspect
+            if pid:
+                seen[cid] = pid
         mounts = tuple(m["Source"] for m in summary.get("Mounts") or [] if m.get("Source"))
         result.append(DockerContainer(summary["Id"], names[0].lstrip("/"), state, pid, mounts))
+    if known_pids is not None:
+        known_pids.clear()
+        known_pids.update(seen)
     return result
 
 

@@ -61,6 +61,8 @@ def find_group_processes(
 ) -> dict[str, list[ProcessIdentity]]:
     """Every live process of each group. pid 1 and `exclude` (Warden itself) never match."""
     found: dict[str, list[ProcessIdentity]] = {g.name: [] for g in groups}
+    if not groups:
+        return found  # no group to look for: no scan of every process
     skip = {1, *exclude}
     for entry in Path(proc_root).iterdir():
         if not entry.name.isdigit() or int(entry.name) in skip:

@@ -45,3 +45,7 @@ class TierMatcher:
         """Never paused, throttled or restarted: listed as protected, or in tier 0."""
         name = container_name.lstrip("/")
         return name in self._protected or self.tier_of(name) == 0
+
+    def watched(self, container_name: str) -> bool:
+        """Whose own stall the protect rule watches: tier 0 or 1, or protected."""
+        return self.is_protected(container_name) or self.tier_of(container_name) == 1

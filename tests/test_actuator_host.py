@@ -87,6 +87,26 @@ def test_baseline_is_written_and_read_back(
     assert quota is not None and quota.read_text().split()[0] in ("max", "-1")
 
 
+def test_a_pause_seen_through_a_stale_list_stays_ours(
+    docker_api,
+    containers: Containers,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Found by the chaos test: a second reconcile, working from a container list taken
+    before the first one's pause, pauses again; Docker says "already paused". The
+    container is Warden's to unpause all the same, never one left paused for good."""
+    cid = containers.run("t3")
+    host = make_host(docker_api, tmp_path)
+    base = Settings(100, 100, None, None)
+    before = observed(docker_api, cid)  # state "running"
+    assert host.apply(Target(before, 3, True, base), base).errors == []
+    assert host.apply(Target(before, 3, True, base), base).errors == []
+    assert containers.state(cid) == "paused"
+    assert StateStore(tmp_path / "state.json", LOG).paused_by_warden(cid)
+    assert host.apply(Target(observed(docker_api, cid), 3, False, base), base).errors == []
+    assert containers.state(cid) == "running"
+
+
 def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
     docker_api,
     containers: Containers,
@@ -106,6 +126,30 @@ def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
     assert containers.state(ours) == "running"
     assert containers.state(theirs) == "paused"
     assert not StateStore(tmp_path / "state.json", LOG).paused_by_warden(ours)
+
+
+def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
+    docker_api,
+    containers: Containers,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    cid = containers.run("first")
+    host = make_host(docker_api, tmp_path)
+    seen = observed(docker_api, cid)
+    calls: list[str] = []
+    pause, inspect = host.docker.pause, docker_api.inspect_container
+    host.docker.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
+    docker_api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
+    try:
+        settings = Settings(100, 100, None, None, cpu_max=CpuMax(quota_us=50_000))
+        assert host.apply(Target(seen, 3, True, settings), None).errors == []
+    finally:
+        docker_api.inspect_container = inspect  # type: ignore[method-assign]
+    assert calls[0] == "pause" and "inspect" in calls
+    assert containers.state(cid) == "paused"
+    store = StateStore(tmp_path / "state.json", LOG)
+    # The originals were read before the cpu.max write: the record is complete.
+    assert store.paused_by_warden(cid) and store.recorded(cid)
 
 
 def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

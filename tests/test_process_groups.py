@@ -450,8 +450,9 @@ def test_governor_pauses_a_group_for_others_load_and_a_preset_sets_its_nice(
         wait_until(lambda: all(is_stopped("/proc", p) for p in pids), what="group stopped")
         desired = probe.wait_for(f"{base}/desired", lambda s: b'"paused":true' in s.payload)
         intent = DesiredState.model_validate_json(desired.payload).process_groups["encoders"]
+        # The rule and its threshold; the live reading (90 %) stays out of the state.
         assert [(r.metric, r.value, r.threshold) for r in intent.reasons if r.metric] == [
-            ("others_cpu_percent", 90.0, 85.0)
+            ("others_cpu_percent", None, 85.0)
         ]
 
         probe.publish(f"{base}/sensors/resources", resources(20))

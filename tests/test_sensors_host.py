@@ -40,9 +40,9 @@ def test_a_trigger_on_a_managed_container_publishes_at_once(
             # Nothing is polled: only a trigger can publish before the 10-minute heartbeat.
             general={"poll_interval_seconds": 600},
             sensors={"heartbeat_seconds": 600},
-            tiers={3: {"containers": [f"{containers.prefix}-*"]}},
-            memory_pressure={"some_avg10_threshold": 5},
-            io_pressure={"trigger_avg10_threshold": 5, "recovery_avg10_threshold": 1},
+            # A container's own triggers are the protect rule's: on the ones it watches.
+            tiers={1: {"containers": [f"{containers.prefix}-*"]}},
+            protect={"stall_percent": {"cpu": 5, "io": 5, "memory": 5}},
         ),
     )
     topic = f"warden/{host_id}/sensors/pressure"
@@ -69,8 +69,8 @@ def test_a_trigger_on_a_managed_container_publishes_at_once(
             )
         )
         triggers = {(f.resource, f.line) for f in fired.fired if f.scope == cid}
-        assert triggers <= {("memory", "some"), ("memory", "full"), ("io", "some")}
-        assert {f.stall_us for f in fired.fired if f.line == "some"} == {100_000}
+        assert triggers <= {("memory", "some"), ("io", "some"), ("cpu", "some")}
+        assert {f.stall_us for f in fired.fired if f.scope == cid} == {100_000}
         assert fired.containers[0].memory is not None
         assert fired.memory is not None  # the host's averages travel with it
     finally:

@@ -72,8 +72,11 @@ class Host:
         ]
         c = target.container
         reasons = "; ".join(target.reasons) or "tier baseline"
-        wants_pause = target.paused and c.state == "running"
-        if (changed or wants_pause) and not self.dry_run and not self._record(c, report):
+        if target.paused:
+            # The pause is what the protected work needs first; it changes none of the
+            # originals, which are recorded after it, before anything else is changed.
+            self._pause_state(target, reasons, report)
+        if changed and not self.dry_run and not self._record(c, report):
             return report
         docker_changes = [f for f in changed if f in DOCKER_SETTINGS]
         if docker_changes:
@@ -81,7 +84,8 @@ class Host:
         cgroup_changes = [f for f in changed if f in CGROUP_SETTINGS]
         if cgroup_changes and c.pid:
             self._cgroup_writes(target, cgroup_changes, reasons, report)
-        self._pause_state(target, reasons, report)
+        if not target.paused:
+            self._pause_state(target, reasons, report)
         if report.errors:
             self.log.warning("apply.failed", container=c.name, errors="; ".join(report.errors))
         return report
@@ -187,10 +191,14 @@ class Host:
             self.log.info("apply.pause", container=c.name, dry_run=self.dry_run, reasons=reasons)
             if self.dry_run:
                 return
-            self.store.mark_paused(c.id, True)
+            self.store.note_pause(c.id, c.name)
             try:
                 self.docker.pause(c.id)
             except DockerError as exc:
+                # Paused already: by our own pause a moment ago, seen through a container
+                # list from before it. Ours still, and still to be undone.
+                if "is already paused" in str(exc):
+                    return
                 self.store.mark_paused(c.id, False)
                 report.errors.append(f"pause: {brief(exc)}")
         elif not target.paused and c.state == "paused":

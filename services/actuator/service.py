@@ -37,6 +37,9 @@ REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
 # Docker events arriving within this long are handled by one reconcile.
 EVENT_SETTLE_SECONDS = 0.05
+# Docker's list (an inspect per container) is reused until Docker reports a change:
+# a desired state is then applied without waiting on it. Never older than this.
+LIST_KEPT_SECONDS = 30.0
 
 
 class ActuatorService:
@@ -120,6 +123,8 @@ class ActuatorService:
         self._lease_timer: Timer | None = None
         self._reconcile_timer: Timer | None = None
         self._docker_problem: str | None = None
+        self._listed: tuple[float, list[docker_view.DockerContainer]] | None = None
+        self._pids: dict[str, int] = {}
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
@@ -133,7 +138,7 @@ class ActuatorService:
             settings.docker_url,
             lambda e: loop.post(self.on_docker_event, e),
             log,
-            on_reconnect=lambda: loop.post(self.reconcile),
+            on_reconnect=lambda: loop.post(self.resync),
         )
         self._events.start()
         loop.call_later(settings.startup_grace_seconds, self.end_grace)
@@ -269,6 +274,7 @@ class ActuatorService:
             self.drop_lease("governor offline")
 
     def on_docker_event(self, event: docker_view.ContainerEvent) -> None:
+        self._listed = None
         if event.action in REAPPLY_ACTIONS or event.action == "destroy":
             # A new or restarted container starts from Docker's values: apply ours again.
             self.last_applied.pop(event.id, None)
@@ -303,6 +309,7 @@ class ActuatorService:
 
     def resync(self) -> None:
         self.last_applied.clear()  # rewrite everything: catches changes made behind our back
+        self._listed = None
         self.reconcile()
 
     # --- reconciling -----------------------------------------------------
@@ -316,9 +323,7 @@ class ActuatorService:
         desired = self.lease.desired if self.lease else None
         errors: list[Refusal] = []
         try:
-            containers: list[docker_view.DockerContainer] | None = docker_view.list_containers(
-                self.api
-            )
+            containers: list[docker_view.DockerContainer] | None = self._list_containers()
         except docker_view.DockerError as exc:
             # No Docker (or not now): bare process groups and the download client still count.
             if self._docker_problem != brief(exc):
@@ -375,6 +380,14 @@ class ActuatorService:
         for refusal in refusals:
             self.refuse(refusal, publish_applied=False)
         self.publish_applied(desired, applied, refusals + self.foreign_refusals, errors)
+
+    def _list_containers(self) -> list[docker_view.DockerContainer]:
+        now = self.ctx.loop.now()
+        if self._listed is not None and now - self._listed[0] < LIST_KEPT_SECONDS:
+            return self._listed[1]
+        containers = docker_view.list_containers(self.api, self._pids, self.cfg.actuator.proc_root)
+        self._listed = (now, containers)
+        return containers
 
     def reconcile_processes(self) -> tuple[list[Refusal], list[Refusal]]:
         """Bring every configured process group to its target; returns refusals and errors."""

@@ -30,6 +30,9 @@ class ContainerRecord(BaseModel):
     docker: dict[str, int] = {}
     cgroup_files: dict[str, str] = {}
     paused_by_warden: bool = False
+    # False: written for a pause before the originals were read (a pause changes none
+    # of them); they are filled in before anything else is changed.
+    complete: bool = True
 
 
 class RestartHistory(BaseModel):
@@ -127,18 +130,36 @@ class StateStore:
     # --- recording ---------------------------------------------------------
 
     def recorded(self, container_id: str) -> bool:
-        return container_id in self._data.containers
+        """The originals are on record (not only a pause)."""
+        record = self._data.containers.get(container_id)
+        return record is not None and record.complete
 
     def record(
         self, container_id: str, name: str, docker: dict[str, int], cgroup_files: dict[str, str]
     ) -> None:
         """Before the first change to a container; later calls keep the first record."""
         with self._lock:
-            if container_id in self._data.containers:
+            existing = self._data.containers.get(container_id)
+            if existing is not None and existing.complete:
                 return
             self._data.containers[container_id] = ContainerRecord(
-                name=name, docker=docker, cgroup_files=cgroup_files
+                name=name,
+                docker=docker,
+                cgroup_files=cgroup_files,
+                paused_by_warden=existing is not None and existing.paused_by_warden,
             )
+            self._save()
+
+    def note_pause(self, container_id: str, name: str) -> None:
+        """Paused by Warden, written before the pause, with no originals read yet if none are."""
+        with self._lock:
+            record = self._data.containers.get(container_id)
+            if record is None:
+                record = ContainerRecord(name=name, complete=False)
+                self._data.containers[container_id] = record
+            elif record.paused_by_warden:
+                return
+            record.paused_by_warden = True
             self._save()
 
     def mark_paused(self, container_id: str, paused: bool) -> None:

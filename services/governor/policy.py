@@ -11,6 +11,7 @@ from services.governor.rules.media_mode import media_mode
 from services.governor.rules.memory_restart import memory_restart
 from services.governor.rules.memory_squeeze import memory_squeeze
 from services.governor.rules.process_groups import Readings, process_groups
+from services.governor.rules.protect import Limit, protect
 from services.governor.rules.thermal import thermal
 from shared.config.model import WardenConfig
 from shared.messages import (
@@ -72,6 +73,11 @@ class Decision:
     actions: list[RestartDraft] = field(default_factory=list)
     # What the rules saw that is worth a log line but changes no intent.
     notes: list[LogNote] = field(default_factory=list)
+    # Live readings behind the intents ("io_pressure(io.some_avg10=64.1 > 60.0)"), by
+    # container, group or rule: for debug logs and the decision's attributes. The
+    # intents' reasons hold only the rule and its threshold, so a moving reading
+    # leaves the desired state as it is.
+    readings: dict[str, str] = field(default_factory=dict)
 
 
 def enforceable(
@@ -180,6 +186,19 @@ def decide(
     intents = merge_host_rules(intents, targets, host)
 
     readings, readings_stale_at = fresh_readings(facts, now, sensor_stale_after(cfg))
+    guard = protect(
+        cfg.protect,
+        matcher,
+        memory.protect,
+        host.pressure,
+        facts.pressure_seen_at,
+        readings.resources.containers if readings.resources is not None else None,
+        targets,
+        cpu_count,
+        float(cfg.sensors.psi_window_seconds),
+        now,
+    )
+    intents = merge_limits(intents, targets, guard.limits)
     groups = process_groups(
         cfg.process_groups,
         memory.preset,
@@ -191,22 +210,79 @@ def decide(
     )
 
     updated = media.memory.model_copy(
-        update={"squeeze_floor": squeeze.floors, "process_groups": groups.memory}
+        update={
+            "squeeze_floor": squeeze.floors,
+            "process_groups": groups.memory,
+            "protect": guard.memory,
+        }
     )
     updated = remember_host_rules(updated, host)
+    live: dict[str, str] = dict(guard.readings)
+    stable_intents = {name: stable(i, name, live) for name, i in intents.items()}
+    stable_groups = {name: stable(i, name, live) for name, i in groups.intents.items()}
+    if media.wake_at is not None:
+        live["media_mode"] = f"cooldown ends in {media.wake_at - now:.0f}s"
     return Decision(
         memory=updated,
         media_mode=media.memory.media_active,
-        containers=intents,
+        containers=stable_intents,
         events=[*media.events, *host.events],
         wake_at=earliest(
-            media.wake_at, streams_stale_at, groups.wake_at, readings_stale_at, host.wake_at
+            media.wake_at,
+            streams_stale_at,
+            groups.wake_at,
+            readings_stale_at,
+            host.wake_at,
+            guard.wake_at,
         ),
         download_limit_bps=download_limit(cfg, media.reason is not None),
-        process_groups=groups.intents,
+        process_groups=stable_groups,
         actions=[host.restart] if host.restart else [],
         notes=host.notes,
+        readings=live,
     )
+
+
+Intent = TypeVar("Intent", ContainerIntent, ProcessGroupIntent)
+
+
+def stable(intent: Intent, name: str, live: dict[str, str]) -> Intent:
+    """The intent with its reasons' live values moved out, into live[name]."""
+    if all(r.value is None for r in intent.reasons):
+        return intent
+    live[name] = "; ".join(str(r) for r in intent.reasons)
+    reasons = [r.model_copy(update={"value": None}) for r in intent.reasons]
+    return intent.model_copy(update={"reasons": reasons})
+
+
+def merge_limits(
+    intents: dict[str, ContainerIntent],
+    targets: list[tuple[ContainerFact, int]],
+    limits: dict[str, Limit],
+) -> dict[str, ContainerIntent]:
+    """Add the protect rule's limits: every reason is kept, the tighter limit wins."""
+    merged = dict(intents)
+    for container, tier in targets:
+        limit = limits.get(container.name)
+        if limit is None:
+            continue
+        current = merged.get(container.name)
+        if current is None:
+            merged[container.name] = ContainerIntent(
+                tier=tier, cpu_max=limit.cpu_max, io_max=limit.io_max, reasons=list(limit.reasons)
+            )
+            continue
+        cpu = current.cpu_max
+        if limit.cpu_max is not None and (cpu is None or limit.cpu_max.quota_us < cpu.quota_us):
+            cpu = limit.cpu_max
+        merged[container.name] = current.model_copy(
+            update={
+                "cpu_max": cpu,
+                "io_max": tighter_io(current.io_max, limit.io_max),
+                "reasons": [*current.reasons, *limit.reasons],
+            }
+        )
+    return merged
 
 
 def fresh_fact(

@@ -74,6 +74,7 @@ class GovernorService:
                 reason="no signing key configured",
                 effect="desired states and actions go out unsigned",
             )
+        self._readings: dict[str, str] = {}
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.sensor("pressure"), model_decoder(PressureFact), self.on_pressure)
@@ -284,6 +285,11 @@ class GovernorService:
             self.publish_event(draft)
         self._schedule_wake(decision)
         self._decision = decision
+        if decision.readings != self._readings:
+            # Every moving reading and countdown, at debug: the info log is for changes.
+            self._readings = decision.readings
+            live = "; ".join(f"{k}: {v}" for k, v in sorted(decision.readings.items()))
+            self.ctx.log.debug("decision.readings", readings=live)
         self.publish_desired(force=force)
 
     def _schedule_wake(self, decision: Decision) -> None:
@@ -323,7 +329,8 @@ class GovernorService:
             what += ["cpu.max"] if new.cpu_max else []
             what += ["io.max"] if new.io_max else []
             summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
-            self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons])
+            readings = {k: v for k, v in decision.readings.items() if k == name or "." in k}
+            self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons], readings)
 
     def log_group_changes(self, decision: Decision) -> None:
         before = self.published.process_groups if self.published else {}
@@ -346,7 +353,12 @@ class GovernorService:
             )
 
     def publish_decision(
-        self, container: str, action: DecisionAction, summary: str, reasons: list[str]
+        self,
+        container: str,
+        action: DecisionAction,
+        summary: str,
+        reasons: list[str],
+        readings: dict[str, str] | None = None,
     ) -> None:
         # Retained, so Home Assistant's "last decision" sensor shows it after any restart.
         decision = LastDecision(
@@ -355,6 +367,7 @@ class GovernorService:
             action=action,
             summary=summary[:SUMMARY_MAX],
             reasons=reasons,
+            readings=readings or {},
         )
         self.ctx.bus.publish(self.ctx.topics.decision, decision, retain=True)
 
@@ -376,10 +389,12 @@ class GovernorService:
             process_groups=decision.process_groups,
             governor=self.memory,
         )
-        volatile = {"ts", "seq", "signature"}
+        # What the governor remembers (hold timers, the protect rule's last reading) rides
+        # along on the next change or renewal: on its own it changes nothing enforced.
+        same = {"ts", "seq", "governor", "signature"}
         unchanged = self.published is not None and candidate.model_dump(
-            exclude=volatile
-        ) == self.published.model_dump(exclude=volatile)
+            exclude=same
+        ) == self.published.model_dump(exclude=same)
         if unchanged and not force:
             return
         self.seq += 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from shared.cgroupfs import CgroupLayout, process_cgroups, resident_bytes
+from shared.cgroupfs import CgroupLayout, ProcessCgroups, process_cgroups, resident_bytes
 from shared.docker_view import DockerContainer
 from shared.messages import ContainerFact
 from shared.tiers import TierMatcher
@@ -18,13 +18,17 @@ def container_facts(
     matcher: TierMatcher,
     layout: CgroupLayout,
     proc_root: str | Path,
+    cgroups: Mapping[str, ProcessCgroups] | None = None,
 ) -> list[ContainerFact]:
+    """cgroups: container id -> its cgroups where the caller has just read them."""
     facts = []
+    known = cgroups or {}
     for c in containers:
         rss = None
         if c.pid:
             try:
-                rss = resident_bytes(process_cgroups(layout, proc_root, c.pid))
+                cg = known.get(c.id) or process_cgroups(layout, proc_root, c.pid)
+                rss = resident_bytes(cg)
             except OSError:
                 rss = None  # the process exited between the list and the read
         facts.append(

@@ -26,10 +26,17 @@ from services.sensors.psi_triggers import (
     cgroup_paths,
     elevated,
     host_paths,
+    protect_specs,
     trigger_specs,
 )
 from services.sensors.resources import RunningContainer
-from shared.messages import ContainerPressure, PressureFact, PsiTriggerFired, ResourcePressure
+from shared.messages import (
+    ContainerPressure,
+    PressureFact,
+    PsiTriggerFired,
+    ResourcePressure,
+    StallShare,
+)
 from shared.service import ServiceContext
 
 
@@ -39,17 +46,26 @@ class PressureSensor:
         ctx: ServiceContext,
         publish: Callable[[str, BaseModel], None],
         heartbeat_due: Callable[[str], bool],
+        on_container_stall: Callable[[], None] = lambda: None,
     ) -> None:
         self.ctx = ctx
+        self._on_container_stall = on_container_stall
         self.settings = ctx.config.sensors
         self._publish_fact = publish
         self._heartbeat_due = heartbeat_due
         self._pressure_problems: dict[str, str | None] = {}
+        self._matcher = ctx.config.tier_matcher()
+        # A cgroup's pressure files are read at most once per trigger window: reading
+        # memory.pressure much more often keeps that cgroup's triggers from firing.
+        self._window = float(self.settings.psi_window_seconds)
+        # Container id -> (when read, its last reading, its `total` stall per resource).
+        self._container_reads: dict[str, tuple[float, ContainerPressure, dict[str, int]]] = {}
 
     def start(self) -> None:
         """Arm the host's PSI triggers; read and publish when one fires, and on a heartbeat."""
         cfg, loop = self.ctx.config, self.ctx.loop
         self._psi_specs = trigger_specs(cfg)
+        self._protect_specs = protect_specs(cfg)
         # scope ("host" or a container id) -> why it is polled instead of triggered.
         self._psi_fallback: dict[str, str] = {}
         self._psi_reported: set[str] = set()
@@ -71,10 +87,11 @@ class PressureSensor:
         loop.call_every(tick, self._pressure_tick)
 
     def _arm_psi(self, scope: str, paths: dict[Any, Path]) -> None:
+        specs = self._psi_specs if scope == HOST else self._protect_specs
         if not self.settings.psi_triggers:
             problem: str | None = "sensors.psi_triggers is false"
         else:
-            problem = self._psi.add(scope, paths, self._psi_specs)
+            problem = self._psi.add(scope, paths, specs)
         if problem is None:
             self._psi_fallback.pop(scope, None)
             if scope == HOST:
@@ -113,6 +130,9 @@ class PressureSensor:
         # avg10 lags the stall that fired the trigger: follow it until it has caught up.
         self._psi_follow_until = self.ctx.loop.now() + FOLLOW_SECONDS
         self.publish_pressure()
+        if any(f.scope != HOST for f in fired):
+            # The protect rule picks whom to limit by what each container uses now.
+            self._on_container_stall()
 
     def _on_psi_lost(self, scope: str, why: str) -> None:
         self.ctx.log.debug("pressure.triggers_lost", scope=scope, reason=why)
@@ -141,12 +161,9 @@ class PressureSensor:
         high = elevated(self.ctx.config, host["cpu"], host["memory"], host["io"])
         containers = []
         for cid, (name, directory) in sorted(self._pressure_cgroups.items(), key=lambda i: i[1]):
-            values = {
-                r: self._read_psi(lambda res, d=directory: read_cgroup_pressure(d, res), r, cid)
-                for r in RESOURCES
-            }
-            high += elevated(self.ctx.config, values["cpu"], values["memory"], values["io"])
-            containers.append(ContainerPressure(id=cid, name=name, source=str(directory), **values))
+            reading = self._container_pressure(cid, name, directory)
+            high += self._stalled(reading)
+            containers.append(reading)
         self._psi_last_read = self.ctx.loop.now()
         self._psi_elevated = high
         fact = PressureFact(
@@ -161,22 +178,70 @@ class PressureSensor:
         self._psi_fired = []
         self._publish_fact("pressure", fact)
 
+    def _container_pressure(self, cid: str, name: str, directory: Path) -> ContainerPressure:
+        """The container's pressure, read afresh once a window has passed since the last read,
+        with its some-stall share over that time from the `total` counters."""
+        now = self.ctx.loop.now()
+        last = self._container_reads.get(cid)
+        if last is not None and now - last[0] < self._window and last[1].name == name:
+            return last[1]
+        values = {
+            r: self._read_psi(lambda res, d=directory: read_cgroup_pressure(d, res), r, cid)
+            for r in RESOURCES
+        }
+        totals = {r: v.some.total for r, v in values.items() if v is not None}
+        stall = []
+        if last is not None:
+            seconds = now - last[0]
+            for resource, total in totals.items():
+                before = last[2].get(resource)
+                if before is None or total < before or seconds <= 0:
+                    continue
+                share = min(100.0, (total - before) / (seconds * 1e4))
+                stall.append(
+                    StallShare(
+                        resource=resource,  # type: ignore[arg-type]
+                        some_percent=round(share, 1),
+                        seconds=round(seconds, 3),
+                    )
+                )
+        reading = ContainerPressure(id=cid, name=name, source=str(directory), stall=stall, **values)
+        self._container_reads[cid] = (now, reading, totals)
+        return reading
+
+    def _stalled(self, reading: ContainerPressure) -> list[str]:
+        """A watched container still stalling above its share: follow it window by window."""
+        if not self._matcher.watched(reading.name) or not self.ctx.config.protect.enabled:
+            return []
+        shares = self.ctx.config.protect.stall_percent
+        return [
+            f"{reading.name} {s.resource} stall {s.some_percent}% > {getattr(shares, s.resource)}"
+            for s in reading.stall
+            if s.some_percent > getattr(shares, s.resource)
+        ]
+
     def track(self, managed: dict[str, RunningContainer]) -> None:
         """Keep per-container triggers in step with the managed containers Docker runs."""
         before = dict(self._pressure_cgroups)
         for cid in [cid for cid in self._pressure_cgroups if cid not in managed]:
             self._psi.remove(cid)
             self._psi_fallback.pop(cid, None)
+            self._container_reads.pop(cid, None)
             del self._pressure_cgroups[cid]
         for cid, rc in managed.items():
             if cid in self._pressure_cgroups:
                 self._pressure_cgroups[cid] = (rc.name, self._pressure_cgroups[cid][1])
                 continue
+            # Only a watched container's own stall acts (the protect rule): bulk ones are
+            # read on the host's readings, never woken for.
+            watched = self.ctx.config.protect.enabled and self._matcher.watched(rc.name)
             if rc.cgroups.v2 is None:
-                self._psi_fallback.setdefault(cid, "no cgroup2 hierarchy: no per-container PSI")
+                if watched:
+                    self._psi_fallback.setdefault(cid, "no cgroup2 hierarchy: no per-container PSI")
                 continue
             self._pressure_cgroups[cid] = (rc.name, rc.cgroups.v2)
-            self._arm_psi(cid, cgroup_paths(rc.cgroups.v2))
+            if watched:
+                self._arm_psi(cid, cgroup_paths(rc.cgroups.v2))
         if self._pressure_cgroups != before:
             # The pressure fact lists the managed containers: a new or gone one is a change.
             self.ctx.loop.post(self.publish_pressure)

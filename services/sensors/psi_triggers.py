@@ -76,6 +76,17 @@ def trigger_specs(cfg: WardenConfig) -> tuple[TriggerSpec, ...]:
     )
 
 
+def protect_specs(cfg: WardenConfig) -> tuple[TriggerSpec, ...]:
+    """A protected container's own triggers: its some-stall share per resource (protect:)."""
+    window_us = cfg.sensors.psi_window_seconds * 1_000_000
+    shares = cfg.protect.stall_percent
+    wanted: tuple[PsiResource, ...] = ("cpu", "io", "memory")
+    return tuple(
+        TriggerSpec(r, "some", stall_threshold_us(getattr(shares, r), window_us), window_us)
+        for r in wanted
+    )
+
+
 def elevated(
     cfg: WardenConfig,
     cpu: ResourcePressure | None,

@@ -215,6 +215,33 @@ def container_cpu_usec(cgroups: ProcessCgroups) -> int | None:
     return None
 
 
+def container_io_bytes(cgroups: ProcessCgroups) -> int | None:
+    """Bytes read and written: v2 io.stat, else v1 blkio.throttle.io_service_bytes."""
+    stat = cgroups.v2_file("io.stat")
+    if stat is not None:
+        total = 0
+        for line in stat.read_text().splitlines():
+            fields = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
+            total += int(fields.get("rbytes", 0)) + int(fields.get("wbytes", 0))
+        return total
+    service = cgroups.v1_file("blkio", "blkio.throttle.io_service_bytes")
+    if service is None:
+        return None
+    total = 0
+    for line in service.read_text().splitlines():
+        parts = line.split()
+        # "<major:minor> Read|Write <n>" lines; the closing "Total <n>" line has no device.
+        if len(parts) == 3 and parts[1] in ("Read", "Write"):
+            total += int(parts[2])
+    return total
+
+
+def container_memory_bytes(cgroups: ProcessCgroups) -> int | None:
+    """Charged memory: v2 memory.current, else v1 memory.usage_in_bytes."""
+    path = cgroups.v2_file("memory.current") or cgroups.v1_file("memory", "memory.usage_in_bytes")
+    return int(path.read_text().strip()) if path is not None else None
+
+
 @dataclass
 class _Previous:
     at: float | None = None
@@ -223,6 +250,8 @@ class _Previous:
     disk: tuple[int, int] | None = None
     pids: dict[int, tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
     containers: dict[str, int] = field(default_factory=dict)
+    container_io: dict[str, int] = field(default_factory=dict)
+    container_memory: dict[str, int] = field(default_factory=dict)
 
 
 class ResourceSampler:
@@ -367,10 +396,32 @@ class ResourceSampler:
                 before = prev.containers.get(cid)
                 if before is not None and usec >= before:
                     cpu = self._machine_share((usec - before) / 1e6, elapsed)
+            io_rate = growth = memory = None
+            try:
+                io_bytes = container_io_bytes(c.cgroups)
+                memory = container_memory_bytes(c.cgroups)
+            except (OSError, ValueError) as exc:
+                errors.append(f"container {c.name}: {exc}")
+                io_bytes = None
+            if io_bytes is not None:
+                current.container_io[cid] = io_bytes
+                io_rate = rate(prev.container_io.get(cid), io_bytes, elapsed)
+            if memory is not None:
+                current.container_memory[cid] = memory
+                before_memory = prev.container_memory.get(cid)
+                if before_memory is not None and elapsed > 0:
+                    growth = (memory - before_memory) / elapsed
             source = c.cgroups.v2 or next(iter(c.cgroups.v1.values()), None)
             result.append(
                 ContainerUsage(
-                    id=cid, name=c.name, source=str(source or ""), cpu_percent=cpu, rss_bytes=rss
+                    id=cid,
+                    name=c.name,
+                    source=str(source or ""),
+                    cpu_percent=cpu,
+                    rss_bytes=rss,
+                    io_bytes_per_second=_round(io_rate),
+                    memory_bytes=memory,
+                    memory_growth_bytes_per_second=_round(growth),
                 )
             )
         return result

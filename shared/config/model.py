@@ -2,9 +2,9 @@
 
 ADRG's sections keep ADRG's keys, defaults and meaning, so an ADRG
 config.yaml loads unchanged. Warden's own sections (mqtt, host_id,
-home_assistant, governor, actuator, sensors) come after them. Unknown keys are
-errors: a typo in a threshold should fail at start, not silently fall back to
-a default.
+home_assistant, governor, actuator, sensors, process_groups, protect) come
+after them. Unknown keys are errors: a typo in a threshold should fail at
+start, not silently fall back to a default.
 """
 
 from __future__ import annotations
@@ -377,6 +377,43 @@ class Actuator(Section):
     process_scan_seconds: Annotated[float, Field(gt=0)] = 2
 
 
+class ProtectStall(Section):
+    """Per resource: the share of the trigger window a protected container may stall."""
+
+    cpu: Annotated[float, Field(gt=0, le=100)] = 10
+    io: Annotated[float, Field(gt=0, le=100)] = 10
+    memory: Annotated[float, Field(gt=0, le=100)] = 10
+
+
+class Protect(Section):
+    """Warden's own rule: throttle bulk work the moment a protected container stalls.
+
+    A protected container is one in tier 0 or 1, or in protected_containers. When
+    its own cgroup's some-stall over the PSI trigger window is above its share,
+    the tier-3 container (then tier 2) using most of the contended resource gets
+    io.max (io stall) or cpu.max (cpu or memory stall), tightened a step each
+    window while the stall holds and does not fall, loosened a step after each
+    hold_seconds of calm.
+    """
+
+    enabled: bool = True
+    stall_percent: ProtectStall = ProtectStall()
+    # Each step multiplies the limit by this (and a loosening step divides by it).
+    step_factor: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    # A stall that has fired a trigger has lasted a window already: the first limit is
+    # this many steps at once (use x step_factor ** first_steps).
+    first_steps: Annotated[int, Field(ge=1, le=10)] = 2
+    # Calm (no stall above its share) this long loosens one step.
+    hold_seconds: Annotated[float, Field(gt=0)] = 10
+    # Floors no step goes below; the first step starts from what the container uses now.
+    io_floor_mb_per_sec: Annotated[float, Field(gt=0)] = 1
+    cpu_floor_percent: Annotated[float, Field(gt=0, le=100)] = 5
+    # Below these a container is not "using" the resource: it is never chosen.
+    min_io_mb_per_sec: Annotated[float, Field(ge=0)] = 1
+    min_cpu_percent: Annotated[float, Field(ge=0, le=100)] = 5
+    min_memory_growth_mb_per_sec: Annotated[float, Field(ge=0)] = 1
+
+
 class ThermalSensors(Section):
     """Which temperature sensors count, by name ("coretemp/Package id 0", "zone/acpitz")."""
 
@@ -527,6 +564,7 @@ class WardenConfig(Section):
     sensors: Sensors = Sensors()
     process_groups: list[ProcessGroup] = []
     web: Web = Web()
+    protect: Protect = Protect()
 
     @field_validator("host_id")
     @classmethod

@@ -19,3 +19,6 @@ class LastDecision(Message):
     action: DecisionAction
     summary: Annotated[str, Field(max_length=SUMMARY_MAX)]
     reasons: list[str] = []
+    # The live readings behind the reasons when it was decided ("io_pressure(io.some_avg10=
+    # 64.1 > 60.0)"), keyed by container or rule; the reasons themselves stay stable.
+    readings: dict[str, str] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -25,6 +25,11 @@ class Reason(Strict):
     def __str__(self) -> str:
         if self.metric is None:
             return f"{self.rule}({self.detail})" if self.detail else self.rule
+        if self.value is None:
+            # An enforced reason: the rule and its threshold, stable while the reading moves.
+            limit = f" > {self.threshold:g}" if self.threshold is not None else ""
+            extra = f", {self.detail}" if self.detail else ""
+            return f"{self.rule}({self.metric}{limit}{extra})"
         return f"{self.rule}({self.metric}={self.value} > {self.threshold})"
 
 
@@ -70,6 +75,30 @@ class ProcessGroupMemory(Strict):
     tripped: list[str] = []
 
 
+ProtectResource = Literal["cpu", "io", "memory"]
+
+
+class ProtectThrottle(Strict):
+    """One container's limit from the protect rule: bytes/s (io) or % of the machine (cpu)."""
+
+    limit: Annotated[float, Field(gt=0)]
+    steps: Annotated[int, Field(ge=1)]
+
+
+class ProtectMemory(Strict):
+    """The protect rule's state for one contended resource."""
+
+    # Wall-clock time of the latest reading in which a protected container stalled.
+    stalled_at: float | None = None
+    # Wall-clock time of the latest step (tightening or loosening).
+    stepped_at: float | None = None
+    # The stall share of the latest stalled reading, to tell a falling stall.
+    share: float | None = None
+    # Wall-clock arrival of the reading last looked at: one reading, at most one step.
+    reading_at: float | None = None
+    throttles: dict[str, ProtectThrottle] = {}
+
+
 class GovernorMemory(Strict):
     """What the governor must remember across its own restart, kept in the retained state."""
 
@@ -94,6 +123,8 @@ class GovernorMemory(Strict):
     io_recovery_since: float | None = None
     # Container name -> wall-clock time of the last restart asked for (within the cooldown).
     restarted_at: dict[str, float] = {}
+    # Warden's protect rule, per contended resource.
+    protect: dict[ProtectResource, ProtectMemory] = {}
 
 
 class DesiredState(Message):

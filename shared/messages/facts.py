@@ -27,6 +27,15 @@ class ResourcePressure(Strict):
 PsiResource = Literal["cpu", "memory", "io"]
 
 
+class StallShare(Strict):
+    """A cgroup's some-stall as a share of the time between two readings (from `total`)."""
+
+    resource: PsiResource
+    some_percent: Annotated[float, Field(ge=0, le=100)]
+    # The time between the two readings; at least one PSI trigger window.
+    seconds: Annotated[float, Field(gt=0)]
+
+
 class ContainerPressure(Strict):
     """PSI of one managed container's cgroup; None: unknown (unreadable), not zero."""
 
@@ -37,6 +46,9 @@ class ContainerPressure(Strict):
     cpu: ResourcePressure | None = None
     memory: ResourcePressure | None = None
     io: ResourcePressure | None = None
+    # Stall over the last window, per resource; a resource not listed is unknown (the
+    # first reading, or unreadable), never zero.
+    stall: list[StallShare] = []
 
 
 class PsiTriggerFired(Strict):
@@ -217,6 +229,13 @@ class ContainerUsage(Strict):
     source: str
     cpu_percent: Ratio | None = None
     rss_bytes: Annotated[int, Field(ge=0)] | None = None
+    # Bytes read and written per second (io.stat, or v1 blkio.throttle.io_service_bytes,
+    # which counts direct and synchronous I/O only).
+    io_bytes_per_second: NonNegative | None = None
+    # Charged memory (memory.current, v1 memory.usage_in_bytes) and how fast it grows;
+    # negative while it shrinks.
+    memory_bytes: Annotated[int, Field(ge=0)] | None = None
+    memory_growth_bytes_per_second: float | None = None
 
 
 class ResourcesFact(Message):

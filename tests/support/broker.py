@@ -37,6 +37,8 @@ class Mosquitto:
         self.config = workdir / "mosquitto.conf"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            # As deploy/mosquitto: a message is forwarded at once, not after a delayed ACK.
+            "set_tcp_nodelay true\n"
         )
         self.log = workdir / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None

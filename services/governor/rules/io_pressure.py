@@ -30,7 +30,11 @@ class IoOutcome:
 def io_pressure(
     cfg: IoPressure, memory: GovernorMemory, pressure: PressureFact | None, now: float
 ) -> IoOutcome:
-    """pressure: the latest fresh system-wide fact; None when unknown."""
+    """pressure: the latest fresh system-wide fact; None when unknown.
+
+    The host's io trigger is armed at the trigger threshold's share of the PSI window:
+    its firing is the stall above the threshold, seen before avg10 has caught up.
+    """
     if not cfg.enabled:
         cleared = memory.model_copy(update={"io_throttled": False, "io_recovery_since": None})
         return IoOutcome(cleared)
@@ -39,7 +43,7 @@ def io_pressure(
     wake_at = None
     if value is None:
         since = None
-    elif value > cfg.trigger_avg10_threshold:
+    elif value > cfg.trigger_avg10_threshold or host_io_fired(pressure):
         throttled, since = True, None
     elif value < cfg.recovery_avg10_threshold and throttled:
         since = now if since is None else since
@@ -57,13 +61,19 @@ def io_pressure(
         read_bps=int(cfg.tier3_io_max_read_mb_per_sec * MB_PER_SEC),
         write_bps=int(cfg.tier3_io_max_write_mb_per_sec * MB_PER_SEC),
     )
-    return IoOutcome(updated, limit, _reason(cfg, value), wake_at)
+    return IoOutcome(updated, limit, _reason(cfg, value, host_io_fired(pressure)), wake_at)
 
 
-def _reason(cfg: IoPressure, value: float | None) -> Reason:
+def host_io_fired(pressure: PressureFact | None) -> bool:
+    return pressure is not None and any(
+        f.scope == "host" and f.resource == "io" and f.line == "some" for f in pressure.fired
+    )
+
+
+def _reason(cfg: IoPressure, value: float | None, fired: bool) -> Reason:
     if value is None:
         return Reason(rule="io_pressure", detail="pressure unknown: holding")
-    if value > cfg.trigger_avg10_threshold:
+    if value > cfg.trigger_avg10_threshold or fired:
         return Reason(
             rule="io_pressure", metric=METRIC, value=value, threshold=cfg.trigger_avg10_threshold
         )

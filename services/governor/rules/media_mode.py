@@ -66,5 +66,6 @@ def media_mode(
             None,
         )
     cooling = memory.model_copy(update={"media_cooldown_since": since})
-    reason = Reason(rule="media_mode", detail=f"cooldown until {ends - now:.0f}s from now")
+    # The same detail for the whole cooldown: the countdown is the decision's wake_at.
+    reason = Reason(rule="media_mode", detail=f"cooldown of {cfg.cooldown_seconds:g}s")
     return MediaOutcome(cooling, reason, [], ends)

@@ -1,0 +1,77 @@
+"""What Warden's four services cost while nothing happens: 10 managed containers, default
+intervals, CPU (% of one core) and RSS per service, measured from /proc.
+
+    .venv/bin/python -m bench.idle_cost [--seconds 60]
+
+Needs the Docker engine and the test image (tests create it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from bench.rig import HOST, Rig
+
+SERVICES = ("sensors", "governor", "actuator", "notifier")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=15)
+    args = parser.parse_args()
+    with Rig(with_docker=True) as rig:
+        containers, probe = rig.containers, rig.probe
+        assert containers is not None
+        for n in range(10):
+            containers.run(f"c{n}")
+        p = containers.prefix
+        config = rig.config(
+            tiers={
+                1: {"containers": [f"{p}-c0", f"{p}-c1"]},
+                2: {"containers": [f"{p}-c2", f"{p}-c3", f"{p}-c4", f"{p}-c5"]},
+                3: {"containers": [f"{p}-c6", f"{p}-c7", f"{p}-c8", f"{p}-c9"]},
+            },
+            actuator={"state_file": str(rig.workdir / "state.json")},
+            notifications={"outbox_file": str(rig.workdir / "outbox.json")},
+        )
+        started = {name: rig.service(name, config) for name in SERVICES}
+        for name in ("sensors", "governor", "actuator"):
+            probe.wait_for(f"warden/{HOST}/{name}/availability", lambda s: s.text == "online")
+        time.sleep(args.warmup)
+        pids = {name: s.process.pid for name, s in started.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        start = time.monotonic()
+        time.sleep(args.seconds)
+        elapsed = time.monotonic() - start
+        total_cpu = total_rss = 0.0
+        print(f"idle for {elapsed:.0f} s with 10 managed containers")
+        print(f"{'service':10} {'CPU % of a core':>16} {'RSS MB':>8}")
+        for name, pid in pids.items():
+            cpu = 100 * (cpu_seconds(pid) - before[name]) / elapsed
+            rss = rss_mb(pid)
+            total_cpu += cpu
+            total_rss += rss
+            print(f"{name:10} {cpu:16.2f} {rss:8.1f}")
+        print(f"{'all four':10} {total_cpu:16.2f} {total_rss:8.1f}")
+        print("targets: at most 0.5 % of one core and 150 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Protect (Warden's own rule, beside ADRG's): act on a protected container's own stall.
+
+ADRG's rules wait for the host's avg10 to climb past a threshold, which takes
+seconds after a hog starts. This rule reads the stall of each protected
+container's own cgroup (tier 0, tier 1, protected_containers): a PSI trigger of
+its own firing, or its some-stall over the last window above the configured
+share. While one stalls on a resource, the bulk container using most of that
+resource now (tier 3 first, then tier 2) is limited: io.max for an io stall,
+cpu.max for a cpu stall and for a memory stall (a container growing its memory
+fastest is slowed down where it allocates). The first limit is its current use
+times step_factor ** first_steps (a stall that fired a trigger has lasted a
+window already); each new reading that still stalls and is not falling (as
+oomd's pressure_rising_beyond: only a stall that keeps up or rises calls for
+more) tightens every limit a step, down to the floors, and once all are at
+their floor the next biggest user joins. After hold_seconds with no stall, every
+limit is loosened a step, and again after each further hold, until gone.
+
+Unknown never throttles and never loosens: no pressure fact (or a stale one),
+or a protected container whose stall cannot be read yet. A reading that lists
+no protected container is calm: with nothing left to protect, limits go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shared.config.model import Protect
+from shared.messages import (
+    ContainerFact,
+    ContainerUsage,
+    CpuMax,
+    IoMax,
+    PressureFact,
+    ProtectMemory,
+    ProtectThrottle,
+    Reason,
+)
+from shared.tiers import TierMatcher
+from shared.units import MB_PER_SEC
+
+RULE = "protect"
+RESOURCES: tuple[Literal["cpu", "io", "memory"], ...] = ("io", "cpu", "memory")
+CPU_PERIOD_US = 100_000
+# The kernel's smallest cpu.max quota the actuator accepts.
+MIN_CPU_QUOTA_US = 1000
+
+
+@dataclass(frozen=True)
+class Stall:
+    """One resource over the protected containers: "stalled", "calm" or "unknown"."""
+
+    state: Literal["stalled", "calm", "unknown"]
+    # Highest known share among the stalled ones (None: only a trigger said so).
+    share: float | None = None
+    who: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limit:
+    io_max: IoMax | None = None
+    cpu_max: CpuMax | None = None
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProtectOutcome:
+    memory: dict[Literal["cpu", "io", "memory"], ProtectMemory]
+    limits: dict[str, Limit] = field(default_factory=dict)
+    wake_at: float | None = None
+    # Live readings, for debug logs and the decision's attributes: never in a reason.
+    readings: dict[str, str] = field(default_factory=dict)
+
+
+def stall_of(
+    cfg: Protect, matcher: TierMatcher, pressure: PressureFact | None, resource: str
+) -> Stall:
+    if pressure is None:
+        return Stall("unknown")
+    threshold = getattr(cfg.stall_percent, resource)
+    stalled: list[tuple[str, float | None]] = []
+    unknown = False
+    for c in pressure.containers:
+        if not matcher.watched(c.name):
+            continue
+        fired = any(f.scope == c.id and f.resource == resource for f in pressure.fired)
+        share = next((s.some_percent for s in c.stall if s.resource == resource), None)
+        if fired or (share is not None and share > threshold):
+            stalled.append((c.name, share))
+        elif share is None:
+            unknown = True
+    if stalled:
+        shares = [s for _, s in stalled if s is not None]
+        return Stall("stalled", max(shares) if shares else None, tuple(n for n, _ in stalled))
+    return Stall("unknown" if unknown else "calm")
+
+
+def _use(resource: str, usage: ContainerUsage) -> float | None:
+    if resource == "io":
+        return usage.io_bytes_per_second
+    if resource == "cpu":
+        return usage.cpu_percent
+    growth = usage.memory_growth_bytes_per_second
+    return max(0.0, growth) if growth is not None else None
+
+
+def _minimum(cfg: Protect, resource: str) -> float:
+    if resource == "io":
+        return cfg.min_io_mb_per_sec * MB_PER_SEC
+    if resource == "cpu":
+        return cfg.min_cpu_percent
+    return cfg.min_memory_growth_mb_per_sec * MB_PER_SEC
+
+
+def _floor(cfg: Protect, resource: str, cpu_count: int) -> float:
+    if resource == "io":
+        return cfg.io_floor_mb_per_sec * MB_PER_SEC
+    # Never below the smallest quota the actuator takes.
+    smallest = 100 * MIN_CPU_QUOTA_US / (CPU_PERIOD_US * cpu_count)
+    return max(cfg.cpu_floor_percent, smallest)
+
+
+def _next_candidate(
+    cfg: Protect,
+    resource: str,
+    candidates: Sequence[tuple[ContainerFact, int]],
+    usage: dict[str, ContainerUsage],
+    taken: Iterable[str],
+) -> tuple[str, float] | None:
+    """The biggest known user not yet limited, tier 3 before tier 2, and where to start."""
+    skip = set(taken)
+    for tier in (3, 2):
+        users = []
+        for container, t in candidates:
+            u = usage.get(container.name)
+            if t != tier or container.state != "running" or container.name in skip or u is None:
+                continue
+            used = _use(resource, u)
+            # A memory stall is answered with cpu.max: its start is the container's cpu use.
+            start = u.cpu_percent if resource == "memory" else used
+            if used is None or start is None or used < _minimum(cfg, resource) or start <= 0:
+                continue
+            users.append((used, container.name, start))
+        if users:
+            _, name, start = max(users)
+            return name, start
+    return None
+
+
+def protect(
+    cfg: Protect,
+    matcher: TierMatcher,
+    memory: dict[Literal["cpu", "io", "memory"], ProtectMemory],
+    pressure: PressureFact | None,
+    pressure_seen_at: float | None,
+    usage: Sequence[ContainerUsage] | None,
+    candidates: Sequence[tuple[ContainerFact, int]],
+    cpu_count: int,
+    step_seconds: float,
+    now: float,
+) -> ProtectOutcome:
+    """pressure, usage: fresh facts or None (unknown); candidates: the enforceable containers."""
+    if not cfg.enabled:
+        return ProtectOutcome({})
+    by_name = {u.name: u for u in usage} if usage is not None else {}
+    live = {c.name for c, tier in candidates if tier in (2, 3)}
+    states: dict[Literal["cpu", "io", "memory"], ProtectMemory] = {}
+    limits: dict[str, Limit] = {}
+    readings: dict[str, str] = {}
+    wakes: list[float] = []
+    for resource in RESOURCES:
+        before = memory.get(resource, ProtectMemory())
+        # A container gone (or out of tiers 2-3) is no longer ours to limit.
+        throttles = {n: t for n, t in before.throttles.items() if n in live}
+        state = before.model_copy(update={"throttles": throttles})
+        stall = stall_of(cfg, matcher, pressure, resource)
+        if stall.state == "stalled":
+            share = f"{stall.share:.1f}%" if stall.share is not None else "trigger"
+            readings[f"{RULE}.{resource}"] = f"stalled: {', '.join(stall.who)} {share}"
+        world = (candidates, by_name, cpu_count)
+        state, wake = _step(cfg, resource, state, stall, pressure_seen_at, step_seconds, now, world)
+        if wake is not None:
+            wakes.append(wake)
+        if state != ProtectMemory():
+            states[resource] = state
+        threshold = getattr(cfg.stall_percent, resource)
+        for name, throttle in state.throttles.items():
+            reason = Reason(
+                rule=RULE,
+                metric=f"{resource}.some_stall_percent",
+                threshold=threshold,
+                detail=f"step {throttle.steps}",
+            )
+            limits[name] = _combine(limits.get(name), _limit(resource, throttle, cpu_count), reason)
+    return ProtectOutcome(states, limits, min(wakes) if wakes else None, readings)
+
+
+def _step(
+    cfg: Protect,
+    resource: str,
+    state: ProtectMemory,
+    stall: Stall,
+    seen_at: float | None,
+    step_seconds: float,
+    now: float,
+    world: tuple[Sequence[tuple[ContainerFact, int]], dict[str, ContainerUsage], int],
+) -> tuple[ProtectMemory, float | None]:
+    """One resource: its next state, and when to look again."""
+    candidates, usage, cpu_count = world
+    if stall.state == "unknown":
+        return state, None
+    if stall.state == "calm":
+        if not state.throttles:
+            return ProtectMemory(), None
+        since = max(t for t in (state.stalled_at, state.stepped_at) if t is not None)
+        if now - since < cfg.hold_seconds:
+            return state.model_copy(update={"share": None}), since + cfg.hold_seconds
+        loosened = {
+            n: ProtectThrottle(limit=t.limit / cfg.step_factor, steps=t.steps - 1)
+            for n, t in state.throttles.items()
+            if t.steps > 1
+        }
+        if not loosened:
+            return ProtectMemory(), None
+        updated = state.model_copy(update={"throttles": loosened, "stepped_at": now, "share": None})
+        return updated, now + cfg.hold_seconds
+
+    fresh = seen_at is not None and (state.reading_at is None or seen_at > state.reading_at)
+    falling = stall.share is not None and state.share is not None and stall.share < state.share
+    spaced = state.stepped_at is None or now - state.stepped_at >= step_seconds
+    updated = state.model_copy(
+        update={
+            "stalled_at": now,
+            "reading_at": seen_at if fresh else state.reading_at,
+            "share": stall.share if fresh else state.share,
+        }
+    )
+    # A stall nobody is limited for yet is acted on as soon as usage says whom to limit,
+    # not a window later: the usage fact may arrive after the reading that stalled.
+    if not ((fresh or not state.throttles) and spaced) or falling:
+        return updated, None
+    floor = _floor(cfg, resource, cpu_count)
+    throttles = dict(updated.throttles)
+    tighter = {
+        n: ProtectThrottle(limit=max(floor, t.limit * cfg.step_factor), steps=t.steps + 1)
+        for n, t in throttles.items()
+        if t.limit > floor
+    }
+    if tighter:
+        throttles.update(tighter)
+    else:
+        joining = _next_candidate(cfg, resource, candidates, usage, throttles)
+        if joining is None:
+            return updated, None  # nobody left to limit: at the floors, or using nothing
+        name, start = joining
+        first = start * cfg.step_factor**cfg.first_steps
+        throttles[name] = ProtectThrottle(limit=max(floor, first), steps=cfg.first_steps)
+    return updated.model_copy(update={"throttles": throttles, "stepped_at": now}), None
+
+
+def _limit(resource: str, throttle: ProtectThrottle, cpu_count: int) -> Limit:
+    if resource == "io":
+        bps = max(1, int(throttle.limit))
+        return Limit(io_max=IoMax(read_bps=bps, write_bps=bps))
+    quota = int(throttle.limit / 100 * CPU_PERIOD_US * cpu_count)
+    return Limit(cpu_max=CpuMax(quota_us=max(MIN_CPU_QUOTA_US, quota), period_us=CPU_PERIOD_US))
+
+
+def _combine(current: Limit | None, new: Limit, reason: Reason) -> Limit:
+    """A container limited for two resources gets both limits, the tighter of each."""
+    if current is None:
+        return Limit(new.io_max, new.cpu_max, (reason,))
+    cpu = current.cpu_max
+    if new.cpu_max is not None and (cpu is None or new.cpu_max.quota_us < cpu.quota_us):
+        cpu = new.cpu_max
+    io = current.io_max
+    if new.io_max is not None and (io is None or (new.io_max.read_bps or 0) < (io.read_bps or 0)):
+        io = new.io_max
+    return Limit(io, cpu, (*current.reasons, reason))

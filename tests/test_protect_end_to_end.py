@@ -1,0 +1,124 @@
+"""Protect end to end: real sensors, governor and actuator processes, the real Docker engine
+and cgroups. A tier-1 container's own io trigger fires while a tier-3 I/O hog writes; the
+hog gets an io limit (in its cgroup file) and loses it once nothing protected stalls."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from services.actuator.block_devices import devices_backing
+from shared.cgroupfs import detect_layout, process_cgroups
+from shared.messages import Applied, PressureFact
+from tests.conftest import missing
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe
+from tests.support.processes import Service, wait_until, write_config
+
+# Direct I/O: v1 blkio counts and throttles only what does not go through the page cache.
+HOG = ("sh", "-c", "while :; do dd if=/dev/zero of=/hog bs=1M count=64 oflag=direct; done")
+# A stream's reads, as a job every 10 ms: each waits on the disk, so the cgroup stalls on io.
+STREAM = (
+    "sh",
+    "-c",
+    "while :; do dd if=/dev/zero of=/seg bs=64k count=4 oflag=direct 2>/dev/null; sleep 0.01; done",
+)
+
+
+def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_after(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    if not Path("/proc/pressure/io").exists():
+        missing("no PSI in this kernel")
+    devices = devices_backing("/var/lib/docker")
+    if not devices:
+        missing("no block device behind /var/lib/docker")
+    stream, hog = containers.run("stream", STREAM), containers.run("hog", HOG)
+    layout = detect_layout("/sys/fs/cgroup")
+    stream_cg = process_cgroups(layout, "/proc", containers.pid(stream))
+    if stream_cg.v2 is None or not (stream_cg.v2 / "io.pressure").exists():
+        missing("no cgroup2 io.pressure for containers on this host")
+    hog_cg = process_cgroups(layout, "/proc", containers.pid(hog))
+    limit_file = hog_cg.v2_file("io.max") or hog_cg.v1_file(
+        "blkio", "blkio.throttle.write_bps_device"
+    )
+    assert limit_file is not None
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "general": {"poll_interval_seconds": 1},
+            "tiers": {
+                1: {"containers": [containers.name("stream")]},
+                3: {"containers": [containers.name("hog")]},
+            },
+            # Only the protect rule may act here: the host's own pressure on this shared
+            # machine must not throttle the hog for ADRG's reasons.
+            "io_pressure": {"enabled": False},
+            "memory_pressure": {"enabled": False},
+            "thermal": {"enabled": False},
+            "protect": {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2},
+            "governor": {"lease_seconds": 10},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+    services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
+    try:
+        # The sensors' pressure fact says the stream's own io trigger fired.
+        probe.wait_for(
+            f"warden/{host_id}/sensors/pressure",
+            lambda s: any(
+                f.scope == stream and f.resource == "io"
+                for f in PressureFact.model_validate_json(s.payload).fired
+            ),
+            timeout=30,
+        )
+        # ... and, from its second reading on, its own stall share over the window.
+        probe.wait_for(
+            f"warden/{host_id}/sensors/pressure",
+            lambda s: any(
+                c.id == stream and any(st.resource == "io" for st in c.stall)
+                for c in PressureFact.model_validate_json(s.payload).containers
+            ),
+            timeout=30,
+        )
+
+        def hog_applied(seen: object) -> bool:
+            applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+            mine = [c for c in applied.containers if c.id == hog]
+            return bool(mine) and mine[0].io_max is not None
+
+        seen = probe.wait_for(f"warden/{host_id}/applied", hog_applied, timeout=60)
+        applied = Applied.model_validate_json(seen.payload)
+        (entry,) = [c for c in applied.containers if c.id == hog]
+        assert entry.io_max is not None and entry.io_max.write_bps is not None
+        assert any(r.startswith("protect(io.some_stall_percent > 5") for r in entry.reasons)
+        (other,) = [c for c in applied.containers if c.id == stream]
+        assert other.io_max is None and not other.paused  # the protected one is never touched
+        wait_until(
+            lambda: any(
+                line.split()[0] in devices and line.split()[-1] not in ("0", "wbps=max")
+                for line in limit_file.read_text().splitlines()
+                if line.strip()
+            ),
+            timeout=30,
+            what="the hog's cgroup file holds the io limit",
+        )
+        assert containers.state(hog) == "running"  # throttled, not paused
+
+        # The stream ends: nothing protected stalls, the limit is loosened away.
+        containers.api.remove_container(stream, force=True)
+        wait_until(
+            lambda: all(
+                line.split()[-1] in ("0", "wbps=max") or "wbps=max" in line
+                for line in limit_file.read_text().splitlines()
+                if line.strip()
+            ),
+            timeout=90,
+            what="the hog's io limit lifted",
+        )
+    finally:
+        for service in services:
+            service.kill(signal.SIGTERM)
