@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing
 from tests.support.broker import Mosquitto, free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
+from tests.support.real import missing
 from tests.test_web_api import running, stack_config
 
 # Kept for people to look at after a run (the test's own copy is under its tmp_path).
