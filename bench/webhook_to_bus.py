@@ -23,9 +23,9 @@ from bench.rig import HOST, POLL_SECONDS, Rig
 from services.sensors.streams import jellyfin
 from shared.messages import DesiredState, StreamsFact
 from tests.support.broker import free_port
+from tests.support.media_servers import FakeMediaServer, jellyfin_session
 from tests.support.probe import Probe
-from tests.test_streams_fakes import FakeMediaServer, jellyfin_session
-from tests.test_webhooks_parsers import jellyfin_body
+from tests.support.webhook_bodies import jellyfin_body
 
 API_KEY = "bench-key"
 POLL_TOPIC = "bench/polled/streams"

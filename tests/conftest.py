@@ -1,13 +1,12 @@
 """Fixtures on real parts: Mosquitto started here, the host's Docker engine, /proc, cgroups.
 
-Where a real part is missing, tests that need it are skipped, unless
-WARDEN_REQUIRE_REAL=1 (as scripts/test sets): then they fail, so CI can never
-pass by skipping what it was meant to test.
+Where a real part is missing, tests that need it go through the one skip policy,
+tests/support/real.py: skipped, unless WARDEN_REQUIRE_REAL=1 (as scripts/test
+sets), then failed, so CI can never pass by skipping what it was meant to test.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,14 +16,7 @@ import pytest
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers, ensure_image
 from tests.support.probe import Probe
-
-REQUIRE_REAL = os.environ.get("WARDEN_REQUIRE_REAL") == "1"
-
-
-def missing(what: str) -> None:
-    if REQUIRE_REAL:
-        pytest.fail(f"{what} (WARDEN_REQUIRE_REAL=1)")
-    pytest.skip(what)
+from tests.support.real import missing
 
 
 @pytest.fixture(scope="session")

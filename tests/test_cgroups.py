@@ -10,6 +10,7 @@ from services.actuator import cgroup_files
 from shared.cgroupfs import ProcessCgroups, detect_layout, process_cgroups, resident_bytes
 from shared.messages import IoMax
 from tests.support.docker_env import Containers
+from tests.support.real import missing
 
 MIB = 1024**2
 
@@ -141,7 +142,7 @@ def test_real_io_weight_is_written_and_read_back(real_cgroups: tuple[str, Proces
     try:
         path = cgroup_files.set_io_weight(cg, 500)
     except cgroup_files.Unsupported as exc:
-        pytest.skip(f"this host has no io weight: {exc}")
+        missing(f"this host has no io weight: {exc}")
     text = path.read_text().split()
     assert text[-1] in ("500", str(cgroup_files.v1_blkio_weight(500)))
 
@@ -152,7 +153,7 @@ def test_real_io_max_is_written_and_read_back(real_cgroups: tuple[str, ProcessCg
     _, cg = real_cgroups
     devices = devices_backing("/var/lib/docker")
     if not devices:
-        pytest.skip("no block device behind /var/lib/docker")
+        missing("no block device behind /var/lib/docker")
     path = cgroup_files.set_io_max(cg, devices, IoMax(read_bps=5 * MIB, write_bps=2 * MIB))
     assert f"{devices[0]} {5 * MIB}" in path.read_text() or f"rbps={5 * MIB}" in path.read_text()
     cgroup_files.set_io_max(cg, devices, None)
@@ -164,5 +165,5 @@ def test_real_v2_hierarchy_has_freeze_and_pressure_files(
 ) -> None:
     _, cg = real_cgroups
     if cg.v2 is None:
-        pytest.skip("no cgroup2 hierarchy on this host")
+        missing("no cgroup2 hierarchy on this host")
     assert cg.v2_file("cgroup.freeze") is not None and cg.v2_file("memory.pressure") is not None

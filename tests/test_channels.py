@@ -14,9 +14,9 @@ from services.notifier.home_assistant.discovery import config_topic, node_filter
 from shared import channels
 from shared.channels import CHANNELS, USERS, Channel
 from shared.topics import SensorKind, ServiceName, Topics
-from tests.conftest import missing
 from tests.support.acl_broker import AclBroker, Client, mosquitto_passwd
 from tests.support.processes import REPO, wait_until
+from tests.support.real import missing
 
 ACL = REPO / "deploy" / "mosquitto" / "acl"
 HOST = "h1"

@@ -30,12 +30,12 @@ from shared import __version__
 from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config import WardenConfig
 from shared.messages import DesiredState
-from tests.conftest import missing
 from tests.support import compose_stack as cs
 from tests.support.acl_broker import Client, mosquitto_passwd
 from tests.support.broker import free_port, wait_for_port
 from tests.support.docker_env import ensure_image
 from tests.support.processes import REPO, wait_until
+from tests.support.real import missing
 
 # The first test carries the build (a few minutes on a fresh machine).
 pytestmark = pytest.mark.timeout(1200)

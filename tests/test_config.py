@@ -12,8 +12,8 @@ import yaml
 
 from shared.config import ConfigError, load_config, parse_config
 from shared.units import parse_size
-from tests.conftest import missing
 from tests.support.processes import REPO
+from tests.support.real import missing
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_README = REPO.parent / "shared" / "seeds" / "adrg-readme.txt"

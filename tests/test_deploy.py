@@ -25,11 +25,11 @@ from supervisor.options import ClientOptions, ServerOptions
 
 from services import stack
 from shared.config import WardenConfig
-from tests.conftest import missing
 from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.compose_stack import compose_command, compose_file_for
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
+from tests.support.real import missing
 
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 DEPLOY = REPO / "deploy"

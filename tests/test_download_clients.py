@@ -17,7 +17,6 @@ from services.actuator.download_clients import (
 )
 from shared.config.model import DownloadThrottle
 from shared.messages import DesiredState
-from tests.conftest import missing
 from tests.support.broker import Mosquitto
 from tests.support.download_daemons import (
     QBT_PASSWORD,
@@ -29,6 +28,7 @@ from tests.support.download_daemons import (
 from tests.support.http_capture import Capture
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
+from tests.support.real import missing
 
 MIB = 1024**2
 

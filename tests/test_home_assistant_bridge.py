@@ -21,9 +21,9 @@ from services.notifier.home_assistant.discovery import config_topic, discovery_m
 from shared.config.model import WardenConfig
 from shared.messages import ContainerFact, ContainerInventory, DesiredState, Event, LastDecision
 from tests.support.broker import Mosquitto
+from tests.support.ha_schema import check_discovery
 from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
-from tests.test_home_assistant_discovery import check_discovery
 
 
 def ha_config(tmp_path: Path, broker: Mosquitto, host_id: str) -> Path:

@@ -27,12 +27,12 @@ from services import stack
 from shared.config import load_config
 from shared.messages import Applied
 from shared.secrets import ensure_secret_file
-from tests.conftest import missing
 from tests.support import netns
 from tests.support.broker import free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.real import missing
 from tests.support.web import client
 
 REPO = Path(__file__).resolve().parents[1]

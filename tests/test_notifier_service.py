@@ -13,9 +13,9 @@ import pytest
 from services.notifier.outbox import OutboxFile
 from shared.messages import Event
 from tests.support.broker import Mosquitto
+from tests.support.http_capture import Reply, Scripted
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
-from tests.test_notifier_delivery import Reply, Scripted
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.sensors.pressure import PressureParseError, parse_pressure, read_pressure
-from tests.conftest import missing
+from tests.support.real import missing
 
 GOOD = (
     "some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\n"

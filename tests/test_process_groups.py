@@ -40,10 +40,10 @@ from shared.messages import (
     ThermalFact,
 )
 from shared.process_groups import find_group_processes, group_of, read_identity
-from tests.conftest import missing
 from tests.support.broker import Mosquitto
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
+from tests.support.real import missing
 
 LOG = Log("test.processes")
 ENCODERS = ProcessGroup(

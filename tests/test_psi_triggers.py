@@ -23,8 +23,8 @@ from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config.model import WardenConfig
 from shared.logs import Log
 from shared.messages import PsiTriggerFired
-from tests.conftest import missing
 from tests.support.docker_env import Containers
+from tests.support.real import missing, not_applicable
 
 TWO_S = 2_000_000
 
@@ -141,7 +141,7 @@ def test_refusals_are_explained_and_arm_nothing(tmp_path: Path) -> None:
         bad = [TriggerSpec("memory", "some", 1000, TWO_S), TriggerSpec("cpu", "some", 10, 1000)]
         problem = triggers.add(HOST, host_paths("/proc"), bad)
         if problem is None:
-            pytest.skip("this process may use any window (CAP_SYS_RESOURCE)")
+            not_applicable("this process may use any window (CAP_SYS_RESOURCE)")
         assert "/proc/pressure/cpu" in problem and "multiple of 2 s" in problem
         assert triggers.scopes() == set()  # the memory trigger opened first was closed again
 

@@ -14,12 +14,12 @@ import pytest
 
 from shared.messages import Action, Applied, ContainerIntent, DesiredState, Event, Reason
 from shared.signing import Keyring, load_keyring, new_key, sign
-from tests.conftest import missing
 from tests.support.acl_broker import AclBroker, mosquitto_passwd
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.real import missing
 
 SENDER = "0123456789abcdef"
 

@@ -26,10 +26,10 @@ from shared.messages import (
     StreamsFact,
 )
 from tests.support.broker import Mosquitto, free_port
+from tests.support.media_servers import FakeMediaServer, jellyfin_session
 from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, write_config
-from tests.test_streams_fakes import FakeMediaServer, jellyfin_session
-from tests.test_webhooks_parsers import jellyfin_body
+from tests.support.webhook_bodies import jellyfin_body
 
 TOKEN = "hook-s3cret"
 COOLDOWN = 1

@@ -16,7 +16,7 @@ from services.sensors.streams import emby, jellyfin, plex, query_sessions, tautu
 from services.sensors.streams.common import StreamQueryError
 from shared.config.model import MediaMode
 from shared.messages import StreamSession
-from tests.test_streams_fakes import (
+from tests.support.media_servers import (
     JELLYFIN_SESSIONS,
     PLEX_SESSIONS,
     PLEX_XML,

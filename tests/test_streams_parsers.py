@@ -15,7 +15,7 @@ from services.sensors.streams.common import (
 )
 from shared.config.model import MediaMode
 from shared.messages import StreamSession
-from tests.test_streams_fakes import (
+from tests.support.media_servers import (
     JELLYFIN_IDLE,
     JELLYFIN_SESSIONS,
     PLEX_EMPTY,

@@ -21,8 +21,8 @@ from shared.logs import Log
 from shared.messages import StreamsFact
 from shared.runtime import ServiceLoop
 from tests.support.broker import free_port
-from tests.test_streams_fakes import FakeMediaServer, jellyfin_session
-from tests.test_webhooks_parsers import jellyfin_body
+from tests.support.media_servers import FakeMediaServer, jellyfin_session
+from tests.support.webhook_bodies import jellyfin_body
 
 
 class Published:

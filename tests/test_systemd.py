@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from shared.sd_notify import notify, watchdog_interval
-from tests.conftest import missing
 from tests.support.broker import Mosquitto
 from tests.support.processes import REPO, Service, write_config
+from tests.support.real import missing
 
 UNITS = REPO / "deploy" / "systemd"
 SERVICES = ("sensors", "governor", "actuator", "notifier")

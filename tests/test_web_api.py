@@ -3,52 +3,14 @@ through the real governor and actuator, and ADRG's /status says so."""
 
 from __future__ import annotations
 
-import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.broker import Mosquitto, free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
-from tests.support.web import client
-
-ADMIN = "admin-secret-token-1234"
-
-
-def stack_config(
-    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, port: int, **extra
-) -> Path:  # type: ignore[no-untyped-def]
-    return write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "tiers": {
-                1: {"containers": [containers.name("db")]},
-                3: {"containers": [f"{containers.prefix}-t3*"]},
-            },
-            "governor": {"lease_seconds": 10, "renew_seconds": 2},
-            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
-            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
-            **extra,
-        },
-    )
-
-
-@contextmanager
-def running(cfg: Path, tmp_path: Path, probe: Probe, host_id: str, *names: str) -> Iterator[dict]:
-    services = {name: Service(name, cfg, tmp_path) for name in names}
-    try:
-        for name in names:
-            probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
-        yield services
-    finally:
-        for service in services.values():
-            service.kill(signal.SIGTERM)
+from tests.support.processes import wait_until
+from tests.support.web import ADMIN, client, running, stack_config
 
 
 def test_trigger_over_http_pauses_tier3_and_status_shows_why(

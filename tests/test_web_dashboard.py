@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing
 from tests.support.broker import Mosquitto, free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
-from tests.test_web_api import running, stack_config
+from tests.support.real import missing
+from tests.support.web import running, stack_config
 
 # Kept for people to look at after a run (the test's own copy is under its tmp_path).
 SCREENSHOT = Path("/tmp/warden-dashboard.png")
@@ -152,8 +152,8 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
     from selenium.webdriver.common.by import By
 
     from shared.messages import Applied, AppliedContainer, DesiredState
+    from tests.support.host_facts import publish_facts
     from tests.support.processes import Service, write_config
-    from tests.test_web_resources import publish_facts
 
     broker, probe = central
     nas, mini, pi = (f"{host_id}-{n}" for n in ("nas", "mini", "pi"))

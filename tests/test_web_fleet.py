@@ -16,10 +16,10 @@ from services.web.status import host_summary
 from services.web.view import Fleet, View
 from shared.messages import HostUsage, ResourcesFact
 from tests.support.broker import Mosquitto
+from tests.support.host_facts import publish_facts
 from tests.support.probe import Probe
 from tests.support.processes import wait_until, write_config
 from tests.support.web import InProcessWeb
-from tests.test_web_resources import publish_facts
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from tests.support.broker import Mosquitto, free_port
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until
-from tests.support.web import client
-from tests.test_web_api import running, stack_config
+from tests.support.web import client, running, stack_config
 
 NOW = 1_000_000.0
 T3 = ContainerFact(id="a" * 12, name="tdarr", state="running", tier=3)

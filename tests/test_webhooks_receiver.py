@@ -13,7 +13,7 @@ import requests
 from services.sensors.streams.receiver import WebhookReceiver, route
 from services.sensors.streams.webhooks import WebhookEvent
 from shared.logs import Log
-from tests.test_webhooks_parsers import jellyfin_body, plex_multipart, plex_payload, tautulli_body
+from tests.support.webhook_bodies import jellyfin_body, plex_multipart, plex_payload, tautulli_body
 
 
 class Events:

@@ -1,9 +1,13 @@
-"""The web service, in process on a real broker (for the HTTP-level tests) or as a process."""
+"""The web service, in process on a real broker (for the HTTP-level tests) or as a process
+(with the governor, actuator and sensors beside it, for the tests through the whole stack)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,7 +19,10 @@ from shared.logs import Log
 from shared.runtime import ServiceLoop
 from shared.service import ServiceContext
 from shared.topics import Topics
-from tests.support.broker import free_port, wait_for_port
+from tests.support.broker import Mosquitto, free_port, wait_for_port
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe
+from tests.support.processes import Service, write_config
 
 
 class InProcessWeb:
@@ -52,3 +59,39 @@ def client(port: int, token: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     wait_for_port(port, timeout=20)
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10)
+
+
+ADMIN = "admin-secret-token-1234"
+
+
+def stack_config(
+    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, port: int, **extra
+) -> Path:  # type: ignore[no-untyped-def]
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "tiers": {
+                1: {"containers": [containers.name("db")]},
+                3: {"containers": [f"{containers.prefix}-t3*"]},
+            },
+            "governor": {"lease_seconds": 10, "renew_seconds": 2},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
+            **extra,
+        },
+    )
+
+
+@contextmanager
+def running(cfg: Path, tmp_path: Path, probe: Probe, host_id: str, *names: str) -> Iterator[dict]:
+    services = {name: Service(name, cfg, tmp_path) for name in names}
+    try:
+        for name in names:
+            probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
+        yield services
+    finally:
+        for service in services.values():
+            service.kill(signal.SIGTERM)

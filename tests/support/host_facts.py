@@ -1,0 +1,109 @@
+"""One host's retained facts, desired state, applied state and last decision, as a running
+stack leaves them on the bus: what the web views read, without running the stack."""
+
+from __future__ import annotations
+
+from shared.messages import (
+    Applied,
+    AppliedContainer,
+    ContainerFact,
+    ContainerIntent,
+    ContainerInventory,
+    DesiredState,
+    GpuFact,
+    HostUsage,
+    LastDecision,
+    PressureFact,
+    PressureLine,
+    Reason,
+    ResourcePressure,
+    ResourcesFact,
+    ThermalFact,
+)
+from tests.support.probe import Probe
+
+
+def line(avg10: float) -> PressureLine:
+    return PressureLine(avg10=avg10, avg60=avg10 / 2, avg300=0, total=1)
+
+
+def publish_facts(probe: Probe, host: str) -> None:
+    base = f"warden/{host}"
+    facts = {
+        "sensors/resources": ResourcesFact(
+            host=host,
+            machine=HostUsage(
+                cpu_count=2,
+                cpu_percent=37.5,
+                cpu_per_core_percent=[50.0, 25.0],
+                memory_total_bytes=8 * 2**30,
+                memory_available_bytes=2 * 2**30,
+                memory_used_percent=75.0,
+                disk_read_bytes_per_second=1000.0,
+                disk_write_bytes_per_second=500.0,
+            ),
+        ),
+        "sensors/pressure": PressureFact(
+            host=host,
+            cpu=ResourcePressure(some=line(5)),
+            memory=ResourcePressure(some=line(60), full=line(1)),
+            io=ResourcePressure(some=line(10), full=line(2)),
+        ),
+        "sensors/thermal": ThermalFact(host=host, available=True, hottest="zone/x", max_celsius=71),
+        "sensors/gpu": GpuFact(host=host, available=False, reasons=["no GPU"]),
+        "sensors/containers": ContainerInventory(
+            host=host,
+            cpu_count=2,
+            containers=[
+                ContainerFact(id="a" * 12, name="tdarr", state="running", tier=3),
+                ContainerFact(id="b" * 12, name="sonarr", state="running", tier=2),
+            ],
+        ),
+        "desired": DesiredState(
+            host=host,
+            seq=4,
+            lease_seconds=30,
+            containers={
+                "tdarr": ContainerIntent(
+                    tier=3,
+                    memory_high=2**28,
+                    reasons=[
+                        Reason(
+                            rule="memory_squeeze",
+                            metric="memory.some_avg10",
+                            value=60,
+                            threshold=50,
+                        )
+                    ],
+                )
+            },
+        ),
+        "applied": Applied(
+            host=host,
+            mode="desired",
+            seq=4,
+            containers=[
+                AppliedContainer(
+                    name="tdarr",
+                    id="a" * 12,
+                    tier=3,
+                    paused=False,
+                    cpu_weight=10,
+                    io_weight=10,
+                    memory_high=2**28,
+                    memory_max=None,
+                    reasons=["memory_squeeze"],
+                )
+            ],
+        ),
+    }
+    for leaf, message in facts.items():
+        probe.publish(f"{base}/{leaf}", message.model_dump_json(), retain=True)
+    decision = LastDecision(
+        host=host,
+        container="tdarr",
+        action="enforce",
+        summary="tdarr: memory.high (memory_squeeze)",
+        reasons=["x"],
+    )
+    probe.publish(f"{base}/governor/decision", decision.model_dump_json())
