@@ -10,11 +10,11 @@ from pathlib import Path
 from services.actuator.block_devices import devices_backing
 from shared.cgroupfs import detect_layout, process_cgroups
 from shared.messages import Applied, PressureFact
-from tests.conftest import missing
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.real import missing
 
 # Direct I/O: v1 blkio counts and throttles only what does not go through the page cache.
 HOG = ("sh", "-c", "while :; do dd if=/dev/zero of=/hog bs=1M count=64 oflag=direct; done")

@@ -19,12 +19,12 @@ from services.sensors.psi_triggers import (
     stall_threshold_us,
     trigger_specs,
 )
-from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config.model import WardenConfig
 from shared.logs import Log
 from shared.messages import PsiTriggerFired
 from tests.support.docker_env import Containers
-from tests.support.real import missing, not_applicable
+from tests.support.psi import container_cgroup, need_psi
+from tests.support.real import not_applicable
 
 TWO_S = 2_000_000
 
@@ -127,13 +127,8 @@ class Recorder:
             return True
 
 
-def _need_psi() -> None:
-    if not Path("/proc/pressure/memory").exists():
-        missing("this kernel has no PSI (/proc/pressure)")
-
-
 def test_refusals_are_explained_and_arm_nothing(tmp_path: Path) -> None:
-    _need_psi()
+    need_psi()
     rec = Recorder()
     triggers = PsiTriggers(rec.on_fire, rec.on_lost, Log("test"))
     try:
@@ -152,7 +147,7 @@ def test_refusals_are_explained_and_arm_nothing(tmp_path: Path) -> None:
 
 
 def test_host_triggers_arm_on_the_real_kernel() -> None:
-    _need_psi()
+    need_psi()
     rec = Recorder()
     triggers = PsiTriggers(rec.on_fire, rec.on_lost, Log("test"))
     try:
@@ -169,16 +164,8 @@ def test_host_triggers_arm_on_the_real_kernel() -> None:
 LOAD = ("sh", "-c", "sleep 1; dd if=/dev/zero of=/big bs=1M count=600; rm -f /big; sleep 3600")
 
 
-def container_cgroup(containers: Containers, cid: str) -> Path:
-    layout = detect_layout("/sys/fs/cgroup")
-    v2 = process_cgroups(layout, "/proc", containers.pid(cid)).v2
-    if v2 is None or not (v2 / "memory.pressure").exists():
-        missing("no cgroup2 pressure files for containers on this host")
-    return v2
-
-
 def test_a_container_trigger_fires_under_a_load_it_creates(containers: Containers) -> None:
-    _need_psi()
+    need_psi()
     cid = containers.run("psi", LOAD, mem_limit="16m")
     directory = container_cgroup(containers, cid)
     rec = Recorder()

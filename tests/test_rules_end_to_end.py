@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from shared.cgroupfs import detect_layout, process_cgroups
 from shared.messages import (
     Action,
@@ -26,6 +24,7 @@ from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.real import missing
 
 MIB = 1024**2
 # Stops at once on SIGTERM, so a restart does not wait out Docker's kill timeout.
@@ -145,7 +144,7 @@ def test_io_pressure_throttles_tier3_and_releases_after_recovery(
 
     devices = devices_backing("/var/lib/docker")
     if not devices:
-        pytest.skip("no block device behind /var/lib/docker")
+        missing("no block device behind /var/lib/docker")
     t3 = containers.run("t3")
     cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(t3))
     limit_file = cg.v2_file("io.max") or cg.v1_file("blkio", "blkio.throttle.read_bps_device")

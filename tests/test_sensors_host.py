@@ -10,8 +10,8 @@ from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, write_config
-from tests.test_psi_triggers import _need_psi, container_cgroup
-from tests.test_thermal import intel_desktop
+from tests.support.psi import container_cgroup, need_psi
+from tests.support.sysfs_machines import intel_desktop
 
 # Writes through the page cache of the container's 16 MiB cgroup: it stalls on memory and io.
 # busybox's sh runs its applets itself, whichever links the test image has.
@@ -29,7 +29,7 @@ def pressure(seen: Seen) -> PressureFact:
 def test_a_trigger_on_a_managed_container_publishes_at_once(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
-    _need_psi()
+    need_psi()
     cid = containers.run("bulk", mem_limit="16m")
     container_cgroup(containers, cid)
     config = write_config(
