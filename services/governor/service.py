@@ -39,7 +39,7 @@ from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.signing import Signed, sign, verify
-from shared.topics import OFFLINE, ONLINE
+from shared.topics import OFFLINE, ONLINE, SensorKind
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -77,19 +77,19 @@ class GovernorService:
         self._readings: dict[str, str] = {}
 
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
-        bus.subscribe(topics.sensor("pressure"), model_decoder(PressureFact), self.on_pressure)
+        # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
+        timed_facts: tuple[tuple[SensorKind, type[Message]], ...] = (
+            ("pressure", PressureFact),
+            ("resources", ResourcesFact),
+            ("thermal", ThermalFact),
+            ("gpu", GpuFact),
+        )
+        for kind, model in timed_facts:
+            bus.subscribe(topics.sensor(kind), model_decoder(model), self.on_host_fact(kind))
         bus.subscribe(
             topics.sensor("containers"), model_decoder(ContainerInventory), self.on_inventory
         )
         bus.subscribe(topics.sensor("streams"), model_decoder(StreamsFact), self.on_streams)
-        # Process groups: host usage, temperatures and GPUs, and the run-time preset.
-        bus.subscribe(
-            topics.sensor("resources"), model_decoder(ResourcesFact), self.on_host_fact("resources")
-        )
-        bus.subscribe(
-            topics.sensor("thermal"), model_decoder(ThermalFact), self.on_host_fact("thermal")
-        )
-        bus.subscribe(topics.sensor("gpu"), model_decoder(GpuFact), self.on_host_fact("gpu"))
         bus.subscribe(topics.preset_set, parse_preset, self.on_preset_set)
         bus.subscribe(topics.settings, model_decoder(ResourceSettings), self.on_settings)
         bus.subscribe(topics.overrides, model_decoder(Overrides), self.on_overrides)
@@ -126,13 +126,11 @@ class GovernorService:
             return False
         return True
 
-    def on_pressure(self, received: Received[PressureFact]) -> None:
-        if self._own_host(received):
-            seen_at = self.clock()
-            if received.retained:
-                seen_at = min(seen_at, received.value.ts)  # a retained reading is old news
-            self.facts = replace(self.facts, pressure=received.value, pressure_seen_at=seen_at)
-            self.evaluate()
+    def seen_at(self, received: Received[Any]) -> float:
+        """When the reading was taken, as far as staleness goes: now, or for a retained one,
+        kept by the broker maybe for hours, as old as its sender says at least."""
+        now = self.clock()
+        return min(now, received.value.ts) if received.retained else now
 
     def on_inventory(self, received: Received[ContainerInventory]) -> None:
         if self._own_host(received):
@@ -143,10 +141,7 @@ class GovernorService:
         if not self._own_host(received):
             return
         fact = received.value
-        seen_at = self.clock()
-        if received.retained:
-            # Kept by the broker, maybe for hours: it is as old as its sender says, at least.
-            seen_at = min(seen_at, fact.ts)
+        seen_at = self.seen_at(received)
         if fact.count != self.facts.streams:
             log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
@@ -159,11 +154,10 @@ class GovernorService:
         def handle(received: Received[Message]) -> None:
             if not self._own_host(received):
                 return
-            seen_at = self.clock()
-            if received.retained:
-                # Kept by the broker, maybe for hours: it is as old as its sender says, at least.
-                seen_at = min(seen_at, received.value.ts)
-            update: dict[str, Any] = {kind: received.value, f"{kind}_seen_at": seen_at}
+            update: dict[str, Any] = {
+                kind: received.value,
+                f"{kind}_seen_at": self.seen_at(received),
+            }
             self.facts = replace(self.facts, **update)
             self.evaluate()
 
