@@ -160,15 +160,17 @@ class ActuatorService:
 
     # --- inputs ----------------------------------------------------------
 
+    def foreign(self, what: str, host: str) -> bool:
+        """True, and refused, when a message is for another host. The same words each time,
+        so a stream of them is one report."""
+        if host == self.cfg.host_id:
+            return False
+        self.refuse(Refusal(target=what, reason=f"for host {host!r}, this is {self.cfg.host_id!r}"))
+        return True
+
     def on_desired(self, received: Received[DesiredState]) -> None:
         desired = received.value
-        if desired.host != self.cfg.host_id:
-            self.refuse(
-                Refusal(
-                    target=f"desired seq {desired.seq}",
-                    reason=f"for host {desired.host!r}, this is {self.cfg.host_id!r}",
-                )
-            )
+        if self.foreign("desired state", desired.host):
             return
         if received.retained:
             # Stored by the broker: maybe from a governor long dead. Wait for a renewal.
@@ -201,13 +203,7 @@ class ActuatorService:
     def on_action(self, received: Received[Action]) -> None:
         action = received.value
         store, log = self.host.store, self.ctx.log
-        if action.host != self.cfg.host_id:
-            self.refuse(
-                Refusal(
-                    target=f"action {action.id}",
-                    reason=f"for host {action.host!r}, this is {self.cfg.host_id!r}",
-                )
-            )
+        if self.foreign(f"action {action.kind}", action.host):
             return
         if (problem := self.admission.action(action)) is not None:
             self.ctx.log.warning("action.refused", id=action.id, reason=problem)
