@@ -213,6 +213,8 @@ class ActuatorService:
             log.info("action.duplicate", id=action.id, container=action.container)
             return
         history = store.restarts
+        # Wall-clock, not the loop's monotonic clock: the restart limits are kept in the
+        # state file and must hold across the actuator's own restarts.
         refusal = restart_refusal(
             action.container,
             action.reasons,
