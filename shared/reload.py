@@ -16,7 +16,9 @@ from shared.config import WardenConfig
 
 # Read once at start by every service: the bus login and topics, the host id in
 # every message, logging.
-RESTART_ONLY_EVERYWHERE = ("host_id", "mqtt", "general")
+# The signing key is read once, by the governor and the actuator: a rotation restarts
+# them (README, "Security model"); the bridge is the broker's config, written at start.
+RESTART_ONLY_EVERYWHERE = ("host_id", "mqtt", "general", "security", "bridge")
 
 
 class Reloadable(Protocol):
