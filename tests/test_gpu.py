@@ -26,6 +26,7 @@ from services.sensors.gpu.nvml import (
 )
 from services.sensors.gpu.sysfs_amd_intel import SysfsGpuReader, busy_from_idle, list_cards
 from shared.config.model import GpuSensors
+from tests.support.sysfs_machines import write
 
 GIB = 1024**3
 
@@ -308,14 +309,6 @@ def test_nvidia_smi_garbage_value_is_unknown_with_the_reason() -> None:
 
 
 # --- AMD and Intel sysfs -------------------------------------------------------------
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def rx6600(root: Path) -> Path:
