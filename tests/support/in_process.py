@@ -60,15 +60,21 @@ class InProcess:
         self.ctx.loop.run()  # runs nothing but the service's on_stop callbacks
 
 
-def build(name: ServiceName, config: Path, make: Callable[[ServiceContext], object]) -> InProcess:
+def context(name: ServiceName, config: Path, bus_type: type[Bus] = Bus) -> ServiceContext:
+    """What shared.service.run_service hands a service, without starting the bus or loop."""
     loaded = load_config(config)
     cfg = loaded.config
     log = Log(f"test.{name}")
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
-    bus = RecordingBus(cfg.mqtt, topics, name, loop, log)
-    bus.published = []
-    keyring = keyring_or_exit(name, cfg)
+    bus = bus_type(cfg.mqtt, topics, name, loop, log)
     args = argparse.Namespace(dry_run=False)
-    ctx = ServiceContext(name, loaded, args, topics, bus, loop, log, keyring)
+    return ServiceContext(name, loaded, args, topics, bus, loop, log, keyring_or_exit(name, cfg))
+
+
+def build(name: ServiceName, config: Path, make: Callable[[ServiceContext], object]) -> InProcess:
+    ctx = context(name, config, RecordingBus)
+    bus = ctx.bus
+    assert isinstance(bus, RecordingBus)
+    bus.published = []
     return InProcess(name, make(ctx), ctx, bus, bus.published)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import threading
 from collections.abc import Iterator
@@ -13,14 +12,9 @@ from pathlib import Path
 import httpx
 
 from services.web.service import WebService
-from shared.bus import Bus
-from shared.config import load_config
-from shared.logs import Log
-from shared.runtime import ServiceLoop
-from shared.service import ServiceContext
-from shared.topics import Topics
 from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.docker_env import Containers
+from tests.support.in_process import context
 from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
 
@@ -30,13 +24,8 @@ class InProcessWeb:
     tests call the app through httpx's ASGI-free TestClient."""
 
     def __init__(self, config: Path) -> None:
-        loaded = load_config(config)
-        cfg = loaded.config
-        log = Log("test.web")
-        self.loop = ServiceLoop(log)
-        topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
-        self.bus = Bus(cfg.mqtt, topics, "web", self.loop, log)
-        ctx = ServiceContext("web", loaded, argparse.Namespace(), topics, self.bus, self.loop, log)
+        ctx = context("web", config)
+        self.loop, self.bus = ctx.loop, ctx.bus
         self.service = WebService(ctx, serve=False)
         self._thread = threading.Thread(target=self.loop.run, daemon=True)
 
