@@ -60,28 +60,18 @@ def test_a_killed_governor_comes_back_to_the_same_desired_state(
 
 
 def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> None:
-    import argparse
-
     from services.governor.service import GovernorService
-    from shared.bus import Bus, Received
-    from shared.config import load_config
-    from shared.logs import Log
+    from shared.bus import Received
     from shared.messages import GovernorMemory, Trigger
-    from shared.runtime import ServiceLoop
-    from shared.service import ServiceContext
-    from shared.topics import Topics
+    from tests.support.in_process import context
 
     cfg_path = write_config(
         tmp_path / "config.yaml",
         {"host_id": "h", "media_mode": {"enabled": True, "provider": "webhook"}},
     )
-    loaded = load_config(cfg_path)
-    log = Log("test.governor")
-    loop = ServiceLoop(log)
-    topics = Topics("warden", "h")
     # A bus never started: what it would publish is queued, nothing leaves this test.
-    bus = Bus(loaded.config.mqtt, topics, "governor", loop, log)
-    ctx = ServiceContext("governor", loaded, argparse.Namespace(), topics, bus, loop, log)
+    ctx = context("governor", cfg_path)
+    topics = ctx.topics
     governor = GovernorService(ctx)
 
     governor.on_trigger(Received(topics.trigger, Trigger(event="media_start"), False))
