@@ -33,7 +33,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from bench.rig import HOST, Rig
-from services.governor.policy import Facts, decide
+from services.governor.policy import Facts, Memory, decide
 from shared.bridge import bridge_conf
 from shared.config import load_config
 from shared.config.model import WardenConfig
@@ -44,12 +44,12 @@ from shared.messages import (
     ContainerInventory,
     ContainerUsage,
     DesiredState,
-    GovernorMemory,
     HostUsage,
     PressureFact,
     PressureLine,
     ResourcePressure,
     ResourcesFact,
+    Switches,
 )
 from tests.support.broker import free_port, wait_for_port
 
@@ -329,7 +329,7 @@ def governor(counts: list[int], repeats: int = 20) -> None:
                 ],
             ),
         )
-        memory = GovernorMemory(media_forced=True)
+        memory = Memory(Switches(media_forced=True))
         matcher = cfg.tier_matcher()
         decide_times, json_times = [], []
         size = 0

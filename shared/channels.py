@@ -29,6 +29,7 @@ from shared.messages import (
     ContainerInventory,
     DesiredState,
     Event,
+    GovernorMemory,
     GpuFact,
     LastDecision,
     PressureFact,
@@ -114,8 +115,18 @@ CHANNELS: tuple[Channel, ...] = (
         ("governor",),
         "host",
         "the desired state: per container paused / memory.high / cpu.max / io.max with "
-        "reasons, a `seq` and a `lease_seconds`; it changes only when what is enforced "
-        "does (and on each renewal)",
+        "reasons, a `seq` and a `lease_seconds`; only intents, nothing the actuator does "
+        "not apply; it changes only when what is enforced does (and on each renewal)",
+    ),
+    Channel(
+        "{root}/{host}/governor/memory",
+        GovernorMemory,
+        True,
+        ("governor",),
+        "host",
+        "what the governor remembers across its restart: the trigger switches, a status "
+        "(media mode, thermal stage, io throttled) and each rule's own memory; it goes "
+        "out with each desired state that changes and on renewal, if it changed",
     ),
     Channel(
         "{root}/{host}/actions",

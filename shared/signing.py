@@ -19,18 +19,20 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from shared.messages.actions import Action
 from shared.messages.desired import DesiredState
+from shared.messages.memory import GovernorMemory
 from shared.messages.signature import Signature
 
 KEY_FILE_ENV = "WARDEN_SIGNING_KEY_FILE"
 MIN_KEY_CHARS = 32
 
-Signed = TypeVar("Signed", DesiredState, Action)
+Signed = TypeVar("Signed", DesiredState, Action, GovernorMemory)
 
 
 class SigningError(ValueError):
@@ -75,12 +77,19 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def _mac(key: bytes, message: DesiredState | Action) -> str:
+def _mac(key: bytes, message: DesiredState | Action | GovernorMemory) -> str:
+    return _mac_of(key, type(message).__name__, message.model_dump(mode="json"))
+
+
+def _mac_of(key: bytes, kind: str, payload: Mapping[str, Any]) -> str:
     # Canonical JSON of everything but the MAC, behind the model's name so that a
     # desired state's signature can never pass for an action's.
-    body = message.model_dump(mode="json", exclude={"signature": {"mac"}})
+    body = dict(payload)
+    signature = body.get("signature")
+    if isinstance(signature, dict):
+        body["signature"] = {k: v for k, v in signature.items() if k != "mac"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    data = f"{type(message).__name__}\n{text}".encode()
+    data = f"{kind}\n{text}".encode()
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
@@ -92,11 +101,18 @@ def sign(message: Signed, keyring: Keyring, sender: str, epoch: int) -> Signed:
     return unsigned.model_copy(update={"signature": Signature(sender=sender, epoch=epoch, mac=mac)})
 
 
-def verify(message: DesiredState | Action, keyring: Keyring) -> str | None:
+def verify(message: DesiredState | Action | GovernorMemory, keyring: Keyring) -> str | None:
     """Why the message's signature is not good, or None when one of the keys made it."""
-    if message.signature is None:
+    return verify_payload(type(message).__name__, message.model_dump(mode="json"), keyring)
+
+
+def verify_payload(kind: str, payload: Mapping[str, Any], keyring: Keyring) -> str | None:
+    """verify() for a payload as it came, parsed JSON: for one no current model describes
+    (a desired state from before an upgrade)."""
+    signature = payload.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("mac"), str):
         return "unsigned"
-    macs = (_mac(key, message) for key in keyring.keys)
-    if not any(hmac.compare_digest(mac, message.signature.mac) for mac in macs):
+    macs = (_mac_of(key, kind, payload) for key in keyring.keys)
+    if not any(hmac.compare_digest(mac, signature["mac"]) for mac in macs):
         return "bad signature"
     return None

@@ -27,6 +27,10 @@ class Topics:
         return f"{self._base}/desired"
 
     @property
+    def governor_memory(self) -> str:
+        return f"{self._base}/governor/memory"
+
+    @property
     def actions(self) -> str:
         return f"{self._base}/actions"
 

@@ -31,6 +31,7 @@ from shared.messages import (
     ContainerInventory,
     DesiredState,
     Event,
+    GovernorMemory,
     GpuFact,
     HostUsage,
     LastDecision,
@@ -39,6 +40,7 @@ from shared.messages import (
     ResourcePressure,
     ResourcesFact,
     StreamsFact,
+    Switches,
     ThermalFact,
 )
 from shared.messages.overrides import Override, Overrides
@@ -66,6 +68,9 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         ThermalFact(host=HOST, available=True, max_celsius=50.0),
         GpuFact(host=HOST, available=False),
         DesiredState(host=HOST, seq=1, lease_seconds=30),
+        GovernorMemory(
+            host=HOST, switches=Switches(media_forced=True), rules={"thermal": {"stage": 1}}
+        ),
         Action(host=HOST, kind="restart", container="fz-t3", reasons=[{"rule": "x"}]),
         Applied(host=HOST, mode="baseline"),
         Event(host=HOST, kind="refusal", source="actuator", message="m"),

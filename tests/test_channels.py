@@ -55,6 +55,7 @@ def test_every_topic_the_code_builds_is_one_channel() -> None:
         *(t.sensor(kind) for kind in typing.get_args(SensorKind)),
         *(t.availability(name) for name in typing.get_args(ServiceName)),
         t.desired,
+        t.governor_memory,
         t.actions,
         t.applied,
         t.events,
@@ -78,6 +79,7 @@ def test_every_topic_the_code_builds_is_one_channel() -> None:
     assert members == {
         "sensor",
         "availability",
+        "governor_memory",
         "desired",
         "actions",
         "applied",

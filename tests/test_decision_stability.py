@@ -12,7 +12,6 @@ from shared.messages import (
     ContainerFact,
     ContainerInventory,
     DesiredState,
-    GovernorMemory,
     LastDecision,
     PressureFact,
     PressureLine,
@@ -22,6 +21,7 @@ from tests.support.broker import Mosquitto
 from tests.support.household import CFG, MATCHER, inventory
 from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
+from tests.support.views import remembered, switched
 
 
 def io_fact(avg10: float, host: str = "h") -> PressureFact:
@@ -30,7 +30,7 @@ def io_fact(avg10: float, host: str = "h") -> PressureFact:
 
 
 def test_moving_readings_and_countdowns_leave_the_intents_as_they_are() -> None:
-    memory, seen = GovernorMemory(media_forced=True), []
+    memory, seen = remembered(media_forced=True), []
     for now, avg10 in ((0, 64.08), (2, 71.5), (4, 88.0)):
         facts = Facts(pressure=io_fact(avg10), pressure_seen_at=now, inventory=inventory())
         decision = decide(CFG, MATCHER, facts, memory, now)
@@ -40,7 +40,7 @@ def test_moving_readings_and_countdowns_leave_the_intents_as_they_are() -> None:
     assert str(seen[0].containers["tdarr"].reasons[-1]) == "io_pressure(io.some_avg10 > 60)"
     assert "io.some_avg10=88.0" in seen[2].readings["tdarr"]
     # The media-mode cooldown counts down in the readings, not in the reason.
-    memory = memory.model_copy(update={"media_forced": False})
+    memory = switched(memory, media_forced=False)
     cooling = []
     for now in (10, 30, 50):
         decision = decide(CFG, MATCHER, Facts(inventory=inventory()), memory, now)

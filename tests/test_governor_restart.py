@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from shared.messages import DesiredState
+from shared.messages import DesiredState, GovernorMemory
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe, Seen
@@ -49,8 +49,11 @@ def test_a_killed_governor_comes_back_to_the_same_desired_state(
         governor = Service("governor", cfg, tmp_path)
         after = desired(probe.wait_for(topic, lambda s: not s.retained, after=killed_at))
         # Its first word is where it left off: the forced media mode, under a later seq.
-        assert after.media_mode and after.governor.media_forced
-        assert after.seq > before.seq
+        assert after.media_mode and after.seq > before.seq
+        memory = GovernorMemory.model_validate_json(
+            probe.wait_for(f"warden/{host_id}/governor/memory", after=killed_at).payload
+        )
+        assert memory.switches.media_forced and memory.status.media_mode
         assert after.containers == before.containers
         assert "state.restored" in governor.output()
         wait_until(lambda: containers.state(t3) == "paused", what="paused again")
@@ -60,9 +63,10 @@ def test_a_killed_governor_comes_back_to_the_same_desired_state(
 
 
 def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> None:
+    from services.governor.memory_store import decode_retained_desired
     from services.governor.service import GovernorService
     from shared.bus import Received
-    from shared.messages import GovernorMemory, Trigger
+    from shared.messages import Switches, Trigger
     from tests.support.in_process import context
 
     cfg_path = write_config(
@@ -75,11 +79,13 @@ def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> 
     governor = GovernorService(ctx)
 
     governor.on_trigger(Received(topics.trigger, Trigger(event="media_start"), False))
-    old = DesiredState(
-        host="h", seq=7, lease_seconds=30, governor=GovernorMemory(tier3_manual_pause=True)
+    kept = GovernorMemory(host="h", seq=7, switches=Switches(tier3_manual_pause=True))
+    governor.on_own_memory(Received(topics.governor_memory, kept, True))
+    old = DesiredState(host="h", seq=7, lease_seconds=30)
+    governor.on_own_desired(
+        Received(topics.desired, decode_retained_desired(old.model_dump_json().encode()), True)
     )
-    governor.on_own_desired(Received(topics.desired, old, True))
 
     assert governor.ready and governor.seq >= 7
     # Both survive: what was remembered, and what was asked for meanwhile.
-    assert governor.memory.tier3_manual_pause and governor.memory.media_forced
+    assert governor.memory.switches.tier3_manual_pause and governor.memory.switches.media_forced

@@ -16,10 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.notifier.home_assistant.discovery import config_topic, discovery_messages
 from shared.config.model import WardenConfig
-from shared.messages import ContainerFact, ContainerInventory, DesiredState, Event, LastDecision
+from shared.messages import (
+    ContainerFact,
+    ContainerInventory,
+    DesiredState,
+    Event,
+    GovernorMemory,
+    LastDecision,
+)
 from tests.support.broker import Mosquitto
 from tests.support.ha_schema import check_discovery
 from tests.support.probe import Probe
@@ -164,6 +172,24 @@ def test_entities_drive_the_governor_and_events_reach_home_assistant(
         probe.publish(topic, payload)
         return sent
 
+    def switch_shows(switch: dict, state: str, after: float) -> None:  # type: ignore[type-arg]
+        """The switch's state, as Home Assistant renders it from the topic it reads."""
+        template = ImmutableSandboxedEnvironment().from_string(switch["value_template"])
+        probe.wait_for(
+            switch["state_topic"],
+            lambda s: template.render(value_json=json.loads(s.payload)).strip() == state,
+            after=after,
+        )
+
+    def manual_pause(on: bool, after: float) -> None:
+        probe.wait_for(
+            f"warden/{host_id}/governor/memory",
+            lambda s: (
+                GovernorMemory.model_validate_json(s.payload).switches.tier3_manual_pause is on
+            ),
+            after=after,
+        )
+
     def desired(predicate, after: float) -> DesiredState:  # type: ignore[no-untyped-def]
         seen = probe.wait_for(
             f"warden/{host_id}/desired",
@@ -175,8 +201,9 @@ def test_entities_drive_the_governor_and_events_reach_home_assistant(
     # The switch, as Home Assistant turns it on: its payload_on on its command_topic.
     switch = configs[config_topic("homeassistant", "switch", host_id, "media_mode_override")]
     sent = send(switch["command_topic"], switch["payload_on"])
-    on = desired(lambda d: d.governor.media_forced and "tdarr" in d.containers, sent)
+    on = desired(lambda d: "tdarr" in d.containers, sent)
     assert on.containers["tdarr"].paused
+    switch_shows(switch, "ON", sent)
 
     # The device trigger's topic fired, and Home Assistant's notify path got the message.
     fired = probe.wait_for(f"warden/{host_id}/ha/event/media_mode_activated")
@@ -198,20 +225,23 @@ def test_entities_drive_the_governor_and_events_reach_home_assistant(
     assert decision.summary.startswith("tdarr: paused") and decision.reasons
 
     sent = send(switch["command_topic"], switch["payload_off"])
-    desired(lambda d: not d.governor.media_forced and not d.containers, sent)
+    desired(lambda d: not d.containers, sent)
+    switch_shows(switch, "OFF", sent)
     probe.wait_for(f"warden/{host_id}/ha/event/media_mode_deactivated", after=sent)
 
     # The buttons: what Home Assistant publishes when they are pressed.
     pause = configs[config_topic("homeassistant", "button", host_id, "tier3_pause")]
     sent = send(pause["command_topic"], pause["payload_press"])
-    desired(lambda d: d.governor.tier3_manual_pause and d.containers["tdarr"].paused, sent)
+    desired(lambda d: "tdarr" in d.containers and d.containers["tdarr"].paused, sent)
+    manual_pause(True, sent)
     resume = configs[config_topic("homeassistant", "button", host_id, "tier3_resume")]
     sent = send(resume["command_topic"], resume["payload_press"])
-    desired(lambda d: not d.governor.tier3_manual_pause and not d.containers, sent)
+    desired(lambda d: not d.containers, sent)
+    manual_pause(False, sent)
 
     # What a Home Assistant automation sends with mqtt.publish: JSON body or bare word.
     sent = send(f"warden/{host_id}/trigger", json.dumps({"event": "tier3_pause"}))
-    desired(lambda d: d.governor.tier3_manual_pause, sent)
+    manual_pause(True, sent)
     sent = send(f"warden/{host_id}/trigger", '"tier3_resume"')
-    desired(lambda d: not d.governor.tier3_manual_pause, sent)
+    manual_pause(False, sent)
     probe.publish(f"warden/{host_id}/sensors/containers", b"", retain=True)

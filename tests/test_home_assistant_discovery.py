@@ -222,7 +222,7 @@ def test_commands_are_what_the_governor_takes() -> None:
     for key in ("media_mode_override", "tier3_pause", "tier3_resume"):
         assert entities[key].config["command_topic"] == "warden/nas/trigger"
     # The switch's state is the governor's own record of the override, not a guess.
-    assert switch["state_topic"] == "warden/nas/desired"
+    assert switch["state_topic"] == "warden/nas/governor/memory"
     assert "media_forced" in switch["value_template"]
     assert (switch["state_on"], switch["state_off"]) == ("ON", "OFF")
     preset = entities["preset"].config

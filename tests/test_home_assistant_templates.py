@@ -21,6 +21,7 @@ from shared.messages import (
     PressureFact,
     PressureLine,
     ResourcePressure,
+    Switches,
 )
 from shared.messages.decision import LastDecision
 from shared.messages.facts import GpuDevice, GpuFact, StreamsFact, TemperatureReading, ThermalFact
@@ -91,8 +92,11 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
             seq=1,
             lease_seconds=30,
             media_mode=True,
-            governor=GovernorMemory(media_forced=True),
         ).model_dump_json(),
+        None,
+    ),
+    TOPICS.governor_memory: (
+        GovernorMemory(host=HOST, switches=Switches(media_forced=True)).model_dump_json(),
         None,
     ),
     TOPICS.decision: (

@@ -6,15 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.governor.policy import Facts, decide
-from services.governor.rules.triggers import apply_trigger
 from shared.messages import (
-    GovernorMemory,
     PressureFact,
     PressureLine,
     ResourcePressure,
-    Trigger,
 )
 from tests.support.household import CFG, GIB, MATCHER, NAMES, UNTOUCHABLE, inventory
+from tests.support.views import flat, remembered, triggered
 
 
 def memory_pressure(avg10: float) -> PressureFact:
@@ -25,12 +23,12 @@ def memory_pressure(avg10: float) -> PressureFact:
 
 
 def test_calm_host_has_an_empty_desired_state() -> None:
-    d = decide(CFG, MATCHER, Facts(memory_pressure(0), inventory()), GovernorMemory(), 0)
+    d = decide(CFG, MATCHER, Facts(memory_pressure(0), inventory()), remembered(), 0)
     assert d.containers == {} and d.media_mode is False
 
 
 def test_media_mode_pauses_tier3_and_throttles_tier2_but_spares_the_protected() -> None:
-    memory = apply_trigger(GovernorMemory(), Trigger(event="media_start"))
+    memory = triggered(remembered(), "media_start")
     d = decide(CFG, MATCHER, Facts(None, inventory()), memory, 0)
     assert d.media_mode is True
     assert sorted(d.containers) == ["sonarr", "tdarr", "tdarr_node"]
@@ -43,19 +41,19 @@ def test_media_mode_pauses_tier3_and_throttles_tier2_but_spares_the_protected() 
 
 
 def test_exited_containers_get_no_intent() -> None:
-    memory = GovernorMemory(media_forced=True)
+    memory = remembered(media_forced=True)
     d = decide(CFG, MATCHER, Facts(None, inventory({"tdarr": "exited"})), memory, 0)
     assert "tdarr" not in d.containers and "tdarr_node" in d.containers
 
 
 def test_reasons_compose_media_and_manual_pause_and_squeeze() -> None:
-    memory = GovernorMemory(media_active=True, media_forced=True, tier3_manual_pause=True)
+    memory = remembered(media_active=True, media_forced=True, tier3_manual_pause=True)
     d = decide(CFG, MATCHER, Facts(memory_pressure(70), inventory()), memory, 0)
     rules = [r.rule for r in d.containers["tdarr"].reasons]
     assert rules == ["media_mode", "manual_pause", "memory_squeeze"]
     assert d.containers["tdarr"].memory_high == 3 * GIB
     # media_stop alone leaves tier 3 paused: the manual pause still holds
-    memory = apply_trigger(d.memory, Trigger(event="media_stop"))
+    memory = triggered(d.memory, "media_stop")
     d = decide(
         CFG.model_copy(
             update={"media_mode": CFG.media_mode.model_copy(update={"cooldown_seconds": 0})}
@@ -70,10 +68,10 @@ def test_reasons_compose_media_and_manual_pause_and_squeeze() -> None:
 
 
 def test_squeeze_is_remembered_and_released() -> None:
-    d = decide(CFG, MATCHER, Facts(memory_pressure(70), inventory()), GovernorMemory(), 0)
-    assert d.memory.squeeze_floor == {"tdarr": 3 * GIB, "tdarr_node": 3 * GIB}
+    d = decide(CFG, MATCHER, Facts(memory_pressure(70), inventory()), remembered(), 0)
+    assert flat(d.memory).squeeze_floor == {"tdarr": 3 * GIB, "tdarr_node": 3 * GIB}
     d = decide(CFG, MATCHER, Facts(memory_pressure(10), inventory()), d.memory, 1)
-    assert d.containers == {} and d.memory.squeeze_floor == {}
+    assert d.containers == {} and flat(d.memory).squeeze_floor == {}
 
 
 pressures = st.one_of(st.none(), st.floats(0, 100).map(memory_pressure))
@@ -87,17 +85,17 @@ steps = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(steps)
 def test_never_targets_tier0_protected_or_unknown_and_calms_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
-    memory, now = GovernorMemory(), 0.0
+    memory, now = remembered(), 0.0
     for pressure, trigger, container_states, dt in sequence:
         now += dt
         if trigger:
-            memory = apply_trigger(memory, Trigger(event=trigger))
+            memory = triggered(memory, trigger)
         d = decide(CFG, MATCHER, Facts(pressure, inventory(container_states)), memory, now)
         assert not UNTOUCHABLE & set(d.containers)
         memory = d.memory
     # Calm: no pressure, manual overrides lifted, past the longest hold time.
     for trigger in ("media_stop", "tier3_resume"):
-        memory = apply_trigger(memory, Trigger(event=trigger))
+        memory = triggered(memory, trigger)
     calm = Facts(memory_pressure(0), inventory())
     d = decide(CFG, MATCHER, calm, memory, now)
     d = decide(CFG, MATCHER, calm, d.memory, now + CFG.media_mode.cooldown_seconds)

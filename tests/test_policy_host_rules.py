@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.governor.policy import Facts, decide, sensor_stale_after
+from services.governor.rules.media_mode import MediaMemory
 from shared.messages import (
-    GovernorMemory,
     PressureFact,
     PressureLine,
     ResourcePressure,
@@ -15,6 +17,7 @@ from shared.messages import (
 )
 from shared.units import MIB
 from tests.support.household import CFG, GIB, MATCHER, NAMES, UNTOUCHABLE, inventory
+from tests.support.views import flat, remembered, switched
 
 RSS = {
     **dict.fromkeys(NAMES, 3 * GIB),
@@ -55,17 +58,17 @@ def facts(p: PressureFact | None = None, t: float | None = None, at: float = 0) 
 
 
 def test_thermal_stage2_pauses_tiers_2_and_3_but_spares_the_protected() -> None:
-    d = decide(CFG, MATCHER, facts(pressure(), 85), GovernorMemory(), 0)
+    d = decide(CFG, MATCHER, facts(pressure(), 85), remembered(), 0)
     assert sorted(d.containers) == ["sonarr", "tdarr", "tdarr_node"]
     assert all(i.paused for i in d.containers.values())
     assert [r.rule for r in d.containers["sonarr"].reasons] == ["thermal_stage2"]
     assert [r.rule for r in d.containers["tdarr"].reasons] == ["thermal_stage1"]
     assert [e.kind for e in d.events] == ["thermal_stage2"]
-    assert d.memory.thermal_stage == 2
+    assert flat(d.memory).thermal_stage == 2
 
 
 def test_paused_for_several_reasons_stays_paused_until_all_clear() -> None:
-    memory = GovernorMemory(media_forced=True)
+    memory = remembered(media_forced=True)
     d = decide(CFG, MATCHER, facts(pressure(io10=90), 77), memory, 0)
     tdarr = d.containers["tdarr"]
     assert tdarr.paused and [r.rule for r in tdarr.reasons] == [
@@ -75,7 +78,10 @@ def test_paused_for_several_reasons_stays_paused_until_all_clear() -> None:
     ]
     assert tdarr.io_max is not None and tdarr.io_max.read_bps == 5 * MIB
     # Media mode off: thermal still pauses; sonarr keeps nothing (stage 1 spares tier 2).
-    memory = d.memory.model_copy(update={"media_forced": False, "media_active": False})
+    memory = replace(
+        switched(d.memory, media_forced=False),
+        rules={**d.memory.rules, "media_mode": MediaMemory()},
+    )
     d = decide(CFG, MATCHER, facts(pressure(io10=90), 77, at=1), memory, 1)
     assert d.containers["tdarr"].paused and "sonarr" not in d.containers
     # Cool and calm, held long enough: everything back.
@@ -86,7 +92,7 @@ def test_paused_for_several_reasons_stays_paused_until_all_clear() -> None:
 
 
 def test_io_max_merges_with_media_modes_tier2_limits_untouched() -> None:
-    memory = GovernorMemory(media_forced=True)
+    memory = remembered(media_forced=True)
     d = decide(CFG, MATCHER, facts(pressure(io10=90)), memory, 0)
     assert d.containers["sonarr"].io_max is not None
     assert d.containers["sonarr"].io_max.read_bps == 10 * MIB  # media mode's, tier 2 only
@@ -95,32 +101,36 @@ def test_io_max_merges_with_media_modes_tier2_limits_untouched() -> None:
 
 
 def test_restart_is_an_action_and_clears_the_squeeze_floor() -> None:
-    memory = GovernorMemory(squeeze_floor={"tdarr_node": 2 * GIB, "tdarr": 2 * GIB})
+    memory = remembered(squeeze_floor={"tdarr_node": 2 * GIB, "tdarr": 2 * GIB})
     d = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), memory, 0)
     assert [(a.container, a.reason.rule) for a in d.actions] == [
         ("tdarr_node", "memory_emergency_restart")  # kopia is bigger, but protected
     ]
-    assert "tdarr_node" not in d.memory.squeeze_floor and "tdarr" in d.memory.squeeze_floor
-    assert d.memory.restarted_at == {"tdarr_node": 0}
+    assert (
+        "tdarr_node" not in flat(d.memory).squeeze_floor and "tdarr" in flat(d.memory).squeeze_floor
+    )
+    assert flat(d.memory).restarted_at == {"tdarr_node": 0}
     again = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), d.memory, 1)
     assert again.actions == [] and again.wake_at is not None and again.wake_at <= 300
 
 
 def test_stale_pressure_and_temperature_are_unknown_and_hold() -> None:
-    d = decide(CFG, MATCHER, facts(pressure(io10=90), 85, at=0), GovernorMemory(), 0)
+    d = decide(CFG, MATCHER, facts(pressure(io10=90), 85, at=0), remembered(), 0)
     assert d.wake_at == STALE  # when the readings go stale
     calm = facts(pressure(io10=1), 40, at=10)
     d = decide(CFG, MATCHER, calm, d.memory, 10)
-    assert d.memory.io_recovery_since == 10 and d.memory.thermal_recovery_since == 10
+    assert flat(d.memory).io_recovery_since == 10 and flat(d.memory).thermal_recovery_since == 10
     # The sensors fall silent before the hold ends: unknown, so nothing is released ...
     later = 10 + STALE
     d = decide(CFG, MATCHER, calm, d.memory, later)
     assert d.containers["tdarr"].paused and d.containers["tdarr"].io_max is not None
     assert "unknown" in str(d.containers["sonarr"].reasons[0])
-    assert d.memory.io_recovery_since is None and d.memory.thermal_recovery_since is None
+    assert (
+        flat(d.memory).io_recovery_since is None and flat(d.memory).thermal_recovery_since is None
+    )
     # ... and a stale emergency reading restarts nothing.
     loud = facts(pressure(full10=90), at=0)
-    assert decide(CFG, MATCHER, loud, GovernorMemory(), STALE).actions == []
+    assert decide(CFG, MATCHER, loud, remembered(), STALE).actions == []
 
 
 pressures = st.one_of(
@@ -145,7 +155,7 @@ steps = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(steps)
 def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
-    memory, now, current = GovernorMemory(), 0.0, Facts(inventory=inventory(rss=RSS))
+    memory, now, current = remembered(), 0.0, Facts(inventory=inventory(rss=RSS))
     for fresh, p, t, container_states, dt in sequence:
         now += dt
         if fresh:
@@ -171,4 +181,4 @@ def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(seque
     d = decide(CFG, MATCHER, calm, memory, now)
     d = decide(CFG, MATCHER, calm, d.memory, now + longest)
     assert d.containers == {} and d.actions == [] and d.media_mode is False
-    assert d.memory.thermal_stage == 0 and not d.memory.io_throttled
+    assert flat(d.memory).thermal_stage == 0 and not flat(d.memory).io_throttled

@@ -32,6 +32,7 @@ from shared.config.model import ProcessGroup, WardenConfig
 from shared.logs import Log
 from shared.messages import (
     DesiredState,
+    GovernorMemory,
     HostUsage,
     ProcessGroupIntent,
     ProcessGroupUsage,
@@ -466,7 +467,7 @@ def test_governor_pauses_a_group_for_others_load_and_a_preset_sets_its_nice(
         log = governor.output()
         assert "decision.group_pause" in log and "decision.group_resume" in log
 
-        # A restarted governor picks the preset up from its retained desired state.
+        # A restarted governor picks the preset up from its retained memory.
         assert governor.stop() == 0
         restarted = time.monotonic()
         governor = Service("governor", cfg, tmp_path)
@@ -474,7 +475,8 @@ def test_governor_pauses_a_group_for_others_load_and_a_preset_sets_its_nice(
         assert seen.payload == b"Conservative"
         desired = probe.wait_for(f"{base}/desired", after=restarted)
         state = DesiredState.model_validate_json(desired.payload)
-        assert state.governor.preset == "conservative"
+        memory = probe.wait_for(f"{base}/governor/memory", after=restarted)
+        assert GovernorMemory.model_validate_json(memory.payload).switches.preset == "conservative"
         assert state.process_groups["encoders"].nice == 15 and nice_is(15)
     finally:
         governor.stop()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from services.governor.rules.io_pressure import IoOutcome, io_pressure
-from shared.config.model import IoPressure
-from shared.messages import GovernorMemory, PressureFact, PressureLine, ResourcePressure
+from services.governor.rule import Outcome
+from services.governor.rules.io_pressure import RULE, IoMemory, io_pressure
+from shared.config.model import IoPressure, WardenConfig
+from shared.messages import IoMax, PressureFact, PressureLine, Reason, ResourcePressure
+from tests.support.views import first_reason, steps, view
 
 MIB = 1024**2
 CFG = IoPressure()  # above 60 throttles; below 20 held 30 s releases
@@ -20,17 +24,26 @@ def fact(avg10: float | None) -> PressureFact | None:
     return PressureFact(host="h", io=ResourcePressure(some=line))
 
 
-def run(steps: Steps, cfg: IoPressure = CFG) -> list[IoOutcome]:
-    memory, outcomes = GovernorMemory(), []
-    for now, avg10 in steps:
-        out = io_pressure(cfg, memory, fact(avg10), now)
-        outcomes.append(out)
-        memory = out.memory
-    return outcomes
+def config(cfg: IoPressure) -> WardenConfig:
+    return WardenConfig(host_id="h", io_pressure=cfg)
 
 
-def throttled(steps: Steps, cfg: IoPressure = CFG) -> list[bool]:
-    return [o.limit is not None for o in run(steps, cfg)]
+def run(readings: Steps, cfg: IoPressure = CFG) -> list[Outcome[Any]]:
+    return steps(RULE, [view(config(cfg), now, pressure=fact(a)) for now, a in readings])
+
+
+def limit(out: Outcome[Any]) -> IoMax | None:
+    """Tier 3's io.max; tier 2 is never capped by this rule."""
+    assert "arr" not in out.containers
+    return out.containers["bulk"].io_max if "bulk" in out.containers else None
+
+
+def reason(out: Outcome[Any]) -> Reason | None:
+    return first_reason(out, "bulk")
+
+
+def throttled(readings: Steps, cfg: IoPressure = CFG) -> list[bool]:
+    return [limit(o) is not None for o in run(readings, cfg)]
 
 
 @pytest.mark.parametrize(
@@ -67,18 +80,17 @@ def test_throttle(steps: Steps, expected: list[bool]) -> None:
 
 def test_limit_is_tier3s_config_in_mib_per_second() -> None:
     (out,) = run([(0, 80)])
-    assert out.limit is not None
-    assert (out.limit.read_bps, out.limit.write_bps) == (5 * MIB, 2 * MIB)
-    assert out.reason is not None and str(out.reason) == "io_pressure(io.some_avg10=80.0 > 60.0)"
+    cap = limit(out)
+    assert cap is not None and (cap.read_bps, cap.write_bps) == (5 * MIB, 2 * MIB)
+    assert str(reason(out)) == "io_pressure(io.some_avg10=80.0 > 60.0)"
+    assert out.status == {"io_throttled": True}
 
 
 def test_reasons_while_held_and_unknown_stay_the_same() -> None:
     out = run([(0, 80), (1, 40), (2, 10), (3, 15), (4, None)])
-    assert out[1].reason == out[2].reason == out[3].reason
-    assert out[1].reason is not None and "held until io.some_avg10 < 20 for 30s" in str(
-        out[1].reason
-    )
-    assert out[4].reason is not None and "unknown" in str(out[4].reason)
+    assert reason(out[1]) == reason(out[2]) == reason(out[3])
+    assert "held until io.some_avg10 < 20 for 30s" in str(reason(out[1]))
+    assert "unknown" in str(reason(out[4]))
 
 
 def test_wake_at_is_the_end_of_the_hold() -> None:
@@ -87,9 +99,9 @@ def test_wake_at_is_the_end_of_the_hold() -> None:
 
 
 def test_a_fact_without_an_io_line_is_unknown() -> None:
-    memory = GovernorMemory(io_throttled=True)
-    out = io_pressure(CFG, memory, PressureFact(host="h", io=None), 0)
-    assert out.limit is not None and out.memory.io_recovery_since is None
+    memory = IoMemory(throttled=True)
+    out = io_pressure(view(config(CFG), pressure=PressureFact(host="h", io=None)), memory)
+    assert limit(out) is not None and out.memory.recovery_since is None
 
 
 def test_zero_hold_releases_on_the_first_calm_reading() -> None:
@@ -97,5 +109,6 @@ def test_zero_hold_releases_on_the_first_calm_reading() -> None:
 
 
 def test_disabled_releases() -> None:
-    out = io_pressure(IoPressure(enabled=False), GovernorMemory(io_throttled=True), fact(99), 0)
-    assert out.limit is None and out.memory.io_throttled is False
+    off = config(IoPressure(enabled=False))
+    out = io_pressure(view(off, pressure=fact(99)), IoMemory(throttled=True))
+    assert limit(out) is None and out.memory.throttled is False

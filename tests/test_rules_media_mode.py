@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from services.governor.rules.media_mode import media_mode
-from shared.config.model import MediaMode
-from shared.messages import GovernorMemory
+from services.governor.rule import Outcome
+from services.governor.rules.media_mode import MediaMemory, media_mode
+from shared.config.model import MediaMode, WardenConfig
+from shared.messages import Reason, Switches
+from tests.support.views import first_reason, view
+
+
+@dataclass(frozen=True)
+class Before:
+    """The rule's memory and the trigger switch, as the governor holds them."""
+
+    media_active: bool = False
+    media_forced: bool = False
+    media_cooldown_since: float | None = None
+
+
+def decide(cfg: MediaMode, before: Before, streams: int | None, now: float) -> Outcome[MediaMemory]:
+    seen = view(
+        WardenConfig(host_id="h", media_mode=cfg),
+        now,
+        switches=Switches(media_forced=before.media_forced),
+        streams=streams,
+    )
+    memory = MediaMemory(active=before.media_active, cooldown_since=before.media_cooldown_since)
+    return media_mode(seen, memory)
+
 
 ON = MediaMode(enabled=True, provider="webhook", cooldown_seconds=60)
-OFF = GovernorMemory()
-FORCED = GovernorMemory(media_forced=True)
-ACTIVE = GovernorMemory(media_active=True)
+OFF = Before()
+FORCED = Before(media_forced=True)
+ACTIVE = Before(media_active=True)
 
 
 @pytest.mark.parametrize(
@@ -25,13 +50,13 @@ ACTIVE = GovernorMemory(media_active=True)
         # a stream starts it
         (ON, OFF, 2, 100, True, ["media_mode_activated"], None, None),
         # already on: no second event
-        (ON, GovernorMemory(media_active=True, media_forced=True), 0, 100, True, [], None, None),
+        (ON, Before(media_active=True, media_forced=True), 0, 100, True, [], None, None),
         # streams end: the cooldown starts, still on, wake at its end
         (ON, ACTIVE, 0, 100, True, [], 100, 160),
         # cooldown running, one second short
         (
             ON,
-            GovernorMemory(media_active=True, media_cooldown_since=100),
+            Before(media_active=True, media_cooldown_since=100),
             0,
             159,
             True,
@@ -42,7 +67,7 @@ ACTIVE = GovernorMemory(media_active=True)
         # cooldown complete
         (
             ON,
-            GovernorMemory(media_active=True, media_cooldown_since=100),
+            Before(media_active=True, media_cooldown_since=100),
             0,
             160,
             False,
@@ -53,7 +78,7 @@ ACTIVE = GovernorMemory(media_active=True)
         # a stream during the cooldown cancels it
         (
             ON,
-            GovernorMemory(media_active=True, media_cooldown_since=100),
+            Before(media_active=True, media_cooldown_since=100),
             1,
             150,
             True,
@@ -66,7 +91,7 @@ ACTIVE = GovernorMemory(media_active=True)
         # ...but a cooldown already running goes on
         (
             ON,
-            GovernorMemory(media_active=True, media_cooldown_since=100),
+            Before(media_active=True, media_cooldown_since=100),
             None,
             170,
             False,
@@ -91,14 +116,24 @@ ACTIVE = GovernorMemory(media_active=True)
     ],
 )
 def test_media_mode(cfg, memory, streams, now, active, events, cooling_since, wake_at) -> None:  # type: ignore[no-untyped-def]
-    out = media_mode(cfg, memory, streams, now)
-    assert out.memory.media_active is active
-    assert (out.reason is not None) is active
+    out = decide(cfg, memory, streams, now)
+    assert out.memory.active is active and out.status == {"media_mode": active}
+    assert (first_reason(out, "bulk") is not None) is active
+    assert bool(out.containers.get("bulk") and out.containers["bulk"].paused) is active
     assert [e.kind for e in out.events] == events
-    assert out.memory.media_cooldown_since == cooling_since
+    assert out.memory.cooldown_since == cooling_since
     assert out.wake_at == wake_at
 
 
 def test_reason_says_why() -> None:
-    assert media_mode(ON, FORCED, 0, 0).reason.detail == "forced by trigger"  # type: ignore[union-attr]
-    assert media_mode(ON, OFF, 2, 0).reason.detail == "2 active stream(s)"  # type: ignore[union-attr]
+    assert first_reason(decide(ON, FORCED, 0, 0), "bulk") == Reason(
+        rule="media_mode", detail="forced by trigger"
+    )
+    assert first_reason(decide(ON, OFF, 2, 0), "bulk") == Reason(
+        rule="media_mode", detail="2 active stream(s)"
+    )
+
+
+def test_tier_2_is_limited_not_paused() -> None:
+    arr = decide(ON, FORCED, 0, 0).containers["arr"]
+    assert not arr.paused and arr.cpu_max is not None and arr.io_max is not None

@@ -8,7 +8,6 @@ from services.governor.rules.memory_restart import memory_restart
 from shared.config.model import MemoryPressure
 from shared.messages import (
     ContainerFact,
-    GovernorMemory,
     PressureFact,
     PressureLine,
     ResourcePressure,
@@ -70,37 +69,36 @@ TIER2 = [c("x", 500, 2), c("y", 200, 2)]
     ],
 )
 def test_restart(fact, tier3, tier2, restarted_at, expected, kind) -> None:  # type: ignore[no-untyped-def]
-    memory = GovernorMemory(restarted_at=restarted_at)
-    out = memory_restart(CFG, memory, fact, tier3, tier2, 1000.0)
+    out = memory_restart(CFG, restarted_at, fact, tier3, tier2, 1000.0)
     if expected is None:
         assert out.restart is None and out.events == []
         return
     assert out.restart is not None and out.restart.container == expected
     assert out.restart.reason.rule == kind
     assert [e.kind for e in out.events] == [kind]
-    assert out.memory.restarted_at[expected] == 1000.0
+    assert out.restarted_at[expected] == 1000.0
 
 
 def test_gate_holds_then_opens_and_wakes_when_it_does() -> None:
-    memory, fact = GovernorMemory(), pressure(full10=50)
-    first = memory_restart(CFG, memory, fact, TIER3, TIER2, 1000.0)
+    fact = pressure(full10=50)
+    first = memory_restart(CFG, {}, fact, TIER3, TIER2, 1000.0)
     assert first.restart is not None and first.restart.container == "big"
-    held = memory_restart(CFG, first.memory, fact, TIER3, TIER2, 1001.0)
+    held = memory_restart(CFG, first.restarted_at, fact, TIER3, TIER2, 1001.0)
     assert held.restart is None and held.wake_at == 1300.0
-    held = memory_restart(CFG, held.memory, fact, TIER3, TIER2, 1299.9)
+    held = memory_restart(CFG, held.restarted_at, fact, TIER3, TIER2, 1299.9)
     assert held.restart is None
-    again = memory_restart(CFG, held.memory, fact, TIER3, TIER2, 1300.0)
+    again = memory_restart(CFG, held.restarted_at, fact, TIER3, TIER2, 1300.0)
     assert again.restart is not None
 
 
 def test_old_restarts_are_forgotten() -> None:
-    memory = GovernorMemory(restarted_at={"old": 100.0, "recent": 900.0})
+    memory = {"old": 100.0, "recent": 900.0}
     out = memory_restart(CFG, memory, pressure(), TIER3, TIER2, 1000.0)
-    assert out.memory.restarted_at == {"recent": 900.0}
+    assert out.restarted_at == {"recent": 900.0}
 
 
 def test_event_says_what_and_why() -> None:
-    out = memory_restart(CFG, GovernorMemory(), pressure(full10=30), [], TIER2, 0)
+    out = memory_restart(CFG, {}, pressure(full10=30), [], TIER2, 0)
     (event,) = out.events
     assert event.severity == "critical"
     assert "x" in event.message and "Tier 2" in event.message and "no Tier 3" in event.message
@@ -109,11 +107,11 @@ def test_event_says_what_and_why() -> None:
 
 def test_ties_are_broken_by_name_so_a_replay_picks_the_same() -> None:
     twins = [c("b", 100, 3), c("a", 100, 3)]
-    out = memory_restart(CFG, GovernorMemory(), pressure(full10=90), twins, [], 0)
+    out = memory_restart(CFG, {}, pressure(full10=90), twins, [], 0)
     assert out.restart is not None and out.restart.container == "b"
 
 
 def test_disabled_restarts_nothing() -> None:
     cfg = MemoryPressure(enabled=False)
-    out = memory_restart(cfg, GovernorMemory(), pressure(full10=99), TIER3, TIER2, 0)
+    out = memory_restart(cfg, {}, pressure(full10=99), TIER3, TIER2, 0)
     assert out.restart is None

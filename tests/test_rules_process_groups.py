@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.governor.policy import Facts, decide
+from services.governor.policy import Facts, Memory, decide
 from services.governor.rules.process_groups import (
     CPU_TEMP,
     GPU_TEMP,
@@ -14,23 +14,24 @@ from services.governor.rules.process_groups import (
     OTHERS_CPU,
     OTHERS_GPU,
     OTHERS_MEMORY,
+    RULE,
+    ProcessGroupMemory,
     Readings,
     process_groups,
     thresholds,
 )
 from shared.config.model import MemoryPressure, ProcessGroup, Thermal, WardenConfig
 from shared.messages import (
-    GovernorMemory,
     GpuDevice,
     GpuFact,
     GpuProcess,
     HostUsage,
     PressureFact,
     PressureLine,
-    ProcessGroupMemory,
     ProcessGroupUsage,
     ResourcePressure,
     ResourcesFact,
+    Switches,
     ThermalFact,
 )
 from shared.messages.base import PayloadError
@@ -379,9 +380,9 @@ def test_decide_carries_intents_memory_and_staleness() -> None:
         }
     )
     facts = Facts(resources=usage(host_cpu=99), resources_seen_at=100.0)
-    d = decide(cfg, cfg.tier_matcher(), facts, GovernorMemory(preset="aggressive"), 101.0)
+    d = decide(cfg, cfg.tier_matcher(), facts, Memory(Switches(preset="aggressive")), 101.0)
     assert d.process_groups["enc"].paused and d.process_groups["enc"].nice == 5
-    assert d.memory.process_groups["enc"].paused and d.memory.preset == "aggressive"
+    assert d.memory.of(RULE).groups["enc"].paused and d.memory.switches.preset == "aggressive"
     assert d.wake_at == 130.0  # the reading goes stale after 3 heartbeats
     # stale: unknown, so it stays paused rather than resuming
     later = decide(cfg, cfg.tier_matcher(), facts, d.memory, 131.0)

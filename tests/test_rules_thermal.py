@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from services.governor.rules.thermal import ThermalOutcome, thermal
-from shared.config.model import Thermal
-from shared.messages import GovernorMemory
+from services.governor.rule import Outcome
+from services.governor.rules.thermal import RULE, ThermalMemory, thermal
+from shared.config.model import Thermal, WardenConfig
+from tests.support.views import first_reason, heat, steps, view
 
 CFG = Thermal()  # warn 70, stage 1 at 75, stage 2 at 80, recovery below 65 held 30 s
 Steps = list[tuple[float, float | None]]
 
 
-def run(steps: Steps, cfg: Thermal = CFG) -> list[ThermalOutcome]:
-    memory, outcomes = GovernorMemory(), []
-    for now, celsius in steps:
-        out = thermal(cfg, memory, celsius, now)
-        outcomes.append(out)
-        memory = out.memory
-    return outcomes
+def run(readings: Steps, cfg: Thermal = CFG) -> list[Outcome[Any]]:
+    config = WardenConfig(host_id="h", thermal=cfg)
+    return steps(RULE, [view(config, now, thermal=heat(c)) for now, c in readings])
 
 
-def stages(steps: Steps, cfg: Thermal = CFG) -> list[int]:
-    return [o.memory.thermal_stage for o in run(steps, cfg)]
+def stages(readings: Steps, cfg: Thermal = CFG) -> list[int]:
+    return [o.memory.stage for o in run(readings, cfg)]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +65,7 @@ def test_a_zero_hold_recovers_on_the_first_cool_reading() -> None:
 def test_wake_at_is_the_end_of_the_hold() -> None:
     out = run([(0, 76), (10, 60), (25, 60), (40, 60)])
     assert [o.wake_at for o in out] == [None, 40, 40, None]
-    assert out[1].memory.thermal_recovery_since == 10
+    assert out[1].memory.recovery_since == 10
 
 
 def test_events_when_entering_a_stage_only() -> None:
@@ -86,12 +85,12 @@ def test_events_when_entering_a_stage_only() -> None:
 
 def test_reasons_pause_tier3_from_stage1_and_tier2_at_stage2() -> None:
     one, two, held, unknown = run([(0, 76), (1, 81), (2, 70), (3, None)])
-    assert one.tier3 is not None and one.tier2 is None
-    assert str(one.tier3) == "thermal_stage1(temperature_c=76.0 > 75.0)"
-    assert two.tier3 is not None and two.tier2 is not None
-    assert str(two.tier2) == "thermal_stage2(temperature_c=81.0 > 80.0)"
-    assert held.tier2 is not None and "held until below 65°C for 30s" in str(held.tier2)
-    assert unknown.tier3 is not None and "unknown" in str(unknown.tier3)
+    assert first_reason(one, "bulk") is not None and first_reason(one, "arr") is None
+    assert str(first_reason(one, "bulk")) == "thermal_stage1(temperature_c=76.0 > 75.0)"
+    assert str(first_reason(two, "arr")) == "thermal_stage2(temperature_c=81.0 > 80.0)"
+    assert two.containers["arr"].paused and two.containers["bulk"].paused
+    assert "held until below 65°C for 30s" in str(first_reason(held, "arr"))
+    assert "unknown" in str(first_reason(unknown, "bulk"))
 
 
 def test_warn_band_is_an_event_once_per_visit() -> None:
@@ -100,7 +99,7 @@ def test_warn_band_is_an_event_once_per_visit() -> None:
     assert warnings == [["thermal_warning"], [], [], [], [], ["thermal_warning"]]
     first = out[0].events[0]
     assert first.severity == "warning" and first.details["warn_temp_c"] == 70
-    assert out[0].tier3 is None  # a warning pauses nothing
+    assert out[0].containers == {}  # a warning pauses nothing
 
 
 def test_recovery_is_logged() -> None:
@@ -109,6 +108,7 @@ def test_recovery_is_logged() -> None:
 
 
 def test_disabled_clears_any_stage() -> None:
-    memory = GovernorMemory(thermal_stage=2, thermal_recovery_since=5)
-    out = thermal(Thermal(enabled=False), memory, 99, 10)
-    assert out.memory.thermal_stage == 0 and out.tier3 is None and out.tier2 is None
+    memory = ThermalMemory(stage=2, recovery_since=5)
+    config = WardenConfig(host_id="h", thermal=Thermal(enabled=False))
+    out = thermal(view(config, 10, thermal=heat(99)), memory)
+    assert out.memory.stage == 0 and out.containers == {}

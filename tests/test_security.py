@@ -6,13 +6,23 @@ message says), the governor's signature, and the broker's ACL.
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shared.messages import Action, Applied, ContainerIntent, DesiredState, Event, Reason
+from shared.messages import (
+    Action,
+    Applied,
+    ContainerIntent,
+    DesiredState,
+    Event,
+    GovernorMemory,
+    Reason,
+    Switches,
+)
 from shared.signing import Keyring, load_keyring, new_key, sign
 from tests.support.acl_broker import AclBroker, mosquitto_passwd
 from tests.support.broker import Mosquitto
@@ -247,11 +257,11 @@ def test_a_keyed_governor_and_actuator_work_across_a_governor_restart(
     mqtt = {"host": broker.host, "port": broker.port}
     cfg = actuator_config(tmp_path, containers, host_id, mqtt, signing_key_file=str(key_file))
     # Left by a forger before the governor starts: it must not choose what it remembers.
-    forged_memory = {"tier3_manual_pause": True}
-    forged = DesiredState.model_validate(
-        {"host": host_id, "seq": 5, "lease_seconds": 30, "governor": forged_memory}
-    )
-    probe.publish(f"warden/{host_id}/desired", forged.model_dump_json(), retain=True)
+    # Both where it keeps its memory now and where a governor before the memory topic did.
+    forged_memory = GovernorMemory(host=host_id, switches=Switches(tier3_manual_pause=True))
+    probe.publish(f"warden/{host_id}/governor/memory", forged_memory.model_dump_json(), retain=True)
+    forged = {"host": host_id, "seq": 5, "lease_seconds": 30, "governor": {"media_forced": True}}
+    probe.publish(f"warden/{host_id}/desired", json.dumps(forged), retain=True)
     actuator = Service("actuator", cfg, tmp_path)
     sensors = Service("sensors", cfg, tmp_path)
     governor = Service("governor", cfg, tmp_path)
@@ -261,6 +271,7 @@ def test_a_keyed_governor_and_actuator_work_across_a_governor_restart(
         applied(probe, host_id, lambda a: a.mode == "desired" and a.containers)
         assert containers.state(t3) == "running"
         assert "state.untrusted" in governor.output()
+        assert "memory.untrusted" in governor.output()
 
         probe.publish(trigger, "tier3_pause")
         wait_until(lambda: containers.state(t3) == "paused", what="paused by a signed state")

@@ -15,7 +15,8 @@ from services.sensors.streams.tracker import (
 )
 from services.sensors.streams.webhooks import WebhookEvent
 from shared.config.model import MediaMode, WardenConfig
-from shared.messages import GovernorMemory, StreamSession
+from shared.messages import StreamSession
+from tests.support.views import flat, remembered
 
 
 def sess(sid: str, state: str = "playing", transcode: bool = False) -> StreamSession:
@@ -107,7 +108,7 @@ CFG = WardenConfig.model_validate(
     }
 )
 MATCHER = CFG.tier_matcher()
-ON = GovernorMemory(media_active=True)
+ON = remembered(media_active=True)
 
 
 def test_stale_after_defaults_to_three_polls_and_can_be_set() -> None:
@@ -136,30 +137,30 @@ def test_fresh_streams(
 
 
 def test_a_fresh_count_starts_media_mode_and_asks_to_be_woken_when_stale() -> None:
-    decision = decide(CFG, MATCHER, Facts(streams=1, streams_seen_at=100), GovernorMemory(), 105)
+    decision = decide(CFG, MATCHER, Facts(streams=1, streams_seen_at=100), remembered(), 105)
     assert decision.media_mode and decision.wake_at == 130
 
 
 def test_a_stale_count_cannot_start_media_mode() -> None:
-    decision = decide(CFG, MATCHER, Facts(streams=2, streams_seen_at=0), GovernorMemory(), 100)
+    decision = decide(CFG, MATCHER, Facts(streams=2, streams_seen_at=0), remembered(), 100)
     assert not decision.media_mode
 
 
 def test_a_stale_count_holds_media_mode_on_without_a_cooldown() -> None:
     decision = decide(CFG, MATCHER, Facts(streams=2, streams_seen_at=0), ON, 10_000)
     assert decision.media_mode
-    assert decision.memory.media_cooldown_since is None
+    assert flat(decision.memory).media_cooldown_since is None
 
 
 def test_an_unknown_count_never_ends_media_mode() -> None:
     for now in (10.0, 100.0, 10_000.0):
         decision = decide(CFG, MATCHER, Facts(streams=None, streams_seen_at=now), ON, now)
-        assert decision.media_mode and decision.memory.media_cooldown_since is None
+        assert decision.media_mode and flat(decision.memory).media_cooldown_since is None
 
 
 def test_zero_streams_end_media_mode_after_the_cooldown() -> None:
     first = decide(CFG, MATCHER, Facts(streams=0, streams_seen_at=100), ON, 100)
-    assert first.media_mode and first.memory.media_cooldown_since == 100
+    assert first.media_mode and flat(first.memory).media_cooldown_since == 100
     # The zero went stale meanwhile: a cooldown already running still ends.
     later = decide(CFG, MATCHER, Facts(streams=0, streams_seen_at=100), first.memory, 161)
     assert not later.media_mode

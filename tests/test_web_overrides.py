@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.governor.policy import Decision
+from services.governor.policy import Decision, Memory
 from services.governor.rules.overrides import apply_overrides
-from shared.messages import ContainerFact, ContainerIntent, DesiredState, GovernorMemory, Reason
+from shared.messages import ContainerFact, ContainerIntent, DesiredState, GovernorStatus, Reason
 from shared.messages.overrides import Override
 from tests.support.broker import Mosquitto, free_port
 from tests.support.docker_env import Containers
@@ -26,7 +26,7 @@ MEDIA = Reason(rule="media_mode", detail="forced by trigger")
 
 
 def decision(containers: dict[str, ContainerIntent]) -> Decision:
-    return Decision(memory=GovernorMemory(), media_mode=True, containers=containers)
+    return Decision(memory=Memory(), status=GovernorStatus(media_mode=True), containers=containers)
 
 
 def test_pause_tier3_until_it_expires_and_wakes_then() -> None:

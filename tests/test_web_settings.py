@@ -10,11 +10,12 @@ from pathlib import Path
 from services.governor.policy import Facts, decide
 from services.governor.rules.settings import with_settings
 from shared.config.model import WardenConfig
-from shared.messages import GovernorMemory, HostUsage, ProcessGroupUsage, ResourcesFact
+from shared.messages import HostUsage, ProcessGroupUsage, ResourcesFact
 from shared.messages.settings import ResourceSettings
 from tests.support.broker import Mosquitto, free_port
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
+from tests.support.views import remembered
 from tests.support.web import client
 
 ADMIN = "admin-token-settings"
@@ -40,9 +41,7 @@ def test_the_governor_pauses_by_the_thresholds_set_at_run_time() -> None:
 
     def paused(settings: ResourceSettings | None) -> bool:
         effective = with_settings(cfg, settings)
-        decision = decide(
-            effective, effective.tier_matcher(), busy_host(now), GovernorMemory(), now
-        )
+        decision = decide(effective, effective.tier_matcher(), busy_host(now), remembered(), now)
         intent = decision.process_groups.get("enc")
         return bool(intent and intent.paused)
 

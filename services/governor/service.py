@@ -8,8 +8,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from services.governor.memory_store import (
+    RetainedDesiredPayload,
+    decode_retained_desired,
+    from_legacy,
+    from_message,
+    to_message,
+)
 from services.governor.outcome import EventDraft, RestartDraft
-from services.governor.policy import Decision, Facts, decide, enforceable
+from services.governor.policy import Decision, Facts, Memory, decide, enforceable
 from services.governor.rules.overrides import apply_overrides
 from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
@@ -27,6 +34,7 @@ from shared.messages import (
     PressureFact,
     ResourcesFact,
     StreamsFact,
+    Switches,
     ThermalFact,
     Trigger,
     parse_trigger,
@@ -38,7 +46,7 @@ from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
-from shared.signing import Signed, sign, verify
+from shared.signing import Signed, sign, verify, verify_payload
 from shared.topics import OFFLINE, ONLINE, SensorKind
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
@@ -57,13 +65,17 @@ class GovernorService:
         self.matcher = self.cfg.tier_matcher()
         self.clock = clock
         self.facts = Facts()
-        self.memory = GovernorMemory()
+        self.memory = Memory()
         self.seq = 0
         self.ready = False
         self.published: DesiredState | None = None
+        self.published_memory: GovernorMemory | None = None
+        # What the broker kept for us, gathered until ready (see become_ready).
+        self._retained_memory: GovernorMemory | None = None
+        self._retained_desired: RetainedDesiredPayload | None = None
         self._wake_timer: Timer | None = None
         self._announced_start = False
-        self._pending: list[Callable[[GovernorMemory], GovernorMemory]] = []
+        self._pending: list[Callable[[Switches], Switches]] = []
         # Who signs: a new sender id at every start, and an epoch above any retained one.
         self.keyring = ctx.keyring
         self.sender = secrets.token_hex(8)
@@ -95,7 +107,8 @@ class GovernorService:
         bus.subscribe(topics.overrides, model_decoder(Overrides), self.on_overrides)
         for topic in (topics.trigger_all_hosts, topics.trigger):
             bus.subscribe(topic, parse_trigger, self.on_trigger)
-        bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_own_desired)
+        bus.subscribe(topics.desired, decode_retained_desired, self.on_own_desired)
+        bus.subscribe(topics.governor_memory, model_decoder(GovernorMemory), self.on_own_memory)
         bus.subscribe(
             topics.availability("actuator"),
             text_decoder(ONLINE, OFFLINE),
@@ -164,8 +177,9 @@ class GovernorService:
         return handle
 
     def on_preset_set(self, received: Received[PresetName]) -> None:
-        self.ctx.log.info("preset.received", preset=received.value, was=self.memory.preset)
-        self.apply_command(lambda m: m.model_copy(update={"preset": received.value}))
+        was = self.memory.switches.preset
+        self.ctx.log.info("preset.received", preset=received.value, was=was)
+        self.apply_command(lambda s: s.model_copy(update={"preset": received.value}))
         if self.ready:  # otherwise become_ready publishes it, after the deferred change
             self.publish_preset()
 
@@ -202,39 +216,77 @@ class GovernorService:
                 reason="media_mode.enabled is false",
             )
             return
-        self.apply_command(lambda m: apply_trigger(m, received.value))
+        self.apply_command(lambda s: apply_trigger(s, received.value))
 
-    def apply_command(self, change: Callable[[GovernorMemory], GovernorMemory]) -> None:
-        """A trigger or preset changes what the governor remembers. Before it is ready, the
-        change waits: the retained state it is about to restore would otherwise undo it."""
+    def apply_command(self, change: Callable[[Switches], Switches]) -> None:
+        """A trigger or preset flips a switch. Before the governor is ready, the change
+        waits: the retained memory it is about to restore would otherwise undo it."""
         if not self.ready:
             self._pending.append(change)
             self.ctx.log.info("command.deferred", reason="restoring the retained state first")
             return
-        self.memory = change(self.memory)
+        self._switch(change)
         self.evaluate()
 
-    def on_own_desired(self, received: Received[DesiredState]) -> None:
+    def _switch(self, change: Callable[[Switches], Switches]) -> None:
+        self.memory = replace(self.memory, switches=change(self.memory.switches))
+
+    def on_own_desired(self, received: Received[RetainedDesiredPayload]) -> None:
+        """Our own last desired state, kept by the broker: where seq and epoch go on from,
+        and, from a governor before the memory topic, the memory to carry over."""
         if self.ready or not received.retained:
             return
-        retained = received.value
-        if self.keyring is not None and (problem := verify(retained, self.keyring)) is not None:
-            # Not ours: whoever wrote it must not choose what we remember.
-            self.ctx.log.warning("state.untrusted", seq=retained.seq, reason=problem)
+        self._retained_desired = received.value
+        if self._retained_memory is not None:
             self.become_ready()
+
+    def on_own_memory(self, received: Received[GovernorMemory]) -> None:
+        if self.ready or not received.retained:
             return
-        # Our own last state, kept by the broker: pick up where we left off.
-        self.memory = retained.governor
-        self.seq = retained.seq
-        if retained.signature is not None:
-            self.epoch = max(self.epoch, retained.signature.epoch + 1)
-        self.ctx.log.info(
-            "state.restored",
-            seq=self.seq,
-            media_forced=self.memory.media_forced,
-            tier3_manual_pause=self.memory.tier3_manual_pause,
-        )
-        self.become_ready()
+        self._retained_memory = received.value
+        if self._retained_desired is not None:
+            self.become_ready()
+
+    def restore(self) -> None:
+        """Pick up where the last governor left off, from what it signed (when we sign)."""
+        desired, kept = self._retained_desired, self._retained_memory
+        if desired is not None:
+            state = desired.state
+            if self.keyring is not None and (
+                problem := verify_payload("DesiredState", desired.body, self.keyring)
+            ):
+                # Not ours: whoever wrote it must not choose what we remember.
+                self.ctx.log.warning("state.untrusted", seq=state.seq, reason=problem)
+                desired = None
+            else:
+                self.seq = max(self.seq, state.seq)
+                if state.signature is not None:
+                    self.epoch = max(self.epoch, state.signature.epoch + 1)
+        if kept is not None and self.keyring is not None:
+            if (problem := verify(kept, self.keyring)) is not None:
+                self.ctx.log.warning("memory.untrusted", seq=kept.seq, reason=problem)
+                kept = None
+            elif kept.signature is not None:
+                self.epoch = max(self.epoch, kept.signature.epoch + 1)
+        source, problems = "none", dict[str, str]()
+        if kept is not None and kept.host == self.cfg.host_id:
+            self.memory, problems = from_message(kept)
+            self.seq = max(self.seq, kept.seq)
+            source = "memory"
+        elif desired is not None and desired.state.governor is not None:
+            self.memory, problems = from_legacy(desired.state.governor)
+            source = "desired_state (before the memory topic)"
+        for rule, why in problems.items():
+            self.ctx.log.warning("memory.slice_dropped", rule=rule, reason=why)
+        if source != "none":
+            self.ctx.log.info(
+                "state.restored",
+                source=source,
+                seq=self.seq,
+                media_forced=self.memory.switches.media_forced,
+                tier3_manual_pause=self.memory.switches.tier3_manual_pause,
+                rules=",".join(sorted(self.memory.rules)) or "none",
+            )
 
     def on_actuator_availability(self, received: Received[str]) -> None:
         if received.value == ONLINE and self.ready:
@@ -252,8 +304,9 @@ class GovernorService:
         if self.ready:
             return
         self.ready = True
+        self.restore()
         for change in self._pending:
-            self.memory = change(self.memory)
+            self._switch(change)
         self._pending.clear()
         if not self._announced_start:
             self._announced_start = True
@@ -381,11 +434,8 @@ class GovernorService:
             containers=decision.containers,
             download_limit_bps=decision.download_limit_bps,
             process_groups=decision.process_groups,
-            governor=self.memory,
         )
-        # What the governor remembers (hold timers, the protect rule's last reading) rides
-        # along on the next change or renewal: on its own it changes nothing enforced.
-        same = {"ts", "seq", "governor", "signature"}
+        same = {"ts", "seq", "signature"}
         unchanged = self.published is not None and candidate.model_dump(
             exclude=same
         ) == self.published.model_dump(exclude=same)
@@ -395,6 +445,21 @@ class GovernorService:
         desired = self.signed(candidate.model_copy(update={"seq": self.seq}))
         self.ctx.bus.publish(self.ctx.topics.desired, desired, retain=True)
         self.published = desired
+        self.publish_memory(decision)
+
+    def publish_memory(self, decision: Decision) -> None:
+        """What the governor remembers (hold timers, the protect rule's last reading) goes
+        out with a desired state or a renewal, and only when it changed: on its own it
+        changes nothing enforced."""
+        memory = to_message(self.cfg.host_id, self.seq, self.memory, decision.status)
+        same = {"ts", "seq", "signature"}
+        previous = self.published_memory
+        if previous is not None and memory.model_dump(exclude=same) == previous.model_dump(
+            exclude=same
+        ):
+            return
+        self.published_memory = self.signed(memory)
+        self.ctx.bus.publish(self.ctx.topics.governor_memory, self.published_memory, retain=True)
 
     def signed(self, message: Signed) -> Signed:
         if self.keyring is None:
@@ -405,7 +470,7 @@ class GovernorService:
         """Retained, for Home Assistant's select: the run-time preset, else the config's."""
         configured = {g.preset for g in self.cfg.process_groups}
         fallback = configured.pop() if len(configured) == 1 else None
-        current = self.memory.preset or fallback or DEFAULT_PRESET
+        current = self.memory.switches.preset or fallback or DEFAULT_PRESET
         self.ctx.bus.publish(self.ctx.topics.preset, display_name(current), retain=True)
 
     def renew(self) -> None:

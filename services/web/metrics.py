@@ -91,7 +91,7 @@ class ViewCollector(Collector):
         media.add_metric([], 1.0 if v.desired and v.desired.media_mode else 0.0)
         yield media
         stage = GaugeMetricFamily("warden_thermal_stage", "the thermal stage (0-2)")
-        stage.add_metric([], v.desired.governor.thermal_stage if v.desired else 0)
+        stage.add_metric([], v.memory.status.thermal_stage if v.memory else 0)
         yield stage
         if v.streams and v.streams.count is not None:
             streams = GaugeMetricFamily("warden_media_streams", "streams media mode counts")

@@ -30,6 +30,7 @@ from shared.messages import (
     Applied,
     ContainerInventory,
     DesiredState,
+    GovernorMemory,
     GpuFact,
     LastDecision,
     PressureFact,
@@ -125,6 +126,7 @@ class WebService:
             (t.sensor("thermal"), ThermalFact, "thermal"),
             (t.sensor("gpu"), GpuFact, "gpu"),
             (t.sensor("resources"), ResourcesFact, "resources"),
+            (t.governor_memory, GovernorMemory, "memory"),
         ]
         for topic, model, attribute in facts:
             bus.subscribe(topic, model_decoder(model), self._keep(attribute))

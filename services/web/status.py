@@ -25,11 +25,13 @@ from shared.config.model import WardenConfig
 from shared.messages import (
     AppliedContainer,
     ContainerIntent,
+    GovernorStatus,
     GpuFact,
     PressureFact,
     ResourcePressure,
     ResourcesFact,
     StreamsFact,
+    Switches,
     ThermalFact,
 )
 from shared.messages.settings import ResourceSettings
@@ -105,7 +107,9 @@ def _applied(view: View) -> dict[str, AppliedContainer]:
 def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
     desired, applied = view.desired, view.applied
     intents = desired.containers if desired else {}
-    memory = desired.governor if desired else None
+    memory = view.memory
+    status = memory.status if memory else GovernorStatus()
+    switches = memory.switches if memory else Switches()
     facts = {c.name: c for c in view.inventory.containers} if view.inventory else {}
     applied_by_name = _applied(view)
     matcher = cfg.tier_matcher()
@@ -139,17 +143,17 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         dry_run=applied.dry_run if applied else cfg.actuator.dry_run,
         media_mode_active=bool(desired and desired.media_mode),
         media_provider=cfg.media_mode.provider.lower(),
-        thermal_stage=memory.thermal_stage if memory else 0,
+        thermal_stage=status.thermal_stage,
         memory_throttled=any(i.memory_high is not None for i in intents.values()),
-        io_throttled=bool(memory and memory.io_throttled),
+        io_throttled=status.io_throttled,
         protected_containers=sorted(cfg.protected_containers),
         containers=containers,
         host=cfg.host_id,
         desired_seq=desired.seq if desired else None,
         applied_mode=applied.mode if applied else None,
         baseline_reason=applied.baseline_reason if applied else None,
-        tier3_manual_pause=bool(memory and memory.tier3_manual_pause),
-        media_forced=bool(memory and memory.media_forced),
+        tier3_manual_pause=switches.tier3_manual_pause,
+        media_forced=switches.media_forced,
         preset=view.preset,
         streams=view.streams.count if view.streams else None,
         services=dict(view.availability),

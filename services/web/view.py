@@ -15,6 +15,7 @@ from shared.messages import (
     Applied,
     ContainerInventory,
     DesiredState,
+    GovernorMemory,
     GpuFact,
     LastDecision,
     PressureFact,
@@ -30,6 +31,8 @@ from shared.messages.settings import ResourceSettings
 class View:
     started_at: float = field(default_factory=time.time)
     desired: DesiredState | None = None
+    # The governor's switches and status (media mode, thermal stage, io throttled).
+    memory: GovernorMemory | None = None
     applied: Applied | None = None
     pressure: PressureFact | None = None
     inventory: ContainerInventory | None = None

@@ -8,12 +8,8 @@ from shared.messages.desired import (
     ContainerIntent,
     CpuMax,
     DesiredState,
-    GovernorMemory,
     IoMax,
     ProcessGroupIntent,
-    ProcessGroupMemory,
-    ProtectMemory,
-    ProtectThrottle,
     Reason,
 )
 from shared.messages.events import Event
@@ -38,6 +34,7 @@ from shared.messages.facts import (
     TemperatureReading,
     ThermalFact,
 )
+from shared.messages.memory import GovernorMemory, GovernorStatus, Switches
 from shared.messages.triggers import Trigger, TriggerError, parse_trigger
 
 __all__ = [
@@ -54,6 +51,7 @@ __all__ = [
     "DesiredState",
     "Event",
     "GovernorMemory",
+    "GovernorStatus",
     "GpuDevice",
     "GpuFact",
     "GpuProcess",
@@ -65,10 +63,7 @@ __all__ = [
     "PressureFact",
     "PressureLine",
     "ProcessGroupIntent",
-    "ProcessGroupMemory",
     "ProcessGroupUsage",
-    "ProtectMemory",
-    "ProtectThrottle",
     "PsiTriggerFired",
     "Reason",
     "Refusal",
@@ -77,6 +72,7 @@ __all__ = [
     "StallShare",
     "StreamSession",
     "StreamsFact",
+    "Switches",
     "TemperatureReading",
     "ThermalFact",
     "Trigger",

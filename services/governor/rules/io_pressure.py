@@ -10,36 +10,32 @@ again: only time known to be calm counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from services.governor.rule import Outcome, Rule, View
 from shared.config.model import IoPressure
-from shared.messages import GovernorMemory, IoMax, PressureFact, Reason
+from shared.messages import ContainerIntent, IoMax, PressureFact, Reason
+from shared.messages.base import Strict
 from shared.units import MB_PER_SEC
 
 METRIC = "io.some_avg10"
 
 
-@dataclass(frozen=True)
-class IoOutcome:
-    memory: GovernorMemory
-    limit: IoMax | None = None  # tier 3's io.max while throttled
-    reason: Reason | None = None
-    wake_at: float | None = None
+class IoMemory(Strict):
+    throttled: bool = False
+    # Wall-clock start of the hold below recovery_avg10_threshold, if one is running.
+    recovery_since: float | None = None
 
 
-def io_pressure(
-    cfg: IoPressure, memory: GovernorMemory, pressure: PressureFact | None, now: float
-) -> IoOutcome:
-    """pressure: the latest fresh system-wide fact; None when unknown.
+def io_pressure(view: View, memory: IoMemory) -> Outcome[IoMemory]:
+    """Reads the latest fresh system-wide pressure; unknown when there is none.
 
     The host's io trigger is armed at the trigger threshold's share of the PSI window:
     its firing is the stall above the threshold, seen before avg10 has caught up.
     """
+    cfg, pressure, now = view.cfg.io_pressure, view.pressure, view.now
     if not cfg.enabled:
-        cleared = memory.model_copy(update={"io_throttled": False, "io_recovery_since": None})
-        return IoOutcome(cleared)
+        return Outcome(IoMemory(), status={"io_throttled": False})
     value = pressure.io.some.avg10 if pressure is not None and pressure.io is not None else None
-    throttled, since = memory.io_throttled, memory.io_recovery_since
+    throttled, since = memory.throttled, memory.recovery_since
     wake_at = None
     if value is None:
         since = None
@@ -54,14 +50,16 @@ def io_pressure(
     else:
         since = None  # between the thresholds: the cap stays, the calm has not started
 
-    updated = memory.model_copy(update={"io_throttled": throttled, "io_recovery_since": since})
+    updated = IoMemory(throttled=throttled, recovery_since=since)
     if not throttled:
-        return IoOutcome(updated)
+        return Outcome(updated, status={"io_throttled": False})
     limit = IoMax(
         read_bps=int(cfg.tier3_io_max_read_mb_per_sec * MB_PER_SEC),
         write_bps=int(cfg.tier3_io_max_write_mb_per_sec * MB_PER_SEC),
     )
-    return IoOutcome(updated, limit, _reason(cfg, value, host_io_fired(pressure)), wake_at)
+    reason = _reason(cfg, value, host_io_fired(pressure))
+    capped = {c.name: ContainerIntent(tier=3, io_max=limit, reasons=[reason]) for c in view.tier(3)}
+    return Outcome(updated, containers=capped, wake_at=wake_at, status={"io_throttled": True})
 
 
 def host_io_fired(pressure: PressureFact | None) -> bool:
@@ -85,3 +83,6 @@ def _reason(cfg: IoPressure, value: float | None, fired: bool) -> Reason:
             f"for {cfg.recovery_hold_seconds:g}s"
         ),
     )
+
+
+RULE = Rule("io_pressure", IoMemory, io_pressure)

@@ -1,71 +1,100 @@
-"""Media mode (ADRG rule 4): on while streams play or a trigger forces it; off after a cooldown."""
+"""Media mode (ADRG rule 4): on while streams play or a trigger forces it; off after a cooldown.
+
+While it is on, tier 3 is paused, tier 2 gets cpu.max and io.max, and the
+download client gets its global limit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from services.governor.outcome import EventDraft
+from services.governor.rule import Outcome, Rule, View
 from shared.config.model import MediaMode
-from shared.messages import GovernorMemory, Reason
+from shared.messages import ContainerIntent, CpuMax, IoMax, Reason
+from shared.messages.base import Strict
+from shared.units import MB_PER_SEC
+
+CPU_PERIOD_US = 100_000
 
 
-@dataclass(frozen=True)
-class MediaOutcome:
-    memory: GovernorMemory
-    reason: Reason | None  # set while media mode is on
-    events: list[EventDraft]
-    wake_at: float | None
+class MediaMemory(Strict):
+    active: bool = False
+    # Wall-clock start of the cooldown, if one is running.
+    cooldown_since: float | None = None
 
 
-def media_mode(
-    cfg: MediaMode, memory: GovernorMemory, streams: int | None, now: float
-) -> MediaOutcome:
-    """streams: active streams reported by a sensor; None when unknown.
+def media_mode(view: View, memory: MediaMemory) -> Outcome[MediaMemory]:
+    """Unknown streams are not zero: an unknown count never ends media mode, it only
+    cannot start it."""
+    cfg = view.cfg.media_mode
+    memory, reason, events, wake_at = _step(
+        cfg, memory, view.switches.media_forced, view.streams, view.now
+    )
+    if reason is None:
+        return Outcome(memory, events=events, status={"media_mode": memory.active})
+    intents = {c.name: ContainerIntent(tier=3, paused=True, reasons=[reason]) for c in view.tier(3)}
+    cpu_max, io_max = _tier2_limits(cfg, view.cpu_count)
+    for container in view.tier(2):
+        intents[container.name] = ContainerIntent(
+            tier=2, cpu_max=cpu_max, io_max=io_max, reasons=[reason]
+        )
+    throttle = cfg.download_throttle
+    return Outcome(
+        memory,
+        containers=intents,
+        events=events,
+        wake_at=wake_at,
+        status={"media_mode": memory.active},
+        download_limit_bps=int(throttle.limit_mb_per_sec * MB_PER_SEC)
+        if throttle.enabled
+        else None,
+        readings={"media_mode": f"cooldown ends in {wake_at - view.now:.0f}s"} if wake_at else {},
+    )
 
-    Unknown is not zero: an unknown stream count never ends media mode, it
-    only cannot start it.
-    """
+
+def _tier2_limits(cfg: MediaMode, cpu_count: int) -> tuple[CpuMax, IoMax]:
+    cpu = CpuMax(
+        quota_us=max(1000, int(cfg.tier2_cpu_max_percent / 100 * CPU_PERIOD_US * cpu_count)),
+        period_us=CPU_PERIOD_US,
+    )
+    io = IoMax(
+        read_bps=int(cfg.tier2_io_max_read_mb_per_sec * MB_PER_SEC),
+        write_bps=int(cfg.tier2_io_max_write_mb_per_sec * MB_PER_SEC),
+    )
+    return cpu, io
+
+
+def _step(
+    cfg: MediaMode, memory: MediaMemory, forced: bool, streams: int | None, now: float
+) -> tuple[MediaMemory, Reason | None, list[EventDraft], float | None]:
+    """The next memory, the reason while on, the events, and when the cooldown ends."""
     if not cfg.enabled:
-        if memory.media_active:
-            cleared = memory.model_copy(
-                update={"media_active": False, "media_cooldown_since": None}
-            )
-            return MediaOutcome(
-                cleared,
-                None,
-                [EventDraft("media_mode_deactivated", "Media mode disabled in the config")],
-                None,
-            )
-        return MediaOutcome(memory, None, [], None)
+        if memory.active:
+            off = [EventDraft("media_mode_deactivated", "Media mode disabled in the config")]
+            return MediaMemory(), None, off, None
+        return memory, None, [], None
 
-    if memory.media_forced or (streams or 0) > 0:
-        detail = "forced by trigger" if memory.media_forced else f"{streams} active stream(s)"
+    if forced or (streams or 0) > 0:
+        detail = "forced by trigger" if forced else f"{streams} active stream(s)"
         reason = Reason(rule="media_mode", detail=detail)
-        if memory.media_active and memory.media_cooldown_since is None:
-            return MediaOutcome(memory, reason, [], None)
-        updated = memory.model_copy(update={"media_active": True, "media_cooldown_since": None})
         events = []
-        if not memory.media_active:
+        if not memory.active:
             events.append(EventDraft("media_mode_activated", f"{detail} — throttling Tier 2/3"))
-        return MediaOutcome(updated, reason, events, None)
+        return MediaMemory(active=True), reason, events, None
 
-    if not memory.media_active:
-        return MediaOutcome(memory, None, [], None)
-    if streams is None and not memory.media_forced and memory.media_cooldown_since is None:
+    if not memory.active:
+        return memory, None, [], None
+    if streams is None and memory.cooldown_since is None:
         # Still on only because nobody can tell: hold rather than start the cooldown.
-        return MediaOutcome(memory, Reason(rule="media_mode", detail="streams unknown"), [], None)
+        return memory, Reason(rule="media_mode", detail="streams unknown"), [], None
 
-    since = memory.media_cooldown_since if memory.media_cooldown_since is not None else now
+    since = memory.cooldown_since if memory.cooldown_since is not None else now
     ends = since + cfg.cooldown_seconds
     if now >= ends:
-        cleared = memory.model_copy(update={"media_active": False, "media_cooldown_since": None})
-        return MediaOutcome(
-            cleared,
-            None,
-            [EventDraft("media_mode_deactivated", "Cooldown complete — Tier 2/3 restored")],
-            None,
-        )
-    cooling = memory.model_copy(update={"media_cooldown_since": since})
+        done = [EventDraft("media_mode_deactivated", "Cooldown complete — Tier 2/3 restored")]
+        return MediaMemory(), None, done, None
     # The same detail for the whole cooldown: the countdown is the decision's wake_at.
     reason = Reason(rule="media_mode", detail=f"cooldown of {cfg.cooldown_seconds:g}s")
-    return MediaOutcome(cooling, reason, [], ends)
+    return memory.model_copy(update={"cooldown_since": since}), reason, [], ends
+
+
+RULE = Rule("media_mode", MediaMemory, media_mode)

@@ -9,7 +9,7 @@ restarts the highest-RSS tier-3 container, never tier 2.
 Two gates, both restart_cooldown_seconds: no restart at all within that long
 of the last one (global), and no container twice within it (which the global
 gate already implies while both share one cooldown). The times live
-in GovernorMemory on the wall clock, so a restarted governor still waits.
+in the rule's memory on the wall clock, so a restarted governor still waits.
 Unknown pressure restarts nothing. Only running containers with a known RSS
 are candidates: a paused one cannot be restarted by Docker, and one of
 unknown size cannot be shown to be the biggest.
@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 
 from services.governor.outcome import EventDraft, RestartDraft
 from shared.config.model import MemoryPressure, NotifyEvent
-from shared.messages import ContainerFact, GovernorMemory, PressureFact, Reason
+from shared.messages import ContainerFact, PressureFact, Reason
 
 MIB = 1024**2
 
 
 @dataclass(frozen=True)
-class RestartOutcome:
-    memory: GovernorMemory
+class RestartStep:
+    """Stages 2 and 3 of the memory_pressure rule: at most one restart."""
+
+    # Container name -> wall-clock time of its restart, for those within the cooldown.
+    restarted_at: dict[str, float]
     restart: RestartDraft | None = None
     events: list[EventDraft] = field(default_factory=list)
     wake_at: float | None = None
@@ -37,19 +40,18 @@ class RestartOutcome:
 
 def memory_restart(
     cfg: MemoryPressure,
-    memory: GovernorMemory,
+    restarted_at: dict[str, float],
     pressure: PressureFact | None,
     tier3: Iterable[ContainerFact],
     tier2: Iterable[ContainerFact],
     now: float,
-) -> RestartOutcome:
+) -> RestartStep:
     """tier3, tier2: the live, unprotected containers of those tiers; pressure: fresh or None."""
     cooldown = cfg.restart_cooldown_seconds
     # Forget restarts no gate needs any more, so the retained state stays small.
-    recent = {name: at for name, at in memory.restarted_at.items() if now - at < cooldown}
-    kept = memory.model_copy(update={"restarted_at": recent})
+    recent = {name: at for name, at in restarted_at.items() if now - at < cooldown}
     if not cfg.enabled or pressure is None or pressure.memory is None:
-        return RestartOutcome(kept)
+        return RestartStep(recent)
 
     full, some = pressure.memory.full, pressure.memory.some
     kind: NotifyEvent
@@ -61,11 +63,11 @@ def memory_restart(
         kind, metric, value = "memory_critical_restart", "memory.some_avg60", some.avg60
         threshold, pools = cfg.critical_avg60_threshold, (list(tier3),)
     else:
-        return RestartOutcome(kept)
+        return RestartStep(recent)
 
     if recent:
         # Ask again the moment the global gate opens, in case the pressure lasts.
-        return RestartOutcome(kept, wake_at=max(recent.values()) + cooldown)
+        return RestartStep(recent, wake_at=max(recent.values()) + cooldown)
 
     for tier, pool in zip((3, 2), pools, strict=False):
         eligible = [c for c in pool if c.state == "running" and c.rss_bytes]
@@ -90,8 +92,6 @@ def memory_restart(
                 "threshold": threshold,
             },
         )
-        remembered = kept.model_copy(update={"restarted_at": {**recent, chosen.name: now}})
-        return RestartOutcome(
-            remembered, RestartDraft(chosen.name, reason), [event], now + cooldown
-        )
-    return RestartOutcome(kept)
+        remembered = {**recent, chosen.name: now}
+        return RestartStep(remembered, RestartDraft(chosen.name, reason), [event], now + cooldown)
+    return RestartStep(recent)

@@ -23,7 +23,9 @@ METRIC = "memory.some_avg10"
 
 
 @dataclass(frozen=True)
-class SqueezeOutcome:
+class Squeeze:
+    """Stage 1 of the memory_pressure rule."""
+
     floors: dict[str, int]  # container name -> memory.high to apply
     reason: Reason | None
 
@@ -34,19 +36,19 @@ def memory_squeeze(
     pressure: PressureFact | None,
     candidates: Iterable[ContainerFact],
     floors: dict[str, int],
-) -> SqueezeOutcome:
+) -> Squeeze:
     """candidates: the running, unprotected tier-3 containers."""
     if not cfg.enabled:
-        return SqueezeOutcome({}, None)
+        return Squeeze({}, None)
     if pressure is None or pressure.memory is None:
         if not floors:
-            return SqueezeOutcome({}, None)
+            return Squeeze({}, None)
         holding = Reason(rule="memory_squeeze", metric=METRIC, detail="pressure unknown: holding")
-        return SqueezeOutcome(dict(floors), holding)
+        return Squeeze(dict(floors), holding)
     value = pressure.memory.some.avg10
     threshold = cfg.some_avg10_threshold
     if value <= threshold:
-        return SqueezeOutcome({}, None)
+        return Squeeze({}, None)
 
     reason = Reason(rule="memory_squeeze", metric=METRIC, value=value, threshold=threshold)
     floor = int((tier3.memory_max or DEFAULT_TIER3_MEMORY_MAX) * 0.5)
@@ -62,4 +64,4 @@ def memory_squeeze(
         if ceiling is not None:
             target = min(target, ceiling)
         squeezed[container.name] = min(previous, target) if previous is not None else target
-    return SqueezeOutcome(squeezed, reason)
+    return Squeeze(squeezed, reason)

@@ -12,26 +12,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.governor.rule import Outcome, Rule, View
 from shared.config.model import MemoryPressure, ProcessGroup, Thermal
 from shared.messages import (
     GpuFact,
     PressureFact,
     ProcessGroupIntent,
-    ProcessGroupMemory,
     ProcessGroupUsage,
     Reason,
     ResourcesFact,
     ThermalFact,
 )
+from shared.messages.base import Strict
 from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
 
-RULE = "process_group"
+# The rule named in each reason.
+REASON_RULE = "process_group"
 OTHERS_CPU = "others_cpu_percent"
 OTHERS_MEMORY = "others_memory_percent"
 OTHERS_GPU = "others_gpu_percent"
 CPU_TEMP = "cpu_temp_c"
 GPU_TEMP = "gpu_temp_c"
 MEMORY_PRESSURE = "memory_pressure_some_avg10"
+
+
+class ProcessGroupMemory(Strict):
+    """A process group's pause state, and since when its trigger or its calm has held."""
+
+    paused: bool = False
+    # Wall-clock start of an unbroken run of over-threshold readings (while running).
+    trigger_since: float | None = None
+    # Wall-clock start of an unbroken run of readings under the resume level (while paused).
+    calm_since: float | None = None
+    # The readings that paused it: while any of them is unknown, it stays paused.
+    tripped: list[str] = []
+
+
+class GroupsMemory(Strict):
+    """The rule's memory slice: group name -> its state, for groups not at rest."""
+
+    groups: dict[str, ProcessGroupMemory] = {}
 
 
 @dataclass(frozen=True)
@@ -184,7 +204,7 @@ def _step(
     watched = limits.limits
     over = [m for m, limit in watched.items() if (v := values.get(m)) is not None and v > limit]
     over_reasons = [
-        Reason(rule=RULE, metric=m, value=round(values[m] or 0.0, 1), threshold=watched[m])
+        Reason(rule=REASON_RULE, metric=m, value=round(values[m] or 0.0, 1), threshold=watched[m])
         for m in over
     ]
     if not state.paused:
@@ -204,7 +224,7 @@ def _step(
     ]
     reasons = over_reasons + [
         Reason(
-            rule=RULE,
+            rule=REASON_RULE,
             metric=m,
             value=round(values[m] or 0.0, 1),
             threshold=round(limits.resume_level(m), 1),
@@ -212,12 +232,12 @@ def _step(
         )
         for m in warm
     ]
-    reasons += [Reason(rule=RULE, detail=f"{m} unknown: stays paused") for m in unknown]
+    reasons += [Reason(rule=REASON_RULE, detail=f"{m} unknown: stays paused") for m in unknown]
     if reasons:
         return ProcessGroupMemory(paused=True, tripped=tripped), reasons, None
     since = state.calm_since if state.calm_since is not None else now
     if now < since + resume_hold:
-        held = Reason(rule=RULE, detail=f"calm: resumes after {resume_hold:g}s of calm")
+        held = Reason(rule=REASON_RULE, detail=f"calm: resumes after {resume_hold:g}s of calm")
         calm = ProcessGroupMemory(paused=True, calm_since=since, tripped=tripped)
         return calm, [held], since + resume_hold
     return ProcessGroupMemory(), [], None
@@ -262,3 +282,25 @@ def process_groups(
                 paused=state.paused, nice=nice, reasons=reasons
             )
     return GroupsOutcome(states, intents, min(wakes) if wakes else None)
+
+
+def process_groups_rule(view: View, memory: GroupsMemory) -> Outcome[GroupsMemory]:
+    cfg = view.cfg
+    readings = Readings(
+        resources=view.resources, thermal=view.thermal, gpu=view.gpu, pressure=view.pressure
+    )
+    step = process_groups(
+        cfg.process_groups,
+        view.switches.preset,
+        cfg.thermal,
+        cfg.memory_pressure,
+        readings,
+        memory.groups,
+        view.now,
+    )
+    return Outcome(
+        GroupsMemory(groups=step.memory), process_groups=step.intents, wake_at=step.wake_at
+    )
+
+
+RULE = Rule("process_groups", GroupsMemory, process_groups_rule)

@@ -24,27 +24,58 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
+
+from services.governor.rule import Outcome, Rule, View
 from shared.config.model import Protect
 from shared.messages import (
     ContainerFact,
+    ContainerIntent,
     ContainerUsage,
     CpuMax,
     IoMax,
     PressureFact,
-    ProtectMemory,
-    ProtectThrottle,
     Reason,
 )
+from shared.messages.base import Strict
 from shared.tiers import TierMatcher
 from shared.units import MB_PER_SEC
 
-RULE = "protect"
-RESOURCES: tuple[Literal["cpu", "io", "memory"], ...] = ("io", "cpu", "memory")
+NAME = "protect"
+ProtectResource = Literal["cpu", "io", "memory"]
+RESOURCES: tuple[ProtectResource, ...] = ("io", "cpu", "memory")
 CPU_PERIOD_US = 100_000
 # The kernel's smallest cpu.max quota the actuator accepts.
 MIN_CPU_QUOTA_US = 1000
+
+
+class ProtectThrottle(Strict):
+    """One container's limit: bytes/s (io) or % of the machine (cpu)."""
+
+    limit: Annotated[float, Field(gt=0)]
+    steps: Annotated[int, Field(ge=1)]
+
+
+class ProtectMemory(Strict):
+    """The rule's state for one contended resource."""
+
+    # Wall-clock time of the latest reading in which a protected container stalled.
+    stalled_at: float | None = None
+    # Wall-clock time of the latest step (tightening or loosening).
+    stepped_at: float | None = None
+    # The stall share of the latest stalled reading, to tell a falling stall.
+    share: float | None = None
+    # Wall-clock arrival of the reading last looked at: one reading, at most one step.
+    reading_at: float | None = None
+    throttles: dict[str, ProtectThrottle] = {}
+
+
+class ProtectState(Strict):
+    """The rule's memory slice: per contended resource."""
+
+    resources: dict[ProtectResource, ProtectMemory] = {}
 
 
 @dataclass(frozen=True)
@@ -66,7 +97,7 @@ class Limit:
 
 @dataclass(frozen=True)
 class ProtectOutcome:
-    memory: dict[Literal["cpu", "io", "memory"], ProtectMemory]
+    memory: dict[ProtectResource, ProtectMemory]
     limits: dict[str, Limit] = field(default_factory=dict)
     wake_at: float | None = None
     # Live readings, for debug logs and the decision's attributes: never in a reason.
@@ -151,7 +182,7 @@ def _next_candidate(
 def protect(
     cfg: Protect,
     matcher: TierMatcher,
-    memory: dict[Literal["cpu", "io", "memory"], ProtectMemory],
+    memory: dict[ProtectResource, ProtectMemory],
     pressure: PressureFact | None,
     pressure_seen_at: float | None,
     usage: Sequence[ContainerUsage] | None,
@@ -165,7 +196,7 @@ def protect(
         return ProtectOutcome({})
     by_name = {u.name: u for u in usage} if usage is not None else {}
     live = {c.name for c, tier in candidates if tier in (2, 3)}
-    states: dict[Literal["cpu", "io", "memory"], ProtectMemory] = {}
+    states: dict[ProtectResource, ProtectMemory] = {}
     limits: dict[str, Limit] = {}
     readings: dict[str, str] = {}
     wakes: list[float] = []
@@ -177,7 +208,7 @@ def protect(
         stall = stall_of(cfg, matcher, pressure, resource)
         if stall.state == "stalled":
             share = f"{stall.share:.1f}%" if stall.share is not None else "trigger"
-            readings[f"{RULE}.{resource}"] = f"stalled: {', '.join(stall.who)} {share}"
+            readings[f"{NAME}.{resource}"] = f"stalled: {', '.join(stall.who)} {share}"
         world = (candidates, by_name, cpu_count)
         state, wake = _step(cfg, resource, state, stall, pressure_seen_at, step_seconds, now, world)
         if wake is not None:
@@ -187,7 +218,7 @@ def protect(
         threshold = getattr(cfg.stall_percent, resource)
         for name, throttle in state.throttles.items():
             reason = Reason(
-                rule=RULE,
+                rule=NAME,
                 metric=f"{resource}.some_stall_percent",
                 threshold=threshold,
                 detail=f"step {throttle.steps}",
@@ -278,3 +309,38 @@ def _combine(current: Limit | None, new: Limit, reason: Reason) -> Limit:
     if new.io_max is not None and (io is None or (new.io_max.read_bps or 0) < (io.read_bps or 0)):
         io = new.io_max
     return Limit(io, cpu, (*current.reasons, reason))
+
+
+def protect_rule(view: View, memory: ProtectState) -> Outcome[ProtectState]:
+    resources = view.resources.containers if view.resources is not None else None
+    step = protect(
+        view.cfg.protect,
+        view.matcher,
+        memory.resources,
+        view.pressure,
+        view.pressure_seen_at,
+        resources,
+        view.targets,
+        view.cpu_count,
+        float(view.cfg.sensors.psi_window_seconds),
+        view.now,
+    )
+    tiers = {c.name: tier for c, tier in view.targets}
+    intents = {
+        name: ContainerIntent(
+            tier=tiers[name],
+            cpu_max=limit.cpu_max,
+            io_max=limit.io_max,
+            reasons=list(limit.reasons),
+        )
+        for name, limit in step.limits.items()
+    }
+    return Outcome(
+        ProtectState(resources=step.memory),
+        containers=intents,
+        wake_at=step.wake_at,
+        readings=step.readings,
+    )
+
+
+RULE = Rule(NAME, ProtectState, protect_rule)

@@ -12,48 +12,72 @@ progress starts again: only time known to be cool counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
 
 from services.governor.outcome import EventDraft, LogNote
+from services.governor.rule import Outcome, Rule, View
 from shared.config.model import Thermal
-from shared.messages import GovernorMemory, Reason
+from shared.messages import ContainerIntent, Reason
+from shared.messages.base import Strict
 
 METRIC = "temperature_c"
 
 
-@dataclass(frozen=True)
-class ThermalOutcome:
-    memory: GovernorMemory
-    tier3: Reason | None = None  # set while tier 3 must be paused (stage >= 1)
-    tier2: Reason | None = None  # set while tier 2 must be paused too (stage 2)
-    events: list[EventDraft] = field(default_factory=list)
-    notes: list[LogNote] = field(default_factory=list)
-    wake_at: float | None = None
+class ThermalMemory(Strict):
+    # 0-2; it only goes down after a hold below recovery_temp_c.
+    stage: Annotated[int, Field(ge=0, le=2)] = 0
+    # Wall-clock start of the hold below recovery_temp_c, if one is running.
+    recovery_since: float | None = None
+    # The warn band was entered and announced; cleared once below warn_temp_c.
+    warned: bool = False
 
 
-def thermal(
-    cfg: Thermal, memory: GovernorMemory, celsius: float | None, now: float
-) -> ThermalOutcome:
-    """celsius: the hottest selected sensor, fresh; None when unknown."""
+def thermal(view: View, memory: ThermalMemory) -> Outcome[ThermalMemory]:
+    """Reads the hottest selected sensor, fresh; unknown when there is none."""
+    cfg = view.cfg.thermal
+    heat = view.thermal
+    celsius = heat.max_celsius if heat is not None and heat.available else None
+    memory, events, notes, wake_at = _step(cfg, memory, celsius, view.now)
+    intents: dict[str, ContainerIntent] = {}
+    if memory.stage >= 1:
+        stage1 = _reason(cfg, "thermal_stage1", cfg.stage1_temp_c, celsius)
+        for c in view.tier(3):
+            intents[c.name] = ContainerIntent(tier=3, paused=True, reasons=[stage1])
+    if memory.stage >= 2:
+        stage2 = _reason(cfg, "thermal_stage2", cfg.stage2_temp_c, celsius)
+        for c in view.tier(2):
+            intents[c.name] = ContainerIntent(tier=2, paused=True, reasons=[stage2])
+    return Outcome(
+        memory,
+        containers=intents,
+        events=events,
+        notes=notes,
+        wake_at=wake_at,
+        status={"thermal_stage": memory.stage},
+    )
+
+
+def _step(
+    cfg: Thermal, memory: ThermalMemory, celsius: float | None, now: float
+) -> tuple[ThermalMemory, list[EventDraft], list[LogNote], float | None]:
     if not cfg.enabled:
-        cleared = memory.model_copy(
-            update={"thermal_stage": 0, "thermal_recovery_since": None, "thermal_warned": False}
-        )
-        return ThermalOutcome(cleared)
+        return ThermalMemory(), [], [], None
 
-    stage, since, warned = memory.thermal_stage, memory.thermal_recovery_since, False
+    stage, since, warned = memory.stage, memory.recovery_since, False
     notes: list[LogNote] = []
     warning: EventDraft | None = None
     wake_at = None
     if celsius is None:
-        since, warned = None, memory.thermal_warned
+        since, warned = None, memory.warned
     elif celsius >= cfg.stage2_temp_c:
         stage, since = 2, None
     elif celsius >= cfg.stage1_temp_c:
         stage, since = max(stage, 1), None
     elif celsius >= cfg.warn_temp_c:
         since = None
-        if not memory.thermal_warned:
+        if not memory.warned:
             warning = EventDraft(
                 "thermal_warning",
                 f"Temperature {celsius:.1f}°C, above the {cfg.warn_temp_c:g}°C warning level",
@@ -79,18 +103,9 @@ def thermal(
     if celsius is not None:
         warned = celsius >= cfg.warn_temp_c
 
-    events = _entered(cfg, memory.thermal_stage, stage, celsius) + ([warning] if warning else [])
-    updated = memory.model_copy(
-        update={"thermal_stage": stage, "thermal_recovery_since": since, "thermal_warned": warned}
-    )
-    return ThermalOutcome(
-        updated,
-        tier3=_reason(cfg, "thermal_stage1", cfg.stage1_temp_c, celsius) if stage >= 1 else None,
-        tier2=_reason(cfg, "thermal_stage2", cfg.stage2_temp_c, celsius) if stage >= 2 else None,
-        events=events,
-        notes=notes,
-        wake_at=wake_at,
-    )
+    events = _entered(cfg, memory.stage, stage, celsius) + ([warning] if warning else [])
+    updated = ThermalMemory(stage=stage, recovery_since=since, warned=warned)
+    return updated, events, notes, wake_at
 
 
 def _entered(cfg: Thermal, before: int, after: int, celsius: float | None) -> list[EventDraft]:
@@ -125,3 +140,6 @@ def _reason(cfg: Thermal, rule: str, threshold: float, celsius: float | None) ->
         rule=rule,
         detail=f"held until below {cfg.recovery_temp_c:g}°C for {cfg.recovery_hold_seconds:g}s",
     )
+
+
+RULE = Rule("thermal", ThermalMemory, thermal)

@@ -1,17 +1,17 @@
-"""Manual triggers (ADRG's /trigger events) change what the governor remembers."""
+"""Manual triggers (ADRG's /trigger events) flip the governor's switches."""
 
 from __future__ import annotations
 
-from shared.messages import GovernorMemory, Trigger
+from shared.messages import Switches, Trigger
 
 
-def apply_trigger(memory: GovernorMemory, trigger: Trigger) -> GovernorMemory:
+def apply_trigger(switches: Switches, trigger: Trigger) -> Switches:
     match trigger.event:
         case "media_start":
-            return memory.model_copy(update={"media_forced": True})
+            return switches.model_copy(update={"media_forced": True})
         case "media_stop":
-            return memory.model_copy(update={"media_forced": False})
+            return switches.model_copy(update={"media_forced": False})
         case "tier3_pause":
-            return memory.model_copy(update={"tier3_manual_pause": True})
+            return switches.model_copy(update={"tier3_manual_pause": True})
         case "tier3_resume":
-            return memory.model_copy(update={"tier3_manual_pause": False})
+            return switches.model_copy(update={"tier3_manual_pause": False})

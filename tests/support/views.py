@@ -1,0 +1,94 @@
+"""What a rule sees (`View`), built for table tests: one tier-3 and one tier-2 container."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from services.governor.memory_store import LegacyMemory, from_legacy
+from services.governor.policy import Memory
+from services.governor.rule import Outcome, Rule, Target, View
+from services.governor.rules import io_pressure, media_mode, memory_pressure, thermal
+from services.governor.rules.triggers import apply_trigger
+from shared.config.model import WardenConfig
+from shared.messages import ContainerFact, Reason, ThermalFact, Trigger
+
+BULK = ContainerFact(id="b" * 12, name="bulk", state="running", tier=3, rss_bytes=1 << 30)
+ARR = ContainerFact(id="a" * 12, name="arr", state="running", tier=2, rss_bytes=1 << 30)
+TARGETS: tuple[Target, ...] = ((BULK, 3), (ARR, 2))
+
+
+def view(
+    cfg: WardenConfig | None = None,
+    now: float = 0.0,
+    targets: tuple[Target, ...] = TARGETS,
+    **facts: Any,
+) -> View:
+    cfg = cfg or WardenConfig(host_id="h")
+    return View(cfg=cfg, matcher=cfg.tier_matcher(), now=now, targets=targets, **facts)
+
+
+def heat(celsius: float | None) -> ThermalFact:
+    return ThermalFact(host="h", available=celsius is not None, max_celsius=celsius)
+
+
+def reasons(outcome: Outcome[Any], container: str) -> list[Reason]:
+    intent = outcome.containers.get(container)
+    return list(intent.reasons) if intent else []
+
+
+def first_reason(outcome: Outcome[Any], container: str) -> Reason | None:
+    found = reasons(outcome, container)
+    return found[0] if found else None
+
+
+def steps(rule: Rule[Any], views: list[View]) -> list[Outcome[Any]]:
+    """The rule over a sequence of views, each seeing the memory the one before left."""
+    memory, outcomes = rule.fresh(), []
+    for v in views:
+        out = rule.run(v, memory)
+        outcomes.append(out)
+        memory = out.memory
+    return outcomes
+
+
+def remembered(**fields: Any) -> Memory:
+    """The governor's memory from the flat field names it once had (media_active=...,
+    thermal_stage=..., squeeze_floor=...), through the same migration an upgrade takes."""
+    memory, problems = from_legacy(LegacyMemory(**fields))
+    assert not problems, problems
+    return memory
+
+
+def flat(memory: Memory) -> LegacyMemory:
+    """The memory as one flat record, for assertions that read across rules."""
+    media = memory.of(media_mode.RULE)
+    heat = memory.of(thermal.RULE)
+    io = memory.of(io_pressure.RULE)
+    pressure = memory.of(memory_pressure.RULE)
+    return LegacyMemory(
+        media_forced=memory.switches.media_forced,
+        tier3_manual_pause=memory.switches.tier3_manual_pause,
+        preset=memory.switches.preset,
+        media_active=media.active,
+        media_cooldown_since=media.cooldown_since,
+        squeeze_floor=dict(pressure.squeeze_floor),
+        restarted_at=dict(pressure.restarted_at),
+        thermal_stage=heat.stage,
+        thermal_recovery_since=heat.recovery_since,
+        thermal_warned=heat.warned,
+        io_throttled=io.throttled,
+        io_recovery_since=io.recovery_since,
+    )
+
+
+def switched(memory: Memory, **switches: Any) -> Memory:
+    """The memory with some switches flipped, as a trigger or the preset select would."""
+    return replace(memory, switches=memory.switches.model_copy(update=switches))
+
+
+def triggered(memory: Memory, event: str) -> Memory:
+    """The memory after an ADRG trigger (media_start, tier3_pause, ...)."""
+    return replace(
+        memory, switches=apply_trigger(memory.switches, Trigger.model_validate({"event": event}))
+    )
