@@ -17,17 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from services.actuator.processes import (
-    GroupTarget,
-    ProcessControl,
-    group_targets,
-    ioprio_get,
-    ioprio_value,
-    is_stopped,
-    restore_processes,
-)
-from services.actuator.state_store import ProcessRecord, StateStore
-from shared.cgroupfs import detect_layout
+from host.cgroups.view import detect_layout
+from host.processes.control import ProcessControl
+from host.processes.ioprio import ioprio_get, ioprio_value
+from host.processes.ledger import ProcessRecord
+from host.processes.plan import GroupTarget, group_targets
+from host.processes.restore import restore_processes
+from host.processes.view import find_group_processes, group_of, is_stopped, read_identity
+from services.actuator.state_store import StateStore
 from shared.config.model import ProcessGroup, WardenConfig
 from shared.logs import Log
 from shared.messages import (
@@ -39,7 +36,6 @@ from shared.messages import (
     ResourcesFact,
     ThermalFact,
 )
-from shared.process_groups import find_group_processes, group_of, read_identity
 from tests.support.broker import Mosquitto
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config

@@ -10,25 +10,26 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from host.docker import view as docker_view
+from host.docker.control import DockerControl
+from host.processes.control import ProcessControl
+from host.processes.plan import group_targets
+from host.processes.view import find_group_processes
 from services.actuator.admission import Admission
-from services.actuator.docker_control import DockerControl
 from services.actuator.download_clients import client_for
 from services.actuator.download_throttle import DownloadThrottleControl
 from services.actuator.host import Host
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
-from services.actuator.processes import ProcessControl, group_targets
 from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
-from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
 from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
 from shared.errors import brief
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.messages.events import Severity
-from shared.process_groups import find_group_processes
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
