@@ -12,7 +12,7 @@ from host.docker.control import DockerControl
 from host.processes.restore import restore_processes
 from services.actuator.download_clients import client_for
 from services.actuator.restore import cleanup
-from services.actuator.service import ActuatorService
+from services.actuator.service import start_actuator
 from services.actuator.state_store import StateStore
 from shared.config import LoadedConfig
 from shared.logs import Log
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_service(
         "actuator",
         "Make the host match the desired state. The only privileged process.",
-        ActuatorService,
+        start_actuator,
         argv,
         _arguments,
         _command,
