@@ -10,8 +10,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import docker
+from typing import TYPE_CHECKING
 
 from host.docker import view as docker_view
 from host.docker.control import DockerControl
@@ -36,6 +35,9 @@ from shared.messages.events import Severity
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
+
+if TYPE_CHECKING:
+    import docker
 
 REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
