@@ -23,6 +23,7 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /src
 COPY pyproject.toml ./
 COPY shared ./shared
+COPY host ./host
 COPY services ./services
 RUN python3 -m pip install ${PIP_FLAGS} ".${EXTRAS:+[${EXTRAS}]}" && rm -rf /src
 WORKDIR /

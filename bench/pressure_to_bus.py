@@ -26,9 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.rig import HOST, POLL_SECONDS, Rig, medians
+from host.cgroups.view import detect_layout, process_cgroups
 from services.sensors.pressure import read_cgroup_pressure
 from services.sensors.psi_triggers import stall_threshold_us
-from shared.cgroupfs import detect_layout, process_cgroups
 from shared.messages import PressureFact
 from tests.support.probe import Probe, Seen
 

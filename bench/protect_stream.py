@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from bench.rig import HOST, Rig
+from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
 from services.sensors.resources import container_cpu_usec, container_io_bytes
-from shared.cgroupfs import ProcessCgroups, detect_layout, process_cgroups
 
 REPO = Path(__file__).resolve().parents[1]
 HOGS = {

@@ -7,13 +7,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from services.actuator.docker_control import DockerControl, cpu_shares
+from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
+from host.docker.control import DockerControl, cpu_shares
+from host.docker.view import DockerContainer, list_containers
 from services.actuator.host import Host
 from services.actuator.plan import Settings, Target
 from services.actuator.restore import cleanup
 from services.actuator.state_store import StateStore
-from shared.cgroupfs import ProcessCgroups, detect_layout, process_cgroups
-from shared.docker_view import DockerContainer, list_containers
 from shared.logs import Log
 from shared.messages import CpuMax, IoMax
 from tests.support.docker_env import Containers
@@ -181,7 +181,7 @@ def test_a_vanished_container_is_an_error_in_the_report_not_a_crash(
 
 
 def control_files(containers: Containers, cid: str) -> dict[str, str]:
-    from services.actuator.cgroup_files import snapshot
+    from host.cgroups.control import snapshot
 
     return snapshot(cgroups_of(containers, cid))
 

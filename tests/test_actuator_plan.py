@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from host.docker.view import DockerContainer
 from services.actuator.plan import Settings, baseline, plan
 from shared.config.model import WardenConfig
-from shared.docker_view import DockerContainer
 from shared.messages import ContainerIntent, CpuMax, DesiredState, Reason
 
 GIB = 1024**3

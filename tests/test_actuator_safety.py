@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from host.docker.view import DockerContainer
 from services.actuator.plan import plan
 from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
-from shared.docker_view import DockerContainer
 from shared.messages import ContainerIntent, CpuMax, DesiredState, IoMax, Reason
 
 MEDIA = [Reason(rule="media_mode", detail="1 stream")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.cgroups.view import detect_layout, process_cgroups
 from shared.messages import (
     Applied,
     ContainerFact,
@@ -271,7 +271,7 @@ def test_memory_squeeze_through_governor_and_actuator(
 
 
 def _control_state(containers: Containers, cid: str) -> tuple[dict[str, str], dict[str, int]]:
-    from services.actuator.cgroup_files import snapshot
+    from host.cgroups.control import snapshot
 
     cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
     host_config = containers.api.inspect_container(cid)["HostConfig"]
@@ -315,10 +315,10 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     containers: Containers,
     docker_api,  # type: ignore[no-untyped-def]
 ) -> None:
-    from services.actuator.docker_control import DockerControl
+    from host.docker.control import DockerControl
+    from host.docker.view import list_containers
     from services.actuator.host import ApplyReport, Host
     from services.actuator.state_store import StateStore
-    from shared.docker_view import list_containers
     from shared.logs import Log
 
     cid = containers.run("t3")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from services.actuator.service import ActuatorService
+from services.actuator.service import ActuatorService, start_actuator
 from services.governor.service import GovernorService
 from services.notifier.service import NotifierService
 from services.sensors.service import SensorsService
@@ -162,7 +162,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def services(config: Path, docker_api) -> Iterator[dict[str, InProcess]]:  # type: ignore[no-untyped-def]
     built = {
         "governor": build("governor", config, GovernorService),
-        "actuator": build("actuator", config, ActuatorService),
+        "actuator": build("actuator", config, start_actuator),
         "notifier": build("notifier", config, NotifierService),
         "sensors": build("sensors", config, SensorsService),
         "web": build("web", config, lambda ctx: WebService(ctx, serve=False)),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.actuator import cgroup_files
-from shared.cgroupfs import ProcessCgroups, detect_layout, process_cgroups, resident_bytes
+from host.cgroups import control as cgroup_files
+from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups, resident_bytes
 from shared.messages import IoMax
 from tests.support.docker_env import Containers
 from tests.support.real import missing
@@ -148,7 +148,7 @@ def test_real_io_weight_is_written_and_read_back(real_cgroups: tuple[str, Proces
 
 
 def test_real_io_max_is_written_and_read_back(real_cgroups: tuple[str, ProcessCgroups]) -> None:
-    from services.actuator.block_devices import devices_backing
+    from host.block_devices import devices_backing
 
     _, cg = real_cgroups
     devices = devices_backing("/var/lib/docker")

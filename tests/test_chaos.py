@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.cgroups.view import detect_layout, process_cgroups
 from shared.signing import new_key
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers

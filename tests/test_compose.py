@@ -24,10 +24,10 @@ import docker
 import pytest
 import yaml
 
-from services.actuator.cgroup_files import snapshot
+from host.cgroups.control import snapshot
+from host.cgroups.view import detect_layout, process_cgroups
 from services.notifier.home_assistant.discovery import discovery_messages
 from shared import __version__
-from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config import WardenConfig
 from shared.messages import DesiredState
 from tests.support import compose_stack as cs
@@ -79,7 +79,7 @@ def write_project(stack: Stack, t2: str, t3: str, images: dict[str, str]) -> Non
     workdir = stack.workdir
     for name in ("Dockerfile", "pyproject.toml"):
         shutil.copy(REPO / name, workdir / name)
-    for package in ("shared", "services"):
+    for package in ("shared", "host", "services"):
         shutil.copytree(
             REPO / package, workdir / package, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -17,18 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from services.actuator.processes import (
-    GroupTarget,
-    ProcessControl,
-    group_targets,
-    ioprio_get,
-    ioprio_value,
-    is_stopped,
-    restore_processes,
-)
-from services.actuator.state_store import ProcessRecord, StateStore
-from shared.cgroupfs import detect_layout
-from shared.config.model import ProcessGroup, WardenConfig
+from host.cgroups.view import detect_layout
+from host.processes.control import ProcessControl
+from host.processes.ioprio import ioprio_get, ioprio_value
+from host.processes.ledger import ProcessRecord
+from host.processes.plan import GroupTarget
+from host.processes.restore import restore_processes
+from host.processes.view import find_group_processes, group_of, is_stopped, read_identity
+from services.actuator.state_store import StateStore
+from shared.config.model import ProcessGroup
 from shared.logs import Log
 from shared.messages import (
     DesiredState,
@@ -40,7 +37,6 @@ from shared.messages import (
     ResourcesFact,
     ThermalFact,
 )
-from shared.process_groups import find_group_processes, group_of, read_identity
 from tests.support.broker import Mosquitto
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
@@ -82,25 +78,6 @@ def test_first_matching_group_wins() -> None:
         ProcessGroup(name="b", match_name=["ffmpeg"]),
     ]
     assert group_of("ffmpeg", ["ffmpeg"], groups) == "a"
-
-
-def test_group_targets_overlay_the_desired_state_and_refuse_unknown_groups() -> None:
-    cfg = WardenConfig.model_validate(
-        {"process_groups": [ENCODERS.model_dump(), BACKUP.model_dump()]}
-    )
-    desired = DesiredState(
-        host="h",
-        seq=1,
-        lease_seconds=30,
-        process_groups={
-            "encoders": ProcessGroupIntent(paused=True, reasons=[Reason(rule="thermal")]),
-            "rogue": ProcessGroupIntent(paused=True, reasons=[Reason(rule="x")]),
-        },
-    )
-    targets, refusals = group_targets(cfg, desired)
-    assert [(t.group.name, t.paused) for t in targets] == [("encoders", True), ("backup", False)]
-    assert [r.target for r in refusals] == ["process group rogue"]
-    assert all(not t.paused for t in group_targets(cfg, None)[0])
 
 
 def test_config_refuses_bad_groups() -> None:
@@ -370,24 +347,6 @@ def test_a_process_whose_group_left_the_config_is_given_back(
 
 
 # --- the governor's intent: a preset's nice level ------------------------------------------
-
-
-def test_the_intents_nice_wins_over_the_configs() -> None:
-    cfg = WardenConfig.model_validate(
-        {"process_groups": [{**ENCODERS.model_dump(), "nice": 7}, BACKUP.model_dump()]}
-    )
-    desired = DesiredState(
-        host="h",
-        seq=1,
-        lease_seconds=30,
-        process_groups={
-            "encoders": ProcessGroupIntent(nice=15, reasons=[Reason(rule="preset")]),
-            "backup": ProcessGroupIntent(paused=True, reasons=[Reason(rule="process_group")]),
-        },
-    )
-    targets, _ = group_targets(cfg, desired)
-    assert [t.effective_nice for t in targets] == [15, None]
-    assert [t.effective_nice for t in group_targets(cfg, None)[0]] == [7, None]
 
 
 def test_a_target_nice_is_applied_to_real_processes(tmp_path: Path, spawned: Spawned) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from services.actuator.block_devices import devices_backing
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.block_devices import devices_backing
+from host.cgroups.view import detect_layout, process_cgroups
 from shared.messages import Applied, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers

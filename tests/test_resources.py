@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from host.cgroups.view import detect_layout, process_cgroups
 from services.sensors.resources import (
     CLOCK_TICKS,
     PAGE_BYTES,
@@ -25,7 +26,6 @@ from services.sensors.resources import (
     rate,
     share,
 )
-from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config.model import ProcessGroup, WardenConfig
 from tests.support.docker_env import Containers
 

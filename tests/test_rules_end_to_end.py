@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.cgroups.view import detect_layout, process_cgroups
 from shared.messages import (
     Action,
     ContainerFact,
@@ -140,7 +140,7 @@ def test_thermal_stages_pause_tier3_then_tier2_and_recover_after_the_hold(
 def test_io_pressure_throttles_tier3_and_releases_after_recovery(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
-    from services.actuator.block_devices import devices_backing
+    from host.block_devices import devices_backing
 
     devices = devices_backing("/var/lib/docker")
     if not devices:

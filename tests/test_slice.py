@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from services.actuator.docker_control import cpu_shares
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.cgroups.view import detect_layout, process_cgroups
+from host.docker.control import cpu_shares
 from shared.messages import Applied, DesiredState, Event
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers

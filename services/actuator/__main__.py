@@ -6,14 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from services.actuator.docker_control import DockerControl
+from host.cgroups.view import detect_layout
+from host.docker import view as docker_view
+from host.docker.control import DockerControl
+from host.processes.restore import restore_processes
 from services.actuator.download_clients import client_for
-from services.actuator.processes import restore_processes
 from services.actuator.restore import cleanup
-from services.actuator.service import ActuatorService
+from services.actuator.service import start_actuator
 from services.actuator.state_store import StateStore
-from shared import docker_view
-from shared.cgroupfs import detect_layout
 from shared.config import LoadedConfig
 from shared.logs import Log
 from shared.service import run_service
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_service(
         "actuator",
         "Make the host match the desired state. The only privileged process.",
-        ActuatorService,
+        start_actuator,
         argv,
         _arguments,
         _command,

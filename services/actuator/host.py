@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.actuator import cgroup_files
-from services.actuator.block_devices import devices_backing
-from services.actuator.docker_control import DockerControl
+from host.block_devices import devices_backing
+from host.cgroups import control as cgroup_files
+from host.cgroups.view import CgroupLayout, ProcessCgroups, process_cgroups
+from host.docker.control import DockerControl
+from host.docker.view import DockerContainer, DockerError
 from services.actuator.plan import Settings, Target
 from services.actuator.state_store import DOCKER_FIELDS, StateStore
-from shared.cgroupfs import CgroupLayout, ProcessCgroups, process_cgroups
-from shared.docker_view import DockerContainer, DockerError
 from shared.errors import brief
 from shared.logs import Log
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from host.docker.view import DockerContainer
 from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
-from shared.docker_view import DockerContainer
 from shared.messages import CpuMax, DesiredState, IoMax, Refusal
 from shared.tiers import TierMatcher
 

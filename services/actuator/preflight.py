@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import docker
 
-from services.actuator.block_devices import devices_backing
-from shared.cgroupfs import CgroupLayout, detect_layout
+from host.block_devices import devices_backing
+from host.cgroups.view import CgroupLayout, detect_layout
+from host.docker.view import DockerError
 from shared.config.model import Actuator
-from shared.docker_view import DockerError
 from shared.errors import brief
 
 

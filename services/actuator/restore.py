@@ -11,12 +11,12 @@ from pathlib import Path
 
 import docker.errors
 
-from services.actuator import cgroup_files
-from services.actuator.docker_control import DockerControl
+from host.cgroups import control as cgroup_files
+from host.cgroups.view import CgroupLayout, process_cgroups
+from host.docker.control import DockerControl
+from host.docker.view import DockerError
 from services.actuator.download_clients import DownloadClient, DownloadClientError
 from services.actuator.state_store import ContainerRecord, StateStore
-from shared.cgroupfs import CgroupLayout, process_cgroups
-from shared.docker_view import DockerError
 from shared.errors import brief
 from shared.logs import Log
 

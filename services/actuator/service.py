@@ -9,29 +9,35 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from host.docker import view as docker_view
+from host.docker.control import DockerControl
+from host.processes.control import ProcessControl
+from host.processes.plan import group_targets
+from host.processes.view import find_group_processes
 from services.actuator.admission import Admission
-from services.actuator.docker_control import DockerControl
 from services.actuator.download_clients import client_for
 from services.actuator.download_throttle import DownloadThrottleControl
 from services.actuator.host import Host
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
-from services.actuator.processes import ProcessControl, group_targets
 from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
-from shared import docker_view
 from shared.bus import Received, model_decoder, text_decoder
 from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
 from shared.errors import brief
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.messages.events import Severity
-from shared.process_groups import find_group_processes
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE, ONLINE
+
+if TYPE_CHECKING:
+    import docker
 
 REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
@@ -40,6 +46,77 @@ EVENT_SETTLE_SECONDS = 0.05
 # Docker's list (an inspect per container) is reused until Docker reports a change:
 # a desired state is then applied without waiting on it. Never older than this.
 LIST_KEPT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class HostAccess:
+    """What the actuator reaches the host through, found and connected once at start."""
+
+    api: docker.APIClient
+    dry_run: bool
+    host: Host
+    processes: ProcessControl
+    download: DownloadThrottleControl | None
+
+
+def connect_host(ctx: ServiceContext) -> HostAccess:
+    """Preflight (what this host lets the actuator do, reported once), the Docker client,
+    the state store and the controls built on them."""
+    settings = ctx.config.actuator
+    log = ctx.log
+    api = docker_view.connect(settings.docker_url)
+    pre = run_preflight(settings, api)
+    log.info(
+        "preflight",
+        cgroups=pre.layout.kind,
+        docker_root=pre.docker_root,
+        io_devices=",".join(pre.io_devices) or None,
+    )
+    for problem in pre.problems:
+        log.warning("preflight.problem", problem=problem)
+    if ctx.keyring is None:
+        log.warning(
+            "signing.off",
+            reason="no signing key configured",
+            risk="any client that may write the desired topic can steer this host",
+        )
+    dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
+    if pre.docker_problem:
+        # A host without Docker still has bare process groups to manage; the stack
+        # launcher is what chooses dry-run for a user without privileges.
+        log.warning(
+            "preflight.no_docker",
+            reason=pre.docker_problem,
+            action="containers left alone until Docker answers",
+        )
+    if dry_run:
+        log.info("dry_run", reason="nothing on the host will be changed")
+
+    store = StateStore(None if dry_run else settings.state_file, log)
+    host = Host(
+        DockerControl(api),
+        pre.layout,
+        settings.proc_root,
+        pre.docker_root,
+        store,
+        dry_run,
+        log,
+    )
+    throttle = ctx.config.media_mode.download_throttle
+    return HostAccess(
+        api=api,
+        dry_run=dry_run,
+        host=host,
+        processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
+        download=DownloadThrottleControl(client_for(throttle), throttle.url, store, dry_run, log)
+        if throttle.enabled
+        else None,
+    )
+
+
+def start_actuator(ctx: ServiceContext) -> ActuatorService:
+    """The actuator as the service runner builds it: host reached, then started."""
+    return ActuatorService(ctx, connect_host(ctx)).start()
 
 
 class ActuatorService:
@@ -58,59 +135,18 @@ class ActuatorService:
         "media_mode.download_throttle",
     )
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, access: HostAccess) -> None:
+        """Cheap and without effects: the host was reached by connect_host(); start()
+        subscribes, starts the Docker event thread and the timers."""
         self.ctx = ctx
         self.cfg = ctx.config
         self.matcher = self.cfg.tier_matcher()
-        settings = self.cfg.actuator
-        log = ctx.log
-
-        self.api = docker_view.connect(settings.docker_url)
-        pre = run_preflight(settings, self.api)
-        log.info(
-            "preflight",
-            cgroups=pre.layout.kind,
-            docker_root=pre.docker_root,
-            io_devices=",".join(pre.io_devices) or None,
-        )
-        for problem in pre.problems:
-            log.warning("preflight.problem", problem=problem)
         self.admission = Admission(ctx.keyring)
-        if ctx.keyring is None:
-            log.warning(
-                "signing.off",
-                reason="no signing key configured",
-                risk="any client that may write the desired topic can steer this host",
-            )
-        self.dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
-        if pre.docker_problem:
-            # A host without Docker still has bare process groups to manage; the stack
-            # launcher is what chooses dry-run for a user without privileges.
-            log.warning(
-                "preflight.no_docker",
-                reason=pre.docker_problem,
-                action="containers left alone until Docker answers",
-            )
-        if self.dry_run:
-            log.info("dry_run", reason="nothing on the host will be changed")
-
-        store = StateStore(None if self.dry_run else settings.state_file, log)
-        self.host = Host(
-            DockerControl(self.api),
-            pre.layout,
-            settings.proc_root,
-            pre.docker_root,
-            store,
-            self.dry_run,
-            log,
-        )
-        self.processes = ProcessControl(settings.proc_root, pre.layout, store, self.dry_run, log)
-        throttle = self.cfg.media_mode.download_throttle
-        self.download = (
-            DownloadThrottleControl(client_for(throttle), throttle.url, store, self.dry_run, log)
-            if throttle.enabled
-            else None
-        )
+        self.api = access.api
+        self.dry_run = access.dry_run
+        self.host = access.host
+        self.processes = access.processes
+        self.download = access.download
         # Docker calls are I/O: applying to many containers at once is what makes a
         # 50-container media-mode change take one round trip, not fifty.
         self._pool = ThreadPoolExecutor(max_workers=APPLY_WORKERS, thread_name_prefix="apply")
@@ -125,7 +161,11 @@ class ActuatorService:
         self._docker_problem: str | None = None
         self._listed: tuple[float, list[docker_view.DockerContainer]] | None = None
         self._pids: dict[str, int] = {}
+        self._events: docker_view.EventWatcher | None = None
 
+    def start(self) -> ActuatorService:
+        """Subscribe, watch Docker's events, and arm the grace, resync and scan timers."""
+        ctx, settings = self.ctx, self.cfg.actuator
         bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
         bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
         bus.subscribe(topics.actions, model_decoder(Action), self.on_action)
@@ -137,19 +177,20 @@ class ActuatorService:
         self._events = docker_view.EventWatcher(
             settings.docker_url,
             lambda e: loop.post(self.on_docker_event, e),
-            log,
+            ctx.log,
             on_reconnect=lambda: loop.post(self.resync),
         )
         self._events.start()
         loop.call_later(settings.startup_grace_seconds, self.end_grace)
         loop.call_every(settings.resync_seconds, self.resync, first=settings.resync_seconds)
-        if self.cfg.process_groups or store.process_items():
+        if self.cfg.process_groups or self.host.store.process_items():
             loop.call_every(
                 settings.process_scan_seconds,
                 self.reconcile_processes,
                 first=settings.process_scan_seconds,
             )
         loop.on_stop(self.on_stop)
+        return self
 
     def reload(self, config: WardenConfig) -> None:
         """New tiers and limits: every container is planned again now, and what changed
@@ -453,7 +494,8 @@ class ActuatorService:
 
     def on_stop(self) -> None:
         """Leave nothing paused or squeezed behind us: back to the tier baselines."""
-        self._events.stop()
+        if self._events is not None:
+            self._events.stop()
         self.lease = None
         self.baseline_reason = "actuator stopping"
         self.started = True

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from host.processes.ledger import ProcessRecord
 from shared.errors import brief
 from shared.logs import Log
 
@@ -54,18 +55,6 @@ class DownloadRecord(BaseModel):
     provider: str
     url: str
     original: dict[str, bool | int]
-
-
-class ProcessRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    group: str
-    pid: int
-    start_time: int
-    nice: int
-    ioprio: int
-    affinity: list[int]
-    stopped_by_warden: bool = False
 
 
 class StoreFile(BaseModel):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from shared.cgroupfs import CgroupLayout, ProcessCgroups, process_cgroups, resident_bytes
-from shared.docker_view import DockerContainer
+from host.cgroups.view import CgroupLayout, ProcessCgroups, process_cgroups, resident_bytes
+from host.docker.view import DockerContainer
 from shared.messages import ContainerFact
 from shared.tiers import TierMatcher
 

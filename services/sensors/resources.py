@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.cgroupfs import ProcessCgroups, read_flat_keyed, resident_bytes
+from host.cgroups.view import ProcessCgroups, read_flat_keyed, resident_bytes
+from host.processes.view import group_of
 from shared.config.model import ProcessGroup
 from shared.messages import ContainerUsage, HostUsage, ProcessGroupUsage, ResourcesFact
-from shared.process_groups import group_of
 
 SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's own size
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -13,14 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from host.cgroups.view import detect_layout, process_cgroups
+from host.docker import view as docker_view
 from services.sensors.gpu import GpuReader
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
 from services.sensors.resources import ResourceSampler, RunningContainer
 from services.sensors.streams.watcher import StreamWatcher
 from services.sensors.thermal import read_thermal
-from shared import docker_view
-from shared.cgroupfs import detect_layout, process_cgroups
 from shared.config import WardenConfig
 from shared.errors import brief
 from shared.messages import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.cgroupfs import detect_layout, process_cgroups
+from host.cgroups.view import detect_layout, process_cgroups
 from tests.support.docker_env import Containers
 from tests.support.real import missing
 

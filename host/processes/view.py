@@ -74,3 +74,11 @@ def find_group_processes(
         if group is not None:
             found[group].append(identity)
     return found
+
+
+def is_stopped(proc_root: str | Path, pid: int) -> bool:
+    try:
+        stat = (Path(proc_root) / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith(("T", "t"))

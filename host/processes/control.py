@@ -8,93 +8,20 @@ start time, so a reused pid is never mistaken for the process Warden changed.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
 import signal
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from services.actuator import cgroup_files
-from services.actuator.state_store import ProcessRecord, StateStore
-from shared.cgroupfs import CgroupLayout, process_cgroups
-from shared.config.model import ProcessGroup, WardenConfig
+from host.cgroups import control as cgroup_files
+from host.cgroups.view import CgroupLayout, process_cgroups
+from host.processes.ioprio import ioprio_get, ioprio_set, ioprio_value
+from host.processes.ledger import ProcessLedger, ProcessRecord
+from host.processes.plan import GroupTarget
+from host.processes.restore import restore_record
+from host.processes.view import ProcessIdentity, is_stopped
+from shared.config.model import ProcessGroup
 from shared.logs import Log
-from shared.messages import DesiredState, Refusal
-from shared.process_groups import ProcessIdentity, read_identity
-
-IOPRIO_CLASSES = {"realtime": 1, "best-effort": 2, "idle": 3}
-IOPRIO_CLASS_SHIFT = 13
-IOPRIO_WHO_PROCESS = 1
-# (ioprio_set, ioprio_get): the C library has no wrapper for these.
-_IOPRIO_SYSCALLS = {"x86_64": (251, 252), "aarch64": (30, 31), "armv7l": (314, 315)}
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def ioprio_value(class_name: str, level: int) -> int:
-    klass = IOPRIO_CLASSES[class_name]
-    return (klass << IOPRIO_CLASS_SHIFT) | (0 if class_name == "idle" else level)
-
-
-def _ioprio_syscall(index: int, *args: int) -> int:
-    numbers = _IOPRIO_SYSCALLS.get(platform.machine())
-    if numbers is None:
-        raise OSError(f"ioprio syscalls unknown on {platform.machine()}")
-    result = _libc.syscall(numbers[index], *args)
-    if result < 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
-    return int(result)
-
-
-def ioprio_get(pid: int) -> int:
-    return _ioprio_syscall(1, IOPRIO_WHO_PROCESS, pid)
-
-
-def ioprio_set(pid: int, value: int) -> None:
-    _ioprio_syscall(0, IOPRIO_WHO_PROCESS, pid, value)
-
-
-def is_stopped(proc_root: str | Path, pid: int) -> bool:
-    try:
-        stat = (Path(proc_root) / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].startswith(("T", "t"))
-
-
-@dataclass(frozen=True)
-class GroupTarget:
-    group: ProcessGroup
-    paused: bool
-    reasons: tuple[str, ...] = ()
-    # The governor's nice level (a run-time preset's); None: the config's.
-    nice: int | None = None
-
-    @property
-    def effective_nice(self) -> int | None:
-        return self.nice if self.nice is not None else self.group.nice
-
-
-def group_targets(
-    cfg: WardenConfig, desired: DesiredState | None
-) -> tuple[list[GroupTarget], list[Refusal]]:
-    """Each configured group at its baseline, overlaid by the desired state. Pure."""
-    intents = dict(desired.process_groups) if desired else {}
-    targets = []
-    for group in cfg.process_groups:
-        intent = intents.pop(group.name, None)
-        if intent is None:
-            targets.append(GroupTarget(group, False))
-        else:
-            reasons = tuple(map(str, intent.reasons))
-            targets.append(GroupTarget(group, intent.paused, reasons, intent.nice))
-    refusals = [
-        Refusal(target=f"process group {name}", reason="not a configured process group")
-        for name in sorted(intents)
-    ]
-    return targets, refusals
 
 
 class ProcessControl:
@@ -102,7 +29,7 @@ class ProcessControl:
         self,
         proc_root: str | Path,
         layout: CgroupLayout,
-        store: StateStore,
+        store: ProcessLedger,
         dry_run: bool,
         log: Log,
     ) -> None:
@@ -288,42 +215,3 @@ class ProcessControl:
             if key not in keys and not self.dry_run:
                 errors += restore_record(self.store, self.proc_root, key, record, self.log)
         return errors
-
-
-def restore_record(
-    store: StateStore, proc_root: str | Path, key: str, record: ProcessRecord, log: Log
-) -> list[str]:
-    identity = read_identity(proc_root, record.pid)
-    if identity is None or identity.start_time != record.start_time:
-        store.forget_process(key)  # gone; its pid may belong to someone else now
-        return []
-    try:
-        os.setpriority(os.PRIO_PROCESS, record.pid, record.nice)
-        ioprio_set(record.pid, record.ioprio)
-        os.sched_setaffinity(record.pid, record.affinity)
-        if record.stopped_by_warden:
-            os.kill(record.pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
-    except OSError as exc:
-        return [f"{record.group} pid {record.pid}: {exc.strerror or exc}"]
-    log.info("restore.process", group=record.group, pid=record.pid)
-    store.forget_process(key)
-    return []
-
-
-def restore_processes(store: StateStore, proc_root: str | Path, log: Log) -> list[str]:
-    """Put every recorded process back as it was, and thaw what Warden froze."""
-    errors = []
-    for directory in store.frozen_directories():
-        try:
-            cgroup_files.write(Path(directory) / "cgroup.freeze", "0")
-        except FileNotFoundError:
-            pass  # the group is gone, and its freeze with it
-        except OSError as exc:
-            errors.append(f"thaw {directory}: {exc.strerror or exc}")
-            continue
-        store.mark_frozen(directory, False)
-    for key, record in store.process_items():
-        errors += restore_record(store, proc_root, key, record, log)
-    return errors

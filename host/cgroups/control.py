@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.cgroupfs import ProcessCgroups
+from host.cgroups.view import ProcessCgroups
 from shared.messages import CpuMax, IoMax
 
 

@@ -1,0 +1,1 @@
+"""Docker: a read-only view (containers, events) and the control calls (pause, update)."""

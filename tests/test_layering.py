@@ -1,0 +1,76 @@
+"""The package layering, read from the source: shared/ is the contract every service
+shares, host/ is how a service touches the machine, and the services stay apart.
+
+- shared/ imports neither host/ nor any service;
+- host/ may import shared/, never a service;
+- no service imports another (services/stack.py, the launcher, imports none).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module a file imports, at any depth (lazy imports count too)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            # `from services import actuator` imports services.actuator.
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def offenders(package: str, allowed: Callable[[Path, str], bool]) -> list[str]:
+    found = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        for module in sorted(imported_modules(path)):
+            if not allowed(path, module):
+                found.append(f"{path.relative_to(REPO)} imports {module}")
+    return found
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def service_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "services" and len(parts) > 1 else None
+
+
+def test_shared_imports_neither_host_nor_services() -> None:
+    assert offenders("shared", lambda _p, m: top(m) not in ("host", "services")) == []
+
+
+def test_host_imports_no_service() -> None:
+    assert offenders("host", lambda _p, m: top(m) != "services") == []
+
+
+def test_no_service_imports_another() -> None:
+    def allowed(path: Path, module: str) -> bool:
+        parts = path.relative_to(REPO / "services").parts
+        own = parts[0] if len(parts) > 1 else None  # None: services/stack.py, services/__init__
+        other = service_of(module)
+        return other is None or other == own
+
+    assert offenders("services", allowed) == []
+
+
+def test_the_rules_see_real_imports() -> None:
+    """The reader finds what each layer does import, so an empty list above means something."""
+    plan = imported_modules(REPO / "host" / "processes" / "plan.py")
+    assert any(m.startswith("shared.") for m in plan)
+    assert any(
+        m.startswith("host.") for m in imported_modules(REPO / "services" / "actuator" / "host.py")
+    )
+    assert "services.actuator.state_store" in imported_modules(
+        REPO / "services" / "actuator" / "service.py"
+    )
