@@ -37,8 +37,8 @@ class General(Section):
 
     poll_interval_seconds: Annotated[float, Field(gt=0)] = Field(
         default=5,
-        description="seconds between the sensors' readings of inventory and usage, and of "
-        "pressure when PSI triggers are off",
+        description="seconds between the sensors' readings of containers, usage, temperatures "
+        "and GPUs (and pressure, without PSI triggers)",
     )
     state_file: str = Field(
         default="/run/adrg/state.json",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from shared.config.base import Percent, Seconds, Section
-from shared.presets import PresetName
+from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
 
 
 class ProcessGroup(Section):
@@ -46,7 +46,13 @@ class ProcessGroup(Section):
     # group's own: an encoder pegs a CPU or GPU by design.
     preset: PresetName | None = Field(
         default=None,
-        description="the thresholds' preset; the run-time preset wins; none: `balanced`",
+        description="the thresholds and nice level by name, "
+        + ", ".join(
+            f"{name} ({p.cpu_threshold_percent:g} / {p.memory_threshold_percent:g} / "
+            f"{p.gpu_threshold_percent:g}, nice {p.nice})"
+            for name, p in PRESETS.items()
+        )
+        + f"; the run-time preset wins; none: {DEFAULT_PRESET}",
     )
     cpu_threshold_percent: Percent | None = Field(
         default=None,

@@ -15,13 +15,17 @@ class ProtectStall(Section):
     """Per resource: the share of the trigger window a protected container may stall."""
 
     cpu: _SHARE = Field(
-        default=10, description="cpu `some` stall (% of the PSI window) that counts as a stall"
+        default=10,
+        description="cpu `some` stall of a protected container (% of the PSI window) that counts",
     )
     io: _SHARE = Field(
-        default=10, description="io `some` stall (% of the PSI window) that counts as a stall"
+        default=10,
+        description="io `some` stall of a protected container (% of the PSI window) that counts",
     )
     memory: _SHARE = Field(
-        default=10, description="memory `some` stall (% of the PSI window) that counts as a stall"
+        default=10,
+        description="memory `some` stall of a protected container (% of the PSI window) that "
+        "counts",
     )
 
 
