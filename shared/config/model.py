@@ -108,7 +108,8 @@ class WardenConfig(Section):
         description="tiers 0 (core) to 3 (bulk); a tier not given has the defaults below",
     )
     protected_containers: list[str] = Field(
-        default=[], description="names or globs no rule ever pauses, throttles or restarts"
+        default=[],
+        description="container names (exact) no rule pauses, throttles or restarts, as tier 0's",
     )
     media_mode: MediaMode = Field(default=MediaMode(), description="the media mode rule")
     thermal: Thermal = Field(default=Thermal(), description="the thermal rule")

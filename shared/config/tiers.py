@@ -16,9 +16,10 @@ class Tier(Section):
         {"name", "containers", "cpu_weight", "io_weight", "memory_high", "memory_max"}
     )
 
-    name: str = Field(default="", description="the tier's label in logs, the API and the dashboard")
+    name: str = Field(default="", description="the tier's label (`--check-config` shows it)")
     containers: list[str] = Field(
-        default=[], description="container names or globs in this tier (0 core ... 3 bulk)"
+        default=[],
+        description="container names or globs in this tier; an exact name wins over a glob",
     )
     cpu_weight: Annotated[int, Field(ge=1, le=10000)] = Field(
         default=100,
