@@ -10,7 +10,10 @@ from shared.config.base import Section, is_topic_path
 
 
 class HomeAssistant(Section):
-    enabled: bool = Field(default=True, description="publish Home Assistant MQTT discovery")
+    enabled: bool = Field(
+        default=True,
+        description="the notifier links Home Assistant: discovery, states, `notify`; false: none",
+    )
     discovery_prefix: str = Field(
         default="homeassistant", description="Home Assistant's discovery topic prefix"
     )

@@ -15,7 +15,7 @@ class ProcessGroup(Section):
     """Bare processes handled together (Optimizarr-style), matched by name or command line."""
 
     name: Annotated[str, Field(min_length=1)] = Field(
-        description="the group's name (unique) in topics, logs and the API"
+        description="the group's name (unique), as logs, facts and decisions name it"
     )
     match_name: list[str] = Field(
         default=[], description="globs against the process name (comm) or the basename of argv[0]"
