@@ -7,9 +7,23 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.config.model import NotifyEvent
 from shared.messages.base import Message
 
+# The kinds ADRG's notifications know (and its notify_on takes).
+AdrgEvent = Literal[
+    "daemon_start",
+    "daemon_stop",
+    "media_mode_activated",
+    "media_mode_deactivated",
+    "thermal_stage1",
+    "thermal_stage2",
+    "memory_critical_restart",
+    "memory_emergency_restart",
+]
+# Every kind an Event may have: ADRG's and Warden's own.
+NotifyEvent = Literal[
+    AdrgEvent, "thermal_warning", "lease_expired", "refusal", "notifier_channel_failed"
+]
 Severity = Literal["info", "warning", "critical"]
 
 

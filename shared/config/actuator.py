@@ -1,0 +1,51 @@
+"""Warden's actuator: where it changes the host, and the bounds it keeps whatever it is asked."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.config.base import Seconds, Section, Size
+from shared.units import parse_size
+
+
+class Actuator(Section):
+    dry_run: bool = Field(
+        default=False, description="log what would change and touch nothing (also `--dry-run`)"
+    )
+    cgroup_root: str = Field(
+        default="/sys/fs/cgroup", description="where the actuator finds cgroups"
+    )
+    proc_root: str = Field(default="/proc", description="where the actuator finds processes")
+    docker_url: str = Field(default="unix:///var/run/docker.sock", description="the Docker API")
+    state_file: str = Field(
+        default="/run/warden/actuator-state.json",
+        description="what Warden changed, with the original values, so a restart can undo it",
+    )
+    startup_grace_seconds: Seconds = Field(
+        default=5,
+        description="after a start, wait this long for a live desired state before acting on none",
+    )
+    min_memory_high: Size = Field(
+        default=parse_size("64M"),
+        description="memory.high is never set below this, whatever is asked",
+    )
+    resync_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=60, description="re-read the host and re-apply everything this often (seconds)"
+    )
+    # Restart bounds the actuator enforces whatever the governor asks (ADRG's gates).
+    restart_container_interval_seconds: Seconds | None = Field(
+        default=None,
+        description="at most one restart of a container this often; none: "
+        "`memory_pressure.restart_cooldown_seconds`",
+    )
+    restart_global_interval_seconds: Seconds | None = Field(
+        default=None,
+        description="at most one restart of any container this often; none: "
+        "`memory_pressure.restart_cooldown_seconds`",
+    )
+    # Bare processes come and go without events, hence a scan.
+    process_scan_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=2, description="how often (seconds) to look for new process-group members"
+    )

@@ -1,0 +1,89 @@
+"""ADRG's notifications (Discord, ntfy, Gotify) and Warden's delivery settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from shared.config.base import Seconds, Section
+from shared.messages.events import AdrgEvent, NotifyEvent
+
+# ADRG's default notify_on: every event it knows, none of Warden's own.
+ADRG_NOTIFY_ON: list[NotifyEvent] = list(get_args(AdrgEvent))
+
+
+def _int_as_text(value: object) -> object:
+    # YAML reads `ntfy_priority: 4` as a number; ntfy's header takes the text.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+NtfyPriority = Annotated[
+    Literal["min", "low", "default", "high", "urgent", "1", "2", "3", "4", "5"],
+    BeforeValidator(_int_as_text),
+]
+
+
+class Notifications(Section):
+    ADRG_KEYS = frozenset(
+        {
+            "notify_on",
+            "discord_webhook_url",
+            "ntfy_url",
+            "ntfy_token",
+            "gotify_url",
+            "gotify_token",
+        }
+    )
+
+    # ADRG sends every event when notify_on is empty; Warden keeps that meaning.
+    notify_on: list[NotifyEvent] = Field(
+        default=ADRG_NOTIFY_ON, description="the event kinds sent; empty: every kind, Warden's too"
+    )
+    discord_webhook_url: str = Field(
+        default="", description="Discord webhook URL; empty: no Discord"
+    )
+    ntfy_url: str = Field(default="", description="ntfy topic URL; empty: no ntfy")
+    ntfy_token: str = Field(default="", description="ntfy access token; empty: none sent")
+    gotify_url: str = Field(default="", description="Gotify server URL; empty: no Gotify")
+    gotify_token: str = Field(default="", description="Gotify application token")
+    timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=5, description="HTTP timeout (seconds) per notification"
+    )
+    ntfy_priority: NtfyPriority | None = Field(
+        default=None, description="ntfy priority of every message; none: by event (urgent ... low)"
+    )
+    ntfy_tags: list[Annotated[str, Field(min_length=1, pattern=r"^[^,\s]+$")]] = Field(
+        default=["computer"], description="ntfy tags of every message"
+    )
+    outbox_file: str = Field(
+        default="/var/lib/warden/notifier-outbox.json",
+        description="undelivered notifications, kept across restarts",
+    )
+    retry_initial_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=2,
+        description="first retry delay (seconds) of a failed delivery; it doubles each time",
+    )
+    retry_max_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=300, description="longest retry delay (seconds)"
+    )
+    retry_max_attempts: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="attempts per channel before a notification is dropped (logged)"
+    )
+    retry_max_age_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=6 * 3600,
+        description="an older undelivered notification is dropped (logged), not sent",
+    )
+    dedup_window_seconds: Seconds = Field(
+        default=60,
+        description="the same event and message again within this is told once, with a count",
+    )
+
+    def wants(self, event: str) -> bool:
+        return not self.notify_on or event in self.notify_on
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> Notifications:
+        if self.retry_initial_seconds > self.retry_max_seconds:
+            raise ValueError("retry_initial_seconds must not be larger than retry_max_seconds")
+        return self

@@ -1,0 +1,73 @@
+"""Warden's protect rule: throttle bulk work the moment a protected container stalls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.config.base import Section
+
+_SHARE = Annotated[float, Field(gt=0, le=100)]
+
+
+class ProtectStall(Section):
+    """Per resource: the share of the trigger window a protected container may stall."""
+
+    cpu: _SHARE = Field(
+        default=10,
+        description="cpu `some` stall of a protected container (% of the PSI window) that counts",
+    )
+    io: _SHARE = Field(
+        default=10,
+        description="io `some` stall of a protected container (% of the PSI window) that counts",
+    )
+    memory: _SHARE = Field(
+        default=10,
+        description="memory `some` stall of a protected container (% of the PSI window) that "
+        "counts",
+    )
+
+
+class Protect(Section):
+    """Warden's own rule: throttle bulk work the moment a protected container stalls.
+
+    A protected container is one in tier 0 or 1, or in protected_containers. When
+    its own cgroup's some-stall over the PSI trigger window is above its share,
+    the tier-3 container (then tier 2) using most of the contended resource gets
+    io.max (io stall) or cpu.max (cpu or memory stall), tightened a step each
+    window while the stall holds and does not fall, loosened a step after each
+    hold_seconds of calm.
+    """
+
+    enabled: bool = Field(default=True, description="run the protect rule")
+    stall_percent: ProtectStall = Field(
+        default=ProtectStall(), description="per resource, the stall share that counts"
+    )
+    step_factor: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.25,
+        description="each step multiplies the limit by this (a loosening step divides)",
+    )
+    # A stall that has fired a trigger has lasted a window already.
+    first_steps: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=2,
+        description="the first limit is this many steps at once: use x step_factor ^ first_steps",
+    )
+    hold_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=10, description="calm (no stall above its share) this long loosens one step"
+    )
+    io_floor_mb_per_sec: Annotated[float, Field(gt=0)] = Field(
+        default=1, description="no io.max step goes below this (MiB/s)"
+    )
+    cpu_floor_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=5, description="no cpu.max step goes below this (% of the whole machine)"
+    )
+    min_io_mb_per_sec: Annotated[float, Field(ge=0)] = Field(
+        default=1, description="a container doing less I/O (MiB/s) is never chosen"
+    )
+    min_cpu_percent: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=5, description="a container using less CPU (% of the whole machine) is never chosen"
+    )
+    min_memory_growth_mb_per_sec: Annotated[float, Field(ge=0)] = Field(
+        default=1, description="a container whose memory grows slower (MiB/s) is never chosen"
+    )
