@@ -18,16 +18,20 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from shared.channels import Channel
 from shared.config.model import Mqtt
 from shared.logs import Log
-from shared.messages.base import PayloadError, describe_validation_error
+from shared.messages.base import PayloadError
+from shared.messages.decoding import model_decoder, text_decoder
 from shared.runtime import ServiceLoop
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
 
+__all__ = ["Bus", "Received", "model_decoder", "text_decoder"]
+
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel | str)
 
 
 @dataclass(frozen=True)
@@ -37,29 +41,11 @@ class Received(Generic[T]):
     # True when the broker delivered a stored retained message (e.g. on subscribe).
     retained: bool
 
-
-def model_decoder(model: type[M]) -> Callable[[bytes], M]:
-    def decode(payload: bytes) -> M:
-        try:
-            return model.model_validate_json(payload)
-        except ValidationError as exc:
-            raise PayloadError(f"{model.__name__}: {describe_validation_error(exc)}") from None
-
-    decode.model = model  # type: ignore[attr-defined]  # for tests that fuzz each topic's model
-    return decode
-
-
-def text_decoder(*allowed: str) -> Callable[[bytes], str]:
-    def decode(payload: bytes) -> str:
-        try:
-            text = payload.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise PayloadError("payload is not UTF-8 text") from None
-        if allowed and text not in allowed:
-            raise PayloadError(f"expected one of {', '.join(allowed)}, got {text[:40]!r}")
-        return text
-
-    return decode
+    def seen_at(self, now: float) -> float:
+        """When the reading was taken, as far as staleness goes: now, or for a retained
+        one, kept by the broker maybe for hours, as old as its sender says at least."""
+        sent = getattr(self.value, "ts", None)
+        return min(now, sent) if self.retained and isinstance(sent, int | float) else now
 
 
 @dataclass
@@ -68,6 +54,9 @@ class _Subscription:
     decode: Callable[[bytes], object]
     handler: Callable[[Received[object]], None]
     qos: int
+    # Set for a host's own topic: a message that names another host goes here, not on.
+    own_host: str | None = None
+    on_other_host: Callable[[Received[object]], None] | None = None
 
 
 class Bus:
@@ -82,6 +71,7 @@ class Bus:
         self._config = config
         self._loop = loop
         self._log = log
+        self._topics = topics
         self._subscriptions: list[_Subscription] = []
         self._on_connect: list[Callable[[], None]] = []
         self.availability_topic = topics.availability(service)
@@ -117,6 +107,29 @@ class Bus:
         self._subscriptions.append(sub)
         if self.connected:
             self._client.subscribe(topic_filter, qos)
+
+    def listen(
+        self,
+        channel: Channel[P],
+        handler: Callable[[Received[P]], None],
+        *,
+        on_other_host: Callable[[Received[P]], None] | None = None,
+        **levels: str,
+    ) -> None:
+        """Subscribe to a channel of the table, decoded as the table says. On a host's own
+        topic, a message whose `host` names another is dropped and logged (or handed to
+        on_other_host), never to the handler. levels fill the topic's other levels;
+        host="+" listens to every host, and then each handler sees every host."""
+        topic = channel.topic_for(self._topics, **levels)
+        own = self._topics.host if channel.scope == "host" and "host" not in levels else None
+        sub = _Subscription(topic, channel.decoder(), handler, 1, own, on_other_host)  # type: ignore[arg-type]
+        self._subscriptions.append(sub)
+        if self.connected:
+            self._client.subscribe(topic, sub.qos)
+
+    def send(self, channel: Channel[P], payload: P, **levels: str) -> None:
+        """Publish on a channel of the table: retained when the table says so."""
+        self.publish(channel.topic_for(self._topics, **levels), payload, retain=channel.retained)
 
     def on_connect(self, fn: Callable[[], None]) -> None:
         """fn runs on the service loop after every (re)connect, once subscriptions are sent."""
@@ -195,7 +208,16 @@ class Bus:
             except Exception as exc:  # a decoder bug must not kill paho's thread
                 self._log.warning("bus.payload_dropped", topic=topic, reason=repr(exc))
                 continue
-            calls.append((sub.handler, Received(topic, value, retained)))
+            received = Received(topic, value, retained)
+            host = getattr(value, "host", None)
+            if sub.own_host is not None and isinstance(host, str) and host != sub.own_host:
+                if sub.on_other_host is not None:
+                    calls.append((sub.on_other_host, received))
+                else:
+                    reason = f"for host {host!r}, this is {sub.own_host!r}"
+                    self._log.warning("bus.payload_dropped", topic=topic, reason=reason)
+                continue
+            calls.append((sub.handler, received))
         return calls
 
 

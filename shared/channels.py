@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -37,9 +37,17 @@ from shared.messages import (
     StreamsFact,
     ThermalFact,
     Trigger,
+    parse_trigger,
 )
+from shared.messages.decoding import model_decoder, text_decoder
 from shared.messages.overrides import Overrides
+from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
+from shared.presets import PresetName
+from shared.topics import OFFLINE, ONLINE, Topics
+
+M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P")
 
 User = Literal["governor", "actuator", "sensors", "notifier", "homeassistant", "web", "anonymous"]
 USERS: tuple[User, ...] = (
@@ -60,7 +68,9 @@ TRIGGER_WRITERS: tuple[User, ...] = ("homeassistant", "web", "anonymous")
 
 
 @dataclass(frozen=True)
-class Channel:
+class Channel(Generic[P]):
+    """One topic: what it carries (P, decoded by `decoder()`), retained or not, who writes it."""
+
     topic: str
     # The pydantic model of the payload; None where it is a bare word or text.
     model: type[BaseModel] | None
@@ -72,220 +82,294 @@ class Channel:
     readers: tuple[User, ...] = ()
     # The README's payload column where the model cannot say it.
     payload: str = ""
+    # How its payload is read where not as JSON of `model` (or, with no model, as text).
+    decode: Callable[[bytes], P] | None = None
 
     @property
     def payload_doc(self) -> str:
         return self.payload or (self.model.__name__ if self.model else "text")
 
+    def decoder(self) -> Callable[[bytes], P]:
+        if self.decode is not None:
+            return self.decode
+        if self.model is None:
+            return cast(Callable[[bytes], P], text_decoder())
+        return cast(Callable[[bytes], P], model_decoder(self.model))
 
-def _sensor(kind: str, model: type[BaseModel], what: str) -> Channel:
+    def topic_for(self, topics: Topics, **levels: str) -> str:
+        """The concrete topic (or, with host="+", the filter over every host)."""
+        fill = {"root": topics.root, "host": topics.host, **levels}
+        return self.topic.format(**fill)
+
+
+def _sensor(kind: str, model: type[M], what: str) -> Channel[M]:
     return Channel(f"{{root}}/{{host}}/sensors/{kind}", model, True, ("sensors",), "host", what)
 
 
-CHANNELS: tuple[Channel, ...] = (
-    _sensor(
-        "pressure",
-        PressureFact,
-        "cpu, memory, io PSI (`some`/`full` avg10/60/300); a resource the host cannot "
-        "report is `null` (unknown), never 0; the triggers that fired; each managed "
-        "container's PSI and stall share",
-    ),
-    _sensor(
-        "containers",
-        ContainerInventory,
-        "every container: id, name, state, tier, protected, RSS; on every Docker event",
-    ),
-    _sensor(
-        "streams",
-        StreamsFact,
-        "media sessions (playing/paused, transcode, local) and the count media mode uses; "
-        "`null` when the server cannot be asked, with the error",
-    ),
-    _sensor("thermal", ThermalFact, "temperature sensors and the hottest of them"),
-    _sensor("gpu", GpuFact, "each GPU: utilisation, memory, temperature, power, its processes"),
-    _sensor(
-        "resources",
-        ResourcesFact,
-        "CPU, memory and disk use of the host, each process group and container",
-    ),
-    Channel(
-        "{root}/{host}/desired",
-        DesiredState,
-        True,
-        ("governor",),
-        "host",
-        "the desired state: per container paused / memory.high / cpu.max / io.max with "
-        "reasons, a `seq` and a `lease_seconds`; only intents, nothing the actuator does "
-        "not apply; it changes only when what is enforced does (and on each renewal)",
-    ),
-    Channel(
-        "{root}/{host}/governor/memory",
-        GovernorMemory,
-        True,
-        ("governor",),
-        "host",
-        "what the governor remembers across its restart: the trigger switches, a status "
-        "(media mode, thermal stage, io throttled) and each rule's own memory; it goes "
-        "out with each desired state that changes and on renewal, if it changed",
-    ),
-    Channel(
-        "{root}/{host}/actions",
-        Action,
-        False,
-        ("governor",),
-        "host",
-        "one-shot actions with ids: container restarts, which the actuator carries out "
-        "once each, within its own limits",
-    ),
-    Channel(
-        "{root}/{host}/applied",
-        Applied,
-        True,
-        ("actuator",),
-        "host",
-        "what was applied (`desired` or `baseline` and why), refusals, errors, "
-        "unsupported controls",
-    ),
-    Channel(
-        "{root}/{host}/events",
-        Event,
-        False,
-        ("governor", "actuator", "notifier"),
-        "host",
-        "`media_mode_activated`, `lease_expired`, `refusal`, `notifier_channel_failed`, ...",
-    ),
-    Channel(
-        "{root}/trigger",
-        Trigger,
-        False,
-        TRIGGER_WRITERS,
-        "all_hosts",
-        "`media_start`, `media_stop`, `tier3_pause`, `tier3_resume`, for every host",
-    ),
-    Channel(
-        "{root}/{host}/trigger",
-        Trigger,
-        False,
-        TRIGGER_WRITERS,
-        "host",
-        "the same, for one host",
-    ),
-    Channel(
-        "{root}/{host}/{service}/availability",
-        None,
-        True,
-        (*SERVICES, "web"),
-        "host",
-        "`online`, or `offline` (last will and clean stop); each service its own",
-    ),
-    Channel(
-        "{root}/{host}/bridge/availability",
-        None,
-        True,
-        (),
-        "host",
-        "`1` while this host's bridge to the central broker is up, `0` (its last will "
-        "there) when the link or the host is gone; only where `bridge:` is on",
-        payload="`1` or `0`",
-    ),
-    Channel(
-        "{root}/{host}/governor/decision",
-        LastDecision,
-        True,
-        ("governor",),
-        "host",
-        "the last change of what is enforced, in a line, with its reasons (rule and "
-        "threshold) and the live `readings` behind them",
-    ),
-    Channel(
-        "{root}/{host}/preset",
-        None,
-        True,
-        ("governor",),
-        "host",
-        "the process-group preset in force",
-    ),
-    Channel(
-        "{root}/{host}/preset/set",
-        None,
-        False,
-        ("homeassistant", "web"),
-        "host",
-        'set the process-group preset (a preset name, or `{"preset": ...}`)',
-    ),
-    # The model is the notifier's HaState (services/notifier/home_assistant/states.py):
-    # shared/ imports no service.
-    Channel(
-        "{root}/{host}/ha/state",
-        None,
-        True,
-        ("notifier",),
-        "host",
-        "for Home Assistant: state derived where a template cannot",
-        payload="JSON (the notifier's HaState)",
-    ),
-    Channel(
-        "{root}/{host}/ha/event/{kind}",
-        Event,
-        False,
-        ("notifier",),
-        "host",
-        "for Home Assistant: device triggers",
-    ),
-    Channel(
-        "{root}/{host}/ha/notify",
-        None,
-        False,
-        ("notifier",),
-        "host",
-        "for Home Assistant: notifications (`title`, `message`, `kind`)",
-        payload="JSON",
-    ),
-    Channel(
-        "{root}/{host}/ha/republish",
-        None,
-        False,
-        ("homeassistant", "web"),
-        "host",
-        "`republish`: announce the device to Home Assistant again",
-    ),
-    Channel(
-        "{root}/{host}/settings",
-        ResourceSettings,
-        True,
-        ("web",),
-        "host",
-        "resource settings from the dashboard and the API (thresholds, preset, nice, "
-        "enabled), applied by the governor on top of the config",
-    ),
-    Channel(
-        "{root}/{host}/overrides",
-        Overrides,
-        True,
-        ("web",),
-        "host",
-        "timed overrides (pause tier 3, or run a container unthrottled, for N minutes), "
-        "carried out by the governor until they expire",
-    ),
-    Channel(
-        "{discovery}/{component}/{node}/{object}/config",
-        None,
-        True,
-        ("notifier",),
-        "discovery",
-        "Home Assistant MQTT discovery, one config per entity (empty: entity gone)",
-        readers=("notifier", "homeassistant", "web"),
-        payload="JSON",
-    ),
-    Channel(
-        "{discovery}/status",
-        None,
-        True,
-        ("homeassistant",),
-        "discovery",
-        "Home Assistant's birth message (`online`) and last will",
-        readers=("notifier", "homeassistant", "web"),
-    ),
+PRESSURE: Channel[PressureFact] = _sensor(
+    "pressure",
+    PressureFact,
+    "cpu, memory, io PSI (`some`/`full` avg10/60/300); a resource the host cannot "
+    "report is `null` (unknown), never 0; the triggers that fired; each managed "
+    "container's PSI and stall share",
+)
+
+CONTAINERS: Channel[ContainerInventory] = _sensor(
+    "containers",
+    ContainerInventory,
+    "every container: id, name, state, tier, protected, RSS; on every Docker event",
+)
+
+STREAMS: Channel[StreamsFact] = _sensor(
+    "streams",
+    StreamsFact,
+    "media sessions (playing/paused, transcode, local) and the count media mode uses; "
+    "`null` when the server cannot be asked, with the error",
+)
+
+THERMAL: Channel[ThermalFact] = _sensor(
+    "thermal", ThermalFact, "temperature sensors and the hottest of them"
+)
+
+GPU: Channel[GpuFact] = _sensor(
+    "gpu", GpuFact, "each GPU: utilisation, memory, temperature, power, its processes"
+)
+
+RESOURCES: Channel[ResourcesFact] = _sensor(
+    "resources",
+    ResourcesFact,
+    "CPU, memory and disk use of the host, each process group and container",
+)
+
+DESIRED: Channel[DesiredState] = Channel(
+    "{root}/{host}/desired",
+    DesiredState,
+    True,
+    ("governor",),
+    "host",
+    "the desired state: per container paused / memory.high / cpu.max / io.max with "
+    "reasons, a `seq` and a `lease_seconds`; only intents, nothing the actuator does "
+    "not apply; it changes only when what is enforced does (and on each renewal)",
+)
+
+GOVERNOR_MEMORY: Channel[GovernorMemory] = Channel(
+    "{root}/{host}/governor/memory",
+    GovernorMemory,
+    True,
+    ("governor",),
+    "host",
+    "what the governor remembers across its restart: the trigger switches, a status "
+    "(media mode, thermal stage, io throttled) and each rule's own memory; it goes "
+    "out with each desired state that changes and on renewal, if it changed",
+)
+
+ACTIONS: Channel[Action] = Channel(
+    "{root}/{host}/actions",
+    Action,
+    False,
+    ("governor",),
+    "host",
+    "one-shot actions with ids: container restarts, which the actuator carries out "
+    "once each, within its own limits",
+)
+
+APPLIED: Channel[Applied] = Channel(
+    "{root}/{host}/applied",
+    Applied,
+    True,
+    ("actuator",),
+    "host",
+    "what was applied (`desired` or `baseline` and why), refusals, errors, unsupported controls",
+)
+
+EVENTS: Channel[Event] = Channel(
+    "{root}/{host}/events",
+    Event,
+    False,
+    ("governor", "actuator", "notifier"),
+    "host",
+    "`media_mode_activated`, `lease_expired`, `refusal`, `notifier_channel_failed`, ...",
+)
+
+TRIGGER_ALL_HOSTS: Channel[Trigger] = Channel(
+    "{root}/trigger",
+    Trigger,
+    False,
+    TRIGGER_WRITERS,
+    "all_hosts",
+    "`media_start`, `media_stop`, `tier3_pause`, `tier3_resume`, for every host",
+    decode=parse_trigger,
+)
+
+TRIGGER: Channel[Trigger] = Channel(
+    "{root}/{host}/trigger",
+    Trigger,
+    False,
+    TRIGGER_WRITERS,
+    "host",
+    "the same, for one host",
+    decode=parse_trigger,
+)
+
+AVAILABILITY: Channel[str] = Channel(
+    "{root}/{host}/{service}/availability",
+    None,
+    True,
+    (*SERVICES, "web"),
+    "host",
+    "`online`, or `offline` (last will and clean stop); each service its own",
+    decode=text_decoder(ONLINE, OFFLINE),
+)
+
+BRIDGE_AVAILABILITY: Channel[str] = Channel(
+    "{root}/{host}/bridge/availability",
+    None,
+    True,
+    (),
+    "host",
+    "`1` while this host's bridge to the central broker is up, `0` (its last will "
+    "there) when the link or the host is gone; only where `bridge:` is on",
+    payload="`1` or `0`",
+    decode=text_decoder("1", "0"),
+)
+
+DECISION: Channel[LastDecision] = Channel(
+    "{root}/{host}/governor/decision",
+    LastDecision,
+    True,
+    ("governor",),
+    "host",
+    "the last change of what is enforced, in a line, with its reasons (rule and "
+    "threshold) and the live `readings` behind them",
+)
+
+PRESET: Channel[str] = Channel(
+    "{root}/{host}/preset",
+    None,
+    True,
+    ("governor",),
+    "host",
+    "the process-group preset in force",
+)
+
+PRESET_SET: Channel[PresetName] = Channel(
+    "{root}/{host}/preset/set",
+    None,
+    False,
+    ("homeassistant", "web"),
+    "host",
+    'set the process-group preset (a preset name, or `{"preset": ...}`)',
+    decode=parse_preset,
+)
+
+# The model is the notifier's HaState (services/notifier/home_assistant/states.py):
+# shared/ imports no service.
+HA_STATE: Channel[BaseModel] = Channel(
+    "{root}/{host}/ha/state",
+    None,
+    True,
+    ("notifier",),
+    "host",
+    "for Home Assistant: state derived where a template cannot",
+    payload="JSON (the notifier's HaState)",
+)
+
+HA_EVENT: Channel[Event] = Channel(
+    "{root}/{host}/ha/event/{kind}",
+    Event,
+    False,
+    ("notifier",),
+    "host",
+    "for Home Assistant: device triggers",
+)
+
+HA_NOTIFY: Channel[str] = Channel(
+    "{root}/{host}/ha/notify",
+    None,
+    False,
+    ("notifier",),
+    "host",
+    "for Home Assistant: notifications (`title`, `message`, `kind`)",
+    payload="JSON",
+)
+
+HA_REPUBLISH: Channel[str] = Channel(
+    "{root}/{host}/ha/republish",
+    None,
+    False,
+    ("homeassistant", "web"),
+    "host",
+    "`republish`: announce the device to Home Assistant again",
+)
+
+SETTINGS: Channel[ResourceSettings] = Channel(
+    "{root}/{host}/settings",
+    ResourceSettings,
+    True,
+    ("web",),
+    "host",
+    "resource settings from the dashboard and the API (thresholds, preset, nice, "
+    "enabled), applied by the governor on top of the config",
+)
+
+OVERRIDES: Channel[Overrides] = Channel(
+    "{root}/{host}/overrides",
+    Overrides,
+    True,
+    ("web",),
+    "host",
+    "timed overrides (pause tier 3, or run a container unthrottled, for N minutes), "
+    "carried out by the governor until they expire",
+)
+
+DISCOVERY_CONFIG: Channel[str] = Channel(
+    "{discovery}/{component}/{node}/{object}/config",
+    None,
+    True,
+    ("notifier",),
+    "discovery",
+    "Home Assistant MQTT discovery, one config per entity (empty: entity gone)",
+    readers=("notifier", "homeassistant", "web"),
+    payload="JSON",
+)
+
+HA_STATUS: Channel[str] = Channel(
+    "{discovery}/status",
+    None,
+    True,
+    ("homeassistant",),
+    "discovery",
+    "Home Assistant's birth message (`online`) and last will",
+    readers=("notifier", "homeassistant", "web"),
+)
+
+CHANNELS: tuple[Channel[Any], ...] = (
+    PRESSURE,
+    CONTAINERS,
+    STREAMS,
+    THERMAL,
+    GPU,
+    RESOURCES,
+    DESIRED,
+    GOVERNOR_MEMORY,
+    ACTIONS,
+    APPLIED,
+    EVENTS,
+    TRIGGER_ALL_HOSTS,
+    TRIGGER,
+    AVAILABILITY,
+    BRIDGE_AVAILABILITY,
+    DECISION,
+    PRESET,
+    PRESET_SET,
+    HA_STATE,
+    HA_EVENT,
+    HA_NOTIFY,
+    HA_REPUBLISH,
+    SETTINGS,
+    OVERRIDES,
+    DISCOVERY_CONFIG,
+    HA_STATUS,
 )
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

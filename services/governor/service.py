@@ -20,7 +20,9 @@ from services.governor.policy import Decision, Facts, Memory, decide, enforceabl
 from services.governor.rules.overrides import apply_overrides
 from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
-from shared.bus import Received, model_decoder, text_decoder
+from shared import channels
+from shared.bus import Received
+from shared.channels import Channel
 from shared.config import WardenConfig
 from shared.messages import (
     Action,
@@ -28,26 +30,20 @@ from shared.messages import (
     DesiredState,
     Event,
     GovernorMemory,
-    GpuFact,
     LastDecision,
     Message,
-    PressureFact,
-    ResourcesFact,
     StreamsFact,
     Switches,
-    ThermalFact,
     Trigger,
-    parse_trigger,
 )
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.overrides import Override, Overrides
-from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.signing import Signed, sign, verify, verify_payload
-from shared.topics import OFFLINE, ONLINE, SensorKind
+from shared.topics import ONLINE, SensorKind
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -88,32 +84,27 @@ class GovernorService:
             )
         self._readings: dict[str, str] = {}
 
-        bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
+        bus, loop = ctx.bus, ctx.loop
         # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
-        timed_facts: tuple[tuple[SensorKind, type[Message]], ...] = (
-            ("pressure", PressureFact),
-            ("resources", ResourcesFact),
-            ("thermal", ThermalFact),
-            ("gpu", GpuFact),
+        timed_facts: tuple[tuple[SensorKind, Channel[Any]], ...] = (
+            ("pressure", channels.PRESSURE),
+            ("resources", channels.RESOURCES),
+            ("thermal", channels.THERMAL),
+            ("gpu", channels.GPU),
         )
-        for kind, model in timed_facts:
-            bus.subscribe(topics.sensor(kind), model_decoder(model), self.on_host_fact(kind))
-        bus.subscribe(
-            topics.sensor("containers"), model_decoder(ContainerInventory), self.on_inventory
-        )
-        bus.subscribe(topics.sensor("streams"), model_decoder(StreamsFact), self.on_streams)
-        bus.subscribe(topics.preset_set, parse_preset, self.on_preset_set)
-        bus.subscribe(topics.settings, model_decoder(ResourceSettings), self.on_settings)
-        bus.subscribe(topics.overrides, model_decoder(Overrides), self.on_overrides)
-        for topic in (topics.trigger_all_hosts, topics.trigger):
-            bus.subscribe(topic, parse_trigger, self.on_trigger)
-        bus.subscribe(topics.desired, decode_retained_desired, self.on_own_desired)
-        bus.subscribe(topics.governor_memory, model_decoder(GovernorMemory), self.on_own_memory)
-        bus.subscribe(
-            topics.availability("actuator"),
-            text_decoder(ONLINE, OFFLINE),
-            self.on_actuator_availability,
-        )
+        for kind, channel in timed_facts:
+            bus.listen(channel, self.on_host_fact(kind))
+        bus.listen(channels.CONTAINERS, self.on_inventory)
+        bus.listen(channels.STREAMS, self.on_streams)
+        bus.listen(channels.PRESET_SET, self.on_preset_set)
+        bus.listen(channels.SETTINGS, self.on_settings)
+        bus.listen(channels.OVERRIDES, self.on_overrides)
+        bus.listen(channels.TRIGGER_ALL_HOSTS, self.on_trigger)
+        bus.listen(channels.TRIGGER, self.on_trigger)
+        # Not the table's decoder: a desired state from before the memory topic must load.
+        bus.subscribe(ctx.topics.desired, decode_retained_desired, self.on_own_desired)
+        bus.listen(channels.GOVERNOR_MEMORY, self.on_own_memory)
+        bus.listen(channels.AVAILABILITY, self.on_actuator_availability, service="actuator")
         bus.on_connect(self.on_connect)
         loop.call_every(
             self.cfg.governor.renew_interval, self.renew, first=self.cfg.governor.renew_interval
@@ -129,32 +120,13 @@ class GovernorService:
         if self.ready:
             self.evaluate(force=True)
 
-    def _own_host(self, received: Received[Any]) -> bool:
-        if received.value.host != self.cfg.host_id:
-            self.ctx.log.warning(
-                "fact.dropped",
-                topic=received.topic,
-                reason=f"host {received.value.host!r} is not ours",
-            )
-            return False
-        return True
-
-    def seen_at(self, received: Received[Any]) -> float:
-        """When the reading was taken, as far as staleness goes: now, or for a retained one,
-        kept by the broker maybe for hours, as old as its sender says at least."""
-        now = self.clock()
-        return min(now, received.value.ts) if received.retained else now
-
     def on_inventory(self, received: Received[ContainerInventory]) -> None:
-        if self._own_host(received):
-            self.facts = replace(self.facts, inventory=received.value)
-            self.evaluate()
+        self.facts = replace(self.facts, inventory=received.value)
+        self.evaluate()
 
     def on_streams(self, received: Received[StreamsFact]) -> None:
-        if not self._own_host(received):
-            return
         fact = received.value
-        seen_at = self.seen_at(received)
+        seen_at = received.seen_at(self.clock())
         if fact.count != self.facts.streams:
             log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
@@ -165,11 +137,9 @@ class GovernorService:
         """Keep the fact (Facts.<kind>) with when it arrived, for staleness."""
 
         def handle(received: Received[Message]) -> None:
-            if not self._own_host(received):
-                return
             update: dict[str, Any] = {
                 kind: received.value,
-                f"{kind}_seen_at": self.seen_at(received),
+                f"{kind}_seen_at": received.seen_at(self.clock()),
             }
             self.facts = replace(self.facts, **update)
             self.evaluate()
@@ -184,8 +154,6 @@ class GovernorService:
             self.publish_preset()
 
     def on_settings(self, received: Received[ResourceSettings]) -> None:
-        if not self._own_host(received):
-            return
         self.settings = received.value
         self.cfg = with_settings(self.ctx.config, received.value)
         self.ctx.log.info(
@@ -195,8 +163,6 @@ class GovernorService:
         self.evaluate()
 
     def on_overrides(self, received: Received[Overrides]) -> None:
-        if not self._own_host(received):
-            return
         self.overrides = received.value.items
         self.ctx.log.info(
             "overrides.received",
@@ -250,6 +216,9 @@ class GovernorService:
     def restore(self) -> None:
         """Pick up where the last governor left off, from what it signed (when we sign)."""
         desired, kept = self._retained_desired, self._retained_memory
+        if desired is not None and desired.state.host != self.cfg.host_id:
+            self.ctx.log.warning("state.untrusted", reason=f"for host {desired.state.host!r}")
+            desired = None
         if desired is not None:
             state = desired.state
             if self.keyring is not None and (
@@ -416,7 +385,7 @@ class GovernorService:
             reasons=reasons,
             readings=readings or {},
         )
-        self.ctx.bus.publish(self.ctx.topics.decision, decision, retain=True)
+        self.ctx.bus.send(channels.DECISION, decision)
 
     # --- outputs ---------------------------------------------------------
 
@@ -443,7 +412,7 @@ class GovernorService:
             return
         self.seq += 1
         desired = self.signed(candidate.model_copy(update={"seq": self.seq}))
-        self.ctx.bus.publish(self.ctx.topics.desired, desired, retain=True)
+        self.ctx.bus.send(channels.DESIRED, desired)
         self.published = desired
         self.publish_memory(decision)
 
@@ -459,7 +428,7 @@ class GovernorService:
         ):
             return
         self.published_memory = self.signed(memory)
-        self.ctx.bus.publish(self.ctx.topics.governor_memory, self.published_memory, retain=True)
+        self.ctx.bus.send(channels.GOVERNOR_MEMORY, self.published_memory)
 
     def signed(self, message: Signed) -> Signed:
         if self.keyring is None:
@@ -471,7 +440,7 @@ class GovernorService:
         configured = {g.preset for g in self.cfg.process_groups}
         fallback = configured.pop() if len(configured) == 1 else None
         current = self.memory.switches.preset or fallback or DEFAULT_PRESET
-        self.ctx.bus.publish(self.ctx.topics.preset, display_name(current), retain=True)
+        self.ctx.bus.send(channels.PRESET, display_name(current))
 
     def renew(self) -> None:
         """Renew the lease; also let time-based transitions happen."""
@@ -491,7 +460,7 @@ class GovernorService:
         self.ctx.log.warning(
             "decision.restart", container=draft.container, id=action.id, reasons=str(draft.reason)
         )
-        self.ctx.bus.publish(self.ctx.topics.actions, action)
+        self.ctx.bus.send(channels.ACTIONS, action)
 
     def publish_event(self, draft: EventDraft) -> None:
         self.ctx.log.info("event", kind=draft.kind, message=draft.message)
@@ -503,7 +472,7 @@ class GovernorService:
             severity=draft.severity,
             details=draft.details,
         )
-        self.ctx.bus.publish(self.ctx.topics.events, event)
+        self.ctx.bus.send(channels.EVENTS, event)
 
     def on_stop(self) -> None:
         self.publish_event(EventDraft("daemon_stop", "Warden governor stopped"))
