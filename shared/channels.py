@@ -44,7 +44,7 @@ from shared.messages.overrides import Overrides
 from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
 from shared.presets import PresetName
-from shared.topics import OFFLINE, ONLINE, Topics
+from shared.topics import OFFLINE, ONLINE, SensorKind, Topics
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P")
@@ -300,6 +300,7 @@ HA_REPUBLISH: Channel[str] = Channel(
     ("homeassistant", "web"),
     "host",
     "`republish`: announce the device to Home Assistant again",
+    decode=text_decoder("republish"),
 )
 
 SETTINGS: Channel[ResourceSettings] = Channel(
@@ -342,6 +343,16 @@ HA_STATUS: Channel[str] = Channel(
     "Home Assistant's birth message (`online`) and last will",
     readers=("notifier", "homeassistant", "web"),
 )
+
+# The sensors' facts by kind: what the sensors publish and the governor keeps.
+SENSOR_FACTS: dict[SensorKind, Channel[Any]] = {
+    "pressure": PRESSURE,
+    "containers": CONTAINERS,
+    "streams": STREAMS,
+    "thermal": THERMAL,
+    "gpu": GPU,
+    "resources": RESOURCES,
+}
 
 CHANNELS: tuple[Channel[Any], ...] = (
     PRESSURE,

@@ -104,15 +104,15 @@ def test_thermal_stage(steps: list, stage: int | None) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize(
-    ("kind", "leaf"),
+    ("kind", "fires"),
     [
-        ("media_mode_activated", "event/media_mode_activated"),
-        ("media_mode_deactivated", "event/media_mode_deactivated"),
-        ("thermal_stage2", "event/thermal_stage2"),
-        ("memory_emergency_restart", "event/memory_emergency_restart"),
-        ("daemon_start", None),
-        ("refusal", None),
+        ("media_mode_activated", True),
+        ("media_mode_deactivated", True),
+        ("thermal_stage2", True),
+        ("memory_emergency_restart", True),
+        ("daemon_start", False),
+        ("refusal", False),
     ],
 )
-def test_trigger_topics(kind: str, leaf: str | None) -> None:
-    assert states.trigger_leaf(event(kind)) == leaf
+def test_device_triggers(kind: str, fires: bool) -> None:
+    assert states.fires_device_trigger(event(kind)) is fires

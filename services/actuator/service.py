@@ -26,7 +26,8 @@ from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
 from services.actuator.restarts import RestartBounds, restart_refusal
 from services.actuator.state_store import StateStore
-from shared.bus import Received, model_decoder, text_decoder
+from shared import channels
+from shared.bus import Received
 from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
 from shared.errors import brief
@@ -34,7 +35,7 @@ from shared.messages import Action, Applied, AppliedContainer, DesiredState, Eve
 from shared.messages.events import Severity
 from shared.runtime import Timer
 from shared.service import ServiceContext
-from shared.topics import OFFLINE, ONLINE
+from shared.topics import OFFLINE
 
 if TYPE_CHECKING:
     import docker
@@ -166,14 +167,10 @@ class ActuatorService:
     def start(self) -> ActuatorService:
         """Subscribe, watch Docker's events, and arm the grace, resync and scan timers."""
         ctx, settings = self.ctx, self.cfg.actuator
-        bus, topics, loop = ctx.bus, ctx.topics, ctx.loop
-        bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
-        bus.subscribe(topics.actions, model_decoder(Action), self.on_action)
-        bus.subscribe(
-            topics.availability("governor"),
-            text_decoder(ONLINE, OFFLINE),
-            self.on_governor_availability,
-        )
+        bus, loop = ctx.bus, ctx.loop
+        bus.listen(channels.DESIRED, self.on_desired, on_other_host=self.refuse_foreign)
+        bus.listen(channels.ACTIONS, self.on_action, on_other_host=self.refuse_foreign)
+        bus.listen(channels.AVAILABILITY, self.on_governor_availability, service="governor")
         self._events = docker_view.EventWatcher(
             settings.docker_url,
             lambda e: loop.post(self.on_docker_event, e),
@@ -201,18 +198,16 @@ class ActuatorService:
 
     # --- inputs ----------------------------------------------------------
 
-    def foreign(self, what: str, host: str) -> bool:
-        """True, and refused, when a message is for another host. The same words each time,
-        so a stream of them is one report."""
-        if host == self.cfg.host_id:
-            return False
+    def refuse_foreign(self, received: Received[DesiredState] | Received[Action]) -> None:
+        """A desired state or action for another host, which the bus kept from the
+        handlers: refused, in the same words each time, so a stream of them is one report."""
+        message = received.value
+        what = "desired state" if isinstance(message, DesiredState) else f"action {message.kind}"
+        host = message.host
         self.refuse(Refusal(target=what, reason=f"for host {host!r}, this is {self.cfg.host_id!r}"))
-        return True
 
     def on_desired(self, received: Received[DesiredState]) -> None:
         desired = received.value
-        if self.foreign("desired state", desired.host):
-            return
         if received.retained:
             # Stored by the broker: maybe from a governor long dead. Wait for a renewal.
             self.ctx.log.info(
@@ -244,8 +239,6 @@ class ActuatorService:
     def on_action(self, received: Received[Action]) -> None:
         action = received.value
         store, log = self.host.store, self.ctx.log
-        if self.foreign(f"action {action.kind}", action.host):
-            return
         if (problem := self.admission.action(action)) is not None:
             self.ctx.log.warning("action.refused", id=action.id, reason=problem)
             self.refuse(Refusal(target=f"action {action.kind}", reason=f"refused: {problem}"))
@@ -480,7 +473,7 @@ class ActuatorService:
             errors=errors,
             unsupported=sorted(self.host.unsupported),
         )
-        self.ctx.bus.publish(self.ctx.topics.applied, applied, retain=True)
+        self.ctx.bus.send(channels.APPLIED, applied)
 
     def publish_event(self, kind: NotifyEvent, message: str, severity: Severity = "info") -> None:
         event = Event(
@@ -490,7 +483,7 @@ class ActuatorService:
             message=message,
             severity=severity,
         )
-        self.ctx.bus.publish(self.ctx.topics.events, event)
+        self.ctx.bus.send(channels.EVENTS, event)
 
     def on_stop(self) -> None:
         """Leave nothing paused or squeezed behind us: back to the tier baselines."""

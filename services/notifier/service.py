@@ -10,7 +10,8 @@ from services.notifier.dedup import Debouncer
 from services.notifier.home_assistant.publisher import HomeAssistantBridge
 from services.notifier.outbox import Outbox
 from services.notifier.render import Notification, render, repeated
-from shared.bus import Received, model_decoder
+from shared.bus import Received
+from shared.channels import EVENTS
 from shared.config import WardenConfig
 from shared.messages import Event
 from shared.service import ServiceContext
@@ -30,7 +31,7 @@ class NotifierService:
         self._flush_timer: Any = None
         self._flush_at: float | None = None
         self.bridge = HomeAssistantBridge(ctx) if ctx.config.home_assistant.enabled else None
-        ctx.bus.subscribe(ctx.topics.events, model_decoder(Event), self.on_event)
+        ctx.bus.listen(EVENTS, self.on_event)
         ctx.loop.on_stop(lambda: self.outbox.close())
 
     def _open_outbox(self) -> Outbox:
@@ -106,7 +107,7 @@ class NotifierService:
             severity="warning",
             details={"channel": name, "reason": reason},
         )
-        self.ctx.bus.publish(self.ctx.topics.events, event)
+        self.ctx.bus.send(EVENTS, event)
 
     def channel_recovered(self, name: str) -> None:
         self.ctx.log.info("notify.channel_recovered", channel=name)

@@ -38,13 +38,14 @@ from shared.messages import (
     StallShare,
 )
 from shared.service import ServiceContext
+from shared.topics import SensorKind
 
 
 class PressureSensor:
     def __init__(
         self,
         ctx: ServiceContext,
-        publish: Callable[[str, BaseModel], None],
+        publish: Callable[[SensorKind, BaseModel], None],
         heartbeat_due: Callable[[str], bool],
         on_container_stall: Callable[[], None] = lambda: None,
     ) -> None:

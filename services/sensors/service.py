@@ -21,6 +21,7 @@ from services.sensors.pressure_sensor import PressureSensor
 from services.sensors.resources import ResourceSampler, RunningContainer
 from services.sensors.streams.watcher import StreamWatcher
 from services.sensors.thermal import read_thermal
+from shared.channels import SENSOR_FACTS, STREAMS
 from shared.config import WardenConfig
 from shared.errors import brief
 from shared.messages import (
@@ -29,6 +30,7 @@ from shared.messages import (
     StreamsFact,
 )
 from shared.service import ServiceContext
+from shared.topics import SensorKind
 
 
 def _content(message: BaseModel) -> dict[str, Any]:
@@ -78,7 +80,7 @@ class SensorsService:
         self._start_gpu()
         self._start_resources()
 
-    def _publish_fact(self, kind: str, message: BaseModel) -> None:
+    def _publish_fact(self, kind: SensorKind, message: BaseModel) -> None:
         """Publish when the content changed, or when the heartbeat is due."""
         content = _content(message)
         now = self.ctx.loop.now()
@@ -86,7 +88,7 @@ class SensorsService:
             return
         self._last[kind] = content
         self._last_sent[kind] = now
-        self.ctx.bus.publish(self.ctx.topics.sensor(kind), message, retain=True)  # type: ignore[arg-type]
+        self.ctx.bus.send(SENSOR_FACTS[kind], message)
 
     def _heartbeat_due(self, kind: str) -> bool:
         last = self._last_sent.get(kind, float("-inf"))
@@ -160,7 +162,7 @@ class SensorsService:
 
     def publish_streams(self, fact: StreamsFact) -> None:
         # Every reading goes out, changed or not: the governor judges staleness by arrival.
-        self.ctx.bus.publish(self.ctx.topics.sensor("streams"), fact, retain=True)
+        self.ctx.bus.send(STREAMS, fact)
 
     def _track_containers(self, containers: list[docker_view.DockerContainer]) -> None:
         """Keep resource readings and per-container pressure in step with what Docker runs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -25,6 +26,8 @@ from services.web.status import (
 )
 from services.web.store import Store
 from services.web.view import Fleet, View
+from shared import channels
+from shared.channels import Channel
 from shared.config.model import WardenConfig
 from shared.logs import Log
 from shared.messages.overrides import Override, Overrides
@@ -33,7 +36,8 @@ from shared.messages.triggers import Trigger
 from shared.presets import display_name
 from shared.topics import Topics
 
-Publish = Callable[[str, BaseModel | str, bool], None]
+# (channel, payload, host): publish on that host's topic of the channel table.
+Publish = Callable[[Channel[Any], BaseModel | str, str], None]
 
 
 @dataclass
@@ -50,8 +54,8 @@ class Backend:
     bus_connected: Callable[[], bool]
 
     def trigger(self, trigger: Trigger) -> TriggerAccepted:
-        topic = self.topics.trigger
-        self.publish(topic, trigger.model_dump_json(), False)
+        topic = channels.TRIGGER.topic_for(self.topics)
+        self.publish(channels.TRIGGER, trigger, self.cfg.host_id)
         self.log.info("trigger.sent", trigger=trigger.event, topic=topic)
         note = None
         if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
@@ -71,8 +75,8 @@ class Backend:
         if host == self.cfg.host_id:
             return self.trigger(trigger)
         self.host_view(host)
-        topic = Topics(self.topics.root, host).trigger
-        self.publish(topic, trigger.model_dump_json(), False)
+        topic = channels.TRIGGER.topic_for(self.topics, host=host)
+        self.publish(channels.TRIGGER, trigger, host)
         self.log.info("trigger.sent", trigger=trigger.event, topic=topic)
         return TriggerAccepted(queued=trigger.event, topic=topic)
 
@@ -116,10 +120,10 @@ class Backend:
             }
         )
         if given:
-            self.publish(self.topics.settings, updated, True)
+            self.publish(channels.SETTINGS, updated, self.cfg.host_id)
             self.view.settings = updated
         if preset is not None:
-            self.publish(self.topics.preset_set, preset, False)
+            self.publish(channels.PRESET_SET, preset, self.cfg.host_id)
             self.view.preset = display_name(preset)
         self.store.save_settings(updated if given else current, preset)
         self.view.changed()
@@ -134,7 +138,7 @@ class Backend:
 
     def _publish_overrides(self, items: list[Override]) -> None:
         overrides = Overrides(host=self.cfg.host_id, items=items)
-        self.publish(self.topics.overrides, overrides, True)
+        self.publish(channels.OVERRIDES, overrides, self.cfg.host_id)
         self.view.overrides = overrides
         self.store.save_overrides(overrides)
         self.view.changed()

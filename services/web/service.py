@@ -24,26 +24,21 @@ from services.web.metrics import Metrics
 from services.web.status import samples_of
 from services.web.store import Store
 from services.web.view import MAX_HOSTS, Fleet, View
-from shared.bus import Received, model_decoder, text_decoder
+from shared import channels
+from shared.bus import Received
+from shared.channels import Channel
 from shared.messages import (
     Action,
     Applied,
-    ContainerInventory,
     DesiredState,
-    GovernorMemory,
-    GpuFact,
     LastDecision,
-    PressureFact,
-    ResourcesFact,
-    StreamsFact,
-    ThermalFact,
     Trigger,
-    parse_trigger,
 )
+from shared.messages.base import PayloadError
 from shared.messages.overrides import Overrides
+from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
 from shared.service import ServiceContext
-from shared.topics import OFFLINE, ONLINE, Topics
 
 SERVICES = ("sensors", "governor", "actuator", "notifier")
 START_TIMEOUT_SECONDS = 10.0
@@ -112,40 +107,38 @@ class WebService:
 
     # --- bus ----------------------------------------------------------------
 
-    def _publish(self, topic: str, payload: BaseModel | str, retain: bool) -> None:
-        self.ctx.bus.publish(topic, payload, retain=retain)
+    def _publish(self, channel: Channel[Any], payload: BaseModel | str, host: str) -> None:
+        self.ctx.bus.send(channel, payload, host=host)
 
     def _subscribe(self) -> None:
         # Every host's topics, `+` at the host level: on a central broker that is the fleet,
         # on a host's own broker just that host.
-        bus, t = self.ctx.bus, Topics(self.ctx.topics.root, "+")
-        facts: list[tuple[str, type[BaseModel], str]] = [
-            (t.sensor("pressure"), PressureFact, "pressure"),
-            (t.sensor("containers"), ContainerInventory, "inventory"),
-            (t.sensor("streams"), StreamsFact, "streams"),
-            (t.sensor("thermal"), ThermalFact, "thermal"),
-            (t.sensor("gpu"), GpuFact, "gpu"),
-            (t.sensor("resources"), ResourcesFact, "resources"),
-            (t.governor_memory, GovernorMemory, "memory"),
+        bus = self.ctx.bus
+        facts: list[tuple[Channel[Any], str]] = [
+            (channels.PRESSURE, "pressure"),
+            (channels.CONTAINERS, "inventory"),
+            (channels.STREAMS, "streams"),
+            (channels.THERMAL, "thermal"),
+            (channels.GPU, "gpu"),
+            (channels.RESOURCES, "resources"),
+            (channels.GOVERNOR_MEMORY, "memory"),
         ]
-        for topic, model, attribute in facts:
-            bus.subscribe(topic, model_decoder(model), self._keep(attribute))
-        bus.subscribe(t.desired, model_decoder(DesiredState), self.on_desired)
-        bus.subscribe(t.applied, model_decoder(Applied), self.on_applied)
-        bus.subscribe(t.decision, model_decoder(LastDecision), self.on_decision)
-        bus.subscribe(t.actions, model_decoder(Action), self.on_action)
-        bus.subscribe(t.preset, text_decoder(), self.on_preset)
-        bus.subscribe(t.settings, model_decoder(ResourceSettings), self.on_settings)
-        bus.subscribe(t.overrides, model_decoder(Overrides), self.on_overrides)
-        for topic in (t.trigger, t.trigger_all_hosts):
-            bus.subscribe(topic, parse_trigger, self.on_trigger)
+        for channel, attribute in facts:
+            bus.listen(channel, self._keep(attribute), host="+")
+        bus.listen(channels.DESIRED, self.on_desired, host="+")
+        bus.listen(channels.APPLIED, self.on_applied, host="+")
+        bus.listen(channels.DECISION, self.on_decision, host="+")
+        bus.listen(channels.ACTIONS, self.on_action, host="+")
+        bus.listen(channels.PRESET, self.on_preset, host="+")
+        bus.listen(channels.SETTINGS, self.on_settings, host="+")
+        bus.listen(channels.OVERRIDES, self.on_overrides, host="+")
+        bus.listen(channels.TRIGGER, self.on_trigger, host="+")
+        bus.listen(channels.TRIGGER_ALL_HOSTS, self.on_trigger)
         for service in SERVICES:
-            bus.subscribe(
-                t.availability(service),  # type: ignore[arg-type]
-                text_decoder(ONLINE, OFFLINE),
-                self._availability(service),
+            bus.listen(
+                channels.AVAILABILITY, self._availability(service), service=service, host="+"
             )
-        bus.subscribe(t.bridge_availability, text_decoder("0", "1"), self.on_bridge)
+        bus.listen(channels.BRIDGE_AVAILABILITY, self.on_bridge, host="+")
         bus.on_connect(self.on_connect)
 
     def _host_of(self, topic: str) -> str | None:
@@ -280,12 +273,15 @@ class WebService:
         """The database outlives a broker without persistence: say the settings again."""
         settings, preset = self.store.load_settings()
         if settings is not None:
-            self.ctx.bus.publish(self.ctx.topics.settings, settings, retain=True)
+            self.ctx.bus.send(channels.SETTINGS, settings)
         if preset is not None:
-            self.ctx.bus.publish(self.ctx.topics.preset_set, preset)
+            try:
+                self.ctx.bus.send(channels.PRESET_SET, parse_preset(preset.encode()))
+            except PayloadError as exc:
+                self.ctx.log.warning("database.preset_dropped", preset=preset, reason=str(exc))
         overrides = self.store.load_overrides()
         if overrides is not None:
-            self.ctx.bus.publish(self.ctx.topics.overrides, overrides, retain=True)
+            self.ctx.bus.send(channels.OVERRIDES, overrides)
 
     # --- HTTP ---------------------------------------------------------------
 

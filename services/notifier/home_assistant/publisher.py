@@ -18,13 +18,12 @@ from typing import Any
 
 from services.notifier.home_assistant import states
 from services.notifier.home_assistant.discovery import (
-    REPUBLISH_PAYLOAD,
     discovery_messages,
     node_filter,
 )
 from services.notifier.render import Notification
-from shared import __version__
-from shared.bus import Received, model_decoder, text_decoder
+from shared import __version__, channels
+from shared.bus import Received, text_decoder
 from shared.messages import Applied, DesiredState, Event, ThermalFact
 from shared.service import ServiceContext
 
@@ -50,15 +49,15 @@ class HomeAssistantBridge:
         self._republish_timer: Any = None
         self._connected_before = False
 
-        bus, topics = ctx.bus, ctx.topics
+        bus = ctx.bus
         bus.subscribe(self.cfg.birth_topic, text_decoder(), self.on_ha_status)
-        bus.subscribe(topics.ha("republish"), text_decoder(REPUBLISH_PAYLOAD), self.on_button)
+        bus.listen(channels.HA_REPUBLISH, self.on_button)
         bus.subscribe(
             node_filter(self.cfg.discovery_prefix, ctx.config.host_id), _raw, self.on_config_seen
         )
-        bus.subscribe(topics.applied, model_decoder(Applied), self.on_applied)
-        bus.subscribe(topics.desired, model_decoder(DesiredState), self.on_desired)
-        bus.subscribe(topics.sensor("thermal"), model_decoder(ThermalFact), self.on_thermal)
+        bus.listen(channels.APPLIED, self.on_applied)
+        bus.listen(channels.DESIRED, self.on_desired)
+        bus.listen(channels.THERMAL, self.on_thermal)
         bus.on_connect(self.on_connect)
 
     # --- when to announce ----------------------------------------------------
@@ -120,17 +119,17 @@ class HomeAssistantBridge:
     def on_event(self, event: Event) -> None:
         self.view = states.on_event(self.view, event)
         self.publish_state()
-        if leaf := states.trigger_leaf(event):
-            self.ctx.bus.publish(self.ctx.topics.ha(leaf), event)
+        if states.fires_device_trigger(event):
+            self.ctx.bus.send(channels.HA_EVENT, event, kind=event.kind)
 
     def publish_state(self, force: bool = False) -> None:
         state = self.view.state()
         if force or state != self._published_state:
-            self.ctx.bus.publish(self.ctx.topics.ha("state"), state, retain=True)
+            self.ctx.bus.send(channels.HA_STATE, state)
             self._published_state = state
 
     # --- Home Assistant's notify path ----------------------------------------------
 
     def notify(self, note: Notification) -> None:
         body = {"title": note.title, "message": note.body, "kind": note.kind}
-        self.ctx.bus.publish(self.ctx.topics.ha("notify"), _json(body))
+        self.ctx.bus.send(channels.HA_NOTIFY, _json(body))

@@ -82,6 +82,6 @@ def on_event(view: View, event: Event) -> View:
     return replace(view, announced_stage=max(stage, view.announced_stage or 0))
 
 
-def trigger_leaf(event: Event) -> str | None:
-    """The ha/<leaf> topic that fires this event's device trigger, if it has one."""
-    return f"event/{event.kind}" if event.kind in DEVICE_TRIGGERS else None
+def fires_device_trigger(event: Event) -> bool:
+    """Whether ha/event/<kind> is a device trigger's topic for this event."""
+    return event.kind in DEVICE_TRIGGERS
