@@ -44,6 +44,7 @@ from shared.messages.overrides import Overrides
 from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
 from shared.presets import PresetName
+from shared.readme_section import with_section
 from shared.topics import OFFLINE, ONLINE, SensorKind, Topics
 
 M = TypeVar("M", bound=BaseModel)
@@ -500,9 +501,7 @@ README_END = "<!-- channels: end -->"
 
 def readme_with_table(readme: str) -> str:
     """README text with the table between the markers replaced by the generated one."""
-    start = readme.index(README_START) + len(README_START) + 1
-    end = readme.index(README_END)
-    return readme[:start] + readme_table() + readme[end:]
+    return with_section(readme, README_START, README_END, readme_table())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

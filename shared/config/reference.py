@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 
 from shared.config.base import Section
 from shared.config.model import WardenConfig
+from shared.readme_section import with_section
 from shared.units import parse_size
 
 MIB = 1024**2
@@ -198,9 +199,7 @@ README_END = "<!-- config: end -->"
 
 def readme_with_table(readme: str) -> str:
     """README text with the table between the markers replaced by the generated one."""
-    start = readme.index(README_START) + len(README_START) + 1
-    end = readme.index(README_END)
-    return readme[:start] + readme_table() + readme[end:]
+    return with_section(readme, README_START, README_END, readme_table())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
