@@ -59,9 +59,9 @@ def test_events_arrive_and_close_ends_the_stream_from_another_thread(
     seen: list[EngineEvent] = []
     for event in stream:
         seen.append(event)
-        if event.Actor.ID == cid and event.Action == "start":
+        if cid == event.Actor.ID and event.Action == "start":
             break
-    assert any(e.Action == "create" for e in seen if e.Actor.ID == cid)
+    assert any(e.Action == "create" for e in seen if cid == e.Actor.ID)
     assert (seen[-1].Actor.Attributes or {})["name"] == containers.name("evented")
 
     again = api.events(filters={"type": "container"})
