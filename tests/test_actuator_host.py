@@ -16,7 +16,7 @@ from services.actuator.restore import cleanup
 from services.actuator.state_store import StateStore
 from shared.logs import Log
 from shared.messages import CpuMax, IoMax
-from tests.support.docker_env import Containers
+from tests.support.docker_env import Containers, engine
 
 MIB = 1024**2
 LOG = Log("test.actuator")
@@ -33,12 +33,12 @@ def make_host(api: docker.APIClient, tmp_path: Path, dry_run: bool = False) -> H
     store = StateStore(None if dry_run else tmp_path / "state.json", LOG)
     root = api.info()["DockerRootDir"]
     return Host(
-        DockerControl(api), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG
+        DockerControl(engine()), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG
     )
 
 
 def observed(api: docker.APIClient, cid: str) -> DockerContainer:
-    return next(c for c in list_containers(api) if c.id == cid)
+    return next(c for c in list_containers(engine()) if c.id == cid)
 
 
 def cgroups_of(containers: Containers, cid: str) -> ProcessCgroups:
@@ -137,14 +137,14 @@ def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
     host = make_host(docker_api, tmp_path)
     seen = observed(docker_api, cid)
     calls: list[str] = []
-    pause, inspect = host.docker.pause, docker_api.inspect_container
+    pause, inspect = host.docker.pause, host.docker.api.inspect_container
     host.docker.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
-    docker_api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
+    host.docker.api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
     try:
         settings = Settings(100, 100, None, None, cpu_max=CpuMax(quota_us=50_000))
         assert host.apply(Target(seen, 3, True, settings), None).errors == []
     finally:
-        docker_api.inspect_container = inspect  # type: ignore[method-assign]
+        host.docker.api.inspect_container = inspect  # type: ignore[method-assign]
     assert calls[0] == "pause" and "inspect" in calls
     assert containers.state(cid) == "paused"
     store = StateStore(tmp_path / "state.json", LOG)
@@ -219,7 +219,7 @@ def test_cleanup_puts_every_value_back(
     }
 
     failures = cleanup(
-        host.store, DockerControl(docker_api), detect_layout("/sys/fs/cgroup"), "/proc", LOG
+        host.store, DockerControl(engine()), detect_layout("/sys/fs/cgroup"), "/proc", LOG
     )
     assert failures == []
     assert containers.state(cid) == "running"

@@ -19,7 +19,7 @@ from shared.messages import (
     ResourcePressure,
 )
 from tests.support.broker import Mosquitto
-from tests.support.docker_env import Containers
+from tests.support.docker_env import Containers, engine
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
 
@@ -325,7 +325,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     before = _control_state(containers, cid)
     store = StateStore(tmp_path / "state.json", Log("test"))
     host = Host(
-        DockerControl(docker_api),
+        DockerControl(engine()),
         detect_layout("/sys/fs/cgroup"),
         "/proc",
         None,
@@ -333,7 +333,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
         False,
         Log("test"),
     )
-    observed = next(c for c in list_containers(docker_api) if c.id == cid)
+    observed = next(c for c in list_containers(engine()) if c.id == cid)
     assert host._record(observed, ApplyReport())  # the process dies here, before any write
     cfg = write_config(
         tmp_path / "config.yaml", {"actuator": {"state_file": str(tmp_path / "state.json")}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import docker
+from host.docker.engine import DockerEngine
 
 CPU_SHARES_MAX = 262144
 
@@ -15,7 +15,7 @@ def cpu_shares(weight: int) -> int:
 
 
 class DockerControl:
-    def __init__(self, api: docker.APIClient) -> None:
+    def __init__(self, api: DockerEngine) -> None:
         self.api = api
 
     def pause(self, container_id: str) -> None:

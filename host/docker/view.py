@@ -7,10 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-import docker.errors
-import requests
-
+from host.docker.engine import DockerEngine, EngineError, NotFound
+from host.docker.engine import connect as connect
 from shared.errors import brief
 from shared.logs import Log
 
@@ -18,7 +16,7 @@ from shared.logs import Log
 INVENTORY_ACTIONS = frozenset(
     {"create", "start", "restart", "die", "stop", "destroy", "pause", "unpause", "rename", "oom"}
 )
-DockerError = (docker.errors.DockerException, requests.RequestException)
+DockerError = EngineError
 
 
 @dataclass(frozen=True)
@@ -39,15 +37,6 @@ class ContainerEvent:
     name: str
 
 
-# Docker 20.10's API. A fixed version, not "auto": negotiating it connects at construction,
-# and a host without Docker must be able to build a client that fails only when used.
-API_VERSION = "1.41"
-
-
-def connect(url: str, timeout: float = 10) -> docker.APIClient:
-    return docker.APIClient(base_url=url, timeout=timeout, version=API_VERSION)
-
-
 def _still_its_pid(proc_root: str, pid: int, container_id: str) -> bool:
     """The pid is alive and in the container's cgroup (a restart gives it a new one)."""
     try:
@@ -57,28 +46,28 @@ def _still_its_pid(proc_root: str, pid: int, container_id: str) -> bool:
 
 
 def list_containers(
-    api: docker.APIClient, known_pids: dict[str, int] | None = None, proc_root: str = "/proc"
+    api: DockerEngine, known_pids: dict[str, int] | None = None, proc_root: str = "/proc"
 ) -> list[DockerContainer]:
     """known_pids: container id -> init pid from an earlier call, kept up to date here; a pid
     still alive in its container's cgroup saves an inspect call per container."""
     result = []
     seen: dict[str, int] = {}
     for summary in api.containers(all=True):
-        names = summary.get("Names") or [summary["Id"][:12]]
-        state = summary.get("State", "unknown")
+        names = summary.Names or [summary.Id[:12]]
+        state = summary.State
         pid = None
         if state in ("running", "paused"):
-            cid = summary["Id"]
+            cid = summary.Id
             pid = known_pids.get(cid) if known_pids is not None else None
             if pid is None or not _still_its_pid(proc_root, pid, cid):
                 try:
-                    pid = api.inspect_container(cid)["State"]["Pid"] or None
-                except docker.errors.NotFound:
+                    pid = api.inspect_container(cid).State.Pid or None
+                except NotFound:
                     continue  # removed between the list and the inspect
             if pid:
                 seen[cid] = pid
-        mounts = tuple(m["Source"] for m in summary.get("Mounts") or [] if m.get("Source"))
-        result.append(DockerContainer(summary["Id"], names[0].lstrip("/"), state, pid, mounts))
+        mounts = tuple(m.Source for m in summary.Mounts or [] if m.Source)
+        result.append(DockerContainer(summary.Id, names[0].lstrip("/"), state, pid, mounts))
     if known_pids is not None:
         known_pids.clear()
         known_pids.update(seen)
@@ -100,7 +89,7 @@ class EventWatcher:
         self._on_reconnect = on_reconnect
         self._log = log
         self._stop = threading.Event()
-        self._api: docker.APIClient | None = None
+        self._api: DockerEngine | None = None
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
 
     def start(self) -> None:
@@ -116,20 +105,18 @@ class EventWatcher:
         first = True
         while not self._stop.is_set():
             try:
-                self._api = connect(self._url, timeout=None)  # type: ignore[arg-type]
-                stream = self._api.events(decode=True, filters={"type": "container"})
+                self._api = connect(self._url, timeout=None)
+                stream = self._api.events(filters={"type": "container"})
                 if not first and self._on_reconnect:
                     self._on_reconnect()  # events were missed while we were away
                 first = False
                 delay = 1.0
                 for raw in stream:
-                    action = str(raw.get("Action") or raw.get("status") or "").split(":")[0]
+                    # "exec_start: sh -c ...": the action is the part before the colon.
+                    action = raw.Action.split(":")[0]
                     if action in INVENTORY_ACTIONS:
-                        actor = raw.get("Actor") or {}
-                        name = (actor.get("Attributes") or {}).get("name", "")
-                        self._on_event(
-                            ContainerEvent(action, actor.get("ID", raw.get("id", "")), name)
-                        )
+                        name = (raw.Actor.Attributes or {}).get("name", "")
+                        self._on_event(ContainerEvent(action, raw.Actor.ID, name))
             except DockerError as exc:
                 if self._stop.is_set():
                     return

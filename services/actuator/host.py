@@ -103,7 +103,7 @@ class Host:
         if self.store.recorded(c.id):
             return True
         try:
-            host_config = self.docker.api.inspect_container(c.id)["HostConfig"]
+            host_config = self.docker.api.inspect_container(c.id).HostConfig.model_dump()
         except DockerError as exc:
             report.errors.append(f"inspect before recording: {brief(exc)}")
             return False

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import docker
-
 from host.block_devices import devices_backing
 from host.cgroups.view import CgroupLayout, detect_layout
+from host.docker.engine import DockerEngine
 from host.docker.view import DockerError
 from shared.config.model import Actuator
 from shared.errors import brief
@@ -23,13 +22,13 @@ class Preflight:
     problems: list[str] = field(default_factory=list)
 
 
-def run_preflight(settings: Actuator, api: docker.APIClient) -> Preflight:
+def run_preflight(settings: Actuator, api: DockerEngine) -> Preflight:
     layout = detect_layout(settings.cgroup_root)
     problems: list[str] = []
     docker_problem = docker_root = None
     try:
         info = api.info()
-        docker_root = info.get("DockerRootDir")
+        docker_root = info.DockerRootDir
     except DockerError as exc:
         docker_problem = f"Docker API at {settings.docker_url} unreachable: {brief(exc)}"
         problems.append(docker_problem)

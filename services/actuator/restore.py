@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import docker.errors
-
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import CgroupLayout, process_cgroups
 from host.docker.control import DockerControl
+from host.docker.engine import NotFound
 from host.docker.view import DockerError
 from services.actuator.download_clients import DownloadClient, DownloadClientError
 from services.actuator.state_store import ContainerRecord, StateStore
@@ -47,11 +46,11 @@ def restore_container(
 ) -> list[str]:
     errors: list[str] = []
     try:
-        state = control.api.inspect_container(container_id)["State"]
-    except docker.errors.NotFound:
+        state = control.api.inspect_container(container_id).State
+    except NotFound:
         log.info("cleanup.gone", container=record.name)
         return []
-    if record.paused_by_warden and state.get("Paused"):
+    if record.paused_by_warden and state.Paused:
         try:
             control.unpause(container_id)
             log.info("cleanup.unpause", container=record.name)
@@ -63,8 +62,8 @@ def restore_container(
             control.api.update_container(container_id, **kwargs)
         except DockerError as exc:
             errors.append(f"docker update: {brief(exc)}")
-    if state.get("Pid"):
-        cg = process_cgroups(layout, proc_root, state["Pid"])
+    if state.Pid:
+        cg = process_cgroups(layout, proc_root, state.Pid)
         errors += cgroup_files.restore(cg, record.cgroup_files)
     if errors:
         log.warning("cleanup.incomplete", container=record.name, errors="; ".join(errors))

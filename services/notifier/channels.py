@@ -7,8 +7,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import requests
-
 from services.notifier.render import Notification
 from shared.config.model import Notifications
 from shared.errors import brief
@@ -52,6 +50,10 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def post(url: str, timeout: float, **kwargs: Any) -> None:
+    # Imported on first use: requests, urllib3 and charset_normalizer are about 5 MB of RSS,
+    # kept out of a process that has nothing to send, or no channel configured.
+    import requests
+
     try:
         response = requests.post(url, timeout=timeout, **kwargs)
     except requests.Timeout:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -19,7 +19,6 @@ from services.sensors.gpu import GpuReader
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
 from services.sensors.resources import ResourceSampler, RunningContainer
-from services.sensors.streams.watcher import StreamWatcher
 from services.sensors.thermal import read_thermal
 from shared.channels import SENSOR_FACTS, STREAMS
 from shared.config import WardenConfig
@@ -31,6 +30,9 @@ from shared.messages import (
 )
 from shared.service import ServiceContext
 from shared.topics import SensorKind
+
+if TYPE_CHECKING:
+    from services.sensors.streams.watcher import StreamWatcher
 
 
 def _content(message: BaseModel) -> dict[str, Any]:
@@ -143,6 +145,10 @@ class SensorsService:
         media = self._media = self.ctx.config.media_mode
         if not media.queries_server:
             return  # webhook/none: triggers drive media mode, no server to ask
+        # Imported here: the providers, their reply models and the webhook receiver are
+        # about a megabyte that a host with no media server to ask does not carry.
+        from services.sensors.streams.watcher import StreamWatcher
+
         self._streams = StreamWatcher(
             media, self.ctx.config.host_id, self.ctx.loop, self.ctx.log, self.publish_streams
         )

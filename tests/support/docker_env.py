@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import tarfile
 import uuid
@@ -12,6 +13,14 @@ from pathlib import Path
 
 import docker
 import docker.errors
+
+from host.docker.engine import DockerEngine, connect
+
+
+def engine() -> DockerEngine:
+    """Warden's own client of the engine that docker.APIClient() in the tests talks to."""
+    return connect(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+
 
 APPLETS = ("sh", "sleep", "cat", "ls", "echo", "head", "dd")
 # Tagged by its contents: a machine that built an older image builds this one anew.

@@ -6,7 +6,6 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Protocol, TypeVar
 
-import requests
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from shared.errors import brief
@@ -65,6 +64,10 @@ def get_json(
     secrets: Sequence[str] = (),
 ) -> object:
     """GET url and decode its JSON; every failure is a StreamQueryError naming `what`."""
+    # Imported on first use: about 5 MB of RSS (with urllib3, charset_normalizer) that a
+    # sensors process with no media server to ask does not carry.
+    import requests
+
     try:
         response = requests.get(url, headers=headers, params=params, timeout=timeout)
     except requests.Timeout:
