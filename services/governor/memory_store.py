@@ -45,19 +45,25 @@ def to_message(host: str, seq: int, memory: Memory, status: GovernorStatus) -> G
 
 def from_message(message: GovernorMemory) -> tuple[Memory, dict[str, str]]:
     """The memory, and per rule whose slice did not validate, why (that rule starts afresh)."""
+    return _restore(message.switches, message.rules)
+
+
+def _restore(
+    switches: Switches, slices: Mapping[str, Mapping[str, Any]]
+) -> tuple[Memory, dict[str, str]]:
     restored: dict[str, BaseModel] = {}
     problems: dict[str, str] = {}
     for rule in RULES:
-        raw = message.rules.get(rule.name)
+        raw = slices.get(rule.name)
         if raw is None:
             continue
         try:
             restored[rule.name] = rule.restore(raw)
         except ValidationError as exc:
             problems[rule.name] = describe_validation_error(exc)
-    unknown = set(message.rules) - {rule.name for rule in RULES}
+    unknown = set(slices) - {rule.name for rule in RULES}
     problems.update(dict.fromkeys(sorted(unknown), "no such rule: dropped"))
-    return Memory(message.switches, restored), problems
+    return Memory(switches, restored), problems
 
 
 # --- the desired state's `governor` field, before the memory had a topic ---------------
@@ -135,10 +141,9 @@ def from_legacy(old: LegacyMemory) -> tuple[Memory, dict[str, str]]:
         switches = Switches(
             media_forced=old.media_forced, tier3_manual_pause=old.tier3_manual_pause
         )
-    as_message = GovernorMemory(
-        host="-",
-        switches=switches,
-        rules={
+    memory, slice_problems = _restore(
+        switches,
+        {
             media_mode.RULE.name: {
                 "active": old.media_active,
                 "cooldown_since": old.media_cooldown_since,
@@ -160,5 +165,4 @@ def from_legacy(old: LegacyMemory) -> tuple[Memory, dict[str, str]]:
             process_groups.RULE.name: {"groups": old.process_groups},
         },
     )
-    memory, slice_problems = from_message(as_message)
     return memory, {**problems, **slice_problems}

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from services.governor.outcome import EventDraft, LogNote, RestartDraft, earliest
-from services.governor.rule import M, Outcome, Rule, Target, View
+from services.governor.rule import M, Outcome, Rule, Target, View, merge_intent
 from services.governor.rules import (
     io_pressure,
     manual_pause,
@@ -30,10 +30,8 @@ from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerIntent,
     ContainerInventory,
-    CpuMax,
     GovernorStatus,
     GpuFact,
-    IoMax,
     PressureFact,
     ProcessGroupIntent,
     ResourcesFact,
@@ -228,39 +226,6 @@ def decide(
         notes=[n for o in outcomes for n in o.notes],
         readings=readings,
     )
-
-
-def merge_intent(current: ContainerIntent | None, ask: ContainerIntent) -> ContainerIntent:
-    """Two rules' asks of one container: paused while either pauses, the tighter of each
-    limit, both rules' reasons."""
-    if current is None:
-        return ask
-    return current.model_copy(
-        update={
-            "paused": current.paused or ask.paused,
-            "memory_high": lower(current.memory_high, ask.memory_high),
-            "cpu_max": tighter_cpu(current.cpu_max, ask.cpu_max),
-            "io_max": tighter_io(current.io_max, ask.io_max),
-            "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
-        }
-    )
-
-
-def lower(x: int | None, y: int | None) -> int | None:
-    """The tighter of two limits, where None is no limit."""
-    return min(x, y) if x is not None and y is not None else x or y
-
-
-def tighter_cpu(a: CpuMax | None, b: CpuMax | None) -> CpuMax | None:
-    if a is None or b is None:
-        return a or b
-    return b if b.quota_us / b.period_us < a.quota_us / a.period_us else a
-
-
-def tighter_io(a: IoMax | None, b: IoMax | None) -> IoMax | None:
-    if a is None or b is None:
-        return a or b
-    return IoMax(read_bps=lower(a.read_bps, b.read_bps), write_bps=lower(a.write_bps, b.write_bps))
 
 
 Intent = TypeVar("Intent", ContainerIntent, ProcessGroupIntent)

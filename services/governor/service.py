@@ -22,7 +22,6 @@ from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
 from shared import channels
 from shared.bus import Received
-from shared.channels import Channel
 from shared.config import WardenConfig
 from shared.messages import (
     Action,
@@ -86,14 +85,9 @@ class GovernorService:
 
         bus, loop = ctx.bus, ctx.loop
         # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
-        timed_facts: tuple[tuple[SensorKind, Channel[Any]], ...] = (
-            ("pressure", channels.PRESSURE),
-            ("resources", channels.RESOURCES),
-            ("thermal", channels.THERMAL),
-            ("gpu", channels.GPU),
-        )
-        for kind, channel in timed_facts:
-            bus.listen(channel, self.on_host_fact(kind))
+        timed_facts: tuple[SensorKind, ...] = ("pressure", "resources", "thermal", "gpu")
+        for kind in timed_facts:
+            bus.listen(channels.SENSOR_FACTS[kind], self.on_host_fact(kind))
         bus.listen(channels.CONTAINERS, self.on_inventory)
         bus.listen(channels.STREAMS, self.on_streams)
         bus.listen(channels.PRESET_SET, self.on_preset_set)

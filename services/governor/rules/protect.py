@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from services.governor.rule import Outcome, Rule, View
+from services.governor.rule import Outcome, Rule, View, merge_intent
 from shared.config.model import Protect
 from shared.messages import (
     ContainerFact,
@@ -89,16 +89,10 @@ class Stall:
 
 
 @dataclass(frozen=True)
-class Limit:
-    io_max: IoMax | None = None
-    cpu_max: CpuMax | None = None
-    reasons: tuple[Reason, ...] = ()
-
-
-@dataclass(frozen=True)
 class ProtectOutcome:
     memory: dict[ProtectResource, ProtectMemory]
-    limits: dict[str, Limit] = field(default_factory=dict)
+    # Container name -> its limits, the tighter of each where two resources limit it.
+    limits: dict[str, ContainerIntent] = field(default_factory=dict)
     wake_at: float | None = None
     # Live readings, for debug logs and the decision's attributes: never in a reason.
     readings: dict[str, str] = field(default_factory=dict)
@@ -195,9 +189,9 @@ def protect(
     if not cfg.enabled:
         return ProtectOutcome({})
     by_name = {u.name: u for u in usage} if usage is not None else {}
-    live = {c.name for c, tier in candidates if tier in (2, 3)}
+    live = {c.name: tier for c, tier in candidates if tier in (2, 3)}
     states: dict[ProtectResource, ProtectMemory] = {}
-    limits: dict[str, Limit] = {}
+    limits: dict[str, ContainerIntent] = {}
     readings: dict[str, str] = {}
     wakes: list[float] = []
     for resource in RESOURCES:
@@ -223,7 +217,8 @@ def protect(
                 threshold=threshold,
                 detail=f"step {throttle.steps}",
             )
-            limits[name] = _combine(limits.get(name), _limit(resource, throttle, cpu_count), reason)
+            ask = _limit(resource, throttle, cpu_count, live[name], reason)
+            limits[name] = merge_intent(limits.get(name), ask)
     return ProtectOutcome(states, limits, min(wakes) if wakes else None, readings)
 
 
@@ -290,25 +285,17 @@ def _step(
     return updated.model_copy(update={"throttles": throttles, "stepped_at": now}), None
 
 
-def _limit(resource: str, throttle: ProtectThrottle, cpu_count: int) -> Limit:
+def _limit(
+    resource: str, throttle: ProtectThrottle, cpu_count: int, tier: int, reason: Reason
+) -> ContainerIntent:
     if resource == "io":
         bps = max(1, int(throttle.limit))
-        return Limit(io_max=IoMax(read_bps=bps, write_bps=bps))
+        return ContainerIntent(
+            tier=tier, io_max=IoMax(read_bps=bps, write_bps=bps), reasons=[reason]
+        )
     quota = int(throttle.limit / 100 * CPU_PERIOD_US * cpu_count)
-    return Limit(cpu_max=CpuMax(quota_us=max(MIN_CPU_QUOTA_US, quota), period_us=CPU_PERIOD_US))
-
-
-def _combine(current: Limit | None, new: Limit, reason: Reason) -> Limit:
-    """A container limited for two resources gets both limits, the tighter of each."""
-    if current is None:
-        return Limit(new.io_max, new.cpu_max, (reason,))
-    cpu = current.cpu_max
-    if new.cpu_max is not None and (cpu is None or new.cpu_max.quota_us < cpu.quota_us):
-        cpu = new.cpu_max
-    io = current.io_max
-    if new.io_max is not None and (io is None or (new.io_max.read_bps or 0) < (io.read_bps or 0)):
-        io = new.io_max
-    return Limit(io, cpu, (*current.reasons, reason))
+    cpu = CpuMax(quota_us=max(MIN_CPU_QUOTA_US, quota), period_us=CPU_PERIOD_US)
+    return ContainerIntent(tier=tier, cpu_max=cpu, reasons=[reason])
 
 
 def protect_rule(view: View, memory: ProtectState) -> Outcome[ProtectState]:
@@ -325,19 +312,9 @@ def protect_rule(view: View, memory: ProtectState) -> Outcome[ProtectState]:
         float(view.cfg.sensors.psi_window_seconds),
         view.now,
     )
-    tiers = {c.name: tier for c, tier in view.targets}
-    intents = {
-        name: ContainerIntent(
-            tier=tiers[name],
-            cpu_max=limit.cpu_max,
-            io_max=limit.io_max,
-            reasons=list(limit.reasons),
-        )
-        for name, limit in step.limits.items()
-    }
     return Outcome(
         ProtectState(resources=step.memory),
-        containers=intents,
+        containers=step.limits,
         wake_at=step.wake_at,
         readings=step.readings,
     )
