@@ -107,3 +107,24 @@ def test_settings_survive_restarts_of_web_governor_and_broker(
         probe.close()
         web.kill(signal.SIGTERM)
         governor.kill(signal.SIGTERM)
+
+
+def test_a_preset_the_database_holds_that_is_no_preset_is_not_sent(tmp_path: Path) -> None:
+    from services.web.service import WebService
+    from tests.support.in_process import build
+
+    config = write_config(
+        tmp_path / "config.yaml",
+        {"host_id": "h", "web": {"database": str(tmp_path / "web.sqlite3")}},
+    )
+    web = build("web", config, lambda ctx: WebService(ctx, serve=False))
+    service = web.service
+    assert isinstance(service, WebService)
+    # Written by hand or by an older version: the file is outside input like any other.
+    service.store.save_settings(ResourceSettings(host="h"), "turbo")
+    service.on_connect()
+    assert [p.topic for p in web.published if p.topic.endswith("/preset/set")] == []
+    assert [p.topic for p in web.published if p.topic.endswith("/settings")] == [
+        "warden/h/settings"
+    ]
+    web.stop()
