@@ -4,14 +4,25 @@ protect, side by side in one run, for an io, a cpu and a memory hog.
 The stream is bench/stream_probe.py (a job every 10 ms) moved into a tier-1
 container's cgroups; the hog runs in a tier-3 container. For each kind and
 mode: the hog runs while the stream is idle (what the hog keeps when nothing
-needs protecting), then the stream runs alone (its baseline p99), then the hog
-starts under it: the stream's p99 per second after the hog starts, the first
-second from which it stays within 2x of its baseline, and the hog's throughput
-(bytes for io, CPU time otherwise) as a share of the no-governor run's.
-Needs the Docker engine, PSI and the test image (tests create it). The numbers
-are as noisy as the machine they run on: compare the rows of one run.
+needs protecting); then the host is left to calm down (no limit left on the hog,
+the resource's host avg10 low again), so that no mode starts with another's
+leftovers; then the stream runs alone (its baseline p99), then the hog starts
+under it: the stream's p99 per second after the hog starts, the first second
+from which it stays within 2x of its baseline, when the first limit reached the
+hog, and the hog's throughput (bytes for io, CPU time otherwise) as a share of
+the no-governor run's. Needs the Docker engine, PSI and the test image (tests
+create it). The numbers are as noisy as the machine they run on: compare the
+rows of one run. --explain prints each slow job after the hog starts with what
+the kernel had the stream waiting in (sampled from /proc/<pid>/stack).
+
+The io hog rewrites one big file on a bind mount with direct I/O, as a
+transcoder writes new files and deletes old ones: its blocks are allocated and
+freed again every pass, and what contends is the filesystem's journal as much
+as the disk. The "quiet" row is the stream with no hog at all: the machine's
+own noise, measured in the same run.
 
     .venv/bin/python -m bench.protect_stream [--kinds io,cpu,memory] [--hog-seconds 10]
+                                            [--explain]
 """
 
 from __future__ import annotations
@@ -19,26 +30,37 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.rig import HOST, Rig
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
 from services.sensors.resources import container_cpu_usec, container_io_bytes
+from shared.messages import DesiredState
 
 REPO = Path(__file__).resolve().parents[1]
 HOGS = {
-    "io": "while :; do dd if=/dev/zero of=/hog bs=1M count=256 oflag=direct 2>/dev/null; done",
+    "io": "while :; do dd if=/dev/zero of=/data/hog bs=1M count=256 oflag=direct 2>/dev/null; done",
     "cpu": "while :; do :; done & while :; do :; done",
     "memory": (
         "while :; do dd if=/dev/zero of=/mnt/f bs=1M count=1500 2>/dev/null; rm -f /mnt/f; done"
     ),
 }
-# adrg: Warden with protect off; protect: Warden as configured by default; protect-only:
-# protect with ADRG's io rule off, which caps any busy tier 3, stream or not.
-MODES = ("none", "adrg", "protect", "protect-only")
+# quiet: no hog, no governor (the machine's own noise); none: the hog, no governor;
+# adrg: Warden with protect off; protect: Warden as configured by default;
+# protect-only: protect with ADRG's io rule off, which caps any busy tier 3, stream or not.
+MODES = ("quiet", "none", "adrg", "protect", "protect-only")
 IDLE_SECONDS = 6.0
 BASELINE_SECONDS = 4.0
+# Calm enough to start a mode: below ADRG's io recovery threshold, well below its cpu one.
+CALM_AVG10 = 10.0
+CALM_TIMEOUT = 120.0
+# Blocks freed by a hog are discarded at the next journal commit (ext4: every 5 s), stalling
+# every writer: a mode starts after that.
+SETTLE_SECONDS = 6.0
+PSI_OF = {"io": "io", "cpu": "cpu", "memory": "memory"}
 JOINED = ("cpu", "cpuacct", "blkio", "memory")
 
 
@@ -58,6 +80,64 @@ def work(kind: str, cg: ProcessCgroups) -> float:
     return float(container_cpu_usec(cg) or 0)
 
 
+def host_avg10(resource: str) -> float:
+    line = Path(f"/proc/pressure/{resource}").read_text().splitlines()[0]
+    return float(line.split()[1].removeprefix("avg10="))
+
+
+def hog_limits(rig: Rig, hog_name: str, after: float) -> list[tuple[float, bool]]:
+    """(arrival, limited) of each desired state since `after`, for the hog."""
+    marks = []
+    for seen in rig.probe.messages(f"warden/{HOST}/desired"):
+        if seen.at >= after:
+            intent = DesiredState.model_validate_json(seen.payload).containers.get(hog_name)
+            limited = intent is not None and bool(
+                intent.paused or intent.io_max or intent.cpu_max or intent.memory_high
+            )
+            marks.append((seen.at, limited))
+    return marks
+
+
+def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
+    """Until no limit is left on the hog and the host's avg10 for the resource is low."""
+    time.sleep(SETTLE_SECONDS)
+    deadline = time.monotonic() + CALM_TIMEOUT
+    while time.monotonic() < deadline:
+        marks = hog_limits(rig, hog_name, 0.0)
+        free = not governed or not marks or not marks[-1][1]
+        if free and host_avg10(PSI_OF[kind]) < CALM_AVG10:
+            return
+        time.sleep(1.0)
+    raise TimeoutError(f"{kind}: the host did not calm down within {CALM_TIMEOUT:g}s")
+
+
+class StackSampler:
+    """What the kernel has a process waiting in, every millisecond (for --explain)."""
+
+    def __init__(self, pid: int) -> None:
+        self.samples: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._path = Path(f"/proc/{pid}/stack")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                text = self._path.read_text()
+            except OSError:
+                return
+            frames = [ln.split("] ", 1)[1].split("+")[0] for ln in text.splitlines() if "] " in ln]
+            self.samples.append((time.monotonic(), " < ".join(frames[:3]) or "running"))
+            time.sleep(0.001)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def waiting_in(self, start: float, seconds: float) -> str:
+        counts = Counter(f for t, f in self.samples if start <= t <= start + seconds)
+        return ", ".join(f"{frame} ({n})" for frame, n in counts.most_common(2))
+
+
 def p99(values: list[float]) -> float:
     if not values:
         return float("nan")
@@ -65,23 +145,30 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float) -> dict[str, object]:
+def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float, explain: bool) -> dict[str, object]:
     api, containers = rig.api, rig.containers
     assert api is not None and containers is not None
     tag = f"{kind}-{mode}"
     stream = containers.run(f"stream-{tag}")
-    extra = {"tmpfs": {"/mnt": "size=2g"}} if kind == "memory" else {}
-    hog = containers.run(f"hog-{tag}", **extra)
+    # Outside the container's own tree, so removing the container frees nothing big.
+    data = rig.workdir / "hogdata"
+    data.mkdir(exist_ok=True)
+    extra: dict[str, object] = {"binds": {str(data): {"bind": "/data", "mode": "rw"}}}
+    if kind == "memory":
+        extra["tmpfs"] = {"/mnt": "size=2g"}
+    hog = containers.run(f"hog-{tag}", ("sleep", "3600"), **extra)
+    hog_name = containers.name(f"hog-{tag}")
     layout = detect_layout("/sys/fs/cgroup")
     stream_cg = process_cgroups(layout, "/proc", containers.pid(stream))
     hog_cg = process_cgroups(layout, "/proc", containers.pid(hog))
     services = []
-    if mode != "none":
+    governed = mode not in ("quiet", "none")
+    if governed:
         config = rig.config(
             general={"poll_interval_seconds": 1},
             tiers={
                 1: {"containers": [containers.name(f"stream-{tag}")]},
-                3: {"containers": [containers.name(f"hog-{tag}")]},
+                3: {"containers": [hog_name]},
             },
             protect={"enabled": mode.startswith("protect")},
             io_pressure={"enabled": mode != "protect-only"},
@@ -103,8 +190,11 @@ def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float) -> dict[str, obj
         cwd=REPO,
     )  # fmt: skip
     join_cgroups(probe.pid, stream_cg)
+    sampler = StackSampler(probe.pid) if explain else None
 
     def start_hog() -> None:
+        if mode == "quiet":
+            return
         api.exec_start(api.exec_create(hog, ["sh", "-c", HOGS[kind]])["Id"], detach=True)
 
     def stop_hog() -> None:
@@ -118,7 +208,7 @@ def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float) -> dict[str, obj
         time.sleep(IDLE_SECONDS - 1.0)
         idle_rate = (work(kind, hog_cg) - before) / (IDLE_SECONDS - 1.0)
         stop_hog()
-        time.sleep(3.0)
+        wait_calm(rig, kind, hog_name, governed)
         idle.unlink()
         baseline_from = time.monotonic()
         time.sleep(BASELINE_SECONDS)
@@ -128,6 +218,8 @@ def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float) -> dict[str, obj
         time.sleep(hog_seconds)
         busy_rate = (work(kind, hog_cg) - before) / hog_seconds
     finally:
+        if sampler is not None:
+            sampler.stop()
         probe.terminate()
         probe.wait(30)
         stop_hog()
@@ -145,10 +237,18 @@ def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float) -> dict[str, obj
     within = next(
         (n + 1 for n in range(len(seconds)) if all(v <= 2 * baseline for v in seconds[n:])), None
     )
+    limited = next((at - hog_at for at, on in hog_limits(rig, hog_name, hog_at) if on), None)
+    if sampler is not None:
+        print(f"{tag}: slow jobs after the hog started (s, ms, the kernel's wait)")
+        for start, took in jobs:
+            if start >= hog_at and took > max(2 * baseline, 0.005):
+                wait = sampler.waiting_in(start, took)
+                print(f"  {start - hog_at:6.2f} {took * 1000:6.1f}  {wait}")
     return {
         "baseline": baseline,
         "seconds": seconds,
         "within": within,
+        "limited": limited,
         "idle_rate": idle_rate,
         "busy_rate": busy_rate,
     }
@@ -160,14 +260,15 @@ def share(value: object, of: object) -> float:
 
 
 def row(mode: str, r: dict[str, object], none: dict[str, object]) -> str:
-    seconds, baseline, within = r["seconds"], r["baseline"], r["within"]
+    seconds, baseline, within, limited = r["seconds"], r["baseline"], r["within"], r["limited"]
     assert isinstance(seconds, list) and isinstance(baseline, float)
     per_second = " ".join(f"{v * 1000:5.1f}" for v in seconds)
-    keeps = f"{share(r['idle_rate'], none['idle_rate']):14.0%} "
-    keeps += f"{share(r['busy_rate'], none['busy_rate']):5.0%}"
+    first = f"{limited:.2f}s" if isinstance(limited, float) else "-"
+    idle, busy = share(r["idle_rate"], none["idle_rate"]), share(r["busy_rate"], none["busy_rate"])
+    keeps = f"{idle:6.0%} {busy:5.0%}"
     return (
         f"{mode:12} {baseline * 1000:5.1f} {per_second} {f's{within}' if within else 'never':>8}"
-        f"  {keeps}"
+        f" {first:>7}  {keeps}"
     )
 
 
@@ -175,28 +276,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kinds", default="io,cpu,memory")
     parser.add_argument("--hog-seconds", type=float, default=10)
+    parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     with Rig(with_docker=True) as rig:
         for kind in kinds:
-            results = {mode: run_one(rig, kind, mode, args.hog_seconds) for mode in MODES}
-            none = results["none"]
+            results = {m: run_one(rig, kind, m, args.hog_seconds, args.explain) for m in MODES}
             print(f"\n{kind} hog: the stream's p99 (ms) per second after the hog starts")
             header = " ".join(f"s{n + 1:<4}" for n in range(int(args.hog_seconds)))
-            print(f"{'mode':12} {'base':>5} {header} within2x  hog keeps: idle  busy")
+            print(f"{'mode':12} {'base':>5} {header} within2x limited  hog keeps: idle  busy")
             for mode, r in results.items():
-                per_second = " ".join(f"{v * 1000:5.1f}" for v in r["seconds"])  # type: ignore[attr-defined]
-                within = f"s{r['within']}" if r["within"] else "never"
-                idle_share = (
-                    r["idle_rate"] / none["idle_rate"] if none["idle_rate"] else float("nan")
-                )  # type: ignore[operator]
-                busy_share = (
-                    r["busy_rate"] / none["busy_rate"] if none["busy_rate"] else float("nan")
-                )  # type: ignore[operator]
-                print(
-                    f"{mode:8} {r['baseline'] * 1000:5.1f} {per_second} {within:>8}"  # type: ignore[operator]
-                    f"  {idle_share:14.0%} {busy_share:5.0%}"
-                )
+                print(row(mode, r, results["none"]))
 
 
 if __name__ == "__main__":
