@@ -23,6 +23,8 @@ from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
 from tests.support.views import remembered, switched
 
+IO_REASON = "io_pressure(io.some_avg10 > 60, lifted after 30s below 20)"
+
 
 def io_fact(avg10: float, host: str = "h") -> PressureFact:
     line = PressureLine(avg10=avg10, avg60=0, avg300=0, total=1)
@@ -37,7 +39,7 @@ def test_moving_readings_and_countdowns_leave_the_intents_as_they_are() -> None:
         memory = decision.memory
         seen.append(decision)
     assert seen[0].containers == seen[1].containers == seen[2].containers
-    assert str(seen[0].containers["tdarr"].reasons[-1]) == "io_pressure(io.some_avg10 > 60)"
+    assert str(seen[0].containers["tdarr"].reasons[-1]) == IO_REASON
     assert "io.some_avg10=88.0" in seen[2].readings["tdarr"]
     # The media-mode cooldown counts down in the readings, not in the reason.
     memory = switched(memory, media_forced=False)
@@ -48,6 +50,18 @@ def test_moving_readings_and_countdowns_leave_the_intents_as_they_are() -> None:
         cooling.append(decision)
     assert cooling[0].containers == cooling[1].containers == cooling[2].containers
     assert cooling[0].readings["media_mode"] != cooling[1].readings["media_mode"]
+
+
+def test_a_reading_hovering_at_the_threshold_leaves_the_intents_as_they_are() -> None:
+    """Crossing the trigger threshold back and forth, or the recovery one, while throttled."""
+    memory, seen = remembered(), []
+    for now, avg10 in enumerate((61.0, 59.5, 62.0, 58.0, 19.0, 21.0, 19.5, 60.5)):
+        facts = Facts(pressure=io_fact(avg10), pressure_seen_at=now, inventory=inventory())
+        decision = decide(CFG, MATCHER, facts, memory, now)
+        memory = decision.memory
+        seen.append(decision.containers["tdarr"])
+    assert all(intent == seen[0] for intent in seen)
+    assert [str(r) for r in seen[0].reasons] == [IO_REASON]
 
 
 def test_many_readings_one_publish_one_log_line(
@@ -95,7 +109,7 @@ def test_many_readings_one_publish_one_log_line(
         decisions = [s for s in probe.messages(topic) if s.at >= start]
         assert len(decisions) == 1
         last = LastDecision.model_validate_json(decisions[0].payload)
-        assert last.reasons == ["io_pressure(io.some_avg10 > 60)"]
+        assert last.reasons == [IO_REASON]
         assert "io.some_avg10=61.2" in last.readings["tdarr"]
         assert governor.output().count("decision.enforce") == 1
     finally:

@@ -131,7 +131,7 @@ def test_thermal_stages_pause_tier3_then_tier2_and_recover_after_the_hold(
             what="recovered after the hold below recovery_temp_c",
         )
         log = governor.output()
-        assert "thermal_stage1(temperature_c > 75)" in log
+        assert "thermal_stage1(temperature_c > 75, ends after" in log
         assert "thermal.recovered" in log
         assert len(events(probe, host_id, "thermal_stage1")) == 1
         assert len(events(probe, host_id, "thermal_stage2")) == 1
@@ -163,7 +163,7 @@ def test_io_pressure_throttles_tier3_and_releases_after_recovery(
         publish_pressure(probe, host_id, io10=40)  # between the thresholds: stays
         publish_pressure(probe, host_id, io10=5)
         wait_until(lambda: str(5 * MIB) not in limit_file.read_text(), what="released")
-        assert "io_pressure(io.some_avg10 > 60)" in governor.output()
+        assert "io_pressure(io.some_avg10 > 60, lifted after" in governor.output()
 
 
 def started_at(containers: Containers, cid: str) -> str:

@@ -89,8 +89,13 @@ def test_limit_is_tier3s_config_in_mib_per_second() -> None:
 def test_reasons_while_held_and_unknown_stay_the_same() -> None:
     out = run([(0, 80), (1, 40), (2, 10), (3, 15), (4, None)])
     assert reason(out[1]) == reason(out[2]) == reason(out[3])
-    assert "held until io.some_avg10 < 20 for 30s" in str(reason(out[1]))
+    assert str(reason(out[1])) == "io_pressure(io.some_avg10 > 60, lifted after 30s below 20)"
+    # Above the threshold it is the same reason, but for the live value.
+    assert reason(out[0]).model_copy(update={"value": None}) == reason(out[1])
     assert "unknown" in str(reason(out[4]))
+    # The hold's progress is a reading, not a reason.
+    assert out[1].readings == {"io_pressure": "io.some_avg10=40.0: no calm yet"}
+    assert out[3].readings == {"io_pressure": "io.some_avg10=15.0: 1s of 30s below 20"}
 
 
 def test_wake_at_is_the_end_of_the_hold() -> None:

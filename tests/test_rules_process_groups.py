@@ -451,3 +451,17 @@ def test_after_calm_for_the_longest_hold_nothing_is_paused(
         memory = out.memory
     assert "enc" not in memory
     assert not any(i.paused for i in out.intents.values())
+
+
+def test_one_reason_for_the_whole_pause_while_a_reading_moves_between_over_warm_and_calm() -> None:
+    memory: dict[str, ProcessGroupMemory] = {}
+    seen = []
+    # balanced: others' cpu pauses above 85, resumes after 30 s below 76.5.
+    group = ProcessGroup(name="enc", match_name=["ffmpeg"], pause_hold_seconds=0)
+    for now, cpu in enumerate((95, 84, 90, 70, 86, 10)):
+        out = step(group, with_(resources=usage(host_cpu=cpu)), memory, now)
+        memory = out.memory
+        seen.append(out.intents["enc"])
+    assert all(i.paused for i in seen)
+    stripped = {tuple(r.model_copy(update={"value": None}) for r in i.reasons) for i in seen}
+    assert len(stripped) == 1

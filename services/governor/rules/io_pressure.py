@@ -3,9 +3,11 @@
 Above trigger_avg10_threshold the cap goes on. It comes off only after
 some_avg10 has stayed below recovery_avg10_threshold for recovery_hold_seconds;
 any reading from the recovery threshold up starts that hold again, so a value
-hovering at either edge cannot flap it. Unknown pressure (no io line, no fact,
-or a stale one) neither throttles nor releases, and a hold in progress starts
-again: only time known to be calm counts.
+hovering at either edge cannot flap it. One reason covers the whole episode,
+above the threshold or held below it: a reading crossing back and forth changes
+neither the desired state nor the log; the hold's progress is a reading.
+Unknown pressure (no io line, no fact, or a stale one) neither throttles nor
+releases, and a hold in progress starts again: only time known to be calm counts.
 """
 
 from __future__ import annotations
@@ -59,7 +61,14 @@ def io_pressure(view: View, memory: IoMemory) -> Outcome[IoMemory]:
     )
     reason = _reason(cfg, value, host_io_fired(pressure))
     capped = {c.name: ContainerIntent(tier=3, io_max=limit, reasons=[reason]) for c in view.tier(3)}
-    return Outcome(updated, containers=capped, wake_at=wake_at, status={"io_throttled": True})
+    readings = {"io_pressure": _hold(cfg, value, since, now)} if value is not None else {}
+    return Outcome(
+        updated,
+        containers=capped,
+        wake_at=wake_at,
+        readings=readings,
+        status={"io_throttled": True},
+    )
 
 
 def host_io_fired(pressure: PressureFact | None) -> bool:
@@ -71,17 +80,25 @@ def host_io_fired(pressure: PressureFact | None) -> bool:
 def _reason(cfg: IoPressure, value: float | None, fired: bool) -> Reason:
     if value is None:
         return Reason(rule="io_pressure", detail="pressure unknown: holding")
-    if value > cfg.trigger_avg10_threshold or fired:
-        return Reason(
-            rule="io_pressure", metric=METRIC, value=value, threshold=cfg.trigger_avg10_threshold
-        )
-    # The same detail for the whole hold, so a falling reading does not re-publish the state.
+    above = value > cfg.trigger_avg10_threshold or fired
+    # Without its live value this is the same reason above the threshold and in the hold.
     return Reason(
         rule="io_pressure",
+        metric=METRIC,
+        value=value if above else None,
+        threshold=cfg.trigger_avg10_threshold,
         detail=(
-            f"held until {METRIC} < {cfg.recovery_avg10_threshold:g} "
-            f"for {cfg.recovery_hold_seconds:g}s"
+            f"lifted after {cfg.recovery_hold_seconds:g}s below {cfg.recovery_avg10_threshold:g}"
         ),
+    )
+
+
+def _hold(cfg: IoPressure, value: float, since: float | None, now: float) -> str:
+    if since is None:
+        return f"{METRIC}={value:.1f}: no calm yet"
+    return (
+        f"{METRIC}={value:.1f}: {now - since:.0f}s of {cfg.recovery_hold_seconds:g}s "
+        f"below {cfg.recovery_avg10_threshold:g}"
     )
 
 

@@ -203,17 +203,14 @@ def _step(
     pause_hold, resume_hold = hold
     watched = limits.limits
     over = [m for m, limit in watched.items() if (v := values.get(m)) is not None and v > limit]
-    over_reasons = [
-        Reason(rule=REASON_RULE, metric=m, value=round(values[m] or 0.0, 1), threshold=watched[m])
-        for m in over
-    ]
     if not state.paused:
         if not over:
             return ProcessGroupMemory(), [], None
         since = state.trigger_since if state.trigger_since is not None else now
         if now < since + pause_hold:
             return ProcessGroupMemory(trigger_since=since), [], since + pause_hold
-        return ProcessGroupMemory(paused=True, tripped=sorted(over)), over_reasons, None
+        paused = ProcessGroupMemory(paused=True, tripped=sorted(over))
+        return paused, _why_paused(paused.tripped, over, values, limits, resume_hold), None
 
     tripped = sorted(set(state.tripped) | set(over))
     unknown = [m for m in tripped if m in watched and values.get(m) is None]
@@ -222,25 +219,39 @@ def _step(
         for m in watched
         if m not in over and (v := values.get(m)) is not None and v >= limits.resume_level(m)
     ]
-    reasons = over_reasons + [
+    calm_since: float | None = None
+    if not (over or warm or unknown):
+        calm_since = state.calm_since if state.calm_since is not None else now
+        if now >= calm_since + resume_hold:
+            return ProcessGroupMemory(), [], None
+    reasons = _why_paused(tripped, over, values, limits, resume_hold)
+    reasons += [Reason(rule=REASON_RULE, detail=f"{m} unknown: stays paused") for m in unknown]
+    paused = ProcessGroupMemory(paused=True, calm_since=calm_since, tripped=tripped)
+    return paused, reasons, calm_since + resume_hold if calm_since is not None else None
+
+
+def _why_paused(
+    tripped: list[str],
+    over: list[str],
+    values: dict[str, float | None],
+    limits: Thresholds,
+    resume_hold: float,
+) -> list[Reason]:
+    """One reason per reading that paused the group, the same for the whole pause: a reading
+    moving between over, warm and calm re-publishes nothing (its value is a live reading)."""
+    reasons = [
         Reason(
             rule=REASON_RULE,
             metric=m,
-            value=round(values[m] or 0.0, 1),
-            threshold=round(limits.resume_level(m), 1),
-            detail=f"resumes below {limits.resume_level(m):.1f} (threshold {watched[m]})",
+            value=round(v, 1) if m in over and (v := values.get(m)) is not None else None,
+            threshold=limits.limits[m],
+            detail=f"resumes after {resume_hold:g}s below {limits.resume_level(m):.1f}",
         )
-        for m in warm
+        for m in tripped
+        if m in limits.limits
     ]
-    reasons += [Reason(rule=REASON_RULE, detail=f"{m} unknown: stays paused") for m in unknown]
-    if reasons:
-        return ProcessGroupMemory(paused=True, tripped=tripped), reasons, None
-    since = state.calm_since if state.calm_since is not None else now
-    if now < since + resume_hold:
-        held = Reason(rule=REASON_RULE, detail=f"calm: resumes after {resume_hold:g}s of calm")
-        calm = ProcessGroupMemory(paused=True, calm_since=since, tripped=tripped)
-        return calm, [held], since + resume_hold
-    return ProcessGroupMemory(), [], None
+    # What paused it is watched no more (another preset): only the calm hold is left.
+    return reasons or [Reason(rule=REASON_RULE, detail=f"resumes after {resume_hold:g}s of calm")]
 
 
 def process_groups(

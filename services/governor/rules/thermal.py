@@ -49,12 +49,16 @@ def thermal(view: View, memory: ThermalMemory) -> Outcome[ThermalMemory]:
         stage2 = _reason(cfg, "thermal_stage2", cfg.stage2_temp_c, celsius)
         for c in view.tier(2):
             intents[c.name] = ContainerIntent(tier=2, paused=True, reasons=[stage2])
+    readings = {}
+    if memory.stage >= 1 and celsius is not None:
+        readings["thermal"] = _hold(cfg, celsius, memory.recovery_since, view.now)
     return Outcome(
         memory,
         containers=intents,
         events=events,
         notes=notes,
         wake_at=wake_at,
+        readings=readings,
         status={"thermal_stage": memory.stage},
     )
 
@@ -133,12 +137,23 @@ def _entered(cfg: Thermal, before: int, after: int, celsius: float | None) -> li
 def _reason(cfg: Thermal, rule: str, threshold: float, celsius: float | None) -> Reason:
     if celsius is None:
         return Reason(rule=rule, detail="temperature unknown: holding")
-    if celsius >= threshold:
-        return Reason(rule=rule, metric=METRIC, value=celsius, threshold=threshold)
-    # The detail stays the same while held, so a cooling reading does not re-publish the state.
+    # Without its live value this is the same reason above the threshold and in the hold, so a
+    # temperature crossing it back and forth re-publishes nothing.
     return Reason(
         rule=rule,
-        detail=f"held until below {cfg.recovery_temp_c:g}°C for {cfg.recovery_hold_seconds:g}s",
+        metric=METRIC,
+        value=celsius if celsius >= threshold else None,
+        threshold=threshold,
+        detail=f"ends after {cfg.recovery_hold_seconds:g}s below {cfg.recovery_temp_c:g}°C",
+    )
+
+
+def _hold(cfg: Thermal, celsius: float, since: float | None, now: float) -> str:
+    if since is None:
+        return f"{METRIC}={celsius:.1f}: not cool yet"
+    return (
+        f"{METRIC}={celsius:.1f}: {now - since:.0f}s of {cfg.recovery_hold_seconds:g}s "
+        f"below {cfg.recovery_temp_c:g}°C"
     )
 
 
