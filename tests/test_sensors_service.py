@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from services.sensors.service import resample_delay
 from shared.messages import ContainerInventory, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
@@ -97,3 +100,19 @@ def test_without_docker_the_inventory_is_unknown_not_empty(
     finally:
         sensors.stop()
     assert "inventory.unavailable" in sensors.output()
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "delay"),
+    [
+        (10.0, float("-inf"), 0.0),  # never sampled: now
+        (10.0, 9.0, 0.0),  # a second ago: now
+        (10.0, 9.75, 0.0),  # exactly the shortest span a rate needs
+        (10.0, 9.9, 0.15),  # just sampled: as soon as a rate means something
+        (10.0, 10.0, 0.25),
+    ],
+)
+def test_a_stall_samples_resources_at_once_or_as_soon_as_a_rate_is_worth_reading(
+    now: float, last: float, delay: float
+) -> None:
+    assert resample_delay(now, last) == pytest.approx(delay)

@@ -28,6 +28,7 @@ from shared.messages import (
     GpuFact,
     StreamsFact,
 )
+from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import SensorKind
 
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
 
 def _content(message: BaseModel) -> dict[str, Any]:
     return message.model_dump(exclude={"ts"})
+
+
+# A rate over less than this is too coarse to tell who uses most (CPU time comes in ticks).
+MIN_RATE_SECONDS = 0.25
+
+
+def resample_delay(now: float, last_sample_at: float) -> float:
+    """How long until a sample taken on demand gives rates worth reading (0: now)."""
+    return max(0.0, last_sample_at + MIN_RATE_SECONDS - now)
 
 
 class SensorsService:
@@ -244,13 +254,25 @@ class SensorsService:
         )
         self._resources_errors: list[str] | None = None
         self._resources_at = float("-inf")
+        self._resample: Timer | None = None
         interval = self.ctx.config.general.poll_interval_seconds
         self.ctx.loop.call_every(interval, self.publish_resources)
 
     def publish_resources_now(self) -> None:
-        """Between samples, when a protected container stalls; rates need a second apart."""
-        if self.ctx.loop.now() - self._resources_at >= 1.0:
+        """Between samples, when a protected container stalls: the protect rule limits whoever
+        uses most now, and that may be a hog started after the last sample."""
+        if self._resample is not None:
+            return  # one is on its way
+        delay = resample_delay(self.ctx.loop.now(), self._resources_at)
+        if delay == 0:
             self.publish_resources()
+            return
+
+        def sample() -> None:
+            self._resample = None
+            self.publish_resources()
+
+        self._resample = self.ctx.loop.call_later(delay, sample)
 
     def publish_resources(self) -> None:
         self._resources_at = self.ctx.loop.now()
