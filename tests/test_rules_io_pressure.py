@@ -94,7 +94,7 @@ def test_reasons_while_held_and_unknown_stay_the_same() -> None:
     assert reason(out[0]).model_copy(update={"value": None}) == reason(out[1])
     assert "unknown" in str(reason(out[4]))
     # The hold's progress is a reading, not a reason.
-    assert out[1].readings == {"io_pressure": "io.some_avg10=40.0: no calm yet"}
+    assert out[1].readings == {"io_pressure": "io.some_avg10=40.0: not below 20 yet"}
     assert out[3].readings == {"io_pressure": "io.some_avg10=15.0: 1s of 30s below 20"}
 
 

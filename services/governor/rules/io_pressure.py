@@ -13,6 +13,7 @@ releases, and a hold in progress starts again: only time known to be calm counts
 from __future__ import annotations
 
 from services.governor.rule import Outcome, Rule, View
+from services.governor.rules.hold import hold_reading
 from shared.config.model import IoPressure
 from shared.messages import ContainerIntent, IoMax, PressureFact, Reason
 from shared.messages.base import Strict
@@ -61,7 +62,11 @@ def io_pressure(view: View, memory: IoMemory) -> Outcome[IoMemory]:
     )
     reason = _reason(cfg, value, host_io_fired(pressure))
     capped = {c.name: ContainerIntent(tier=3, io_max=limit, reasons=[reason]) for c in view.tier(3)}
-    readings = {"io_pressure": _hold(cfg, value, since, now)} if value is not None else {}
+    readings = {}
+    if value is not None:
+        below = f"{cfg.recovery_avg10_threshold:g}"
+        hold = hold_reading(METRIC, value, since, now, cfg.recovery_hold_seconds, below)
+        readings["io_pressure"] = hold
     return Outcome(
         updated,
         containers=capped,
@@ -90,15 +95,6 @@ def _reason(cfg: IoPressure, value: float | None, fired: bool) -> Reason:
         detail=(
             f"lifted after {cfg.recovery_hold_seconds:g}s below {cfg.recovery_avg10_threshold:g}"
         ),
-    )
-
-
-def _hold(cfg: IoPressure, value: float, since: float | None, now: float) -> str:
-    if since is None:
-        return f"{METRIC}={value:.1f}: no calm yet"
-    return (
-        f"{METRIC}={value:.1f}: {now - since:.0f}s of {cfg.recovery_hold_seconds:g}s "
-        f"below {cfg.recovery_avg10_threshold:g}"
     )
 
 

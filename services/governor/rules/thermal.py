@@ -18,6 +18,7 @@ from pydantic import Field
 
 from services.governor.outcome import EventDraft, LogNote
 from services.governor.rule import Outcome, Rule, View
+from services.governor.rules.hold import hold_reading
 from shared.config.model import Thermal
 from shared.messages import ContainerIntent, Reason
 from shared.messages.base import Strict
@@ -51,7 +52,14 @@ def thermal(view: View, memory: ThermalMemory) -> Outcome[ThermalMemory]:
             intents[c.name] = ContainerIntent(tier=2, paused=True, reasons=[stage2])
     readings = {}
     if memory.stage >= 1 and celsius is not None:
-        readings["thermal"] = _hold(cfg, celsius, memory.recovery_since, view.now)
+        readings["thermal"] = hold_reading(
+            METRIC,
+            celsius,
+            memory.recovery_since,
+            view.now,
+            cfg.recovery_hold_seconds,
+            f"{cfg.recovery_temp_c:g}°C",
+        )
     return Outcome(
         memory,
         containers=intents,
@@ -145,15 +153,6 @@ def _reason(cfg: Thermal, rule: str, threshold: float, celsius: float | None) ->
         value=celsius if celsius >= threshold else None,
         threshold=threshold,
         detail=f"ends after {cfg.recovery_hold_seconds:g}s below {cfg.recovery_temp_c:g}°C",
-    )
-
-
-def _hold(cfg: Thermal, celsius: float, since: float | None, now: float) -> str:
-    if since is None:
-        return f"{METRIC}={celsius:.1f}: not cool yet"
-    return (
-        f"{METRIC}={celsius:.1f}: {now - since:.0f}s of {cfg.recovery_hold_seconds:g}s "
-        f"below {cfg.recovery_temp_c:g}°C"
     )
 
 
