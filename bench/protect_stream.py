@@ -38,7 +38,8 @@ from pathlib import Path
 from bench.rig import HOST, Rig
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
 from services.sensors.resources import container_cpu_usec, container_io_bytes
-from shared.messages import DesiredState
+from shared.messages import ContainerIntent, DesiredState, PressureFact
+from shared.units import MB_PER_SEC
 
 REPO = Path(__file__).resolve().parents[1]
 HOGS = {
@@ -85,17 +86,64 @@ def host_avg10(resource: str) -> float:
     return float(line.split()[1].removeprefix("avg10="))
 
 
+Intent = ContainerIntent | None
+
+
+def hog_intents(
+    rig: Rig, hog_name: str, after: float
+) -> list[tuple[float, ContainerIntent | None]]:
+    """(arrival, the hog's intent) of each desired state since `after`."""
+    return [
+        (seen.at, DesiredState.model_validate_json(seen.payload).containers.get(hog_name))
+        for seen in rig.probe.messages(f"warden/{HOST}/desired")
+        if seen.at >= after
+    ]
+
+
 def hog_limits(rig: Rig, hog_name: str, after: float) -> list[tuple[float, bool]]:
     """(arrival, limited) of each desired state since `after`, for the hog."""
-    marks = []
-    for seen in rig.probe.messages(f"warden/{HOST}/desired"):
-        if seen.at >= after:
-            intent = DesiredState.model_validate_json(seen.payload).containers.get(hog_name)
-            limited = intent is not None and bool(
-                intent.paused or intent.io_max or intent.cpu_max or intent.memory_high
+    return [
+        (at, i is not None and bool(i.paused or i.io_max or i.cpu_max or i.memory_high))
+        for at, i in hog_intents(rig, hog_name, after)
+    ]
+
+
+def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list[str]:
+    """Since the hog started: each change of the hog's limits, each PSI trigger, and the
+    stream's own stall share as the sensors published it."""
+    stream_name, hog_name = names
+    lines = []
+    for at, intent in hog_intents(rig, hog_name, hog_at):
+        what = "none"
+        if intent is not None:
+            io, cpu = intent.io_max, intent.cpu_max
+            what = " ".join(
+                part
+                for part in (
+                    "paused" if intent.paused else "",
+                    f"io.max={io.write_bps / MB_PER_SEC:.1f}MiB/s" if io and io.write_bps else "",
+                    f"cpu.max={cpu.quota_us}/{cpu.period_us}" if cpu else "",
+                    "; ".join(str(r) for r in intent.reasons),
+                )
+                if part
             )
-            marks.append((seen.at, limited))
-    return marks
+        lines.append(f"  {at - hog_at:6.2f} limit  {what}")
+    for seen in rig.probe.messages(f"warden/{HOST}/sensors/pressure"):
+        if seen.at >= hog_at:
+            fact = PressureFact.model_validate_json(seen.payload)
+            scopes = sorted({f"{f.scope[:8]} {f.resource}" for f in fact.fired})
+            if scopes:
+                lines.append(f"  {seen.at - hog_at:6.2f} fired  {', '.join(scopes)}")
+            shares = [
+                f"{st.some_percent:.1f}% over {st.seconds:g}s"
+                for c in fact.containers
+                if c.name == stream_name
+                for st in c.stall
+                if st.resource == kind
+            ]
+            if shares:
+                lines.append(f"  {seen.at - hog_at:6.2f} stall  {kind} {shares[0]}")
+    return sorted(lines, key=lambda ln: float(ln.split()[0]))
 
 
 def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
@@ -239,6 +287,9 @@ def run_one(rig: Rig, kind: str, mode: str, hog_seconds: float, explain: bool) -
     )
     limited = next((at - hog_at for at, on in hog_limits(rig, hog_name, hog_at) if on), None)
     if sampler is not None:
+        print(f"{tag}: the hog's limits and the PSI triggers after the hog started (s)")
+        names = (containers.name(f"stream-{tag}"), hog_name)
+        print("\n".join(timeline(rig, kind, names, hog_at)))
         print(f"{tag}: slow jobs after the hog started (s, ms, the kernel's wait)")
         for start, took in jobs:
             if start >= hog_at and took > max(2 * baseline, 0.005):
