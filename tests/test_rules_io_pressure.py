@@ -94,8 +94,8 @@ def test_reasons_while_held_and_unknown_stay_the_same() -> None:
     assert reason(out[0]).model_copy(update={"value": None}) == reason(out[1])
     assert "unknown" in str(reason(out[4]))
     # The hold's progress is a reading, not a reason.
-    assert out[1].readings == {"io_pressure": "io.some_avg10=40.0: not below 20 yet"}
-    assert out[3].readings == {"io_pressure": "io.some_avg10=15.0: 1s of 30s below 20"}
+    assert out[1].readings == {"io_pressure.hold": "io.some_avg10=40.0: not below 20 yet"}
+    assert out[3].readings == {"io_pressure.hold": "io.some_avg10=15.0: 1s of 30s below 20"}
 
 
 def test_wake_at_is_the_end_of_the_hold() -> None:

@@ -92,7 +92,7 @@ def test_reasons_pause_tier3_from_stage1_and_tier2_at_stage2() -> None:
     assert str(first_reason(held, "arr")) == (
         "thermal_stage2(temperature_c > 80, ends after 30s below 65°C)"
     )
-    assert held.readings == {"thermal": "temperature_c=70.0: not below 65°C yet"}
+    assert held.readings == {"thermal.hold": "temperature_c=70.0: not below 65°C yet"}
     assert "unknown" in str(first_reason(unknown, "bulk"))
 
 

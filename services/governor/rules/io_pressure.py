@@ -66,7 +66,7 @@ def io_pressure(view: View, memory: IoMemory) -> Outcome[IoMemory]:
     if value is not None:
         below = f"{cfg.recovery_avg10_threshold:g}"
         hold = hold_reading(METRIC, value, since, now, cfg.recovery_hold_seconds, below)
-        readings["io_pressure"] = hold
+        readings["io_pressure.hold"] = hold
     return Outcome(
         updated,
         containers=capped,

@@ -52,7 +52,7 @@ def thermal(view: View, memory: ThermalMemory) -> Outcome[ThermalMemory]:
             intents[c.name] = ContainerIntent(tier=2, paused=True, reasons=[stage2])
     readings = {}
     if memory.stage >= 1 and celsius is not None:
-        readings["thermal"] = hold_reading(
+        readings["thermal.hold"] = hold_reading(
             METRIC,
             celsius,
             memory.recovery_since,
