@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import os
 import sys
 import time
@@ -102,11 +101,13 @@ def setup_logging(
         # One file per service: four processes rotating one file would corrupt it.
         path = Path(log_file)
         path = path.with_name(f"{path.stem}.{service}{path.suffix or '.log'}")
+        # Imported only here: logging.handlers brings pickle, socket servers and
+        # queues into every service, which a service logging to stderr never uses.
+        from logging.handlers import RotatingFileHandler
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=max_bytes, backupCount=backup_count
-            )
+            handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count)
         except OSError as exc:
             log.warning("log_file.unusable", path=str(path), reason=str(exc.strerror or exc))
         else:
