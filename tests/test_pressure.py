@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from services.sensors.pressure import PressureParseError, parse_pressure, read_pressure
+from services.sensors.pressure import (
+    PressureParseError,
+    parse_pressure,
+    read_pressure,
+    stall_share,
+)
+from shared.messages import PressureLine
 from tests.support.real import missing
 
 GOOD = (
@@ -56,3 +62,30 @@ def test_reads_this_machines_real_pressure(resource: str) -> None:
     later = read_pressure("/proc", resource)
     # The kernel's stall time is a counter: it never goes back.
     assert later.some.total >= first.some.total
+
+
+def _line(total: int, avg10: float = 0.0) -> PressureLine:
+    return PressureLine(avg10=avg10, avg60=0, avg300=0, total=total)
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "seconds", "expected"),
+    [
+        (None, _line(5_000_000), 2.0, None),  # no earlier reading: unknown
+        (9_000_000, _line(5_000_000), 2.0, None),  # counter went back (a new cgroup)
+        (1_000_000, _line(1_500_000), 2.0, (25.0, 2.0)),  # 0.5 s stalled of 2 s
+        (1_000_000, _line(1_000_000), 2.0, (0.0, 2.0)),
+        (0, _line(9_000_000), 2.0, (100.0, 2.0)),  # more than the span: capped
+        (1_000_000, _line(1_800_000), 4.0, (20.0, 4.0)),  # two windows: still the counters
+        # Far apart: 0.8 s of stall spread over 30 s would read 2.7 %; avg10 says it.
+        (1_000_000, _line(1_800_000, avg10=31.4), 30.0, (31.4, 10.0)),
+    ],
+)
+def test_stall_share_from_the_counters_or_for_far_apart_readings_the_kernels_avg10(
+    before: int | None, now: PressureLine, seconds: float, expected: tuple[float, float] | None
+) -> None:
+    share = stall_share("io", before, now, seconds, window=2.0)
+    if expected is None:
+        assert share is None
+    else:
+        assert share is not None and (share.some_percent, share.seconds) == expected

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from shared.messages import PressureLine, ResourcePressure
+from shared.messages import PressureLine, ResourcePressure, StallShare
 
 RESOURCES = ("cpu", "memory", "io")
+# The kernel's avg10 is a ten-second average.
+AVG10_SECONDS = 10.0
 
 
 class PressureParseError(ValueError):
@@ -49,3 +51,32 @@ def read_cgroup_pressure(cgroup_dir: str | Path, resource: str) -> ResourcePress
     """A cgroup2 directory's <resource>.pressure; raises as read_pressure does."""
     path = Path(cgroup_dir) / f"{resource}.pressure"
     return parse_pressure(path.read_text(), str(path))
+
+
+def stall_share(
+    resource: str,
+    before_total: int | None,
+    now: PressureLine,
+    seconds: float,
+    window: float,
+) -> StallShare | None:
+    """A cgroup's some-stall between two readings `seconds` apart, from the `total` counters
+    (microseconds); None where they cannot tell (no earlier reading, a counter reset).
+
+    Readings far apart (triggers armed and calm in between) would spread a stall that has just
+    begun over all that calm: past two windows, the kernel's own avg10 says it instead.
+    """
+    if before_total is None or now.total < before_total or seconds <= 0:
+        return None
+    if seconds > 2 * window:
+        return StallShare(
+            resource=resource,  # type: ignore[arg-type]
+            some_percent=round(min(100.0, now.avg10), 1),
+            seconds=AVG10_SECONDS,
+        )
+    share = min(100.0, (now.total - before_total) / (seconds * 1e4))
+    return StallShare(
+        resource=resource,  # type: ignore[arg-type]
+        some_percent=round(share, 1),
+        seconds=round(seconds, 3),
+    )

@@ -18,6 +18,7 @@ from services.sensors.pressure import (
     PressureParseError,
     read_cgroup_pressure,
     read_pressure,
+    stall_share,
 )
 from services.sensors.psi_triggers import (
     FOLLOW_SECONDS,
@@ -35,7 +36,6 @@ from shared.messages import (
     PressureFact,
     PsiTriggerFired,
     ResourcePressure,
-    StallShare,
 )
 from shared.service import ServiceContext
 from shared.topics import SensorKind
@@ -181,7 +181,7 @@ class PressureSensor:
 
     def _container_pressure(self, cid: str, name: str, directory: Path) -> ContainerPressure:
         """The container's pressure, read afresh once a window has passed since the last read,
-        with its some-stall share over that time from the `total` counters."""
+        with its some-stall share since then (stall_share)."""
         now = self.ctx.loop.now()
         last = self._container_reads.get(cid)
         if last is not None and now - last[0] < self._window and last[1].name == name:
@@ -193,19 +193,12 @@ class PressureSensor:
         totals = {r: v.some.total for r, v in values.items() if v is not None}
         stall = []
         if last is not None:
-            seconds = now - last[0]
-            for resource, total in totals.items():
-                before = last[2].get(resource)
-                if before is None or total < before or seconds <= 0:
-                    continue
-                share = min(100.0, (total - before) / (seconds * 1e4))
-                stall.append(
-                    StallShare(
-                        resource=resource,  # type: ignore[arg-type]
-                        some_percent=round(share, 1),
-                        seconds=round(seconds, 3),
-                    )
-                )
+            for resource, value in values.items():
+                if value is not None:
+                    before, seconds = last[2].get(resource), now - last[0]
+                    share = stall_share(resource, before, value.some, seconds, self._window)
+                    if share is not None:
+                        stall.append(share)
         reading = ContainerPressure(id=cid, name=name, source=str(directory), stall=stall, **values)
         self._container_reads[cid] = (now, reading, totals)
         return reading

@@ -28,11 +28,12 @@ PsiResource = Literal["cpu", "memory", "io"]
 
 
 class StallShare(Strict):
-    """A cgroup's some-stall as a share of the time between two readings (from `total`)."""
+    """A cgroup's some-stall as a share of the time between two readings (from `total`), or,
+    where those were more than two windows apart, the kernel's avg10 (seconds: 10)."""
 
     resource: PsiResource
     some_percent: Annotated[float, Field(ge=0, le=100)]
-    # The time between the two readings; at least one PSI trigger window.
+    # The time the share is over: between the two readings (at least one PSI window), or 10.
     seconds: Annotated[float, Field(gt=0)]
 
 
