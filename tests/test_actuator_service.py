@@ -317,14 +317,14 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
 ) -> None:
     from host.docker.control import DockerControl
     from host.docker.view import list_containers
-    from services.actuator.host import ApplyReport, Host
+    from services.actuator.applier import Applier, ApplyReport
     from services.actuator.state_store import StateStore
     from shared.logs import Log
 
     cid = containers.run("t3")
     before = _control_state(containers, cid)
     store = StateStore(tmp_path / "state.json", Log("test"))
-    host = Host(
+    host = Applier(
         DockerControl(engine()),
         detect_layout("/sys/fs/cgroup"),
         "/proc",

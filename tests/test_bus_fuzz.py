@@ -216,6 +216,6 @@ def test_nothing_a_stranger_writes_moves_a_keyed_actuator(
     topic, model = data.draw(st.sampled_from(subscriptions(service)))
     service.deliver(topic, data.draw(payloads(model)), retained=data.draw(st.booleans()))
     assert actuator.lease is None
-    assert actuator.host.store.restarts.action_ids == []
+    assert actuator.applier.store.restarts.action_ids == []
     actions = [p for p in service.published if p.topic.endswith(("/desired", "/actions"))]
     assert actions == []

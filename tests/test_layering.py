@@ -69,7 +69,8 @@ def test_the_rules_see_real_imports() -> None:
     plan = imported_modules(REPO / "host" / "processes" / "plan.py")
     assert any(m.startswith("shared.") for m in plan)
     assert any(
-        m.startswith("host.") for m in imported_modules(REPO / "services" / "actuator" / "host.py")
+        m.startswith("host.")
+        for m in imported_modules(REPO / "services" / "actuator" / "applier.py")
     )
     assert "services.actuator.state_store" in imported_modules(
         REPO / "services" / "actuator" / "service.py"

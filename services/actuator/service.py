@@ -18,9 +18,9 @@ from host.processes.control import ProcessControl
 from host.processes.plan import group_targets
 from host.processes.view import find_group_processes
 from services.actuator.admission import Admission
+from services.actuator.applier import Applier
 from services.actuator.download_clients import client_for
 from services.actuator.download_throttle import DownloadThrottleControl
-from services.actuator.host import Host
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
@@ -55,7 +55,7 @@ class HostAccess:
 
     api: docker.APIClient
     dry_run: bool
-    host: Host
+    applier: Applier
     processes: ProcessControl
     download: DownloadThrottleControl | None
 
@@ -94,7 +94,7 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
         log.info("dry_run", reason="nothing on the host will be changed")
 
     store = StateStore(None if dry_run else settings.state_file, log)
-    host = Host(
+    applier = Applier(
         DockerControl(api),
         pre.layout,
         settings.proc_root,
@@ -107,7 +107,7 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
     return HostAccess(
         api=api,
         dry_run=dry_run,
-        host=host,
+        applier=applier,
         processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
         download=DownloadThrottleControl(client_for(throttle), throttle.url, store, dry_run, log)
         if throttle.enabled
@@ -145,7 +145,7 @@ class ActuatorService:
         self.admission = Admission(ctx.keyring)
         self.api = access.api
         self.dry_run = access.dry_run
-        self.host = access.host
+        self.applier = access.applier
         self.processes = access.processes
         self.download = access.download
         # Docker calls are I/O: applying to many containers at once is what makes a
@@ -180,7 +180,7 @@ class ActuatorService:
         self._events.start()
         loop.call_later(settings.startup_grace_seconds, self.end_grace)
         loop.call_every(settings.resync_seconds, self.resync, first=settings.resync_seconds)
-        if self.cfg.process_groups or self.host.store.process_items():
+        if self.cfg.process_groups or self.applier.store.process_items():
             loop.call_every(
                 settings.process_scan_seconds,
                 self.reconcile_processes,
@@ -238,7 +238,7 @@ class ActuatorService:
 
     def on_action(self, received: Received[Action]) -> None:
         action = received.value
-        store, log = self.host.store, self.ctx.log
+        store, log = self.applier.store, self.ctx.log
         if (problem := self.admission.action(action)) is not None:
             self.ctx.log.warning("action.refused", id=action.id, reason=problem)
             self.refuse(Refusal(target=f"action {action.kind}", reason=f"refused: {problem}"))
@@ -311,7 +311,7 @@ class ActuatorService:
             # A new or restarted container starts from Docker's values: apply ours again.
             self.last_applied.pop(event.id, None)
         if event.action == "destroy":
-            self.host.store.forget(event.id)
+            self.applier.store.forget(event.id)
         self.request_reconcile()
 
     def request_reconcile(self) -> None:
@@ -373,7 +373,7 @@ class ActuatorService:
             download = self._pool.submit(self.download.apply, limit, why)
         applied: list[AppliedContainer] = []
         reports = self._pool.map(
-            lambda t: self.host.apply(t, self.last_applied.get(t.container.id)), targets
+            lambda t: self.applier.apply(t, self.last_applied.get(t.container.id)), targets
         )
         for target, report in zip(targets, reports, strict=True):
             cid = target.container.id
@@ -471,7 +471,7 @@ class ActuatorService:
             containers=containers,
             refusals=refusals,
             errors=errors,
-            unsupported=sorted(self.host.unsupported),
+            unsupported=sorted(self.applier.unsupported),
         )
         self.ctx.bus.send(channels.APPLIED, applied)
 
@@ -493,7 +493,7 @@ class ActuatorService:
         self.baseline_reason = "actuator stopping"
         self.started = True
         self.reconcile()
-        for cid, record in self.host.store.items():
+        for cid, record in self.applier.store.items():
             if record.paused_by_warden:
-                self.host.unpause(cid, record.name, "actuator stopping")
+                self.applier.unpause(cid, record.name, "actuator stopping")
         self._pool.shutdown()

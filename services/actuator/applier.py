@@ -37,7 +37,7 @@ class ApplyReport:
     errors: list[str] = field(default_factory=list)
 
 
-class Host:
+class Applier:
     def __init__(
         self,
         docker: DockerControl,

@@ -10,7 +10,7 @@ import pytest
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
 from host.docker.control import DockerControl, cpu_shares
 from host.docker.view import DockerContainer, list_containers
-from services.actuator.host import Host
+from services.actuator.applier import Applier
 from services.actuator.plan import Settings, Target
 from services.actuator.restore import cleanup
 from services.actuator.state_store import StateStore
@@ -29,10 +29,10 @@ def test_cpu_weight_maps_to_shares_as_runc_maps_back(weight: int, shares: int) -
     assert 1 + ((shares - 2) * 9999) // 262142 == weight
 
 
-def make_host(api: docker.APIClient, tmp_path: Path, dry_run: bool = False) -> Host:
+def make_host(api: docker.APIClient, tmp_path: Path, dry_run: bool = False) -> Applier:
     store = StateStore(None if dry_run else tmp_path / "state.json", LOG)
     root = api.info()["DockerRootDir"]
-    return Host(
+    return Applier(
         DockerControl(engine()), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG
     )
 
