@@ -62,7 +62,6 @@ CALM_TIMEOUT = 120.0
 # Blocks freed by a hog are discarded at the next journal commit (ext4: every 5 s), stalling
 # every writer: a mode starts after that.
 SETTLE_SECONDS = 6.0
-PSI_OF = {"io": "io", "cpu": "cpu", "memory": "memory"}
 JOINED = ("cpu", "cpuacct", "blkio", "memory")
 
 
@@ -85,9 +84,6 @@ def work(kind: str, cg: ProcessCgroups) -> float:
 def host_avg10(resource: str) -> float:
     line = Path(f"/proc/pressure/{resource}").read_text().splitlines()[0]
     return float(line.split()[1].removeprefix("avg10="))
-
-
-Intent = ContainerIntent | None
 
 
 def hog_intents(
@@ -154,7 +150,7 @@ def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
     while time.monotonic() < deadline:
         marks = hog_limits(rig, hog_name, 0.0)
         free = not governed or not marks or not marks[-1][1]
-        if free and host_avg10(PSI_OF[kind]) < CALM_AVG10:
+        if free and host_avg10(kind) < CALM_AVG10:
             return
         time.sleep(1.0)
     raise TimeoutError(f"{kind}: the host did not calm down within {CALM_TIMEOUT:g}s")
@@ -239,7 +235,7 @@ def run_one(
     if kind == "memory":
         extra["tmpfs"] = {"/mnt": "size=2g"}
     hog = containers.run(f"hog-{tag}", ("sleep", "3600"), **extra)
-    hog_name = containers.name(f"hog-{tag}")
+    stream_name, hog_name = containers.name(f"stream-{tag}"), containers.name(f"hog-{tag}")
     layout = detect_layout("/sys/fs/cgroup")
     stream_cg = process_cgroups(layout, "/proc", containers.pid(stream))
     hog_cg = process_cgroups(layout, "/proc", containers.pid(hog))
@@ -249,7 +245,7 @@ def run_one(
         config = rig.config(
             general={"poll_interval_seconds": 1},
             tiers={
-                1: {"containers": [containers.name(f"stream-{tag}")]},
+                1: {"containers": [stream_name]},
                 3: {"containers": [hog_name]},
             },
             protect={"enabled": mode.startswith("protect")},
@@ -320,8 +316,7 @@ def run_one(
     limited = next((at - hog_at for at, on in hog_limits(rig, hog_name, hog_at) if on), None)
     if sampler is not None:
         print(f"{tag}: the hog's limits and the PSI triggers after the hog started (s)")
-        names = (containers.name(f"stream-{tag}"), hog_name)
-        print("\n".join(timeline(rig, kind, names, hog_at)))
+        print("\n".join(timeline(rig, kind, (stream_name, hog_name), hog_at)))
         print(f"{tag}: slow jobs after the hog started (s, ms, the kernel's wait)")
         for start, took in jobs:
             if start >= hog_at and took > max(2 * baseline, 0.005):

@@ -193,9 +193,10 @@ class PressureSensor:
         totals = {r: v.some.total for r, v in values.items() if v is not None}
         stall = []
         if last is not None:
+            seconds = now - last[0]
             for resource, value in values.items():
                 if value is not None:
-                    before, seconds = last[2].get(resource), now - last[0]
+                    before = last[2].get(resource)
                     share = stall_share(resource, before, value.some, seconds, self._window)
                     if share is not None:
                         stall.append(share)

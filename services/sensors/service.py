@@ -267,14 +267,14 @@ class SensorsService:
         if delay == 0:
             self.publish_resources()
             return
-
-        def sample() -> None:
-            self._resample = None
-            self.publish_resources()
-
-        self._resample = self.ctx.loop.call_later(delay, sample)
+        self._resample = self.ctx.loop.call_later(delay, self.publish_resources)
 
     def publish_resources(self) -> None:
+        if self._resample is not None:
+            # This is the sample a stall asked for, or a poll come first: no second one on
+            # its heels, whose rates would span too short a time.
+            self._resample.cancel()
+            self._resample = None
         self._resources_at = self.ctx.loop.now()
         fact = self._resources.sample(self.ctx.config.host_id, self.ctx.loop.now(), self._running)
         if fact.errors != self._resources_errors:
