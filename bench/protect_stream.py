@@ -100,7 +100,11 @@ def hog_intents(
 def hog_limits(rig: Rig, hog_name: str, after: float) -> list[tuple[float, bool]]:
     """(arrival, limited) of each desired state since `after`, for the hog."""
     return [
-        (at, i is not None and bool(i.paused or i.io_max or i.cpu_max or i.memory_high))
+        (
+            at,
+            i is not None
+            and bool(i.paused or i.io_max or i.cpu_max or i.memory_high or i.cpu_idle),
+        )
         for at, i in hog_intents(rig, hog_name, after)
     ]
 
@@ -120,6 +124,7 @@ def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list
                     "paused" if intent.paused else "",
                     f"io.max={io.write_bps / MB_PER_SEC:.1f}MiB/s" if io and io.write_bps else "",
                     f"cpu.max={cpu.quota_us}/{cpu.period_us}" if cpu else "",
+                    "cpu.idle" if intent.cpu_idle else "",
                     "; ".join(str(r) for r in intent.reasons),
                 )
                 if part
@@ -141,6 +146,15 @@ def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list
             if shares:
                 lines.append(f"  {seen.at - hog_at:6.2f} stall  {kind} {shares[0]}")
     return sorted(lines, key=lambda ln: float(ln.split()[0]))
+
+
+def first_limit(marks: list[tuple[float, bool]], hog_at: float) -> float | None:
+    """Seconds from the hog's start to its first limit; 0 when one was on it already (cpu
+    yield starts with the stream, before any hog)."""
+    before = [on for at, on in marks if at < hog_at]
+    if before and before[-1]:
+        return 0.0
+    return next((at - hog_at for at, on in marks if at >= hog_at and on), None)
 
 
 def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
@@ -313,7 +327,7 @@ def run_one(
         for n in range(int(hog_seconds))
     ]
     within = stays_within(seconds, baseline)
-    limited = next((at - hog_at for at, on in hog_limits(rig, hog_name, hog_at) if on), None)
+    limited = first_limit(hog_limits(rig, hog_name, 0.0), hog_at)
     if sampler is not None:
         print(f"{tag}: the hog's limits and the PSI triggers after the hog started (s)")
         print("\n".join(timeline(rig, kind, (stream_name, hog_name), hog_at)))

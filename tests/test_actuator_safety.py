@@ -16,6 +16,7 @@ LIMITS = {
     "memory_high": 300 * 1024**2,
     "cpu_max": CpuMax(quota_us=1000),
     "io_max": IoMax(read_bps=10),
+    "cpu_idle": True,
 }
 
 
@@ -42,7 +43,8 @@ def intent(tier: int, paused: bool = False, reasons=MEDIA, **limits) -> Containe
         ),
         # Tier 1: never paused, never limited.
         (intent(1, paused=True), 1, False, None, "pause refused (tier 1: never"),
-        (intent(1, **LIMITS), 1, False, None, "memory.high, cpu.max, io.max refused (tier 1"),
+        (intent(1, **LIMITS), 1, False, None, "cpu.max, io.max, cpu.idle refused (tier 1"),
+        (intent(1, cpu_idle=True), 1, False, None, "cpu.idle refused (tier 1: never limited)"),
         (intent(1, paused=True, reasons=STAGE2), 1, False, None, "pause refused"),
         # Protected and tier 0: nothing at all.
         (intent(3, paused=True), 3, True, None, "protected"),

@@ -37,6 +37,7 @@ V2_FILES = {
     "io.max": "",
     "memory.stat": "anon 4096\nfile 8192\n",
     "cgroup.freeze": "0\n",
+    "cpu.idle": "0\n",
 }
 
 
@@ -73,6 +74,10 @@ def test_v2_control_files_are_written_as_the_kernel_expects(tmp_path: Path) -> N
     assert (directory / "io.max").read_text() == f"8:0 rbps={5 * MIB} wbps={2 * MIB}\n"
     cgroup_files.set_io_max(cg, ["8:0"], None)
     assert (directory / "io.max").read_text() == "8:0 rbps=max wbps=max\n"
+    cgroup_files.set_cpu_idle(cg, True)
+    assert (directory / "cpu.idle").read_text() == "1\n"
+    cgroup_files.set_cpu_idle(cg, False)
+    assert (directory / "cpu.idle").read_text() == "0\n"
 
 
 def test_a_missing_controller_is_unsupported_not_an_error(tmp_path: Path) -> None:
@@ -83,9 +88,24 @@ def test_a_missing_controller_is_unsupported_not_an_error(tmp_path: Path) -> Non
         lambda: cgroup_files.set_io_weight(cg, 10),
         lambda: cgroup_files.set_io_max(cg, ["8:0"], None),
         lambda: cgroup_files.set_io_max(cg, [], None),
+        lambda: cgroup_files.set_cpu_idle(cg, True),
     ):
         with pytest.raises(cgroup_files.Unsupported):
             write()
+    # Leaving a kernel without cpu.idle at its normal class is nothing to do.
+    assert cgroup_files.set_cpu_idle(cg, False) is None
+
+
+def test_restore_puts_cpu_idle_back_even_from_a_record_without_it(tmp_path: Path) -> None:
+    """A record written before Warden wrote cpu.idle: its original is the kernel's 0."""
+    directory = make_v2_tree(tmp_path, "/docker/x", V2_FILES)
+    cg = ProcessCgroups(directory, {})
+    cgroup_files.set_cpu_idle(cg, True)
+    assert cgroup_files.restore(cg, {"v2:memory.high": "max\n"}) == []
+    assert (directory / "cpu.idle").read_text() == "0\n"
+    cgroup_files.set_cpu_idle(cg, True)
+    assert cgroup_files.restore(cg, cgroup_files.snapshot(cg)) == []
+    assert (directory / "cpu.idle").read_text() == "1\n"  # recorded idle stays idle
 
 
 def test_hybrid_layout_on_a_temp_tree(tmp_path: Path) -> None:
@@ -158,6 +178,18 @@ def test_real_io_max_is_written_and_read_back(real_cgroups: tuple[str, ProcessCg
     assert f"{devices[0]} {5 * MIB}" in path.read_text() or f"rbps={5 * MIB}" in path.read_text()
     cgroup_files.set_io_max(cg, devices, None)
     assert str(5 * MIB) not in path.read_text()
+
+
+def test_real_cpu_idle_is_written_and_read_back(real_cgroups: tuple[str, ProcessCgroups]) -> None:
+    _, cg = real_cgroups
+    try:
+        path = cgroup_files.set_cpu_idle(cg, True)
+    except cgroup_files.Unsupported as exc:
+        missing(f"this host has no cpu.idle: {exc}")
+    assert path is not None and path.read_text().strip() == "1"
+    original = {"v1:cpu:cpu.idle": "0\n"} if cg.v2_file("cpu.idle") is None else {}
+    assert cgroup_files.restore(cg, original) == []
+    assert path.read_text().strip() == "0"
 
 
 def test_real_v2_hierarchy_has_freeze_and_pressure_files(

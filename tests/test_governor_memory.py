@@ -12,6 +12,7 @@ from pydantic import JsonValue
 
 from services.governor.memory_store import LegacyMemory, from_legacy, from_message, to_message
 from services.governor.policy import RULES, Memory
+from services.governor.rules.cpu_yield import CpuYieldState
 from services.governor.rules.io_pressure import IoMemory
 from services.governor.rules.media_mode import MediaMemory
 from services.governor.rules.memory_pressure import MemoryPressureMemory
@@ -61,6 +62,8 @@ EVERY_SLICE = {
         groups={"enc": ProcessGroupMemory(paused=True, tripped=["others_cpu_percent"])}
     ),
 }
+# Rules newer than the memory topic: no old flat memory has their fields.
+NEWER_SLICES = {"cpu_yield": CpuYieldState(yielding=True, quiet_since=1300.0)}
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")
 
 
@@ -97,7 +100,7 @@ def signed_legacy(host: str, keyring: Keyring) -> bytes:
 
 
 def test_each_slice_goes_out_and_comes_back_through_its_own_model() -> None:
-    memory = Memory(SWITCHES, EVERY_SLICE)
+    memory = Memory(SWITCHES, {**EVERY_SLICE, **NEWER_SLICES})
     status = GovernorStatus(media_mode=True, thermal_stage=2, io_throttled=True)
     message = to_message("h", 7, memory, status)
     again = GovernorMemory.model_validate_json(message.model_dump_json())

@@ -13,7 +13,7 @@ from shared.messages import Applied, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
+from tests.support.processes import Service, run_cleanup, wait_until, write_config
 from tests.support.real import missing
 
 # Direct I/O: v1 blkio counts and throttles only what does not go through the page cache.
@@ -122,3 +122,71 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
     finally:
         for service in services:
             service.kill(signal.SIGTERM)
+
+
+BUSY = ("sh", "-c", "while :; do :; done")
+
+
+def cpu_idle_of(containers: Containers, container_id: str) -> Path:
+    cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(container_id))
+    path = cg.v2_file("cpu.idle") or cg.v1_file("cpu", "cpu.idle")
+    if path is None:
+        missing("no cpu.idle on this host (a kernel before 5.15)")
+    return path
+
+
+def test_bulk_work_yields_the_cpu_while_the_tier1_container_runs(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    """The stream uses the CPU: the tier-3 hog runs idle-class (its cpu.idle file says 1), and
+    goes back to the normal class after the hold once the stream stops. Then once more, with
+    every service killed while it yields: --cleanup puts the normal class back."""
+    stream, hog = containers.run("stream", BUSY), containers.run("hog", BUSY)
+    stream_idle, hog_idle = cpu_idle_of(containers, stream), cpu_idle_of(containers, hog)
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "general": {"poll_interval_seconds": 1},
+            "tiers": {
+                1: {"containers": [containers.name("stream")]},
+                3: {"containers": [containers.name("hog")]},
+            },
+            "io_pressure": {"enabled": False},
+            "memory_pressure": {"enabled": False},
+            "thermal": {"enabled": False},
+            "protect": {"hold_seconds": 2},
+            "governor": {"lease_seconds": 10},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+
+    def hog_entry(seen: object) -> bool:
+        applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+        return any(c.id == hog and c.cpu_idle for c in applied.containers)
+
+    services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
+    try:
+        seen = probe.wait_for(f"warden/{host_id}/applied", hog_entry, timeout=60)
+        applied = Applied.model_validate_json(seen.payload)
+        (entry,) = [c for c in applied.containers if c.id == hog]
+        assert entry.cpu_max is None and not entry.paused  # full speed on what is left
+        assert any(r.startswith("cpu_yield(protected.cpu_core_percent > 2") for r in entry.reasons)
+        (other,) = [c for c in applied.containers if c.id == stream]
+        assert not other.cpu_idle
+        wait_until(lambda: hog_idle.read_text().strip() == "1", 10, "the hog runs idle-class")
+        assert stream_idle.read_text().strip() == "0"
+
+        # The stream stops using the CPU: after the hold, the hog is back in the normal class.
+        containers.api.pause(stream)
+        wait_until(lambda: hog_idle.read_text().strip() == "0", 60, "the hog's cpu.idle lifted")
+        containers.api.unpause(stream)
+        wait_until(lambda: hog_idle.read_text().strip() == "1", 60, "the hog yields again")
+    finally:
+        for service in services:
+            service.kill(signal.SIGKILL)
+    assert hog_idle.read_text().strip() == "1"  # killed while yielding
+    done = run_cleanup(cfg)
+    assert done.returncode == 0, done.stderr
+    assert hog_idle.read_text().strip() == "0"

@@ -5,6 +5,7 @@ Each control has its v2 file and, on v1 or hybrid hosts, the v1 equivalent:
     memory.high  -> memory.soft_limit_in_bytes
     io.weight    -> io.bfq.weight, blkio.weight, blkio.bfq.weight
     io.max       -> blkio.throttle.{read,write}_bps_device
+    cpu.idle     -> cpu.idle (the v1 cpu controller has it too, since Linux 5.15)
 """
 
 from __future__ import annotations
@@ -94,12 +95,25 @@ def set_cpu_max(cg: ProcessCgroups, limit: CpuMax | None) -> Path:
     return quota
 
 
+def set_cpu_idle(cg: ProcessCgroups, idle: bool) -> Path | None:
+    """The group's idle scheduling class: its tasks run only on CPU no other task wants, and
+    yield it the moment one wakes. None: the host has no cpu.idle, and none was asked for."""
+    path = cg.v2_file("cpu.idle") or cg.v1_file("cpu", "cpu.idle")
+    if path is None:
+        if idle:
+            raise Unsupported("cpu.idle (no cpu controller, or a kernel before 5.15)")
+        return None
+    write(path, "1" if idle else "0")
+    return path
+
+
 # --- recording and restoring the original values -----------------------------
 
 # Every file Warden may write, so all of them can be put back as they were.
 V2_CONTROL_FILES = (
     "cpu.weight",
     "cpu.max",
+    "cpu.idle",
     "memory.high",
     "memory.max",
     "io.weight",
@@ -110,6 +124,7 @@ V1_CONTROL_FILES = (
     ("cpu", "cpu.shares"),
     ("cpu", "cpu.cfs_period_us"),
     ("cpu", "cpu.cfs_quota_us"),
+    ("cpu", "cpu.idle"),
     ("memory", "memory.memsw.limit_in_bytes"),
     ("memory", "memory.limit_in_bytes"),
     ("memory", "memory.soft_limit_in_bytes"),
@@ -118,6 +133,8 @@ V1_CONTROL_FILES = (
     ("blkio", "blkio.throttle.read_bps_device"),
     ("blkio", "blkio.throttle.write_bps_device"),
 )
+# Files a record from before Warden wrote them lacks: put to the kernel's default on restore.
+_NEUTRAL = {"cpu.idle": "0"}
 # Per-device files: a rule not in the original must be lifted, not just left.
 _PER_DEVICE = {
     "io.max": "{dev} rbps=max wbps=max riops=max wiops=max",
@@ -162,6 +179,10 @@ def _restore_file(path: Path, original: str) -> None:
 def restore(cg: ProcessCgroups, original: dict[str, str]) -> list[str]:
     """Write every recorded file back; returns what could not be restored, and why."""
     paths = _control_paths(cg)
+    original = {
+        **{key: _NEUTRAL[path.name] for key, path in paths.items() if path.name in _NEUTRAL},
+        **original,
+    }
     pending = [key for key in original if key in paths]
     errors: dict[str, str] = {}
     # memory.limit must stay <= memsw.limit at every step: a second pass finishes what

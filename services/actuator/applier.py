@@ -2,7 +2,7 @@
 
 Tier baselines that Docker can hold (cpu weight as CpuShares, memory.max) go
 through the Docker API, so dockerd's record stays right and it re-applies
-them on a restart. Temporary enforcement (cpu.max, memory.high, io.max) and
+them on a restart. Temporary enforcement (cpu.max, memory.high, io.max, cpu.idle) and
 what Docker cannot set on a running container (io.weight) go to the cgroup
 files only: a throttle must never outlive Warden in Docker's record, where a
 container restart would bring it back.
@@ -29,7 +29,7 @@ from shared.errors import brief
 from shared.logs import Log
 
 DOCKER_SETTINGS = ("cpu_weight", "memory_max")
-CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max")
+CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max", "cpu_idle")
 
 
 @dataclass
@@ -148,11 +148,12 @@ class Applier:
         if cg is None:
             report.errors.append("cgroup lookup: the container's process is gone")
             return
-        writes: dict[str, Callable[[], Path]] = {
+        writes: dict[str, Callable[[], Path | None]] = {
             "memory_high": lambda: cgroup_files.set_memory_high(cg, s.memory_high),
             "io_weight": lambda: cgroup_files.set_io_weight(cg, s.io_weight),
             "io_max": lambda: cgroup_files.set_io_max(cg, self.io_devices(c), s.io_max),
             "cpu_max": lambda: cgroup_files.set_cpu_max(cg, s.cpu_max),
+            "cpu_idle": lambda: cgroup_files.set_cpu_idle(cg, s.cpu_idle),
         }
         for name in fields:
             value = getattr(s, name)
@@ -176,6 +177,8 @@ class Applier:
             except OSError as exc:
                 report.errors.append(f"{name}: {exc.strerror or exc}")
                 continue
+            if path is None:
+                continue  # nothing to undo on a host without the control
             self.log.info(
                 "apply.cgroup_write",
                 container=c.name,

@@ -30,6 +30,7 @@ class Settings:
     memory_max: int | None  # None: not managed (Docker cannot lift a limit once set)
     cpu_max: CpuMax | None = None  # None: no limit
     io_max: IoMax | None = None  # None: no limit
+    cpu_idle: bool = False  # the idle scheduling class (cgroup cpu.idle)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def plan(
             )
         if intent.io_max is not None:
             settings = replace(settings, io_max=intent.io_max)
+        if intent.cpu_idle:
+            settings = replace(settings, cpu_idle=True)
         targets.append(Target(container, tier, intent.paused, settings, tuple(notes)))
     for name in sorted(intents):
         if matcher.tier_of(name) is None:

@@ -22,7 +22,7 @@ NO_RULE: frozenset[str] = frozenset()
 class TierAllowance:
     """What may be done to a container of one tier, and on whose reason."""
 
-    limits: bool  # memory.high, cpu.max, io.max
+    limits: bool  # memory.high, cpu.max, io.max, cpu.idle
     pause_rules: frozenset[str] | None
     restart_rules: frozenset[str] | None
 
@@ -84,15 +84,18 @@ def vet_intent(intent: ContainerIntent, tier: int, protected: bool) -> Vetted:
             ("memory.high", intent.memory_high),
             ("cpu.max", intent.cpu_max),
             ("io.max", intent.io_max),
+            ("cpu.idle", intent.cpu_idle or None),
         )
         if value is not None
     ]
     if limits and not allowed.limits:
         refusals.append(f"{', '.join(limits)} refused ({label}: never limited)")
-        update.update(memory_high=None, cpu_max=None, io_max=None)
+        update.update(memory_high=None, cpu_max=None, io_max=None, cpu_idle=False)
     vetted = intent.model_copy(update=update) if update else intent
-    enforces = vetted.paused or any(
-        v is not None for v in (vetted.memory_high, vetted.cpu_max, vetted.io_max)
+    enforces = (
+        vetted.paused
+        or vetted.cpu_idle
+        or any(v is not None for v in (vetted.memory_high, vetted.cpu_max, vetted.io_max))
     )
     return Vetted(vetted if enforces else None, refusals)
 

@@ -397,6 +397,7 @@ class ActuatorService:
                     memory_max=s.memory_max,
                     cpu_max=s.cpu_max,
                     io_max=s.io_max,
+                    cpu_idle=s.cpu_idle,
                     reasons=list(target.reasons),
                 )
             )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from services.governor.outcome import EventDraft, LogNote, RestartDraft, earliest
 from services.governor.rule import M, Outcome, Rule, Target, View, merge_intent
 from services.governor.rules import (
+    cpu_yield,
     io_pressure,
     manual_pause,
     media_mode,
@@ -53,6 +54,7 @@ RULES: tuple[Rule[Any], ...] = (
     thermal.RULE,
     io_pressure.RULE,
     protect.RULE,
+    cpu_yield.RULE,
     process_groups.RULE,
 )
 

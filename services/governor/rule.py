@@ -112,6 +112,7 @@ def merge_intent(current: ContainerIntent | None, ask: ContainerIntent) -> Conta
             "memory_high": lower(current.memory_high, ask.memory_high),
             "cpu_max": tighter_cpu(current.cpu_max, ask.cpu_max),
             "io_max": tighter_io(current.io_max, ask.io_max),
+            "cpu_idle": current.cpu_idle or ask.cpu_idle,
             "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
         }
     )

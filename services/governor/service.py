@@ -332,12 +332,14 @@ class GovernorService:
                 memory_high=new.memory_high,
                 cpu_max=new.cpu_max.quota_us if new.cpu_max else None,
                 io_max=f"r={new.io_max.read_bps} w={new.io_max.write_bps}" if new.io_max else None,
+                cpu_idle=new.cpu_idle,
                 reasons="; ".join(map(str, new.reasons)),
             )
             what = ["paused"] if new.paused else []
             what += ["memory.high"] if new.memory_high else []
             what += ["cpu.max"] if new.cpu_max else []
             what += ["io.max"] if new.io_max else []
+            what += ["cpu.idle"] if new.cpu_idle else []
             summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
             readings = {k: v for k, v in decision.readings.items() if k == name or "." in k}
             self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons], readings)

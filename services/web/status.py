@@ -185,7 +185,9 @@ def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:
     rows = []
     for name, c in status.containers.items():
         intent = intents.get(name)
-        limits = [k for k in ("cpu_max", "io_max", "memory_high") if getattr(intent, k, None)]
+        limits = [
+            k for k in ("cpu_max", "io_max", "memory_high", "cpu_idle") if getattr(intent, k, None)
+        ]
         state = c.state or "unknown"
         if c.paused and state == "running":
             state = "paused"

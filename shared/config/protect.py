@@ -38,6 +38,9 @@ class Protect(Section):
     io.max (io stall) or cpu.max (cpu or memory stall), tightened a step each
     window while the stall holds and does not fall, loosened a step after each
     hold_seconds of calm.
+
+    While a protected container is active (or stalls on cpu), every tier-3
+    container runs in the idle scheduling class (cpu_yield).
     """
 
     enabled: bool = Field(default=True, description="run the protect rule")
@@ -61,6 +64,16 @@ class Protect(Section):
     )
     cpu_floor_percent: Annotated[float, Field(gt=0, le=100)] = Field(
         default=5, description="no cpu.max step goes below this (% of the whole machine)"
+    )
+    cpu_yield: bool = Field(
+        default=True,
+        description="while a protected container is active or stalls on cpu, tier 3 runs in "
+        "the idle scheduling class (cgroup cpu.idle): full speed on CPU nothing else wants, "
+        "none while anything else wakes",
+    )
+    active_core_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=2,
+        description="a protected container using this much of one CPU core (%) is active",
     )
     min_io_mb_per_sec: Annotated[float, Field(ge=0)] = Field(
         default=1, description="a container doing less I/O (MiB/s) is never chosen"

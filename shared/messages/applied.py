@@ -19,6 +19,7 @@ class AppliedContainer(Strict):
     memory_max: int | None
     cpu_max: CpuMax | None = None
     io_max: IoMax | None = None
+    cpu_idle: bool = False
     reasons: list[str] = []
 
 

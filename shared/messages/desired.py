@@ -50,6 +50,8 @@ class ContainerIntent(Strict):
     memory_high: Bytes | None = None
     cpu_max: CpuMax | None = None
     io_max: IoMax | None = None
+    # Idle scheduling class (cgroup cpu.idle): runs on CPU nobody else wants, at full speed.
+    cpu_idle: bool = False
     reasons: list[Reason] = Field(min_length=1)
 
 

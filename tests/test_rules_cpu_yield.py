@@ -1,0 +1,214 @@
+"""CPU yield (part of protect): tier 3 runs idle-class while protected work runs. Table tests
+on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.governor.rules import cpu_yield
+from services.governor.rules.cpu_yield import CpuYieldState, next_state, protected_activity
+from shared.config.model import Protect, WardenConfig
+from shared.messages import (
+    ContainerFact,
+    ContainerPressure,
+    ContainerUsage,
+    HostUsage,
+    PressureFact,
+    PsiTriggerFired,
+    ResourcesFact,
+    StallShare,
+)
+from tests.support.views import steps, view
+
+CFG = WardenConfig.model_validate(
+    {
+        "host_id": "h",
+        "tiers": {
+            1: {"containers": ["jellyfin"]},
+            2: {"containers": ["sonarr"]},
+            3: {"containers": ["tdarr", "kopia"]},
+        },
+        "protected_containers": ["pihole"],
+        "protect": {"hold_seconds": 10, "active_core_percent": 2},
+    }
+)
+MATCHER = CFG.tier_matcher()
+TARGETS = tuple(
+    (ContainerFact(id=n * 2, name=n, state=s, tier=t), t)
+    for n, t, s in (("sonarr", 2, "running"), ("tdarr", 3, "running"), ("kopia", 3, "paused"))
+)
+CORES = 4
+
+
+def usage(**core_percent: float | None) -> list[ContainerUsage]:
+    """Each container's CPU use in % of one core (the fact says % of the whole machine)."""
+    return [
+        ContainerUsage(
+            id=name,
+            name=name,
+            source="",
+            cpu_percent=None if pct is None else pct / CORES,
+        )
+        for name, pct in core_percent.items()
+    ]
+
+
+def resources(**core_percent: float | None) -> ResourcesFact:
+    return ResourcesFact(
+        host="h", machine=HostUsage(cpu_count=CORES), containers=usage(**core_percent)
+    )
+
+
+@pytest.mark.parametrize(
+    ("containers", "expected"),
+    [
+        ({"jellyfin": 50.0, "tdarr": 190.0}, "active"),
+        ({"jellyfin": 2.0}, "active"),  # at the threshold
+        ({"jellyfin": 1.9, "tdarr": 190.0}, "quiet"),  # bulk work alone is not protected work
+        ({"pihole": 30.0}, "active"),  # protected_containers count as tier 1 does
+        ({"tdarr": 190.0}, "quiet"),  # nothing protected running
+        ({"jellyfin": None}, "unknown"),  # its first sample has no rate yet
+        ({"jellyfin": None, "pihole": 5.0}, "active"),  # one known active is enough
+        ({"jellyfin": 0.5, "pihole": None}, "unknown"),
+    ],
+)
+def test_protected_activity(containers: dict[str, float | None], expected: str) -> None:
+    assert protected_activity(CFG.protect, MATCHER, usage(**containers), CORES) == expected
+
+
+def test_no_resources_fact_is_unknown() -> None:
+    assert protected_activity(CFG.protect, MATCHER, None, CORES) == "unknown"
+
+
+YIELDING = CpuYieldState(yielding=True)
+QUIET_SINCE_100 = CpuYieldState(yielding=True, quiet_since=100.0)
+
+
+@pytest.mark.parametrize(
+    ("before", "activity", "stalled", "now", "after", "wake"),
+    [
+        # Starts on activity or on a cpu stall, whatever came before.
+        (CpuYieldState(), "active", False, 100.0, YIELDING, None),
+        (CpuYieldState(), "quiet", True, 100.0, YIELDING, None),
+        (CpuYieldState(), "unknown", True, 100.0, YIELDING, None),
+        (QUIET_SINCE_100, "active", False, 105.0, YIELDING, None),  # a quiet spell ends
+        # Nothing to yield for.
+        (CpuYieldState(), "quiet", False, 100.0, CpuYieldState(), None),
+        (CpuYieldState(), "unknown", False, 100.0, CpuYieldState(), None),
+        # Quiet starts the hold; it ends hold_seconds after the first quiet reading.
+        (YIELDING, "quiet", False, 100.0, QUIET_SINCE_100, 110.0),
+        (QUIET_SINCE_100, "quiet", False, 109.9, QUIET_SINCE_100, 110.0),
+        (QUIET_SINCE_100, "quiet", False, 110.0, CpuYieldState(), None),
+        # Unknown never ends it, and does not move the hold.
+        (YIELDING, "unknown", False, 100.0, YIELDING, None),
+        (QUIET_SINCE_100, "unknown", False, 200.0, QUIET_SINCE_100, None),
+    ],
+)
+def test_next_state(
+    before: CpuYieldState,
+    activity: str,
+    stalled: bool,
+    now: float,
+    after: CpuYieldState,
+    wake: float | None,
+) -> None:
+    assert next_state(CFG.protect, before, activity, stalled, now) == (after, wake)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("off", [{"enabled": False}, {"cpu_yield": False}])
+def test_off_never_yields(off: dict[str, bool]) -> None:
+    cfg = Protect(**off)
+    assert next_state(cfg, YIELDING, "active", True, 100.0) == (CpuYieldState(), None)
+
+
+def cpu_stall(name: str, share: float, fired: bool = False) -> PressureFact:
+    triggers = (
+        [PsiTriggerFired(scope=name, resource="cpu", line="some", stall_us=1, window_us=2_000_000)]
+        if fired
+        else []
+    )
+    return PressureFact(
+        host="h",
+        containers=[
+            ContainerPressure(
+                id=name,
+                name=name,
+                source="",
+                stall=[StallShare(resource="cpu", some_percent=share, seconds=2)],
+            )
+        ],
+        fired=triggers,
+    )
+
+
+def run(*readings: tuple[float, ResourcesFact | None, PressureFact | None]) -> list[set[str]]:
+    """Which containers are asked to yield after each reading (time, resources, pressure)."""
+    views = [
+        view(CFG, now=t, targets=TARGETS, resources=r, pressure=p, cpu_count=CORES)
+        for t, r, p in readings
+    ]
+    return [
+        {n for n, i in out.containers.items() if i.cpu_idle} for out in steps(cpu_yield.RULE, views)
+    ]
+
+
+BOTH = {"tdarr", "kopia"}  # every tier-3 container, paused or not; tier 2 keeps its weight
+
+
+def test_a_stream_that_plays_then_stops() -> None:
+    assert run(
+        (0.0, resources(jellyfin=0.5, tdarr=190.0), None),
+        (5.0, resources(jellyfin=30.0, tdarr=150.0), None),
+        (10.0, resources(jellyfin=25.0, tdarr=160.0), None),
+        (15.0, resources(jellyfin=0.3, tdarr=190.0), None),  # paused: the hold starts
+        (20.0, resources(jellyfin=40.0, tdarr=150.0), None),  # plays again within the hold
+        (25.0, resources(jellyfin=0.3, tdarr=190.0), None),
+        (30.0, resources(jellyfin=0.3, tdarr=190.0), None),
+        (35.0, resources(jellyfin=0.3, tdarr=190.0), None),  # 10 s quiet: ends
+    ) == [set(), BOTH, BOTH, BOTH, BOTH, BOTH, BOTH, set()]
+
+
+def test_flapping_at_the_threshold_does_not_flap_the_yield() -> None:
+    around = [2.1, 1.9, 2.0, 1.8, 2.2, 1.9]
+    out = run(*((5.0 * n, resources(jellyfin=pct), None) for n, pct in enumerate(around)))
+    assert out == [BOTH] * len(around)
+
+
+def test_a_cpu_stall_yields_with_the_stream_below_the_threshold() -> None:
+    assert run(
+        (0.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 25.0)),
+        (2.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0, fired=True)),
+        (4.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0)),
+        (14.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0)),
+    ) == [BOTH, BOTH, BOTH, set()]
+
+
+def test_unknown_readings_never_start_it() -> None:
+    assert run((0.0, None, None), (5.0, resources(jellyfin=None), None), (10.0, None, None)) == [
+        set(),
+        set(),
+        set(),
+    ]
+
+
+def test_the_reason_is_the_same_for_the_whole_episode() -> None:
+    views = [
+        view(CFG, now=t, targets=TARGETS, resources=resources(jellyfin=p), cpu_count=CORES)
+        for t, p in ((0.0, 50.0), (5.0, 80.0), (10.0, 0.1), (15.0, 0.1))
+    ]
+    outs = steps(cpu_yield.RULE, views)
+    reasons = {tuple(map(str, out.containers["tdarr"].reasons)) for out in outs}
+    assert reasons == {
+        ("cpu_yield(protected.cpu_core_percent > 2, or a cpu stall; ends 10s after)",)
+    }
+
+
+def test_wakes_when_the_hold_ends() -> None:
+    outs = steps(
+        cpu_yield.RULE,
+        [
+            view(CFG, now=t, targets=TARGETS, resources=resources(jellyfin=p), cpu_count=CORES)
+            for t, p in ((0.0, 50.0), (3.0, 0.0))
+        ],
+    )
+    assert [o.wake_at for o in outs] == [None, 13.0]
