@@ -156,7 +156,7 @@ def test_bulk_work_yields_the_cpu_while_the_tier1_container_runs(
             "io_pressure": {"enabled": False},
             "memory_pressure": {"enabled": False},
             "thermal": {"enabled": False},
-            "protect": {"hold_seconds": 2},
+            "protect": {"cpu_yield_hold_seconds": 2},
             "governor": {"lease_seconds": 10},
             "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
         },

@@ -29,7 +29,7 @@ CFG = WardenConfig.model_validate(
             3: {"containers": ["tdarr", "kopia"]},
         },
         "protected_containers": ["pihole"],
-        "protect": {"hold_seconds": 10, "active_core_percent": 2},
+        "protect": {"cpu_yield_hold_seconds": 10, "active_core_percent": 2},
     }
 )
 MATCHER = CFG.tier_matcher()

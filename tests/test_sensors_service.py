@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sensors.service import resample_delay
+from services.sensors.service import RELIST_SECONDS, must_relist, resample_delay
 from shared.messages import ContainerInventory, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
@@ -116,3 +116,20 @@ def test_a_stall_samples_resources_at_once_or_as_soon_as_a_rate_is_worth_reading
     now: float, last: float, delay: float
 ) -> None:
     assert resample_delay(now, last) == pytest.approx(delay)
+
+
+@pytest.mark.parametrize(
+    ("stream", "listed_with", "listed_ago", "relist"),
+    [
+        (3, 3, 5.0, False),  # the stream open when the list was taken brings every change
+        (3, 3, RELIST_SECONDS, True),  # a resync all the same, now and then
+        (None, None, 5.0, True),  # no stream: only a list knows
+        (None, 3, 5.0, True),  # the stream is lost
+        (4, 3, 5.0, True),  # a new stream: what happened between the two was missed
+        (3, None, 5.0, True),  # listed before any stream opened
+    ],
+)
+def test_the_poll_lists_docker_only_when_its_events_may_have_missed_something(
+    stream: int | None, listed_with: int | None, listed_ago: float, relist: bool
+) -> None:
+    assert must_relist(stream, listed_with, listed_ago) is relist

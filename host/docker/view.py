@@ -91,6 +91,10 @@ class EventWatcher:
         self._stop = threading.Event()
         self._api: DockerEngine | None = None
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
+        # Counts the event streams opened; None while there is none. A list taken while the
+        # same stream is open misses nothing the stream does not bring.
+        self.stream: int | None = None
+        self._opened = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -107,6 +111,8 @@ class EventWatcher:
             try:
                 self._api = connect(self._url, timeout=None)
                 stream = self._api.events(filters={"type": "container"})
+                self._opened += 1
+                self.stream = self._opened
                 if not first and self._on_reconnect:
                     self._on_reconnect()  # events were missed while we were away
                 first = False
@@ -127,5 +133,6 @@ class EventWatcher:
                 if self._stop.is_set():
                     return
                 self._log.exception("docker.events_failed")
+            self.stream = None
             self._stop.wait(delay)
             delay = min(delay * 2, 30.0)

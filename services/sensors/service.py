@@ -42,6 +42,15 @@ def _content(message: BaseModel) -> dict[str, Any]:
 
 # A rate over less than this is too coarse to tell who uses most (CPU time comes in ticks).
 MIN_RATE_SECONDS = 0.25
+# Docker's events keep the inventory current; a full list this often anyway, in case the
+# stream lost something without closing.
+RELIST_SECONDS = 60.0
+
+
+def must_relist(stream: int | None, listed_with: int | None, listed_ago: float) -> bool:
+    """Whether Docker's events may have missed something since the last list: no event stream
+    open now (stream None), another one than was open when it was taken, or a resync due."""
+    return stream is None or stream != listed_with or listed_ago >= RELIST_SECONDS
 
 
 def resample_delay(now: float, last_sample_at: float) -> float:
@@ -65,6 +74,10 @@ class SensorsService:
         self._docker: Any = None
         self._docker_problem: str | None = None
         self._pids: dict[str, int] = {}
+        # Docker's list as last taken, and the event stream that was open then.
+        self._listed: list[docker_view.DockerContainer] | None = None
+        self._listed_at = float("-inf")
+        self._listed_stream: int | None = None
 
         loop, bus = ctx.loop, ctx.bus
         interval = cfg.general.poll_interval_seconds
@@ -73,7 +86,7 @@ class SensorsService:
             ctx, self._publish_fact, self._heartbeat_due, self.publish_resources_now
         )
         self.pressure.start()
-        loop.call_every(interval, self.publish_inventory)
+        loop.call_every(interval, self._poll_inventory)
         bus.on_connect(self._republish)
         self._events = docker_view.EventWatcher(
             self.settings.docker_url,
@@ -116,12 +129,25 @@ class SensorsService:
             self._docker = docker_view.connect(self.settings.docker_url)
         return self._docker
 
-    def publish_inventory(self) -> None:
+    def _poll_inventory(self) -> None:
+        """Each poll refreshes memory use; Docker's list is taken again only when needed."""
+        now = self.ctx.loop.now()
+        self.publish_inventory(
+            relist=must_relist(self._events.stream, self._listed_stream, now - self._listed_at)
+        )
+
+    def publish_inventory(self, relist: bool = True) -> None:
+        relist = relist or self._listed is None
         try:
-            containers = docker_view.list_containers(
-                self._api(), self._pids, self.settings.proc_root
-            )
+            if relist or self._listed is None:
+                stream = self._events.stream
+                self._listed = docker_view.list_containers(
+                    self._api(), self._pids, self.settings.proc_root
+                )
+                self._listed_at, self._listed_stream = self.ctx.loop.now(), stream
+            containers: list[docker_view.DockerContainer] = self._listed
         except docker_view.DockerError as exc:
+            self._listed = None
             self._docker = None
             reason = brief(exc)
             if reason != self._docker_problem:
@@ -131,7 +157,8 @@ class SensorsService:
         if self._docker_problem:
             self.ctx.log.info("inventory.available")
             self._docker_problem = None
-        self._track_containers(containers)
+        if relist:
+            self._track_containers(containers)
         facts = container_facts(
             containers,
             self.matcher,

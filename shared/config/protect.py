@@ -75,6 +75,12 @@ class Protect(Section):
         default=2,
         description="a protected container using this much of one CPU core (%) is active",
     )
+    # Yielding costs bulk work nothing while the CPU is free: a long hold only saves flapping
+    # with a stream that reads in bursts.
+    cpu_yield_hold_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=60,
+        description="the yield ends this long (seconds) after the last protected activity",
+    )
     min_io_mb_per_sec: Annotated[float, Field(ge=0)] = Field(
         default=1, description="a container doing less I/O (MiB/s) is never chosen"
     )

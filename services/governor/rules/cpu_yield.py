@@ -10,7 +10,7 @@ core. It costs bulk work nothing while nothing else wants the CPU, so it needs
 no stall to start: while any protected container (tier 0, tier 1,
 protected_containers) is active, using at least protect.active_core_percent of
 one core, or stalls on cpu, every tier-3 container runs idle-class. It ends
-hold_seconds after the last protected activity.
+cpu_yield_hold_seconds after the last protected activity.
 
 Tier 2 keeps its weight: idle-class groups share the leftover CPU between them
 equally, which would take tier 2's precedence over tier 3 away.
@@ -72,9 +72,10 @@ def next_state(
     if not state.yielding or activity == "unknown":
         return state, None
     since = state.quiet_since if state.quiet_since is not None else now
-    if now - since >= cfg.hold_seconds:
+    hold = cfg.cpu_yield_hold_seconds
+    if now - since >= hold:
         return CpuYieldState(), None
-    return CpuYieldState(yielding=True, quiet_since=since), since + cfg.hold_seconds
+    return CpuYieldState(yielding=True, quiet_since=since), since + hold
 
 
 def cpu_yield_rule(view: View, memory: CpuYieldState) -> Outcome[CpuYieldState]:
@@ -89,7 +90,7 @@ def cpu_yield_rule(view: View, memory: CpuYieldState) -> Outcome[CpuYieldState]:
         rule=NAME,
         metric="protected.cpu_core_percent",
         threshold=cfg.active_core_percent,
-        detail=f"or a cpu stall; ends {cfg.hold_seconds:g}s after",
+        detail=f"or a cpu stall; ends {cfg.cpu_yield_hold_seconds:g}s after",
     )
     asks = {c.name: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]) for c in view.tier(3)}
     return Outcome(state, containers=asks, wake_at=wake_at, readings={f"{NAME}.activity": activity})
