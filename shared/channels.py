@@ -118,7 +118,9 @@ PRESSURE: Channel[PressureFact] = _sensor(
 CONTAINERS: Channel[ContainerInventory] = _sensor(
     "containers",
     ContainerInventory,
-    "every container: id, name, state, tier, protected, RSS; on every Docker event",
+    "every container: id, name, state, tier, protected, RSS; on every Docker event, and "
+    "each poll (RSS read again; Docker listed again only when its event stream may have "
+    "missed something, and every minute)",
 )
 
 STREAMS: Channel[StreamsFact] = _sensor(

@@ -26,6 +26,35 @@ STREAM = (
 )
 
 
+def stream_and_hog_config(
+    tmp_path: Path,
+    broker: Mosquitto,
+    containers: Containers,
+    host_id: str,
+    protect: dict[str, object],
+) -> Path:
+    """The "stream" container in tier 1, the "hog" in tier 3, and only protect acting: the
+    host's own pressure on this shared machine must not limit the hog for ADRG's reasons."""
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "general": {"poll_interval_seconds": 1},
+            "tiers": {
+                1: {"containers": [containers.name("stream")]},
+                3: {"containers": [containers.name("hog")]},
+            },
+            "io_pressure": {"enabled": False},
+            "memory_pressure": {"enabled": False},
+            "thermal": {"enabled": False},
+            "protect": protect,
+            "governor": {"lease_seconds": 10},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+
+
 def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_after(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
@@ -44,26 +73,8 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
         "blkio", "blkio.throttle.write_bps_device"
     )
     assert limit_file is not None
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "general": {"poll_interval_seconds": 1},
-            "tiers": {
-                1: {"containers": [containers.name("stream")]},
-                3: {"containers": [containers.name("hog")]},
-            },
-            # Only the protect rule may act here: the host's own pressure on this shared
-            # machine must not throttle the hog for ADRG's reasons.
-            "io_pressure": {"enabled": False},
-            "memory_pressure": {"enabled": False},
-            "thermal": {"enabled": False},
-            "protect": {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2},
-            "governor": {"lease_seconds": 10},
-            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
-        },
-    )
+    protect = {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2}
+    cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
     services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
     try:
         # The sensors' pressure fact says the stream's own io trigger fired.
@@ -143,24 +154,10 @@ def test_bulk_work_yields_the_cpu_while_the_tier1_container_runs(
     every service killed while it yields: --cleanup puts the normal class back."""
     stream, hog = containers.run("stream", BUSY), containers.run("hog", BUSY)
     stream_idle, hog_idle = cpu_idle_of(containers, stream), cpu_idle_of(containers, hog)
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "general": {"poll_interval_seconds": 1},
-            "tiers": {
-                1: {"containers": [containers.name("stream")]},
-                3: {"containers": [containers.name("hog")]},
-            },
-            "io_pressure": {"enabled": False},
-            "memory_pressure": {"enabled": False},
-            "thermal": {"enabled": False},
-            "protect": {"cpu_yield_hold_seconds": 2},
-            "governor": {"lease_seconds": 10},
-            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
-        },
-    )
+    # The yield alone: two busy loops on a small machine stall the stream for real, and
+    # protect's cpu.max steps would join in.
+    protect = {"cpu_yield_hold_seconds": 2, "stall_percent": {"cpu": 100}}
+    cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
 
     def hog_entry(seen: object) -> bool:
         applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
@@ -184,7 +181,8 @@ def test_bulk_work_yields_the_cpu_while_the_tier1_container_runs(
         containers.api.unpause(stream)
         wait_until(lambda: hog_idle.read_text().strip() == "1", 60, "the hog yields again")
     finally:
-        for service in services:
+        # The actuator first: the governor's last will would have it go back to baselines.
+        for service in reversed(services):
             service.kill(signal.SIGKILL)
     assert hog_idle.read_text().strip() == "1"  # killed while yielding
     done = run_cleanup(cfg)

@@ -199,7 +199,13 @@ def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
     @given(
         path=st.sampled_from([*gets, "/api/v1/history/{metric}"]),
         metric=st.text(
-            st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="/?#%"),
+            # Control characters (DEL among them) never reach a server: httpx refuses them.
+            st.characters(
+                min_codepoint=33,
+                max_codepoint=0x2FF,
+                exclude_categories=("Cc",),
+                exclude_characters="/?#%",
+            ),
             max_size=20,
         ),
         params=st.dictionaries(
