@@ -137,28 +137,26 @@ class SensorsService:
         )
 
     def publish_inventory(self, relist: bool = True) -> None:
-        relist = relist or self._listed is None
-        try:
-            if relist or self._listed is None:
-                stream = self._events.stream
-                self._listed = docker_view.list_containers(
+        if relist or self._listed is None:
+            stream = self._events.stream
+            try:
+                listed = docker_view.list_containers(
                     self._api(), self._pids, self.settings.proc_root
                 )
-                self._listed_at, self._listed_stream = self.ctx.loop.now(), stream
-            containers: list[docker_view.DockerContainer] = self._listed
-        except docker_view.DockerError as exc:
-            self._listed = None
-            self._docker = None
-            reason = brief(exc)
-            if reason != self._docker_problem:
-                self.ctx.log.warning("inventory.unavailable", reason=reason)
-                self._docker_problem = reason
-            return  # no inventory is "unknown": we publish nothing rather than an empty list
-        if self._docker_problem:
-            self.ctx.log.info("inventory.available")
-            self._docker_problem = None
-        if relist:
-            self._track_containers(containers)
+            except docker_view.DockerError as exc:
+                self._listed = None
+                self._docker = None
+                reason = brief(exc)
+                if reason != self._docker_problem:
+                    self.ctx.log.warning("inventory.unavailable", reason=reason)
+                    self._docker_problem = reason
+                return  # no inventory is "unknown": we publish nothing rather than an empty list
+            if self._docker_problem:
+                self.ctx.log.info("inventory.available")
+                self._docker_problem = None
+            self._listed, self._listed_at, self._listed_stream = listed, self.ctx.loop.now(), stream
+            self._track_containers(listed)
+        containers = self._listed
         facts = container_facts(
             containers,
             self.matcher,
