@@ -1,7 +1,11 @@
 """What Warden's four services cost while nothing happens: 10 managed containers, default
 intervals, CPU (% of one core) and RSS per service, measured from /proc.
 
-    .venv/bin/python -m bench.idle_cost [--seconds 60]
+    .venv/bin/python -m bench.idle_cost [--seconds 60] [--python PATH]
+
+--python runs the services (and the import costs) under another interpreter: a virtualenv
+with Warden installed as users install it, without the test extras, measures what users
+get (the test extras bring PySocks, which an installed paho would import).
 
 Needs the Docker engine and the test image (tests create it).
 """
@@ -59,12 +63,12 @@ print(json.dumps({"before": before, "after": rss(), "modules": len(sys.modules),
                   "packages": packages}))
 """
 # What every service needs whatever it does: the models, the bus, the config file.
-FLOOR = ("pydantic", "paho.mqtt.client", "yaml")
+FLOOR = ("pydantic", "shared.mqtt.client", "yaml")
 
 
-def import_cost(*modules: str) -> dict[str, object]:
+def import_cost(python: str, *modules: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-c", _IMPORTS, *modules],
+        [python, "-c", _IMPORTS, *modules],
         capture_output=True,
         text=True,
         check=True,
@@ -74,9 +78,9 @@ def import_cost(*modules: str) -> dict[str, object]:
     return result
 
 
-def print_imports() -> None:
-    bare = import_cost()
-    floor = import_cost(*FLOOR)
+def print_imports(python: str) -> None:
+    bare = import_cost(python)
+    floor = import_cost(python, *FLOOR)
     print(f"a bare interpreter: {bare['before']:.1f} MB RSS, {bare['modules']} modules")
     print(
         f"with {', '.join(FLOOR)} and one model only: {floor['after']:.1f} MB, "
@@ -84,7 +88,7 @@ def print_imports() -> None:
     )
     print(f"{'service':10} {'RSS after imports':>18} {'modules':>8}  packages beyond the stdlib")
     for name in SERVICES:
-        cost = import_cost(f"services.{name}.__main__")
+        cost = import_cost(python, f"services.{name}.__main__")
         packages = " ".join(str(p) for p in cost["packages"])  # type: ignore[attr-defined]
         print(f"{name:10} {cost['after']:15.1f} MB {cost['modules']:>8}  {packages}")
 
@@ -101,7 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=15)
+    parser.add_argument("--python", default=sys.executable, help="the services' interpreter")
     args = parser.parse_args()
+    print(f"services run under {args.python}")
     with Rig(with_docker=True) as rig:
         containers, probe = rig.containers, rig.probe
         assert containers is not None
@@ -117,7 +123,7 @@ def main() -> None:
             actuator={"state_file": str(rig.workdir / "state.json")},
             notifications={"outbox_file": str(rig.workdir / "outbox.json")},
         )
-        started = {name: rig.service(name, config) for name in SERVICES}
+        started = {name: rig.service(name, config, args.python) for name in SERVICES}
         for name in ("sensors", "governor", "actuator"):
             probe.wait_for(f"warden/{HOST}/{name}/availability", lambda s: s.text == "online")
         time.sleep(args.warmup)
@@ -139,7 +145,7 @@ def main() -> None:
         print(f"{'all four':10} {total_cpu:16.2f} {total_rss:8.1f} {total_pss:8.1f}")
         print("targets: at most 0.5 % of one core and 150 MB RSS")
     print()
-    print_imports()
+    print_imports(args.python)
 
 
 if __name__ == "__main__":

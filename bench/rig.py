@@ -4,6 +4,7 @@ asked, Warden's services, and the polling baseline running beside them."""
 from __future__ import annotations
 
 import statistics
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -47,8 +48,8 @@ class Rig:
             },
         )
 
-    def service(self, name: str, config: Path) -> Service:
-        started = Service(name, config, self.workdir)
+    def service(self, name: str, config: Path, python: str = sys.executable) -> Service:
+        started = Service(name, config, self.workdir, python=python)
         self._services.append(started)
         return started
 

@@ -1,23 +1,20 @@
-"""The MQTT bus as services see it: typed subscribe/publish over paho-mqtt 2.x.
+"""The MQTT bus as services see it: typed subscribe/publish over shared.mqtt's client.
 
 - availability: `online` (retained) on every connect, `offline` by last will
   and on clean shutdown;
-- reconnects with exponential backoff (paho's loop) and re-subscribes;
+- reconnects with exponential backoff and re-subscribes;
 - every payload is decoded before a handler sees it; one that does not decode
   is logged with the reason and dropped, never raised, never acted on;
-- handlers run on the service loop thread, not on paho's.
+- handlers run on the service loop thread, not on the client's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
 from shared.channels import Channel
@@ -25,6 +22,9 @@ from shared.config.model import Mqtt
 from shared.logs import Log
 from shared.messages.base import PayloadError
 from shared.messages.decoding import model_decoder, text_decoder
+from shared.mqtt.client import Callbacks, Client
+from shared.mqtt.packets import Publish, Will
+from shared.mqtt.topic_filter import matches
 from shared.runtime import ServiceLoop
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
 
@@ -75,24 +75,27 @@ class Bus:
         self._subscriptions: list[_Subscription] = []
         self._on_connect: list[Callable[[], None]] = []
         self.availability_topic = topics.availability(service)
-        self.connected = False
+        self._client = Client(
+            f"warden-{service}-{topics.host}-{os.getpid()}",
+            Callbacks(
+                connected=self._handle_connect,
+                refused=self._handle_refused,
+                disconnected=self._handle_disconnect,
+                message=self._handle_message,
+            ),
+            log,
+            keepalive=config.keepalive_seconds,
+            reconnect_min=config.reconnect_min_seconds,
+            reconnect_max=config.reconnect_max_seconds,
+            will=Will(self.availability_topic, OFFLINE.encode(), qos=1, retain=True),
+            username=config.username,
+            password=config.password if config.username else None,
+        )
+        self._was_connected = False
 
-        client_id = f"warden-{service}-{topics.host}-{os.getpid()}"
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
-        )
-        if config.username:
-            self._client.username_pw_set(config.username, config.password)
-        self._client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
-        # paho annotates ints but sleeps on floats: sub-second backoff is what tests use.
-        self._client.reconnect_delay_set(
-            config.reconnect_min_seconds,  # type: ignore[arg-type]
-            config.reconnect_max_seconds,  # type: ignore[arg-type]
-        )
-        self._client.on_connect = self._handle_connect
-        self._client.on_socket_open = _no_delay
-        self._client.on_disconnect = self._handle_disconnect
-        self._client.on_message = self._handle_message
+    @property
+    def connected(self) -> bool:
+        return self._client.connected
 
     # --- wiring -------------------------------------------------------------
 
@@ -137,19 +140,13 @@ class Bus:
 
     def start(self) -> None:
         self._log.info("bus.connecting", broker=f"{self._config.broker_host}:{self._config.port}")
-        self._client.connect_async(
-            self._config.broker_host, self._config.port, self._config.keepalive_seconds
-        )
-        self._client.loop_start()
+        self._client.start(self._config.broker_host, self._config.port)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Clean shutdown: say `offline` ourselves, since a clean disconnect sends no will."""
         if self.connected:
-            info = self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
-            with contextlib.suppress(RuntimeError, ValueError):
-                info.wait_for_publish(timeout)
-        self._client.disconnect()
-        self._client.loop_stop()
+            self._client.publish(self.availability_topic, OFFLINE.encode(), 1, True).wait(timeout)
+        self._client.stop(timeout)
 
     # --- publishing ---------------------------------------------------------
 
@@ -157,38 +154,36 @@ class Bus:
         self, topic: str, payload: BaseModel | str | bytes, retain: bool = False, qos: int = 1
     ) -> None:
         if isinstance(payload, BaseModel):
-            data: str | bytes = payload.model_dump_json(exclude_none=False)
+            data = payload.model_dump_json(exclude_none=False).encode()
         else:
-            data = payload
-        result = self._client.publish(topic, data, qos=qos, retain=retain)
-        if result.rc != mqtt.MQTT_ERR_SUCCESS:
-            # paho keeps QoS>0 messages queued and sends them after reconnect.
-            self._log.debug("bus.publish_queued", topic=topic, rc=mqtt.error_string(result.rc))
+            data = payload.encode() if isinstance(payload, str) else payload
+        if not self._client.publish(topic, data, qos, retain).sent:
+            # The client keeps QoS 1 messages and sends them after the next connect.
+            self._log.debug("bus.publish_queued", topic=topic, qos=qos)
 
-    # --- paho callbacks (paho's thread) -------------------------------------
+    # --- the client's callbacks (its thread) ---------------------------------
 
-    def _handle_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
-        if reason_code.is_failure:
-            self._log.warning("bus.connect_refused", reason=str(reason_code))
-            return
-        self.connected = True
+    def _handle_connect(self) -> None:
+        self._was_connected = True
         for sub in self._subscriptions:
-            client.subscribe(sub.topic_filter, sub.qos)
+            self._client.subscribe(sub.topic_filter, sub.qos)
         # After the subscriptions: the broker handles one connection's packets in
         # order, so whoever sees `online` can be sure we are listening.
-        client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
+        self._client.publish(self.availability_topic, ONLINE.encode(), 1, True)
         self._log.info("bus.connected", subscriptions=len(self._subscriptions))
         for fn in self._on_connect:
             self._loop.post(fn)
 
-    def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        was_connected = self.connected
-        self.connected = False
-        if was_connected:
-            self._log.warning("bus.disconnected", reason=str(reason_code))
+    def _handle_refused(self, reason: str) -> None:
+        self._log.warning("bus.connect_refused", reason=reason)
 
-    def _handle_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
-        for handler, received in self.deliveries(msg.topic, bytes(msg.payload), bool(msg.retain)):
+    def _handle_disconnect(self, reason: str) -> None:
+        if self._was_connected:
+            self._was_connected = False
+            self._log.warning("bus.disconnected", reason=reason)
+
+    def _handle_message(self, msg: Publish) -> None:
+        for handler, received in self.deliveries(msg.topic, msg.payload, msg.retain):
             self._loop.post(handler, received)
 
     def deliveries(
@@ -198,14 +193,14 @@ class Bus:
         accepts it. What no decoder accepts is logged and dropped here."""
         calls: list[tuple[Callable[[Received[object]], None], Received[object]]] = []
         for sub in self._subscriptions:
-            if not mqtt.topic_matches_sub(sub.topic_filter, topic):
+            if not matches(sub.topic_filter, topic):
                 continue
             try:
                 value = sub.decode(payload)
             except PayloadError as exc:
                 self._log.warning("bus.payload_dropped", topic=topic, reason=str(exc))
                 continue
-            except Exception as exc:  # a decoder bug must not kill paho's thread
+            except Exception as exc:  # a decoder bug must not kill the client's thread
                 self._log.warning("bus.payload_dropped", topic=topic, reason=repr(exc))
                 continue
             received = Received(topic, value, retained)
@@ -219,10 +214,3 @@ class Bus:
                 continue
             calls.append((sub.handler, received))
         return calls
-
-
-def _no_delay(_client: object, _userdata: object, sock: object) -> None:
-    """Small messages go out at once: with Nagle's algorithm, a publish right after another
-    waits for the broker's delayed ACK, about 40 ms, on the path from trigger to pause."""
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]

@@ -21,8 +21,12 @@ from shared.messages.base import Message, Strict
 REPO = Path(__file__).resolve().parent.parent
 
 # Never needed by a service's start: a log file's handler (and pickle with it), the web
-# service's stack, the Docker SDK and requests (imported on first use where needed).
+# service's stack, the Docker SDK and requests (imported on first use where needed), an
+# MQTT library's proxies and TLS (shared.mqtt speaks plain TCP).
 NOT_AT_START = (
+    "paho",
+    "socks",
+    "urllib.request",
     "pickle",
     "logging.handlers",
     "requests",
@@ -38,9 +42,11 @@ NOT_AT_START = (
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # ctypes: only the actuator makes raw syscalls (ioprio) and caps malloc's arenas.
     "sensors": (*NOT_AT_START, "ctypes"),
-    "governor": (*NOT_AT_START, "ctypes", "host"),
+    # ssl and http: the sensors (Docker's socket, the webhook receiver) and the actuator
+    # (Docker's socket) speak HTTP; these two speak only MQTT.
+    "governor": (*NOT_AT_START, "ctypes", "host", "ssl", "http"),
     "actuator": NOT_AT_START,
-    "notifier": (*NOT_AT_START, "ctypes", "host"),
+    "notifier": (*NOT_AT_START, "ctypes", "host", "ssl", "http"),
 }
 
 _LOADED = """

@@ -29,14 +29,16 @@ class Service:
         *extra: str,
         wrap: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        python: str = sys.executable,
     ) -> None:
         """wrap: an argv prefix the service runs under (`ip netns exec NS`, say);
-        env: variables to set for it, beside this process's own."""
+        env: variables to set for it, beside this process's own; python: the interpreter
+        (another virtualenv's, say)."""
         self.name = name
         self.log = logdir / f"{name}.log"
         env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [*wrap, sys.executable, "-m", f"services.{name}", "--config", str(config), *extra],
+            [*wrap, python, "-m", f"services.{name}", "--config", str(config), *extra],
             cwd=REPO,
             env=env,
             stdout=self.log.open("ab"),
