@@ -22,10 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Never needed by a service's start: a log file's handler (and pickle with it), the web
 # service's stack, the Docker SDK and requests (imported on first use where needed), an
-# MQTT library's proxies and TLS (shared.mqtt speaks plain TCP).
+# MQTT library's proxies, TLS and http.client (shared.mqtt speaks plain TCP to the broker,
+# host.docker.wire HTTP/1.1 to Docker's socket; the webhook receiver's http.server comes
+# with the streams sensor, when one is configured).
 NOT_AT_START = (
     "paho",
     "socks",
+    "ssl",
+    "http",
     "urllib.request",
     "pickle",
     "logging.handlers",
@@ -42,11 +46,9 @@ NOT_AT_START = (
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # ctypes: only the actuator makes raw syscalls (ioprio) and caps malloc's arenas.
     "sensors": (*NOT_AT_START, "ctypes"),
-    # ssl and http: the sensors (Docker's socket, the webhook receiver) and the actuator
-    # (Docker's socket) speak HTTP; these two speak only MQTT.
-    "governor": (*NOT_AT_START, "ctypes", "host", "ssl", "http"),
+    "governor": (*NOT_AT_START, "ctypes", "host"),
     "actuator": NOT_AT_START,
-    "notifier": (*NOT_AT_START, "ctypes", "host", "ssl", "http"),
+    "notifier": (*NOT_AT_START, "ctypes", "host"),
 }
 
 _LOADED = """

@@ -1,4 +1,4 @@
-"""The few Docker Engine API calls Warden makes, over http.client.
+"""The few Docker Engine API calls Warden makes, over HTTP/1.1 on its socket (wire.py).
 
 The Docker SDK brings requests, urllib3 and charset_normalizer into every process that
 imports it: about 7 MB of RSS per service for a handful of calls on a unix socket. This
@@ -9,7 +9,6 @@ that is not what the API documents is an EngineError naming the call, not a KeyE
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 import threading
@@ -18,6 +17,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from host.docker.wire import Response, WireError, request
 
 # Docker 20.10's API. A fixed version, not negotiated: a host without Docker must be able
 # to build a client that fails only when used.
@@ -81,22 +82,6 @@ class EngineEvent(_Reply):
     Actor: EventActor = EventActor()
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 class DockerEngine:
     """One connection per call: calls come from several threads (the loop, the restart
     pool, the event watcher), and a unix-socket connect costs microseconds."""
@@ -111,13 +96,21 @@ class DockerEngine:
             self._bad_url = f"docker_url {url!r}: expected unix:///path or tcp://host:port"
         self.url = url
         self.timeout = timeout
-        self._streams: set[http.client.HTTPConnection] = set()
+        self._streams: set[socket.socket] = set()
         self._lock = threading.Lock()
 
-    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
-        if self._unix is not None:
-            return _UnixConnection(self._unix, timeout)
-        return http.client.HTTPConnection(self._netloc, timeout=timeout)
+    def _connection(self, timeout: float | None) -> socket.socket:
+        if self._unix is None:
+            parts = urlsplit(f"//{self._netloc}")
+            return socket.create_connection((parts.hostname or "", parts.port or 2375), timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(self._unix)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def _send(
         self,
@@ -126,29 +119,30 @@ class DockerEngine:
         query: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         timeout: float | None = None,
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    ) -> tuple[socket.socket, Response]:
         if self._bad_url:
             raise EngineError(self._bad_url)
         target = f"/v{API_VERSION}{path}" + (f"?{urlencode(query)}" if query else "")
-        conn = self._connection(self.timeout if timeout is None else timeout)
         headers = {"Host": "docker"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        conn: socket.socket | None = None
         try:
-            conn.request(method, target, body=data, headers=headers)
-            response = conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+            conn = self._connection(self.timeout if timeout is None else timeout)
+            response = request(conn, method, target, headers, data)
+        except (OSError, WireError) as exc:
+            if conn is not None:
+                conn.close()
             raise EngineError(f"{method} {path}: {exc or type(exc).__name__}") from exc
         if response.status >= 400:
             try:
                 text = response.read().decode(errors="replace")
-            except (OSError, http.client.HTTPException):
+            except (OSError, WireError):
                 text = ""
             finally:
-                conn.close()
+                _close(conn, response)
             try:
                 message = str(json.loads(text).get("message", text))
             except (ValueError, AttributeError):
@@ -161,10 +155,10 @@ class DockerEngine:
         conn, response = self._send(method, path, timeout=timeout, **kw)
         try:
             raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, WireError) as exc:
             raise EngineError(f"{method} {path}: {exc or type(exc).__name__}") from exc
         finally:
-            conn.close()
+            _close(conn, response)
         if not raw:
             return None
         try:
@@ -234,14 +228,12 @@ class DockerEngine:
             self._streams.add(conn)
         return self._read_events(conn, response)
 
-    def _read_events(
-        self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse
-    ) -> Iterator[EngineEvent]:
+    def _read_events(self, conn: socket.socket, response: Response) -> Iterator[EngineEvent]:
         try:
             while True:
                 try:
                     line = response.readline()
-                except (OSError, http.client.HTTPException, ValueError) as exc:
+                except (OSError, WireError, ValueError) as exc:  # ValueError: closed meanwhile
                     raise EngineError(f"GET /events: {exc or type(exc).__name__}") from exc
                 if not line:
                     raise EngineError("GET /events: the engine closed the stream")
@@ -254,16 +246,20 @@ class DockerEngine:
         finally:
             with self._lock:
                 self._streams.discard(conn)
-            conn.close()
+            _close(conn, response)
 
     def close(self) -> None:
         """Ends any event stream in progress, from any thread."""
         with self._lock:
             streams = list(self._streams)
         for conn in streams:
-            if conn.sock is not None:
-                with contextlib.suppress(OSError):  # already closed by the engine
-                    conn.sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # already closed by the engine
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+def _close(conn: socket.socket, response: Response) -> None:
+    response.close()  # the reply's file holds the socket open too
+    conn.close()
 
 
 def connect(url: str, timeout: float | None = 10) -> DockerEngine:
