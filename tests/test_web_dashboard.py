@@ -217,6 +217,7 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
         wait_until(lambda: shown()[:4] == [mini, "tdarr", "3", "paused"], what="mini's page")
         browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{nas}']").click()
         wait_until(lambda: shown()[:4] == [nas, "tdarr", "3", "running"], what="the NAS's page")
+        assert shown()[4] == "memory_high, cpu_idle"  # the limits cell, cpu yield's with them
         assert f"host={nas}" in browser.current_url
         browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{mini}']").click()
         wait_until(lambda: shown()[:4] == [mini, "tdarr", "3", "paused"], what="mini's again")

@@ -87,7 +87,7 @@ def test_every_host_on_the_broker_with_its_own_page(
     assert status["containers"]["tdarr"]["memory_high_by"] == ["memory_squeeze"]
     assert http.get(f"/api/v1/hosts/{b}/resources/current").json()["temperature_c"] == 71
     rows = {r["name"]: r for r in http.get(f"/api/v1/hosts/{a}/containers").json()}
-    assert rows["tdarr"]["limits"] == ["memory_high"] and rows["sonarr"]["tier"] == 2
+    assert rows["tdarr"]["limits"] == ["memory_high", "cpu_idle"] and rows["sonarr"]["tier"] == 2
     wait_until(lambda: http.get(f"/api/v1/hosts/{a}/decisions").json() != [], what="decision")
     assert http.get(f"/api/v1/hosts/{a}/decisions").json()[0]["container"] == "tdarr"
     # ADRG's /status stays this service's own host.

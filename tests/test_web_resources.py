@@ -77,7 +77,7 @@ def test_resources_thresholds_containers_decisions_and_history(
     }
 
     rows = {r["name"]: r for r in http.get("/api/v1/containers").json()}
-    assert rows["tdarr"]["limits"] == ["memory_high"] and rows["tdarr"]["tier"] == 3
+    assert rows["tdarr"]["limits"] == ["memory_high", "cpu_idle"] and rows["tdarr"]["tier"] == 3
     assert rows["sonarr"]["reasons"] == [] and rows["encoders"]["kind"] == "process_group"
     status = http.get("/status").json()
     assert status["memory_throttled"] is True

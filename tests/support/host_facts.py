@@ -67,13 +67,19 @@ def publish_facts(probe: Probe, host: str) -> None:
                 "tdarr": ContainerIntent(
                     tier=3,
                     memory_high=2**28,
+                    cpu_idle=True,
                     reasons=[
                         Reason(
                             rule="memory_squeeze",
                             metric="memory.some_avg10",
                             value=60,
                             threshold=50,
-                        )
+                        ),
+                        Reason(
+                            rule="cpu_yield",
+                            metric="protected.cpu_core_percent",
+                            threshold=2,
+                        ),
                     ],
                 )
             },
