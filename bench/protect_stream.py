@@ -97,14 +97,19 @@ def hog_intents(
     ]
 
 
-def hog_limits(rig: Rig, hog_name: str, after: float) -> list[tuple[float, bool]]:
-    """(arrival, limited) of each desired state since `after`, for the hog."""
+# The limits that act on each kind of hog: cpu.idle on an io hog is not what freed the
+# disk, and is on from the moment the stream plays, before any hog starts.
+LIMITS_OF = {
+    "io": ("paused", "io_max"),
+    "cpu": ("paused", "cpu_max", "cpu_idle"),
+    "memory": ("paused", "memory_high", "cpu_max"),
+}
+
+
+def hog_limits(rig: Rig, kind: str, hog_name: str, after: float) -> list[tuple[float, bool]]:
+    """(arrival, limited for this kind) of each desired state since `after`, for the hog."""
     return [
-        (
-            at,
-            i is not None
-            and bool(i.paused or i.io_max or i.cpu_max or i.memory_high or i.cpu_idle),
-        )
+        (at, i is not None and any(getattr(i, k) for k in LIMITS_OF[kind]))
         for at, i in hog_intents(rig, hog_name, after)
     ]
 
@@ -162,7 +167,7 @@ def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
     time.sleep(SETTLE_SECONDS)
     deadline = time.monotonic() + CALM_TIMEOUT
     while time.monotonic() < deadline:
-        marks = hog_limits(rig, hog_name, 0.0)
+        marks = hog_limits(rig, kind, hog_name, 0.0)
         free = not governed or not marks or not marks[-1][1]
         if free and host_avg10(kind) < CALM_AVG10:
             return
@@ -327,7 +332,7 @@ def run_one(
         for n in range(int(hog_seconds))
     ]
     within = stays_within(seconds, baseline)
-    limited = first_limit(hog_limits(rig, hog_name, 0.0), hog_at)
+    limited = first_limit(hog_limits(rig, kind, hog_name, 0.0), hog_at)
     if sampler is not None:
         print(f"{tag}: the hog's limits and the PSI triggers after the hog started (s)")
         print("\n".join(timeline(rig, kind, (stream_name, hog_name), hog_at)))
