@@ -11,13 +11,15 @@ this is the part Warden uses, with nothing on the path it does not need.
   re-sends and callbacks come before anything published after it.
 - A QoS 1 message is kept until the broker acknowledges it: published while disconnected
   or lost with a connection, it is sent (again) after the next connect, in order. At most
-  MAX_PENDING are kept; past that the oldest is dropped, and logged.
+  MAX_PENDING are kept; past that the oldest is dropped: logged at the first drop, and
+  how many at the next connect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import select
 import socket
 import threading
 import time
@@ -211,9 +213,14 @@ class Client:
             if self._stopping.is_set():
                 sock.close()
                 return
+            # A send that cannot go out in a keepalive means the connection is gone.
+            sock.settimeout(self._keepalive)
             self._sock = sock
             self._was_up = True
             self._last_sent = time.monotonic()
+            if self._dropped:
+                self._log.warning("bus.queue_dropped", dropped=self._dropped, kept=MAX_PENDING)
+                self._dropped = 0
             self._callbacks.connected()
             for delivery in list(self._pending.values()):
                 self._send(packets.as_duplicate(delivery.packet))
@@ -245,11 +252,11 @@ class Client:
     def _read(self, sock: socket.socket, reader: packets.Reader, timeout: float) -> Packet | None:
         """The next packet, or None when none came within the timeout."""
         while not self._queue:
-            sock.settimeout(timeout)
-            try:
-                data = sock.recv(READ_SIZE)
-            except TimeoutError:
+            # select, not the socket's timeout: that would also bound other threads' sends.
+            readable, _, _ = select.select([sock], [], [], timeout)
+            if not readable:
                 return None
+            data = sock.recv(READ_SIZE)
             if not data:
                 closed = "stopped" if self._stopping.is_set() else "closed by the broker"
                 raise ConnectionLost(closed)
