@@ -70,7 +70,9 @@ def test_events_arrive_and_close_ends_the_stream_from_another_thread(
         next(again)
 
 
-@pytest.mark.parametrize("url", ["ssh://host", "tcp://", "/var/run/docker.sock"])
+@pytest.mark.parametrize(
+    "url", ["ssh://host", "tcp://", "tcp://host:notaport", "/var/run/docker.sock"]
+)
 def test_a_url_it_cannot_use_is_named_on_every_call(url: str) -> None:
     api = DockerEngine(url)  # a service starts without Docker; the call says why
     with pytest.raises(EngineError, match="docker_url"):
@@ -85,3 +87,29 @@ def test_an_unreachable_engine_is_an_engine_error(tmp_path: object) -> None:
 def test_a_reply_of_the_wrong_shape_is_an_engine_error() -> None:
     with pytest.raises(EngineError, match="unexpected reply"):
         engine()._parse(ContainerSummary, {"Names": ["/x"]}, "GET /containers/json")
+
+
+def test_a_tcp_url_is_reached_over_tcp() -> None:
+    """The engine's TCP listener is off here: a one-reply server stands in for it."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    seen: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            seen.append(conn.recv(65536))
+            body = b'{"DockerRootDir": "/srv/docker"}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 32\r\n\r\n" + body)
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        assert connect(f"tcp://127.0.0.1:{port}").info().DockerRootDir == "/srv/docker"
+    finally:
+        thread.join(5)
+        server.close()
+    assert seen[0].startswith(b"GET /v1.41/info HTTP/1.1\r\n")

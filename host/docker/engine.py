@@ -89,10 +89,13 @@ class DockerEngine:
     def __init__(self, url: str, timeout: float | None = 10) -> None:
         parts = urlsplit(url)
         self._unix: str | None = parts.path if parts.scheme == "unix" else None
-        self._netloc = parts.netloc if parts.scheme in ("tcp", "http") else ""
+        self._tcp: tuple[str, int] | None = None
+        if parts.scheme in ("tcp", "http") and parts.hostname:
+            with contextlib.suppress(ValueError):  # a port that is not one: a bad url
+                self._tcp = (parts.hostname, parts.port or 2375)
         # Said on every call rather than at construction: a service starts without Docker.
         self._bad_url = None
-        if self._unix is None and not (self._netloc and parts.hostname):
+        if self._unix is None and self._tcp is None:
             self._bad_url = f"docker_url {url!r}: expected unix:///path or tcp://host:port"
         self.url = url
         self.timeout = timeout
@@ -100,9 +103,9 @@ class DockerEngine:
         self._lock = threading.Lock()
 
     def _connection(self, timeout: float | None) -> socket.socket:
-        if self._unix is None:
-            parts = urlsplit(f"//{self._netloc}")
-            return socket.create_connection((parts.hostname or "", parts.port or 2375), timeout)
+        if self._tcp is not None:
+            return socket.create_connection(self._tcp, timeout)
+        assert self._unix is not None  # else _bad_url
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
