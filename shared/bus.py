@@ -91,7 +91,6 @@ class Bus:
             username=config.username,
             password=config.password if config.username else None,
         )
-        self._was_connected = False
 
     @property
     def connected(self) -> bool:
@@ -164,7 +163,6 @@ class Bus:
     # --- the client's callbacks (its thread) ---------------------------------
 
     def _handle_connect(self) -> None:
-        self._was_connected = True
         for sub in self._subscriptions:
             self._client.subscribe(sub.topic_filter, sub.qos)
         # After the subscriptions: the broker handles one connection's packets in
@@ -178,9 +176,7 @@ class Bus:
         self._log.warning("bus.connect_refused", reason=reason)
 
     def _handle_disconnect(self, reason: str) -> None:
-        if self._was_connected:
-            self._was_connected = False
-            self._log.warning("bus.disconnected", reason=reason)
+        self._log.warning("bus.disconnected", reason=reason)
 
     def _handle_message(self, msg: Publish) -> None:
         for handler, received in self.deliveries(msg.topic, msg.payload, msg.retain):

@@ -50,7 +50,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Callbacks:
-    # Each runs on the client's thread.
+    # Each runs on the client's thread. disconnected: a connection that was up is lost.
     connected: Callable[[], None]
     refused: Callable[[str], None]
     disconnected: Callable[[str], None]
@@ -108,16 +108,13 @@ class Client:
         """Sends now if connected. A QoS 1 message not sent now goes after the next
         connect; a QoS 0 one is dropped (the delivery never completes)."""
         with self._lock:
-            if qos == 0:
-                delivery = Delivery(packets.publish(topic, payload, 0, retain, None))
-                if self._send(delivery.packet):
-                    delivery.sent = True
-                    delivery.done.set()
-                return delivery
-            packet_id = self._next_id()
+            packet_id = self._next_id() if qos else None
             delivery = Delivery(packets.publish(topic, payload, qos, retain, packet_id))
-            self._keep(packet_id, delivery)
+            if packet_id is not None:
+                self._keep(packet_id, delivery)
             delivery.sent = self._send(delivery.packet)
+            if delivery.sent and packet_id is None:
+                delivery.done.set()
             return delivery
 
     def subscribe(self, topic_filter: str, qos: int) -> None:
@@ -235,11 +232,11 @@ class Client:
             now = time.monotonic()
             if ping_sent is not None and now - ping_sent > self._keepalive:
                 raise ConnectionLost(f"no answer to a ping in {self._keepalive}s")
-            if ping_sent is None and now - min(self._last_sent, last_in) >= self._keepalive:
+            since = ping_sent if ping_sent is not None else min(self._last_sent, last_in)
+            if ping_sent is None and now - since >= self._keepalive:
                 with self._lock:
                     if self._send(packets.PINGREQ):
-                        ping_sent = now
-            since = ping_sent if ping_sent is not None else min(self._last_sent, last_in)
+                        ping_sent = since = now
             packet = self._read(sock, reader, max(self._keepalive - (now - since), 0.05))
             if packet is None:
                 continue
@@ -287,5 +284,6 @@ class Client:
         with self._lock:
             self._close()
             self._queue.clear()
-        if not self._stopping.is_set():
+        # Only a connection that was up is lost: a failed attempt is retried quietly.
+        if self._was_up and not self._stopping.is_set():
             self._callbacks.disconnected(str(exc) or type(exc).__name__)
