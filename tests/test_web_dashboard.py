@@ -128,6 +128,7 @@ def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
 
 FLEET_SCREENSHOT = Path("/tmp/warden-fleet.png")
 FLEET_PHONE_SCREENSHOT = Path("/tmp/warden-fleet-phone.png")
+FLEET_NAS_SCREENSHOT = Path("/tmp/warden-fleet-nas.png")  # a tier 3 with its limits
 
 
 @pytest.fixture
@@ -218,6 +219,8 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
         browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{nas}']").click()
         wait_until(lambda: shown()[:4] == [nas, "tdarr", "3", "running"], what="the NAS's page")
         assert shown()[4] == "memory_high, cpu_idle"  # the limits cell, cpu yield's with them
+        browser.save_screenshot(str(tmp_path / "warden-fleet-nas.png"))
+        shutil.copy(tmp_path / "warden-fleet-nas.png", FLEET_NAS_SCREENSHOT)
         assert f"host={nas}" in browser.current_url
         browser.find_element(By.CSS_SELECTOR, f"#fleet [data-host='{mini}']").click()
         wait_until(lambda: shown()[:4] == [mini, "tdarr", "3", "paused"], what="mini's again")
