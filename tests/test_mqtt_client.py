@@ -1,6 +1,7 @@
 """Warden's MQTT client against a real Mosquitto: queued QoS 1 across a broker outage,
 keepalive pings, a silent broker, a refused login, the pending bound. The typed layer
-above it (availability, wills, decoding) is test_bus's."""
+above it (availability, wills, decoding) is test_bus's. An exception that ends the
+client's thread fails the test it happens in, even at stop (pyproject's filterwarnings)."""
 
 from __future__ import annotations
 
@@ -149,6 +150,23 @@ def test_a_broker_gone_silent_is_noticed_and_rejoined(
     finally:
         os.kill(own_broker.process.pid, signal.SIGCONT)
     recorder.wait(lambda: recorder.connects >= 2, timeout=15)
+
+
+def test_a_send_cut_short_on_another_thread_ends_the_connection_and_it_is_rejoined(
+    own_broker: Mosquitto, recorder: Recorder, running: Client
+) -> None:
+    """The publishing thread's send times out on a stopped broker while the client's
+    thread waits in select on the same socket: the connection ends, the thread lives."""
+    assert own_broker.process is not None
+    os.kill(own_broker.process.pid, signal.SIGSTOP)
+    try:
+        big = b"x" * (16 << 20)  # more than the socket buffers hold: sendall waits
+        assert not running.publish("t/big", big, qos=0, retain=False).sent
+        recorder.wait(lambda: recorder.losses, timeout=10)
+    finally:
+        os.kill(own_broker.process.pid, signal.SIGCONT)
+    recorder.wait(lambda: recorder.connects >= 2, timeout=15)
+    assert running.connected
 
 
 def test_a_clean_stop_sends_no_will_and_a_kill_does(own_broker: Mosquitto) -> None:

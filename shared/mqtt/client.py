@@ -127,7 +127,7 @@ class Client:
         self._stopping.set()
         with self._lock:
             self._send(packets.DISCONNECT)
-            self._close()
+            self._sever()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -153,18 +153,19 @@ class Client:
         try:
             sock.sendall(data)
         except OSError:
-            # The reading thread sees the closed socket and reconnects.
-            self._close()
+            # The reading thread sees the connection end and reconnects.
+            self._sever()
             return False
         self._last_sent = time.monotonic()
         return True
 
-    def _close(self) -> None:
+    def _sever(self) -> None:
+        """Ends the connection for both ways, but only the client's thread closes the
+        socket: closed under it, its select would meet a file descriptor of -1."""
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
 
     # --- the client's thread ------------------------------------------------
 
@@ -199,16 +200,19 @@ class Client:
             if first.kind != Kind.CONNACK:
                 raise ProtocolError(f"packet type {first.kind} before CONNACK")
             code = packets.parse_connack(first)
-        except BaseException:
+            if code:
+                self._callbacks.refused(packets.CONNACK_REFUSALS.get(code, f"return code {code}"))
+                return
+            self._up(sock, reader)
+        finally:
+            with self._lock:
+                if self._sock is sock:
+                    self._sock = None
             sock.close()
-            raise
-        if code:
-            sock.close()
-            self._callbacks.refused(packets.CONNACK_REFUSALS.get(code, f"return code {code}"))
-            return
+
+    def _up(self, sock: socket.socket, reader: packets.Reader) -> None:
         with self._lock:
             if self._stopping.is_set():
-                sock.close()
                 return
             # A send that cannot go out in a keepalive means the connection is gone.
             sock.settimeout(self._keepalive)
@@ -282,7 +286,6 @@ class Client:
 
     def _lost(self, exc: BaseException) -> None:
         with self._lock:
-            self._close()
             self._queue.clear()
         # Only a connection that was up is lost: a failed attempt is retried quietly.
         if self._was_up and not self._stopping.is_set():
