@@ -12,13 +12,13 @@ from pydantic import JsonValue
 
 from services.governor.memory_store import LegacyMemory, from_legacy, from_message, to_message
 from services.governor.policy import RULES, Memory
-from services.governor.rules.cpu_yield import CpuYieldState
 from services.governor.rules.io_pressure import IoMemory
 from services.governor.rules.media_mode import MediaMemory
 from services.governor.rules.memory_pressure import MemoryPressureMemory
 from services.governor.rules.process_groups import GroupsMemory, ProcessGroupMemory
 from services.governor.rules.protect import ProtectMemory, ProtectState, ProtectThrottle
 from services.governor.rules.thermal import ThermalMemory
+from services.governor.rules.yielding import YieldState
 from services.governor.service import GovernorService
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
 from shared.signing import Keyring, load_keyring, new_key, sign
@@ -63,7 +63,10 @@ EVERY_SLICE = {
     ),
 }
 # Rules newer than the memory topic: no old flat memory has their fields.
-NEWER_SLICES = {"cpu_yield": CpuYieldState(yielding=True, quiet_since=1300.0)}
+NEWER_SLICES = {
+    "cpu_yield": YieldState(yielding=True, quiet_since=1300.0),
+    "io_yield": YieldState(yielding=True),
+}
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")
 
 

@@ -73,7 +73,8 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
         "blkio", "blkio.throttle.write_bps_device"
     )
     assert limit_file is not None
-    protect = {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2}
+    # The stall-driven part alone: the io yield would cap the hog before any stall.
+    protect = {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2, "io_yield": False}
     cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
     services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
     try:
@@ -130,6 +131,60 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
             timeout=90,
             what="the hog's io limit lifted",
         )
+    finally:
+        for service in services:
+            service.kill(signal.SIGTERM)
+
+
+def io_limits(path: Path, devices: list[str]) -> dict[str, str]:
+    """Device -> its write limit in the cgroup file (v1 "maj:min bps", v2 "maj:min ... wbps=N")."""
+    limits = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] in devices:
+            wbps = [f.removeprefix("wbps=") for f in fields[1:] if f.startswith("wbps=")]
+            limits[fields[0]] = wbps[0] if wbps else fields[-1]
+    return {d: v for d, v in limits.items() if v not in ("0", "max")}
+
+
+def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    """The io yield: the hog is capped before it writes a byte, and uncapped after the hold."""
+    devices = devices_backing("/var/lib/docker")
+    if not devices:
+        missing("no block device behind /var/lib/docker")
+    stream, hog = containers.run("stream", STREAM), containers.run("hog")
+    hog_cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(hog))
+    limit_file = hog_cg.v2_file("io.max") or hog_cg.v1_file(
+        "blkio", "blkio.throttle.write_bps_device"
+    )
+    assert limit_file is not None
+    # The stall-driven steps off, so the cap seen is the yield's.
+    protect = {"stall_percent": {"io": 100}, "io_yield_mb_per_sec": 8, "io_yield_hold_seconds": 2}
+    cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
+
+    def hog_entry(seen: object) -> bool:
+        applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+        return any(c.id == hog and c.io_max is not None for c in applied.containers)
+
+    services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
+    try:
+        seen = probe.wait_for(f"warden/{host_id}/applied", hog_entry, timeout=60)
+        (entry,) = [c for c in Applied.model_validate_json(seen.payload).containers if c.id == hog]
+        assert entry.io_max is not None
+        assert entry.io_max.write_bps == entry.io_max.read_bps == 8 << 20
+        assert any(r.startswith("io_yield(protected.io_mb_per_sec > 0.5") for r in entry.reasons)
+        wait_until(
+            lambda: set(io_limits(limit_file, devices).values()) == {str(8 << 20)},
+            timeout=30,
+            what="the hog's cgroup file holds the yield's cap on every device",
+        )
+        assert containers.state(hog) == "running"
+
+        # The stream stops doing I/O: after the hold, the hog has its whole disk again.
+        containers.api.pause(stream)
+        wait_until(lambda: not io_limits(limit_file, devices), 60, "the hog's cap lifted")
     finally:
         for service in services:
             service.kill(signal.SIGTERM)

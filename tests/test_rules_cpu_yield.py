@@ -1,13 +1,10 @@
 """CPU yield (part of protect): tier 3 runs idle-class while protected work runs. Table tests
-on a fake clock."""
+on a fake clock; when a yield starts and ends is test_rules_yielding's."""
 
 from __future__ import annotations
 
-import pytest
-
 from services.governor.rules import cpu_yield
-from services.governor.rules.cpu_yield import CpuYieldState, next_state, protected_activity
-from shared.config.model import Protect, WardenConfig
+from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerFact,
     ContainerPressure,
@@ -57,68 +54,6 @@ def resources(**core_percent: float | None) -> ResourcesFact:
     return ResourcesFact(
         host="h", machine=HostUsage(cpu_count=CORES), containers=usage(**core_percent)
     )
-
-
-@pytest.mark.parametrize(
-    ("containers", "expected"),
-    [
-        ({"jellyfin": 50.0, "tdarr": 190.0}, "active"),
-        ({"jellyfin": 2.0}, "active"),  # at the threshold
-        ({"jellyfin": 1.9, "tdarr": 190.0}, "quiet"),  # bulk work alone is not protected work
-        ({"pihole": 30.0}, "active"),  # protected_containers count as tier 1 does
-        ({"tdarr": 190.0}, "quiet"),  # nothing protected running
-        ({"jellyfin": None}, "unknown"),  # its first sample has no rate yet
-        ({"jellyfin": None, "pihole": 5.0}, "active"),  # one known active is enough
-        ({"jellyfin": 0.5, "pihole": None}, "unknown"),
-    ],
-)
-def test_protected_activity(containers: dict[str, float | None], expected: str) -> None:
-    assert protected_activity(CFG.protect, MATCHER, usage(**containers), CORES) == expected
-
-
-def test_no_resources_fact_is_unknown() -> None:
-    assert protected_activity(CFG.protect, MATCHER, None, CORES) == "unknown"
-
-
-YIELDING = CpuYieldState(yielding=True)
-QUIET_SINCE_100 = CpuYieldState(yielding=True, quiet_since=100.0)
-
-
-@pytest.mark.parametrize(
-    ("before", "activity", "stalled", "now", "after", "wake"),
-    [
-        # Starts on activity or on a cpu stall, whatever came before.
-        (CpuYieldState(), "active", False, 100.0, YIELDING, None),
-        (CpuYieldState(), "quiet", True, 100.0, YIELDING, None),
-        (CpuYieldState(), "unknown", True, 100.0, YIELDING, None),
-        (QUIET_SINCE_100, "active", False, 105.0, YIELDING, None),  # a quiet spell ends
-        # Nothing to yield for.
-        (CpuYieldState(), "quiet", False, 100.0, CpuYieldState(), None),
-        (CpuYieldState(), "unknown", False, 100.0, CpuYieldState(), None),
-        # Quiet starts the hold; it ends hold_seconds after the first quiet reading.
-        (YIELDING, "quiet", False, 100.0, QUIET_SINCE_100, 110.0),
-        (QUIET_SINCE_100, "quiet", False, 109.9, QUIET_SINCE_100, 110.0),
-        (QUIET_SINCE_100, "quiet", False, 110.0, CpuYieldState(), None),
-        # Unknown never ends it, and does not move the hold.
-        (YIELDING, "unknown", False, 100.0, YIELDING, None),
-        (QUIET_SINCE_100, "unknown", False, 200.0, QUIET_SINCE_100, None),
-    ],
-)
-def test_next_state(
-    before: CpuYieldState,
-    activity: str,
-    stalled: bool,
-    now: float,
-    after: CpuYieldState,
-    wake: float | None,
-) -> None:
-    assert next_state(CFG.protect, before, activity, stalled, now) == (after, wake)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("off", [{"enabled": False}, {"cpu_yield": False}])
-def test_off_never_yields(off: dict[str, bool]) -> None:
-    cfg = Protect(**off)
-    assert next_state(cfg, YIELDING, "active", True, 100.0) == (CpuYieldState(), None)
 
 
 def cpu_stall(name: str, share: float, fired: bool = False) -> PressureFact:

@@ -20,6 +20,7 @@ from services.governor.rule import M, Outcome, Rule, Target, View, merge_intent
 from services.governor.rules import (
     cpu_yield,
     io_pressure,
+    io_yield,
     manual_pause,
     media_mode,
     memory_pressure,
@@ -55,6 +56,7 @@ RULES: tuple[Rule[Any], ...] = (
     io_pressure.RULE,
     protect.RULE,
     cpu_yield.RULE,
+    io_yield.RULE,
     process_groups.RULE,
 )
 

@@ -50,6 +50,7 @@ _CONTROLS: dict[str, dict[int | None, set[str]]] = {
     # Warden's own: protect limits io or cpu; cpu yield's cpu.idle has no ADRG list.
     "protect": {None: {"io_max", "cpu_max"}},
     "cpu_yield": {None: set()},
+    "io_yield": {None: {"io_max"}},
 }
 
 

@@ -40,7 +40,8 @@ class Protect(Section):
     hold_seconds of calm.
 
     While a protected container is active (or stalls on cpu), every tier-3
-    container runs in the idle scheduling class (cpu_yield).
+    container runs in the idle scheduling class (cpu_yield); while one does I/O (or
+    stalls on io), every tier-3 container gets io.max at io_yield_mb_per_sec (io_yield).
     """
 
     enabled: bool = Field(default=True, description="run the protect rule")
@@ -80,6 +81,24 @@ class Protect(Section):
     cpu_yield_hold_seconds: Annotated[float, Field(ge=0)] = Field(
         default=60,
         description="the yield ends this long (seconds) after the last protected activity",
+    )
+    io_yield: bool = Field(
+        default=True,
+        description="while a protected container does I/O or stalls on io, tier 3 gets io.max "
+        "at io_yield_mb_per_sec: a bulk job starting beside a stream starts capped",
+    )
+    active_io_mb_per_sec: Annotated[float, Field(gt=0)] = Field(
+        default=0.5,
+        description="a protected container reading and writing this much (MiB/s) does I/O",
+    )
+    io_yield_mb_per_sec: Annotated[float, Field(gt=0)] = Field(
+        default=20,
+        description="tier 3's read and write limit each (MiB/s per device) while it yields",
+    )
+    # A stream reads ahead in bursts: the hold bridges its gaps, so the cap does not flap.
+    io_yield_hold_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=60,
+        description="the io yield ends this long (seconds) after the last protected I/O",
     )
     min_io_mb_per_sec: Annotated[float, Field(ge=0)] = Field(
         default=1, description="a container doing less I/O (MiB/s) is never chosen"

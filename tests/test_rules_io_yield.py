@@ -1,0 +1,138 @@
+"""I/O yield (part of protect): tier 3 gets io.max while protected work does I/O. Table tests
+on a fake clock; when a yield starts and ends is test_rules_yielding's."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.governor.policy import Facts, Memory, decide
+from services.governor.rules import io_yield
+from shared.config.model import WardenConfig
+from shared.messages import (
+    ContainerFact,
+    ContainerInventory,
+    ContainerPressure,
+    ContainerUsage,
+    HostUsage,
+    IoMax,
+    PressureFact,
+    PressureLine,
+    PsiTriggerFired,
+    ResourcePressure,
+    ResourcesFact,
+    StallShare,
+)
+from shared.units import MB_PER_SEC
+from tests.support.views import steps, view
+
+CFG = WardenConfig.model_validate(
+    {
+        "host_id": "h",
+        "tiers": {
+            1: {"containers": ["jellyfin"]},
+            2: {"containers": ["sonarr"]},
+            3: {"containers": ["tdarr", "kopia"]},
+        },
+        "protect": {"io_yield_hold_seconds": 10, "active_io_mb_per_sec": 0.5},
+    }
+)
+TARGETS = tuple(
+    (ContainerFact(id=n * 2, name=n, state=s, tier=t), t)
+    for n, t, s in (("sonarr", 2, "running"), ("tdarr", 3, "running"), ("kopia", 3, "paused"))
+)
+CAP = IoMax(read_bps=20 * MB_PER_SEC, write_bps=20 * MB_PER_SEC)
+BOTH = {"tdarr", "kopia"}  # every tier-3 container: one starting a job starts capped
+
+
+def resources(**mb_per_sec: float | None) -> ResourcesFact:
+    return ResourcesFact(
+        host="h",
+        machine=HostUsage(cpu_count=2),
+        containers=[
+            ContainerUsage(
+                id=n, name=n, source="", io_bytes_per_second=None if v is None else v * MB_PER_SEC
+            )
+            for n, v in mb_per_sec.items()
+        ],
+    )
+
+
+def io_stall(name: str, share: float, fired: bool = False) -> PressureFact:
+    triggers = [
+        PsiTriggerFired(scope=name, resource="io", line="some", stall_us=1, window_us=2_000_000)
+    ]
+    stall = [StallShare(resource="io", some_percent=share, seconds=2)]
+    return PressureFact(
+        host="h",
+        containers=[ContainerPressure(id=name, name=name, source="", stall=stall)],
+        fired=triggers if fired else [],
+    )
+
+
+def run(
+    *readings: tuple[float, ResourcesFact | None, PressureFact | None],
+    cfg: WardenConfig = CFG,
+) -> list[set[str]]:
+    """Which containers are capped after each reading (time, resources, pressure)."""
+    views = [view(cfg, now=t, targets=TARGETS, resources=r, pressure=p) for t, r, p in readings]
+    outs = steps(io_yield.RULE, views)
+    for out in outs:
+        assert all(i.io_max == CAP and i.tier == 3 for i in out.containers.values())
+    return [set(out.containers) for out in outs]
+
+
+def test_a_stream_that_plays_then_stops() -> None:
+    assert run(
+        (0.0, resources(jellyfin=0.1, tdarr=900.0), None),  # bulk work alone: its whole disk
+        (5.0, resources(jellyfin=6.0, tdarr=900.0), None),
+        (10.0, resources(jellyfin=4.0, tdarr=20.0), None),
+        (15.0, resources(jellyfin=0.0, tdarr=20.0), None),  # paused: the hold starts
+        (20.0, resources(jellyfin=8.0, tdarr=20.0), None),  # reads again within the hold
+        (25.0, resources(jellyfin=0.0, tdarr=20.0), None),
+        (35.0, resources(jellyfin=0.0, tdarr=20.0), None),  # 10 s without: ends
+    ) == [set(), BOTH, BOTH, BOTH, BOTH, BOTH, set()]
+
+
+def test_an_io_stall_caps_with_the_stream_below_the_threshold() -> None:
+    assert run(
+        (0.0, resources(jellyfin=0.1), io_stall("jellyfin", 25.0)),
+        (2.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0, fired=True)),
+        (4.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0)),
+        (14.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0)),
+    ) == [BOTH, BOTH, BOTH, set()]
+
+
+def test_unknown_readings_never_start_it() -> None:
+    assert run((0.0, None, None), (5.0, resources(jellyfin=None), None)) == [set(), set()]
+
+
+@pytest.mark.parametrize("off", [{"enabled": False}, {"io_yield": False}])
+def test_off_never_caps(off: dict[str, bool]) -> None:
+    cfg = CFG.model_copy(update={"protect": CFG.protect.model_copy(update=off)})
+    assert run((0.0, resources(jellyfin=50.0), io_stall("jellyfin", 90.0)), cfg=cfg) == [set()]
+
+
+def test_the_reason_is_the_same_for_the_whole_episode() -> None:
+    views = [
+        view(CFG, now=t, targets=TARGETS, resources=resources(jellyfin=mb))
+        for t, mb in ((0.0, 5.0), (5.0, 9.0), (10.0, 0.0), (15.0, 0.0))
+    ]
+    reasons = {tuple(map(str, o.containers["tdarr"].reasons)) for o in steps(io_yield.RULE, views)}
+    assert reasons == {("io_yield(protected.io_mb_per_sec > 0.5, or an io stall; ends 10s after)",)}
+
+
+def test_a_tighter_limit_from_another_rule_wins() -> None:
+    """ADRG's io rule caps tier 3 at 5/2 MiB/s when the host's io avg10 passes 60."""
+    facts = Facts(
+        pressure=PressureFact(
+            host="h", io=ResourcePressure(some=PressureLine(avg10=80, avg60=0, avg300=0, total=1))
+        ),
+        pressure_seen_at=100.0,
+        resources=resources(jellyfin=6.0, tdarr=300.0),
+        resources_seen_at=100.0,
+        inventory=ContainerInventory(host="h", cpu_count=2, containers=[c for c, _ in TARGETS]),
+    )
+    decision = decide(CFG, CFG.tier_matcher(), facts, Memory(), 100.0)
+    tdarr = decision.containers["tdarr"]
+    assert tdarr.io_max == IoMax(read_bps=5 * MB_PER_SEC, write_bps=2 * MB_PER_SEC)
+    assert [r.rule for r in tdarr.reasons] == ["io_pressure", "io_yield"]

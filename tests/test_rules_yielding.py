@@ -1,0 +1,93 @@
+"""When a yield (cpu_yield, io_yield) starts and ends: protected work active, quiet or unknown,
+a stall, the hold. Table tests on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.governor.rules.yielding import YieldState, next_state, protected_activity
+from shared.config.model import WardenConfig
+from shared.messages import ContainerUsage
+
+CFG = WardenConfig.model_validate(
+    {
+        "host_id": "h",
+        "tiers": {1: {"containers": ["jellyfin"]}, 3: {"containers": ["tdarr"]}},
+        "protected_containers": ["pihole"],
+    }
+)
+MATCHER = CFG.tier_matcher()
+HOLD = 10.0
+
+
+def usage(**io: float | None) -> list[ContainerUsage]:
+    return [ContainerUsage(id=n, name=n, source="", io_bytes_per_second=v) for n, v in io.items()]
+
+
+def io_rate(u: ContainerUsage) -> float | None:
+    return u.io_bytes_per_second
+
+
+@pytest.mark.parametrize(
+    ("containers", "expected"),
+    [
+        ({"jellyfin": 50.0, "tdarr": 190.0}, "active"),
+        ({"jellyfin": 2.0}, "active"),  # at the threshold
+        ({"jellyfin": 1.9, "tdarr": 190.0}, "quiet"),  # bulk work alone is not protected work
+        ({"pihole": 30.0}, "active"),  # protected_containers count as tier 1 does
+        ({"tdarr": 190.0}, "quiet"),  # nothing protected running
+        ({}, "quiet"),
+        ({"jellyfin": None}, "unknown"),  # its first sample has no rate yet
+        ({"jellyfin": None, "pihole": 5.0}, "active"),  # one known active is enough
+        ({"jellyfin": 0.5, "pihole": None}, "unknown"),
+    ],
+)
+def test_protected_activity(containers: dict[str, float | None], expected: str) -> None:
+    assert protected_activity(MATCHER, usage(**containers), io_rate, 2.0) == expected
+
+
+def test_no_resources_fact_is_unknown() -> None:
+    assert protected_activity(MATCHER, None, io_rate, 2.0) == "unknown"
+
+
+YIELDING = YieldState(yielding=True)
+QUIET_SINCE_100 = YieldState(yielding=True, quiet_since=100.0)
+
+
+@pytest.mark.parametrize(
+    ("before", "activity", "stalled", "now", "after", "wake"),
+    [
+        # Starts on activity or on a stall, whatever came before.
+        (YieldState(), "active", False, 100.0, YIELDING, None),
+        (YieldState(), "quiet", True, 100.0, YIELDING, None),
+        (YieldState(), "unknown", True, 100.0, YIELDING, None),
+        (QUIET_SINCE_100, "active", False, 105.0, YIELDING, None),  # a quiet spell ends
+        # Nothing to yield for.
+        (YieldState(), "quiet", False, 100.0, YieldState(), None),
+        (YieldState(), "unknown", False, 100.0, YieldState(), None),
+        # Quiet starts the hold; it ends hold_seconds after the first quiet reading.
+        (YIELDING, "quiet", False, 100.0, QUIET_SINCE_100, 110.0),
+        (QUIET_SINCE_100, "quiet", False, 109.9, QUIET_SINCE_100, 110.0),
+        (QUIET_SINCE_100, "quiet", False, 110.0, YieldState(), None),
+        # Unknown never ends it, and does not move the hold.
+        (YIELDING, "unknown", False, 100.0, YIELDING, None),
+        (QUIET_SINCE_100, "unknown", False, 200.0, QUIET_SINCE_100, None),
+    ],
+)
+def test_next_state(
+    before: YieldState,
+    activity: str,
+    stalled: bool,
+    now: float,
+    after: YieldState,
+    wake: float | None,
+) -> None:
+    assert next_state(True, HOLD, before, activity, stalled, now) == (after, wake)  # type: ignore[arg-type]
+
+
+def test_off_never_yields() -> None:
+    assert next_state(False, HOLD, YIELDING, "active", True, 100.0) == (YieldState(), None)
+
+
+def test_a_zero_hold_ends_at_the_first_quiet_reading() -> None:
+    assert next_state(True, 0.0, YIELDING, "quiet", False, 100.0) == (YieldState(), None)
