@@ -134,7 +134,7 @@ def test_the_reason_is_the_same_for_the_whole_episode() -> None:
     outs = steps(cpu_yield.RULE, views)
     reasons = {tuple(map(str, out.containers["tdarr"].reasons)) for out in outs}
     assert reasons == {
-        ("cpu_yield(protected.cpu_core_percent > 2, or a cpu stall; ends 10s after)",)
+        ("cpu_yield(protected.cpu_core_percent > 2, or a stall on cpu; ends 10s after)",)
     }
 
 

@@ -18,37 +18,25 @@ equally, which would take tier 2's precedence over tier 3 away.
 
 from __future__ import annotations
 
-from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.protect import stall_of
-from services.governor.rules.yielding import YieldState, next_state, protected_activity
-from shared.messages import ContainerIntent, ContainerUsage, Reason
+from services.governor.rules.yielding import YieldSpec, yield_rule
+from shared.messages import ContainerIntent, ContainerUsage
 
 NAME = "cpu_yield"
 
 
-def cpu_yield_rule(view: View, memory: YieldState) -> Outcome[YieldState]:
-    cfg = view.cfg.protect
-    usage = view.resources.containers if view.resources is not None else None
-    cores = view.cpu_count
-
-    def core_percent(u: ContainerUsage) -> float | None:
-        return None if u.cpu_percent is None else u.cpu_percent * cores
-
-    activity = protected_activity(view.matcher, usage, core_percent, cfg.active_core_percent)
-    stalled = stall_of(cfg, view.matcher, view.pressure, "cpu").state == "stalled"
-    enabled = cfg.enabled and cfg.cpu_yield
-    hold = cfg.cpu_yield_hold_seconds
-    state, wake_at = next_state(enabled, hold, memory, activity, stalled, view.now)
-    if not state.yielding:
-        return Outcome(state, wake_at=wake_at)
-    reason = Reason(
-        rule=NAME,
-        metric="protected.cpu_core_percent",
-        threshold=cfg.active_core_percent,
-        detail=f"or a cpu stall; ends {hold:g}s after",
-    )
-    asks = {c.name: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]) for c in view.tier(3)}
-    return Outcome(state, containers=asks, wake_at=wake_at, readings={f"{NAME}.activity": activity})
+def core_percent(u: ContainerUsage, cpu_count: int) -> float | None:
+    """% of one core (the fact says % of the whole machine)."""
+    return None if u.cpu_percent is None else u.cpu_percent * cpu_count
 
 
-RULE = Rule(NAME, YieldState, cpu_yield_rule)
+SPEC = YieldSpec(
+    name=NAME,
+    resource="cpu",
+    metric="cpu_core_percent",
+    use=core_percent,
+    threshold=lambda cfg: cfg.active_core_percent,
+    enabled=lambda cfg: cfg.cpu_yield,
+    hold_seconds=lambda cfg: cfg.cpu_yield_hold_seconds,
+    ask=lambda _cfg, reason: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]),
+)
+RULE = yield_rule(SPEC)

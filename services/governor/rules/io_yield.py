@@ -18,40 +18,31 @@ Tier 2 keeps its disk (ADRG's media mode caps it while streams play).
 
 from __future__ import annotations
 
-from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.protect import stall_of
-from services.governor.rules.yielding import YieldState, next_state, protected_activity
+from services.governor.rules.yielding import YieldSpec, yield_rule
+from shared.config.model import Protect
 from shared.messages import ContainerIntent, ContainerUsage, IoMax, Reason
 from shared.units import MB_PER_SEC
 
 NAME = "io_yield"
 
 
-def io_rate(u: ContainerUsage) -> float | None:
-    return u.io_bytes_per_second
+def io_mb_per_sec(u: ContainerUsage, _cpu_count: int) -> float | None:
+    return None if u.io_bytes_per_second is None else u.io_bytes_per_second / MB_PER_SEC
 
 
-def io_yield_rule(view: View, memory: YieldState) -> Outcome[YieldState]:
-    cfg = view.cfg.protect
-    usage = view.resources.containers if view.resources is not None else None
-    active = cfg.active_io_mb_per_sec * MB_PER_SEC
-    activity = protected_activity(view.matcher, usage, io_rate, active)
-    stalled = stall_of(cfg, view.matcher, view.pressure, "io").state == "stalled"
-    enabled = cfg.enabled and cfg.io_yield
-    hold = cfg.io_yield_hold_seconds
-    state, wake_at = next_state(enabled, hold, memory, activity, stalled, view.now)
-    if not state.yielding:
-        return Outcome(state, wake_at=wake_at)
-    reason = Reason(
-        rule=NAME,
-        metric="protected.io_mb_per_sec",
-        threshold=cfg.active_io_mb_per_sec,
-        detail=f"or an io stall; ends {hold:g}s after",
-    )
+def capped(cfg: Protect, reason: Reason) -> ContainerIntent:
     bps = max(1, int(cfg.io_yield_mb_per_sec * MB_PER_SEC))
-    cap = IoMax(read_bps=bps, write_bps=bps)
-    asks = {c.name: ContainerIntent(tier=3, io_max=cap, reasons=[reason]) for c in view.tier(3)}
-    return Outcome(state, containers=asks, wake_at=wake_at, readings={f"{NAME}.activity": activity})
+    return ContainerIntent(tier=3, io_max=IoMax(read_bps=bps, write_bps=bps), reasons=[reason])
 
 
-RULE = Rule(NAME, YieldState, io_yield_rule)
+SPEC = YieldSpec(
+    name=NAME,
+    resource="io",
+    metric="io_mb_per_sec",
+    use=io_mb_per_sec,
+    threshold=lambda cfg: cfg.active_io_mb_per_sec,
+    enabled=lambda cfg: cfg.io_yield,
+    hold_seconds=lambda cfg: cfg.io_yield_hold_seconds,
+    ask=capped,
+)
+RULE = yield_rule(SPEC)

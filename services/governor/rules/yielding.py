@@ -1,5 +1,6 @@
-"""What the yields (cpu_yield, io_yield) share: whether protected work runs, and a yield that
-starts with it and ends a hold after it. Pure.
+"""What the yields (cpu_yield, io_yield) share: whether protected work runs, a yield that
+starts with it and ends a hold after it, and the rule that asks every tier-3 container to
+give way meanwhile. Each yield is a `YieldSpec`. Pure.
 
 A yield needs no stall to start: bulk work gives way before it can hurt. It starts while
 any protected container (tier 0, tier 1, protected_containers) is active, using at least a
@@ -11,9 +12,13 @@ protected containers whose use is not known yet.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from shared.messages import ContainerUsage
+from services.governor.rule import Outcome, Rule, View
+from services.governor.rules.protect import ProtectResource, stall_of
+from shared.config.model import Protect
+from shared.messages import ContainerIntent, ContainerUsage, Reason
 from shared.messages.base import Strict
 from shared.tiers import TierMatcher
 
@@ -63,3 +68,48 @@ def next_state(
     if now - since >= hold_seconds:
         return YieldState(), None
     return YieldState(yielding=True, quiet_since=since), since + hold_seconds
+
+
+@dataclass(frozen=True)
+class YieldSpec:
+    name: str
+    # A stall on it starts the yield too.
+    resource: ProtectResource
+    # How a container's use reads ("protected.<metric>" in the reason), on a machine of
+    # this many CPUs, and from which use on it is active.
+    metric: str
+    use: Callable[[ContainerUsage, int], float | None]
+    threshold: Callable[[Protect], float]
+    enabled: Callable[[Protect], bool]
+    hold_seconds: Callable[[Protect], float]
+    # What a tier-3 container is asked for while it yields.
+    ask: Callable[[Protect, Reason], ContainerIntent]
+
+
+def yield_rule(spec: YieldSpec) -> Rule[YieldState]:
+    def run(view: View, memory: YieldState) -> Outcome[YieldState]:
+        cfg = view.cfg.protect
+        usage = view.resources.containers if view.resources is not None else None
+        threshold = spec.threshold(cfg)
+
+        def use(u: ContainerUsage) -> float | None:
+            return spec.use(u, view.cpu_count)
+
+        activity = protected_activity(view.matcher, usage, use, threshold)
+        stalled = stall_of(cfg, view.matcher, view.pressure, spec.resource).state == "stalled"
+        enabled = cfg.enabled and spec.enabled(cfg)
+        hold = spec.hold_seconds(cfg)
+        state, wake_at = next_state(enabled, hold, memory, activity, stalled, view.now)
+        if not state.yielding:
+            return Outcome(state, wake_at=wake_at)
+        reason = Reason(
+            rule=spec.name,
+            metric=f"protected.{spec.metric}",
+            threshold=threshold,
+            detail=f"or a stall on {spec.resource}; ends {hold:g}s after",
+        )
+        asks = {c.name: spec.ask(cfg, reason) for c in view.tier(3)}
+        readings = {f"{spec.name}.activity": activity}
+        return Outcome(state, containers=asks, wake_at=wake_at, readings=readings)
+
+    return Rule(spec.name, YieldState, run)
