@@ -155,7 +155,7 @@ def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list
 
 def first_limit(marks: list[tuple[float, bool]], hog_at: float) -> float | None:
     """Seconds from the hog's start to its first limit; 0 when one was on it already (cpu
-    yield starts with the stream, before any hog)."""
+    and io yields start with the stream, before any hog)."""
     before = [on for at, on in marks if at < hog_at]
     if before and before[-1]:
         return 0.0
@@ -250,6 +250,7 @@ def run_one(
     # Outside the container's own tree, so removing the container frees nothing big.
     data = rig.workdir / "hogdata"
     data.mkdir(exist_ok=True)
+    hog_file = data / "hog"
     extra: dict[str, object] = {"binds": {str(data): {"bind": "/data", "mode": "rw"}}}
     if kind == "memory":
         extra["tmpfs"] = {"/mnt": "size=2g"}
@@ -305,6 +306,9 @@ def run_one(
         time.sleep(IDLE_SECONDS - 1.0)
         idle_rate = (work(kind, hog_cg) - before) / (IDLE_SECONDS - 1.0)
         stop_hog()
+        # Freed now, its blocks are discarded while the host settles: left, the hog's first
+        # pass would free them, and every mode's first second would pay the idle phase's debt.
+        hog_file.unlink(missing_ok=True)
         wait_calm(rig, kind, hog_name, governed)
         idle.unlink()
         baseline_from = time.monotonic()
@@ -323,8 +327,13 @@ def run_one(
         for service in services:
             service.stop()
         rig._services = [s for s in rig._services if s not in services]
+        # Each mode starts with a fresh Warden: the next governor would take up this one's
+        # memory (restart continuity), and with it a yield still in its hold, which would
+        # cap the next hog while its stream is idle.
+        rig.probe.publish(f"warden/{HOST}/governor/memory", b"", retain=True)
         for cid in (stream, hog):
             api.remove_container(cid, force=True)
+        hog_file.unlink(missing_ok=True)
     jobs = [tuple(map(float, line.split())) for line in out.read_text().splitlines()]
     baseline = p99([d for s, d in jobs if baseline_from + 0.5 <= s < hog_at])
     seconds = [
