@@ -118,7 +118,9 @@ def test_the_reason_is_the_same_for_the_whole_episode() -> None:
         for t, mb in ((0.0, 5.0), (5.0, 9.0), (10.0, 0.0), (15.0, 0.0))
     ]
     reasons = {tuple(map(str, o.containers["tdarr"].reasons)) for o in steps(io_yield.RULE, views)}
-    assert reasons == {("io_yield(protected.io_mb_per_sec > 0.5, or a stall on io; ends 10s after)",)}
+    assert reasons == {
+        ("io_yield(protected.io_mb_per_sec > 0.5, or a stall on io; ends 10s after)",)
+    }
 
 
 def test_a_tighter_limit_from_another_rule_wins() -> None:

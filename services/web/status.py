@@ -47,7 +47,8 @@ _CONTROLS: dict[str, dict[int | None, set[str]]] = {
     "io_pressure": {None: {"io_max"}},
     "memory_squeeze": {None: {"memory_high"}},
     "timed_pause": {None: {"paused"}},
-    # Warden's own: protect limits io or cpu; cpu yield's cpu.idle has no ADRG list.
+    # Warden's own: protect limits io or cpu; cpu yield's cpu.idle has no ADRG list, io
+    # yield's cap is an io.max.
     "protect": {None: {"io_max", "cpu_max"}},
     "cpu_yield": {None: set()},
     "io_yield": {None: {"io_max"}},

@@ -40,7 +40,7 @@ def protected_activity(
     use: Callable[[ContainerUsage], float | None],
     threshold: float,
 ) -> Activity:
-    """ "active" when a protected container's use reaches the threshold."""
+    """Active as soon as one protected container's use reaches the threshold."""
     if usage is None:
         return "unknown"
     used = [use(u) for u in usage if matcher.watched(u.name)]
