@@ -7,15 +7,12 @@ from services.governor.rules import cpu_yield
 from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerFact,
-    ContainerPressure,
     ContainerUsage,
     HostUsage,
     PressureFact,
-    PsiTriggerFired,
     ResourcesFact,
-    StallShare,
 )
-from tests.support.views import steps, view
+from tests.support.views import own_stall, steps, view
 
 CFG = WardenConfig.model_validate(
     {
@@ -56,26 +53,6 @@ def resources(**core_percent: float | None) -> ResourcesFact:
     )
 
 
-def cpu_stall(name: str, share: float, fired: bool = False) -> PressureFact:
-    triggers = (
-        [PsiTriggerFired(scope=name, resource="cpu", line="some", stall_us=1, window_us=2_000_000)]
-        if fired
-        else []
-    )
-    return PressureFact(
-        host="h",
-        containers=[
-            ContainerPressure(
-                id=name,
-                name=name,
-                source="",
-                stall=[StallShare(resource="cpu", some_percent=share, seconds=2)],
-            )
-        ],
-        fired=triggers,
-    )
-
-
 def run(*readings: tuple[float, ResourcesFact | None, PressureFact | None]) -> list[set[str]]:
     """Which containers are asked to yield after each reading (time, resources, pressure)."""
     views = [
@@ -111,10 +88,10 @@ def test_flapping_at_the_threshold_does_not_flap_the_yield() -> None:
 
 def test_a_cpu_stall_yields_with_the_stream_below_the_threshold() -> None:
     assert run(
-        (0.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 25.0)),
-        (2.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0, fired=True)),
-        (4.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0)),
-        (14.0, resources(jellyfin=1.0), cpu_stall("jellyfin", 1.0)),
+        (0.0, resources(jellyfin=1.0), own_stall("jellyfin", "cpu", 25.0)),
+        (2.0, resources(jellyfin=1.0), own_stall("jellyfin", "cpu", 1.0, fired=True)),
+        (4.0, resources(jellyfin=1.0), own_stall("jellyfin", "cpu", 1.0)),
+        (14.0, resources(jellyfin=1.0), own_stall("jellyfin", "cpu", 1.0)),
     ) == [BOTH, BOTH, BOTH, set()]
 
 

@@ -11,19 +11,16 @@ from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerFact,
     ContainerInventory,
-    ContainerPressure,
     ContainerUsage,
     HostUsage,
     IoMax,
     PressureFact,
     PressureLine,
-    PsiTriggerFired,
     ResourcePressure,
     ResourcesFact,
-    StallShare,
 )
 from shared.units import MB_PER_SEC
-from tests.support.views import steps, view
+from tests.support.views import own_stall, steps, view
 
 CFG = WardenConfig.model_validate(
     {
@@ -57,18 +54,6 @@ def resources(**mb_per_sec: float | None) -> ResourcesFact:
     )
 
 
-def io_stall(name: str, share: float, fired: bool = False) -> PressureFact:
-    triggers = [
-        PsiTriggerFired(scope=name, resource="io", line="some", stall_us=1, window_us=2_000_000)
-    ]
-    stall = [StallShare(resource="io", some_percent=share, seconds=2)]
-    return PressureFact(
-        host="h",
-        containers=[ContainerPressure(id=name, name=name, source="", stall=stall)],
-        fired=triggers if fired else [],
-    )
-
-
 def run(
     *readings: tuple[float, ResourcesFact | None, PressureFact | None],
     cfg: WardenConfig = CFG,
@@ -95,10 +80,10 @@ def test_a_stream_that_plays_then_stops() -> None:
 
 def test_an_io_stall_caps_with_the_stream_below_the_threshold() -> None:
     assert run(
-        (0.0, resources(jellyfin=0.1), io_stall("jellyfin", 25.0)),
-        (2.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0, fired=True)),
-        (4.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0)),
-        (14.0, resources(jellyfin=0.1), io_stall("jellyfin", 1.0)),
+        (0.0, resources(jellyfin=0.1), own_stall("jellyfin", "io", 25.0)),
+        (2.0, resources(jellyfin=0.1), own_stall("jellyfin", "io", 1.0, fired=True)),
+        (4.0, resources(jellyfin=0.1), own_stall("jellyfin", "io", 1.0)),
+        (14.0, resources(jellyfin=0.1), own_stall("jellyfin", "io", 1.0)),
     ) == [BOTH, BOTH, BOTH, set()]
 
 
@@ -109,7 +94,9 @@ def test_unknown_readings_never_start_it() -> None:
 @pytest.mark.parametrize("off", [{"enabled": False}, {"io_yield": False}])
 def test_off_never_caps(off: dict[str, bool]) -> None:
     cfg = CFG.model_copy(update={"protect": CFG.protect.model_copy(update=off)})
-    assert run((0.0, resources(jellyfin=50.0), io_stall("jellyfin", 90.0)), cfg=cfg) == [set()]
+    assert run((0.0, resources(jellyfin=50.0), own_stall("jellyfin", "io", 90.0)), cfg=cfg) == [
+        set()
+    ]
 
 
 def test_the_reason_is_the_same_for_the_whole_episode() -> None:

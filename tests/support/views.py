@@ -11,7 +11,16 @@ from services.governor.rule import Outcome, Rule, Target, View
 from services.governor.rules import io_pressure, media_mode, memory_pressure, thermal
 from services.governor.rules.triggers import apply_trigger
 from shared.config.model import WardenConfig
-from shared.messages import ContainerFact, Reason, ThermalFact, Trigger
+from shared.messages import (
+    ContainerFact,
+    ContainerPressure,
+    PressureFact,
+    PsiTriggerFired,
+    Reason,
+    StallShare,
+    ThermalFact,
+    Trigger,
+)
 
 BULK = ContainerFact(id="b" * 12, name="bulk", state="running", tier=3, rss_bytes=1 << 30)
 ARR = ContainerFact(id="a" * 12, name="arr", state="running", tier=2, rss_bytes=1 << 30)
@@ -30,6 +39,20 @@ def view(
 
 def heat(celsius: float | None) -> ThermalFact:
     return ThermalFact(host="h", available=celsius is not None, max_celsius=celsius)
+
+
+def own_stall(name: str, resource: str, share: float, fired: bool = False) -> PressureFact:
+    """A pressure reading in which one container's own cgroup stalls on a resource for a
+    share of a 2 s window; fired: its trigger fired too."""
+    trigger = PsiTriggerFired(
+        scope=name, resource=resource, line="some", stall_us=1, window_us=2_000_000
+    )
+    stall = [StallShare(resource=resource, some_percent=share, seconds=2)]
+    return PressureFact(
+        host="h",
+        containers=[ContainerPressure(id=name, name=name, source="", stall=stall)],
+        fired=[trigger] if fired else [],
+    )
 
 
 def reasons(outcome: Outcome[Any], container: str) -> list[Reason]:
