@@ -25,6 +25,16 @@ def reason(rule: str) -> Reason:
             ),
             {"memory_high": ["memory_squeeze"]},
         ),
+        (  # both yields beside a squeeze: the io yield's cap is an io_max, nothing else
+            ContainerIntent(
+                tier=3,
+                memory_high=2**28,
+                io_max=IoMax(read_bps=20 << 20, write_bps=20 << 20),
+                cpu_idle=True,
+                reasons=[reason("memory_squeeze"), reason("cpu_yield"), reason("io_yield")],
+            ),
+            {"memory_high": ["memory_squeeze"], "io_max": ["io_yield"]},
+        ),
         (
             ContainerIntent(tier=3, io_max=IoMax(write_bps=10**6), reasons=[reason("protect")]),
             {"io_max": ["protect"]},
