@@ -135,6 +135,11 @@ def test_process_environment_wins_over_env_file(
             "memory_pressure.some_avg10_treshold",
             "Extra inputs are not permitted",
         ),
+        (
+            "protect:\n  io_yield_mb_per_sec: 0\n",
+            "protect.io_yield_mb_per_sec",
+            "greater than 0",
+        ),
         ("media_mode:\n  provider: kodi\n", "media_mode.provider", "Input should be"),
         (
             "notifications:\n  notify_on: [media_mode_started]\n",
