@@ -12,8 +12,11 @@ from which it stays within 2x of its baseline, when the first limit reached the
 hog, and the hog's throughput (bytes for io, CPU time otherwise) as a share of
 the no-governor run's. Needs the Docker engine, PSI and the test image (tests
 create it). The numbers are as noisy as the machine they run on: compare the
-rows of one run. --explain prints each slow job after the hog starts with what
-the kernel had the stream waiting in (sampled from /proc/<pid>/stack).
+rows of one run. --explain prints, for each second after the hog starts that is over
+2x, its slow jobs with how long each waited for a CPU (the kernel's schedstat) and what
+the kernel had the stream waiting in (sampled from /proc/<pid>/stack), beside the CPU
+time every other process used in that second and the hypervisor's steal: whose the
+slow second was. --modes runs a subset of the modes (none among them).
 
 The io hog rewrites one big file on a bind mount with direct I/O, as a
 transcoder writes new files and deletes old ones: its blocks are allocated and
@@ -22,18 +25,21 @@ as the disk. The "quiet" row is the stream with no hog at all: the machine's
 own noise, measured in the same run.
 
     .venv/bin/python -m bench.protect_stream [--kinds io,cpu,memory] [--hog-seconds 10]
-                                            [--runs 1] [--explain]
+                                            [--runs 1] [--explain] [--modes none,protect]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rig import HOST, Rig
@@ -73,6 +79,15 @@ def join_cgroups(pid: int, cg: ProcessCgroups) -> None:
         directories.append(cg.v2)
     for directory in directories:
         (directory / "cgroup.procs").write_text(str(pid))
+
+
+def procs_file(cg: ProcessCgroups) -> Path:
+    """The file that lists a container's processes."""
+    cpu = cg.v1.get("cpu")
+    if cpu is not None:
+        return cpu / "cgroup.procs"
+    assert cg.v2 is not None
+    return cg.v2 / "cgroup.procs"
 
 
 def work(kind: str, cg: ProcessCgroups) -> float:
@@ -119,6 +134,14 @@ def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list
     stream's own stall share as the sensors published it."""
     stream_name, hog_name = names
     lines = []
+    states = [
+        (seen.at, DesiredState.model_validate_json(seen.payload).containers)
+        for seen in rig.probe.messages(f"warden/{HOST}/desired")
+    ]
+    for (_, before), (at, after) in itertools.pairwise(states):
+        changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+        if at >= hog_at and changed != [hog_name]:
+            lines.append(f"  {at - hog_at:6.2f} state  changed for {', '.join(changed) or 'none'}")
     for at, intent in hog_intents(rig, hog_name, hog_at):
         what = "none"
         if intent is not None:
@@ -202,6 +225,71 @@ class StackSampler:
         return ", ".join(f"{frame} ({n})" for frame, n in counts.most_common(2))
 
 
+class CpuByProcess:
+    """Every quarter second, the CPU time of every process on the host but the hog's (for
+    --explain): who else ran in a slow second, on a machine of two cores."""
+
+    PERIOD = 0.25
+
+    def __init__(self, hog_procs: Path) -> None:
+        self.snapshots: list[tuple[float, dict[str, int]]] = []
+        self._hog_procs = hog_procs
+        self._names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _name(self, pid: int, comm: str) -> str:
+        if pid not in self._names:
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                argv = []
+            # Warden's services by name, and the benchmark's own processes (the stream
+            # probe, this sampler's) apart from any other python.
+            ours = (b"services.", b"bench.")
+            module = next((a.decode() for a in argv if a.startswith(ours)), None)
+            self._names[pid] = module.removeprefix("services.") if module else comm
+        return self._names[pid]
+
+    def _snapshot(self) -> dict[str, int]:
+        try:
+            hog = set(self._hog_procs.read_text().split())
+        except OSError:
+            hog = set()
+        used: Counter[str] = Counter()
+        # The hypervisor's share of this VM's time, as /proc/stat counts it (all CPUs).
+        used["(steal)"] = int(Path("/proc/stat").read_text().split()[8])
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or entry.name in hog:
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+            fields = rest.split()
+            used[self._name(int(entry.name), comm)] += int(fields[11]) + int(fields[12])
+        return dict(used)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.PERIOD):
+            self.snapshots.append((time.monotonic(), self._snapshot()))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def top(self, start: float, seconds: float, n: int = 4) -> str:
+        """The n processes that used most CPU from start for seconds, in ms."""
+        inside = [(t, s) for t, s in self.snapshots if start - self.PERIOD <= t <= start + seconds]
+        if len(inside) < 2:
+            return ""
+        (t0, first), (t1, last) = inside[0], inside[-1]
+        used = Counter({k: v - first.get(k, 0) for k, v in last.items()})
+        scale = 1000 / self._ticks / (t1 - t0) * seconds
+        return ", ".join(f"{k} {v * scale:.0f}" for k, v in used.most_common(n) if v > 0)
+
+
 def stays_within(seconds: list[float], baseline: float) -> int | None:
     """The first second from which every second's p99 is within 2x of the baseline."""
     return next(
@@ -209,28 +297,55 @@ def stays_within(seconds: list[float], baseline: float) -> int | None:
     )
 
 
-def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
-    """Each number the median over the runs of one mode: the machine's own hiccups, which
-    land on one run's second and not the next's, drop out."""
+@dataclass(frozen=True)
+class Run:
+    """One mode's run: the stream's baseline and per-second p99s (s), when the first limit
+    reached the hog (s after it started), and the hog's rate while the stream was idle
+    and while it played (bytes or CPU-µs a second)."""
 
-    def med(key: str) -> float | None:
-        values = [v for r in runs if isinstance(v := r[key], float)]
-        return statistics.median(values) if values else None
+    baseline: float
+    seconds: list[float]
+    limited: float | None
+    idle_rate: float
+    busy_rate: float
 
-    seconds = [
-        statistics.median(r["seconds"][n] for r in runs)  # type: ignore[index]
-        for n in range(len(runs[0]["seconds"]))  # type: ignore[arg-type]
-    ]
-    baseline = med("baseline")
-    assert baseline is not None
-    return {
-        "baseline": baseline,
-        "seconds": seconds,
-        "within": stays_within(seconds, baseline),
-        "limited": med("limited"),
-        "idle_rate": med("idle_rate"),
-        "busy_rate": med("busy_rate"),
-    }
+    @property
+    def within(self) -> int | None:
+        return stays_within(self.seconds, self.baseline)
+
+    @property
+    def over(self) -> int:
+        return sum(v > 2 * self.baseline for v in self.seconds)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A mode over its runs: each number the median over the runs, so that the machine's
+    own hiccups, which land on one run's second and not the next's, drop out; and each
+    run's own verdict beside it, the quiet row's saying how often the machine alone
+    puts a second over 2x."""
+
+    median: Run
+    each_within: list[int | None]
+    over: int
+    of: int
+
+
+def median_of(runs: list[Run]) -> Summary:
+    limited = [r.limited for r in runs if r.limited is not None]
+    median = Run(
+        baseline=statistics.median(r.baseline for r in runs),
+        seconds=[statistics.median(s) for s in zip(*(r.seconds for r in runs), strict=True)],
+        limited=statistics.median(limited) if limited else None,
+        idle_rate=statistics.median(r.idle_rate for r in runs),
+        busy_rate=statistics.median(r.busy_rate for r in runs),
+    )
+    return Summary(
+        median=median,
+        each_within=[r.within for r in runs],
+        over=sum(r.over for r in runs),
+        of=sum(len(r.seconds) for r in runs),
+    )
 
 
 def p99(values: list[float]) -> float:
@@ -240,9 +355,7 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def run_one(
-    rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, explain: bool
-) -> dict[str, object]:
+def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, explain: bool) -> Run:
     api, containers = rig.api, rig.containers
     assert api is not None and containers is not None
     tag = f"{kind}-{mode}-{attempt}"
@@ -284,11 +397,12 @@ def run_one(
     out = rig.workdir / f"jobs-{tag}.txt"
     probe = subprocess.Popen(
         [sys.executable, "-m", "bench.stream_probe", "--file", str(rig.workdir / f"seg-{tag}"),
-         "--idle", str(idle), "--out", str(out)],
+         "--idle", str(idle), "--out", str(out), *(["--run-delay"] if explain else [])],
         cwd=REPO,
     )  # fmt: skip
     join_cgroups(probe.pid, stream_cg)
     sampler = StackSampler(probe.pid) if explain else None
+    others = CpuByProcess(procs_file(hog_cg)) if explain else None
 
     def start_hog() -> None:
         if mode == "quiet":
@@ -321,6 +435,8 @@ def run_one(
     finally:
         if sampler is not None:
             sampler.stop()
+        if others is not None:
+            others.stop()
         probe.terminate()
         probe.wait(30)
         stop_hog()
@@ -335,46 +451,42 @@ def run_one(
             api.remove_container(cid, force=True)
         hog_file.unlink(missing_ok=True)
     jobs = [tuple(map(float, line.split())) for line in out.read_text().splitlines()]
-    baseline = p99([d for s, d in jobs if baseline_from + 0.5 <= s < hog_at])
+    baseline = p99([j[1] for j in jobs if baseline_from + 0.5 <= j[0] < hog_at])
     seconds = [
-        p99([d for s, d in jobs if hog_at + n <= s < hog_at + n + 1])
+        p99([j[1] for j in jobs if hog_at + n <= j[0] < hog_at + n + 1])
         for n in range(int(hog_seconds))
     ]
-    within = stays_within(seconds, baseline)
     limited = first_limit(hog_limits(rig, kind, hog_name, 0.0), hog_at)
-    if sampler is not None:
+    if sampler is not None and others is not None:
         print(f"{tag}: the hog's limits and the PSI triggers after the hog started (s)")
         print("\n".join(timeline(rig, kind, (stream_name, hog_name), hog_at)))
-        print(f"{tag}: slow jobs after the hog started (s, ms, the kernel's wait)")
-        for start, took in jobs:
-            if start >= hog_at and took > max(2 * baseline, 0.005):
-                wait = sampler.waiting_in(start, took)
-                print(f"  {start - hog_at:6.2f} {took * 1000:6.1f}  {wait}")
-    return {
-        "baseline": baseline,
-        "seconds": seconds,
-        "within": within,
-        "limited": limited,
-        "idle_rate": idle_rate,
-        "busy_rate": busy_rate,
-    }
+        print(f"{tag}: each second over 2x: its jobs over 2x (s, ms, of it waiting for a CPU,")
+        print("  the kernel's wait) and the CPU ms of the processes that used most in it")
+        for n, value in enumerate(seconds):
+            if value <= 2 * baseline:
+                continue
+            print(f"  s{n + 1} p99 {value * 1000:.1f} ms; others: {others.top(hog_at + n, 1.0)}")
+            for start, took, delay in (j for j in jobs if hog_at + n <= j[0] < hog_at + n + 1):
+                if took > 2 * baseline:
+                    wait = sampler.waiting_in(start, took)
+                    print(f"  {start - hog_at:6.2f} {took * 1000:6.1f} {delay * 1000:6.1f}  {wait}")
+    return Run(baseline, seconds, limited, idle_rate, busy_rate)
 
 
-def share(value: object, of: object) -> float:
-    assert isinstance(value, float) and isinstance(of, float)
+def share(value: float, of: float) -> float:
     return value / of if of else float("nan")
 
 
-def row(mode: str, r: dict[str, object], none: dict[str, object]) -> str:
-    seconds, baseline, within, limited = r["seconds"], r["baseline"], r["within"], r["limited"]
-    assert isinstance(seconds, list) and isinstance(baseline, float)
-    per_second = " ".join(f"{v * 1000:5.1f}" for v in seconds)
-    first = f"{limited:.2f}s" if isinstance(limited, float) else "-"
-    idle, busy = share(r["idle_rate"], none["idle_rate"]), share(r["busy_rate"], none["busy_rate"])
-    keeps = f"{idle:6.0%} {busy:5.0%}"
+def row(mode: str, summary: Summary, none: Run) -> str:
+    r = summary.median
+    per_second = " ".join(f"{v * 1000:5.1f}" for v in r.seconds)
+    within = f"s{r.within}" if r.within else "never"
+    each = ",".join(str(w) if w else "-" for w in summary.each_within)
+    first = f"{r.limited:.2f}s" if r.limited is not None else "-"
+    keeps = f"{share(r.idle_rate, none.idle_rate):6.0%} {share(r.busy_rate, none.busy_rate):5.0%}"
     return (
-        f"{mode:12} {baseline * 1000:5.1f} {per_second} {f's{within}' if within else 'never':>8}"
-        f" {first:>7}  {keeps}"
+        f"{mode:12} {r.baseline * 1000:5.1f} {per_second} {within:>8} {each:>10}"
+        f" {f'{summary.over}/{summary.of}':>7} {first:>7}  {keeps}"
     )
 
 
@@ -384,21 +496,28 @@ def main() -> None:
     parser.add_argument("--hog-seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=1, help="medians over this many runs")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--modes", default=",".join(MODES), help="a subset, none among them")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
+    modes = [m for m in MODES if m in args.modes.split(",")]
+    if "none" not in modes:
+        parser.error("--modes must hold none: the hog keeps its share of none's throughput")
     with Rig(with_docker=True) as rig:
         for kind in kinds:
-            runs: dict[str, list[dict[str, object]]] = {m: [] for m in MODES}
+            runs: dict[str, list[Run]] = {m: [] for m in modes}
             for attempt in range(args.runs):  # modes interleaved, so noise spreads over all
-                for m in MODES:
+                for m in modes:
                     runs[m].append(run_one(rig, kind, m, attempt, args.hog_seconds, args.explain))
             results = {m: median_of(r) for m, r in runs.items()}
             what = f"median of {args.runs} runs" if args.runs > 1 else "one run"
             print(f"\n{kind} hog: the stream's p99 (ms) per second after the hog starts ({what})")
             header = " ".join(f"s{n + 1:<4}" for n in range(int(args.hog_seconds)))
-            print(f"{'mode':12} {'base':>5} {header} within2x limited  hog keeps: idle  busy")
+            print(
+                f"{'mode':12} {'base':>5} {header} within2x {'each run':>10} {'over2x':>7} limited"
+                "  hog keeps: idle  busy"
+            )
             for mode, r in results.items():
-                print(row(mode, r, results["none"]))
+                print(row(mode, r, results["none"].median))
 
 
 if __name__ == "__main__":

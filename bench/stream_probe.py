@@ -1,10 +1,12 @@
 """A stream's foreground work, as the protect benchmark runs it inside a tier-1 container's
 cgroups: every 10 ms a 64 KiB direct write and about a millisecond of CPU, each job timed.
 
-    python -m bench.stream_probe --file F --idle IDLE --out OUT
+    python -m bench.stream_probe --file F --idle IDLE --out OUT [--run-delay]
 
 While the file IDLE exists it does no jobs (an idle stream). On SIGTERM it writes
-one "monotonic_start latency_seconds" line per job to OUT and exits.
+one "monotonic_start latency_seconds" line per job to OUT and exits; with --run-delay,
+a third column: the seconds of the job spent waiting for a CPU (the kernel's schedstat),
+which tells a job slowed by the scheduler from one slowed by its write.
 """
 
 from __future__ import annotations
@@ -21,11 +23,18 @@ CHUNK = 64 * 1024
 SLOTS = 64  # the job writes over a 4 MiB file, never growing it
 
 
+def run_delay() -> float:
+    """Seconds this process has waited on a run queue since it started."""
+    with open("/proc/self/schedstat") as f:
+        return int(f.read().split()[1]) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--idle", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--run-delay", action="store_true")
     args = parser.parse_args()
     stop = False
 
@@ -37,7 +46,7 @@ def main() -> None:
     buffer = mmap.mmap(-1, CHUNK)  # page-aligned, as O_DIRECT wants
     buffer.write(b"x" * CHUNK)
     fd = os.open(args.file, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
-    jobs: list[tuple[float, float]] = []
+    jobs: list[tuple[float, float, float]] = []
     slot = 0
     next_at = time.monotonic()
     while not stop:
@@ -50,14 +59,17 @@ def main() -> None:
             time.sleep(0.2)
             next_at = time.monotonic()
             continue
+        delay_before = run_delay() if args.run_delay else 0.0
         start = time.monotonic()
         os.pwritev(fd, [buffer], slot * CHUNK)
         slot = (slot + 1) % SLOTS
         sum(range(30_000))  # the decoding between reads
-        jobs.append((start, time.monotonic() - start))
+        took = time.monotonic() - start
+        jobs.append((start, took, run_delay() - delay_before if args.run_delay else 0.0))
         next_at = max(next_at, time.monotonic())
     os.close(fd)
-    args.out.write_text("".join(f"{s:.6f} {d:.6f}\n" for s, d in jobs))
+    columns = 3 if args.run_delay else 2
+    args.out.write_text("".join(" ".join(f"{v:.6f}" for v in job[:columns]) + "\n" for job in jobs))
 
 
 if __name__ == "__main__":
