@@ -245,8 +245,8 @@ class CpuByProcess:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 argv = []
-            # Warden's services by name, and the benchmark's own processes (the stream
-            # probe, this sampler's) apart from any other python.
+            # Warden's services by name, and the benchmark's own two pythons (the stream
+            # probe, and this one, whose sampling threads cost it) apart from any other.
             ours = (b"services.", b"bench.")
             module = next((a.decode() for a in argv if a.startswith(ours)), None)
             self._names[pid] = module.removeprefix("services.") if module else comm
