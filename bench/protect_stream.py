@@ -83,9 +83,8 @@ def join_cgroups(pid: int, cg: ProcessCgroups) -> None:
 
 def procs_file(cg: ProcessCgroups) -> Path:
     """The file that lists a container's processes."""
-    cpu = cg.v1.get("cpu")
-    if cpu is not None:
-        return cpu / "cgroup.procs"
+    if (v1 := cg.v1_file("cpu", "cgroup.procs")) is not None:
+        return v1
     assert cg.v2 is not None
     return cg.v2 / "cgroup.procs"
 
@@ -101,15 +100,19 @@ def host_avg10(resource: str) -> float:
     return float(line.split()[1].removeprefix("avg10="))
 
 
+def desired_states(rig: Rig) -> list[tuple[float, dict[str, ContainerIntent]]]:
+    """(arrival, the intents by container) of every desired state the probe has seen."""
+    return [
+        (seen.at, DesiredState.model_validate_json(seen.payload).containers)
+        for seen in rig.probe.messages(f"warden/{HOST}/desired")
+    ]
+
+
 def hog_intents(
     rig: Rig, hog_name: str, after: float
 ) -> list[tuple[float, ContainerIntent | None]]:
     """(arrival, the hog's intent) of each desired state since `after`."""
-    return [
-        (seen.at, DesiredState.model_validate_json(seen.payload).containers.get(hog_name))
-        for seen in rig.probe.messages(f"warden/{HOST}/desired")
-        if seen.at >= after
-    ]
+    return [(at, states.get(hog_name)) for at, states in desired_states(rig) if at >= after]
 
 
 # The limits that act on each kind of hog: cpu.idle on an io hog is not what freed the
@@ -134,15 +137,12 @@ def timeline(rig: Rig, kind: str, names: tuple[str, str], hog_at: float) -> list
     stream's own stall share as the sensors published it."""
     stream_name, hog_name = names
     lines = []
-    states = [
-        (seen.at, DesiredState.model_validate_json(seen.payload).containers)
-        for seen in rig.probe.messages(f"warden/{HOST}/desired")
-    ]
+    states = desired_states(rig)
     for (_, before), (at, after) in itertools.pairwise(states):
         changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
         if at >= hog_at and changed != [hog_name]:
             lines.append(f"  {at - hog_at:6.2f} state  changed for {', '.join(changed) or 'none'}")
-    for at, intent in hog_intents(rig, hog_name, hog_at):
+    for at, intent in ((at, c.get(hog_name)) for at, c in states if at >= hog_at):
         what = "none"
         if intent is not None:
             io, cpu = intent.io_max, intent.cpu_max

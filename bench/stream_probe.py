@@ -16,6 +16,7 @@ import mmap
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PERIOD = 0.010
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--run-delay", action="store_true")
     args = parser.parse_args()
     stop = False
+    waited: Callable[[], float] = run_delay if args.run_delay else lambda: 0.0
 
     def on_term(*_: object) -> None:
         nonlocal stop
@@ -59,13 +61,12 @@ def main() -> None:
             time.sleep(0.2)
             next_at = time.monotonic()
             continue
-        delay_before = run_delay() if args.run_delay else 0.0
+        delay_before = waited()
         start = time.monotonic()
         os.pwritev(fd, [buffer], slot * CHUNK)
         slot = (slot + 1) % SLOTS
         sum(range(30_000))  # the decoding between reads
-        took = time.monotonic() - start
-        jobs.append((start, took, run_delay() - delay_before if args.run_delay else 0.0))
+        jobs.append((start, time.monotonic() - start, waited() - delay_before))
         next_at = max(next_at, time.monotonic())
     os.close(fd)
     columns = 3 if args.run_delay else 2
