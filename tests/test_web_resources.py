@@ -199,7 +199,7 @@ def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
     @given(
         path=st.sampled_from([*gets, "/api/v1/history/{metric}"]),
         metric=st.text(
-            # Control characters (DEL among them) never reach a server: httpx refuses them.
+            # Control characters (DEL among them) never reach a server: httpx2 refuses them.
             st.characters(
                 min_codepoint=33,
                 max_codepoint=0x2FF,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from services.web.service import WebService
 from tests.support.broker import Mosquitto, free_port, wait_for_port
@@ -21,7 +21,7 @@ from tests.support.processes import Service, write_config
 
 class InProcessWeb:
     """WebService with its bus on the test broker and its loop on a thread; no listener:
-    tests call the app through httpx's ASGI-free TestClient."""
+    tests call the app through Starlette's TestClient."""
 
     def __init__(self, config: Path) -> None:
         ctx = context("web", config)
@@ -44,10 +44,10 @@ def http_section(port: int | None = None, **extra: object) -> dict[str, object]:
     return {"http_server": {"host": "127.0.0.1", "port": port or free_port(), **extra}}
 
 
-def client(port: int, token: str | None = None) -> httpx.Client:
+def client(port: int, token: str | None = None) -> httpx2.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     wait_for_port(port, timeout=20)
-    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10)
+    return httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10)
 
 
 ADMIN = "admin-secret-token-1234"
