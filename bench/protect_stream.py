@@ -18,6 +18,14 @@ the kernel had the stream waiting in (sampled from /proc/<pid>/stack), beside th
 time every other process used in that second and the hypervisor's steal: whose the
 slow second was. --modes runs a subset of the modes (none among them).
 
+The memory hog grows a file in a tmpfs of its own (memory no reclaim can take back,
+with no swap) 256 KiB at a time, as a transcoder's or a download client's memory
+grows, and starts again from nothing once it holds HOG_PEAK_MB. A home server's
+memory is the whole machine's, which a benchmark cannot fill safely: here the stream
+and the hog share a parent cgroup limited to MEMORY_LIMIT_MB, in which the hog's peak
+leaves too little for the stream's cached media (STREAM_CACHE_MB, read through the
+page cache), so the kernel evicts the stream's cache to make room for the hog.
+
 The io hog rewrites one big file on a bind mount with direct I/O, as a
 transcoder writes new files and deletes old ones: its blocks are allocated and
 freed again every pass, and what contends is the filesystem's journal as much
@@ -39,21 +47,32 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rig import HOST, Rig
-from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
+from host.cgroups.view import CgroupLayout, ProcessCgroups, detect_layout, process_cgroups
 from services.sensors.resources import container_cpu_usec, container_io_bytes
 from shared.messages import ContainerIntent, DesiredState, PressureFact
 from shared.units import MB_PER_SEC
 
 REPO = Path(__file__).resolve().parents[1]
+# The memory hog's cgroup parent, shared with the stream and limited: the hog at its peak
+# and the stream's cache do not fit in it together, and the kernel evicts the cache; the
+# hog alone fits, beside the few MiB the stream holds besides its cache, so nothing is
+# killed for memory.
+MEMORY_PARENT = "warden-bench-memory"
+MEMORY_LIMIT_MB = 512
+HOG_PEAK_MB = 440
+STREAM_CACHE_MB = 160
 HOGS = {
     "io": "while :; do dd if=/dev/zero of=/data/hog bs=1M count=256 oflag=direct 2>/dev/null; done",
     "cpu": "while :; do :; done & while :; do :; done",
     "memory": (
-        "while :; do dd if=/dev/zero of=/mnt/f bs=1M count=1500 2>/dev/null; rm -f /mnt/f; done"
+        f"while :; do i=0; while [ $i -lt {HOG_PEAK_MB * 4} ]; do"
+        " dd if=/dev/zero of=/mnt/f bs=256K count=1 seek=$i conv=notrunc 2>/dev/null;"
+        " i=$((i+1)); done; rm -f /mnt/f; done"
     ),
 }
 # quiet: no hog, no governor (the machine's own noise); none: the hog, no governor;
@@ -198,6 +217,93 @@ def wait_calm(rig: Rig, kind: str, hog_name: str, governed: bool) -> None:
     raise TimeoutError(f"{kind}: the host did not calm down within {CALM_TIMEOUT:g}s")
 
 
+def limit_parent(layout: CgroupLayout) -> None:
+    """Create the memory hog's shared parent cgroup with its limit (Docker puts the stream
+    and the hog under it: cgroup_parent)."""
+    limit = str(MEMORY_LIMIT_MB << 20)
+    if (v1 := layout.v1_mounts.get("memory")) is not None:
+        (v1 / MEMORY_PARENT).mkdir(exist_ok=True)
+        (v1 / MEMORY_PARENT / "memory.limit_in_bytes").write_text(limit)
+    else:
+        assert layout.v2_mount is not None
+        (layout.v2_mount / MEMORY_PARENT).mkdir(exist_ok=True)
+        (layout.v2_mount / MEMORY_PARENT / "memory.max").write_text(limit)
+
+
+def remove_parent(layout: CgroupLayout) -> None:
+    """The parent, in every hierarchy Docker made it in, once its containers are gone."""
+    mounts = {*layout.v1_mounts.values(), *([layout.v2_mount] if layout.v2_mount else [])}
+    for directory in (m / MEMORY_PARENT for m in mounts):
+        for _ in range(50):  # a removed container's cgroup goes a moment after it
+            try:
+                directory.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def media_file(rig: Rig) -> Path:
+    """The stream's media for the memory hog, written once and dropped from the page cache
+    each mode, so that the stream's own reads cache it, charged to the stream."""
+    media = rig.workdir / "media"
+    if not media.exists():
+        with media.open("wb") as f:
+            for _ in range(STREAM_CACHE_MB):
+                f.write(os.urandom(1 << 20))
+            os.fsync(f.fileno())
+    fd = os.open(media, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return media
+
+
+def wait_file(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear within {timeout:g}s")
+        time.sleep(0.05)
+
+
+def page_cache_bytes(cg: ProcessCgroups) -> int | None:
+    """The page cache charged to a container's memory cgroup."""
+    stat = cg.v1_file("memory", "memory.stat") or (cg.v2 / "memory.stat" if cg.v2 else None)
+    if stat is None:
+        return None
+    fields = dict(line.split() for line in stat.read_text().splitlines())
+    value = fields.get("total_cache", fields.get("file"))
+    return int(value) if value is not None else None
+
+
+class CacheSampler:
+    """The stream's page cache every quarter second (memory hog): that the hog really took
+    it, whatever that cost the stream on this machine's disk."""
+
+    PERIOD = 0.25
+
+    def __init__(self, cg: ProcessCgroups) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._cg = cg
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.PERIOD):
+            if (cached := page_cache_bytes(self._cg)) is not None:
+                self.samples.append((time.monotonic(), cached))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def mib(self, start: float, end: float, pick: Callable[[list[int]], int]) -> float | None:
+        inside = [v for t, v in self.samples if start <= t < end]
+        return pick(inside) / (1 << 20) if inside else None
+
+
 class StackSampler:
     """What the kernel has a process waiting in, every millisecond (for --explain)."""
 
@@ -301,13 +407,15 @@ def stays_within(seconds: list[float], baseline: float) -> int | None:
 class Run:
     """One mode's run: the stream's baseline and per-second p99s (s), when the first limit
     reached the hog (s after it started), and the hog's rate while the stream was idle
-    and while it played (bytes or CPU-µs a second)."""
+    and while it played (bytes or CPU-µs a second); for the memory hog, the stream's page
+    cache (MiB) in its baseline and the lowest it fell to under the hog."""
 
     baseline: float
     seconds: list[float]
     limited: float | None
     idle_rate: float
     busy_rate: float
+    cached_mib: tuple[float | None, float | None] = (None, None)
 
     @property
     def within(self) -> int | None:
@@ -331,14 +439,22 @@ class Summary:
     of: int
 
 
+def median_known(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def median_of(runs: list[Run]) -> Summary:
-    limited = [r.limited for r in runs if r.limited is not None]
     median = Run(
         baseline=statistics.median(r.baseline for r in runs),
         seconds=[statistics.median(s) for s in zip(*(r.seconds for r in runs), strict=True)],
-        limited=statistics.median(limited) if limited else None,
+        limited=median_known(r.limited for r in runs),
         idle_rate=statistics.median(r.idle_rate for r in runs),
         busy_rate=statistics.median(r.busy_rate for r in runs),
+        cached_mib=(
+            median_known(r.cached_mib[0] for r in runs),
+            median_known(r.cached_mib[1] for r in runs),
+        ),
     )
     return Summary(
         median=median,
@@ -359,17 +475,20 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
     api, containers = rig.api, rig.containers
     assert api is not None and containers is not None
     tag = f"{kind}-{mode}-{attempt}"
-    stream = containers.run(f"stream-{tag}")
     # Outside the container's own tree, so removing the container frees nothing big.
     data = rig.workdir / "hogdata"
     data.mkdir(exist_ok=True)
     hog_file = data / "hog"
     extra: dict[str, object] = {"binds": {str(data): {"bind": "/data", "mode": "rw"}}}
-    if kind == "memory":
-        extra["tmpfs"] = {"/mnt": "size=2g"}
-    hog = containers.run(f"hog-{tag}", ("sleep", "3600"), **extra)
-    stream_name, hog_name = containers.name(f"stream-{tag}"), containers.name(f"hog-{tag}")
     layout = detect_layout("/sys/fs/cgroup")
+    shared: dict[str, object] = {}
+    if kind == "memory":
+        limit_parent(layout)
+        shared["cgroup_parent"] = f"/{MEMORY_PARENT}"
+        extra["tmpfs"] = {"/mnt": f"size={HOG_PEAK_MB + 64}m"}
+    stream = containers.run(f"stream-{tag}", **shared)
+    hog = containers.run(f"hog-{tag}", ("sleep", "3600"), **extra, **shared)
+    stream_name, hog_name = containers.name(f"stream-{tag}"), containers.name(f"hog-{tag}")
     stream_cg = process_cgroups(layout, "/proc", containers.pid(stream))
     hog_cg = process_cgroups(layout, "/proc", containers.pid(hog))
     services = []
@@ -395,14 +514,18 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
     idle = rig.workdir / f"idle-{tag}"
     idle.touch()
     out = rig.workdir / f"jobs-{tag}.txt"
+    ready = rig.workdir / f"ready-{tag}"
+    reads = ["--read", str(ready)] if kind == "memory" else []
+    media = media_file(rig) if kind == "memory" else rig.workdir / f"seg-{tag}"
     probe = subprocess.Popen(
-        [sys.executable, "-m", "bench.stream_probe", "--file", str(rig.workdir / f"seg-{tag}"),
-         "--idle", str(idle), "--out", str(out), *(["--run-delay"] if explain else [])],
+        [sys.executable, "-m", "bench.stream_probe", "--file", str(media), "--idle", str(idle),
+         "--out", str(out), *(["--run-delay"] if explain else []), *reads],
         cwd=REPO,
     )  # fmt: skip
     join_cgroups(probe.pid, stream_cg)
     sampler = StackSampler(probe.pid) if explain else None
     others = CpuByProcess(procs_file(hog_cg)) if explain else None
+    cache = CacheSampler(stream_cg) if kind == "memory" else None
 
     def start_hog() -> None:
         if mode == "quiet":
@@ -410,8 +533,9 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
         api.exec_start(api.exec_create(hog, ["sh", "-c", HOGS[kind]])["Id"], detach=True)
 
     def stop_hog() -> None:
-        # busybox's sh has kill built in; -1 spares pid 1 (the container's sleep).
-        api.exec_start(api.exec_create(hog, ["sh", "-c", "kill -9 -1"])["Id"])
+        # busybox's sh has kill built in; -1 spares pid 1 (the container's sleep) and the
+        # shell itself, which then frees the memory hog's tmpfs file.
+        api.exec_start(api.exec_create(hog, ["sh", "-c", "kill -9 -1; rm -f /mnt/f"])["Id"])
 
     try:
         start_hog()
@@ -425,6 +549,8 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
         hog_file.unlink(missing_ok=True)
         wait_calm(rig, kind, hog_name, governed)
         idle.unlink()
+        if reads:
+            wait_file(ready)
         baseline_from = time.monotonic()
         time.sleep(BASELINE_SECONDS)
         hog_at = time.monotonic()
@@ -432,11 +558,14 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
         start_hog()
         time.sleep(hog_seconds)
         busy_rate = (work(kind, hog_cg) - before) / hog_seconds
+        end = time.monotonic()
     finally:
         if sampler is not None:
             sampler.stop()
         if others is not None:
             others.stop()
+        if cache is not None:
+            cache.stop()
         probe.terminate()
         probe.wait(30)
         stop_hog()
@@ -450,6 +579,8 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
         for cid in (stream, hog):
             api.remove_container(cid, force=True)
         hog_file.unlink(missing_ok=True)
+        if kind == "memory":
+            remove_parent(layout)
     jobs = [tuple(map(float, line.split())) for line in out.read_text().splitlines()]
     baseline = p99([j[1] for j in jobs if baseline_from + 0.5 <= j[0] < hog_at])
     seconds = [
@@ -470,7 +601,12 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
                 if took > 2 * baseline:
                     wait = sampler.waiting_in(start, took)
                     print(f"  {start - hog_at:6.2f} {took * 1000:6.1f} {delay * 1000:6.1f}  {wait}")
-    return Run(baseline, seconds, limited, idle_rate, busy_rate)
+    cached = (
+        (cache.mib(baseline_from, hog_at, statistics.median_low), cache.mib(hog_at, end, min))
+        if cache is not None
+        else (None, None)
+    )
+    return Run(baseline, seconds, limited, idle_rate, busy_rate, cached)
 
 
 def share(value: float, of: float) -> float:
@@ -518,6 +654,11 @@ def main() -> None:
             )
             for mode, r in results.items():
                 print(row(mode, r, results["none"].median))
+            if kind == "memory":
+                print(f"the stream's page cache (MiB of its {STREAM_CACHE_MB}): baseline, lowest")
+                for mode, r in results.items():
+                    base, low = (f"{v:.0f}" if v is not None else "-" for v in r.median.cached_mib)
+                    print(f"{mode:12} {base:>5} {low:>5}")
 
 
 if __name__ == "__main__":

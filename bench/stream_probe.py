@@ -1,7 +1,13 @@
 """A stream's foreground work, as the protect benchmark runs it inside a tier-1 container's
 cgroups: every 10 ms a 64 KiB direct write and about a millisecond of CPU, each job timed.
 
-    python -m bench.stream_probe --file F --idle IDLE --out OUT [--run-delay]
+    python -m bench.stream_probe --file F --idle IDLE --out OUT [--run-delay] [--read READY]
+
+With --read, each job reads 64 KiB at a random place of F through the page cache
+instead of writing (the media a stream serves from its cache, for the memory
+hog): F is read whole once when IDLE goes, before the first job, and READY is
+created then, so that the baseline starts with F cached and charged to the
+stream's own memory cgroup.
 
 While the file IDLE exists it does no jobs (an idle stream). On SIGTERM it writes
 one "monotonic_start latency_seconds" line per job to OUT and exits; with --run-delay,
@@ -12,8 +18,10 @@ which tells a job slowed by the scheduler from one slowed by its write.
 from __future__ import annotations
 
 import argparse
+import itertools
 import mmap
 import os
+import random
 import signal
 import time
 from collections.abc import Callable
@@ -36,6 +44,7 @@ def main() -> None:
     parser.add_argument("--idle", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--run-delay", action="store_true")
+    parser.add_argument("--read", type=Path, metavar="READY")
     args = parser.parse_args()
     stop = False
     waited: Callable[[], float] = run_delay if args.run_delay else lambda: 0.0
@@ -47,9 +56,21 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_term)
     buffer = mmap.mmap(-1, CHUNK)  # page-aligned, as O_DIRECT wants
     buffer.write(b"x" * CHUNK)
-    fd = os.open(args.file, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
+    if args.read is not None:
+        fd = os.open(args.file, os.O_RDONLY)
+        chunks = os.fstat(fd).st_size // CHUNK
+
+        def do_job() -> None:
+            os.pread(fd, CHUNK, random.randrange(chunks) * CHUNK)
+    else:
+        fd = os.open(args.file, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
+        slots = itertools.count()
+
+        def do_job() -> None:
+            os.pwritev(fd, [buffer], next(slots) % SLOTS * CHUNK)
+
+    warm = args.read is None
     jobs: list[tuple[float, float, float]] = []
-    slot = 0
     next_at = time.monotonic()
     while not stop:
         now = time.monotonic()
@@ -61,10 +82,15 @@ def main() -> None:
             time.sleep(0.2)
             next_at = time.monotonic()
             continue
+        if not warm:
+            while os.read(fd, 1 << 20):
+                pass
+            args.read.touch()
+            warm = True
+            next_at = time.monotonic()
         delay_before = waited()
         start = time.monotonic()
-        os.pwritev(fd, [buffer], slot * CHUNK)
-        slot = (slot + 1) % SLOTS
+        do_job()
         sum(range(30_000))  # the decoding between reads
         jobs.append((start, time.monotonic() - start, waited() - delay_before))
         next_at = max(next_at, time.monotonic())
