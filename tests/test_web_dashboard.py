@@ -81,6 +81,17 @@ def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
         assert row(db_name)["tier"] == "1"
         assert browser.find_element(By.CSS_SELECTOR, "#card-gpu .value").text in ("N/A", "0%")
 
+        # Each core's share, said to be per core (a bare "35 / 100" read as a fraction);
+        # machines of more than four cores get their count and the busiest instead.
+        def cpu_sub() -> str:
+            return str(browser.find_element(By.CSS_SELECTOR, "#card-cpu .sub").text)
+
+        wait_until(
+            lambda: cpu_sub().startswith("per core ") or " cores · busiest " in cpu_sub(),
+            what="the CPU card's per-core line",
+        )
+        assert browser.find_element(By.ID, "override-unthrottle").is_enabled()
+
         browser.find_element(By.ID, "tier3-pause").click()
         wait_until(lambda: containers.state(t3) == "paused", what="the button paused tier 3")
         wait_until(
