@@ -231,9 +231,9 @@ def limit_parent(layout: CgroupLayout) -> None:
 
 
 def remove_parent(layout: CgroupLayout) -> None:
-    """The parent, in every hierarchy Docker made it in, once its containers are gone."""
-    mounts = {*layout.v1_mounts.values(), *([layout.v2_mount] if layout.v2_mount else [])}
-    for directory in (m / MEMORY_PARENT for m in mounts):
+    """The parent, in every hierarchy Docker made it in (devices and name=systemd too, which
+    Warden's layout does not list), once its containers are gone."""
+    for directory in [*layout.root.glob(f"*/{MEMORY_PARENT}"), layout.root / MEMORY_PARENT]:
         for _ in range(50):  # a removed container's cgroup goes a moment after it
             try:
                 directory.rmdir()
