@@ -52,10 +52,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rig import HOST, Rig
-from host.cgroups.view import CgroupLayout, ProcessCgroups, detect_layout, process_cgroups
+from host.cgroups.view import (
+    CgroupLayout,
+    ProcessCgroups,
+    detect_layout,
+    process_cgroups,
+    read_flat_keyed,
+)
 from services.sensors.resources import container_cpu_usec, container_io_bytes
 from shared.messages import ContainerIntent, DesiredState, PressureFact
 from shared.units import MB_PER_SEC
+from tests.support.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 # The memory hog's cgroup parent, shared with the stream and limited: the hog at its peak
@@ -66,6 +73,8 @@ MEMORY_PARENT = "warden-bench-memory"
 MEMORY_LIMIT_MB = 512
 HOG_PEAK_MB = 440
 STREAM_CACHE_MB = 160
+# In the rig's directory, which it keeps for the services' logs: removed at the end.
+MEDIA_FILE = "media"
 HOGS = {
     "io": "while :; do dd if=/dev/zero of=/data/hog bs=1M count=256 oflag=direct 2>/dev/null; done",
     "cpu": "while :; do :; done & while :; do :; done",
@@ -247,7 +256,7 @@ def remove_parent(layout: CgroupLayout) -> None:
 def media_file(rig: Rig) -> Path:
     """The stream's media for the memory hog, written once and dropped from the page cache
     each mode, so that the stream's own reads cache it, charged to the stream."""
-    media = rig.workdir / "media"
+    media = rig.workdir / MEDIA_FILE
     if not media.exists():
         with media.open("wb") as f:
             for _ in range(STREAM_CACHE_MB):
@@ -261,22 +270,15 @@ def media_file(rig: Rig) -> Path:
     return media
 
 
-def wait_file(path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear within {timeout:g}s")
-        time.sleep(0.05)
-
-
 def page_cache_bytes(cg: ProcessCgroups) -> int | None:
-    """The page cache charged to a container's memory cgroup."""
-    stat = cg.v1_file("memory", "memory.stat") or (cg.v2 / "memory.stat" if cg.v2 else None)
-    if stat is None:
-        return None
-    fields = dict(line.split() for line in stat.read_text().splitlines())
-    value = fields.get("total_cache", fields.get("file"))
-    return int(value) if value is not None else None
+    """The page cache charged to a container's memory cgroup (v2 memory.stat file, v1
+    total_cache), read as host.cgroups.view.resident_bytes reads its anon."""
+    if (stat := cg.v2_file("memory.stat")) is not None:
+        return read_flat_keyed(stat).get("file")
+    if (stat := cg.v1_file("memory", "memory.stat")) is not None:
+        values = read_flat_keyed(stat)
+        return values.get("total_cache", values.get("cache"))
+    return None
 
 
 class CacheSampler:
@@ -550,7 +552,7 @@ def run_one(rig: Rig, kind: str, mode: str, attempt: int, hog_seconds: float, ex
         wait_calm(rig, kind, hog_name, governed)
         idle.unlink()
         if reads:
-            wait_file(ready)
+            wait_until(ready.exists, timeout=60, what="the stream's media cached")
         baseline_from = time.monotonic()
         time.sleep(BASELINE_SECONDS)
         hog_at = time.monotonic()
@@ -666,8 +668,7 @@ def main() -> None:
             for kind in kinds:
                 run_kind(rig, kind, modes, args)
         finally:
-            # The rig keeps its directory for the services' logs; the media is only bulk.
-            (rig.workdir / "media").unlink(missing_ok=True)
+            (rig.workdir / MEDIA_FILE).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,6 @@ def main() -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    buffer = mmap.mmap(-1, CHUNK)  # page-aligned, as O_DIRECT wants
-    buffer.write(b"x" * CHUNK)
     if args.read is not None:
         fd = os.open(args.file, os.O_RDONLY)
         chunks = os.fstat(fd).st_size // CHUNK
@@ -64,6 +62,8 @@ def main() -> None:
             os.pread(fd, CHUNK, random.randrange(chunks) * CHUNK)
     else:
         fd = os.open(args.file, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
+        buffer = mmap.mmap(-1, CHUNK)  # page-aligned, as O_DIRECT wants
+        buffer.write(b"x" * CHUNK)
         slots = itertools.count()
 
         def do_job() -> None:
