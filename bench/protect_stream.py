@@ -59,7 +59,7 @@ from host.cgroups.view import (
     process_cgroups,
     read_flat_keyed,
 )
-from services.sensors.resources import container_cpu_usec, container_io_bytes
+from services.sensors.resources import container_cpu_usec, container_io_by_disk
 from shared.messages import ContainerIntent, DesiredState, PressureFact
 from shared.units import MB_PER_SEC
 from tests.support.processes import wait_until
@@ -119,7 +119,7 @@ def procs_file(cg: ProcessCgroups) -> Path:
 
 def work(kind: str, cg: ProcessCgroups) -> float:
     if kind == "io":
-        return float(container_io_bytes(cg) or 0)
+        return float(sum((container_io_by_disk(cg) or {}).values()))
     return float(container_cpu_usec(cg) or 0)
 
 

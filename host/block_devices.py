@@ -19,6 +19,16 @@ def whole_disk(major: int, minor: int, sys_root: str | Path = "/sys") -> str | N
     return f"{major}:{minor}"
 
 
+def is_whole_disk(number: str, sys_root: str | Path = "/sys") -> bool:
+    """number: "major:minor", as io.stat names a disk."""
+    major, _, minor = number.partition(":")
+    return (
+        major.isdigit()
+        and minor.isdigit()
+        and whole_disk(int(major), int(minor), sys_root) == number
+    )
+
+
 def devices_backing(path: str | Path, sys_root: str | Path = "/sys") -> list[str]:
     try:
         st = os.stat(path)

@@ -15,7 +15,8 @@ from services.actuator.plan import Settings, Target
 from services.actuator.restore import cleanup
 from services.actuator.state_store import StateStore
 from shared.logs import Log
-from shared.messages import CpuMax, IoMax
+from shared.messages import CpuMax, IoMax, IoRate
+from tests.support.disks import limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers, engine
 
 MIB = 1024**2
@@ -231,3 +232,30 @@ def test_cleanup_puts_every_value_back(
         for key in ("CpuShares", "Memory", "MemorySwap"):
             assert docker_after[key] == docker_before[key], key
     assert StateStore(tmp_path / "state.json", LOG).items() == []
+
+
+def test_a_limit_on_a_named_disk_gives_the_container_s_own_rule_back_when_lifted(
+    docker_api, containers: Containers, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The container was created with a write limit of its own on a disk (Docker's
+    --device-write-bps). A limit Warden names for that disk replaces it while it holds,
+    and lifting it puts the container's own back, not none; a named disk this host does
+    not have is nothing to limit."""
+    with loop_disk(tmp_path) as disk:
+        own = [{"Path": disk.device, "Rate": 3 * MIB}]
+        cid = containers.run("own-rule", device_write_bps=own)
+        path = limit_file(cgroups_of(containers, cid))
+        assert write_limits(path) == {disk.number: str(3 * MIB)}
+        host = make_host(docker_api, tmp_path)
+        rate = IoRate(read_bps=MIB, write_bps=MIB)
+        limited = Settings(
+            100, 100, None, None, io_max=IoMax(disks={disk.number: rate, "259:4095": rate})
+        )
+        target = Target(observed(docker_api, cid), 3, False, limited)
+        assert host.apply(target, None).errors == []
+        assert write_limits(path) == {disk.number: str(MIB)}
+        lifted = Settings(100, 100, None, None)
+        target = Target(observed(docker_api, cid), 3, False, lifted)
+        assert host.apply(target, limited).errors == []
+        assert write_limits(path) == {disk.number: str(3 * MIB)}
+        containers.api.remove_container(cid, force=True)

@@ -8,7 +8,8 @@ import pytest
 
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups, resident_bytes
-from shared.messages import IoMax
+from shared.messages import IoMax, IoRate
+from tests.support.disks import limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
 from tests.support.real import missing
 
@@ -73,7 +74,7 @@ def test_v2_control_files_are_written_as_the_kernel_expects(tmp_path: Path) -> N
     cgroup_files.set_io_max(cg, ["8:0"], IoMax(read_bps=5 * MIB, write_bps=2 * MIB))
     assert (directory / "io.max").read_text() == f"8:0 rbps={5 * MIB} wbps={2 * MIB}\n"
     cgroup_files.set_io_max(cg, ["8:0"], None)
-    assert (directory / "io.max").read_text() == "8:0 rbps=max wbps=max\n"
+    assert (directory / "io.max").read_text() == "8:0 rbps=max wbps=max riops=max wiops=max\n"
     cgroup_files.set_cpu_idle(cg, True)
     assert (directory / "cpu.idle").read_text() == "1\n"
     cgroup_files.set_cpu_idle(cg, False)
@@ -178,6 +179,33 @@ def test_real_io_max_is_written_and_read_back(real_cgroups: tuple[str, ProcessCg
     assert f"{devices[0]} {5 * MIB}" in path.read_text() or f"rbps={5 * MIB}" in path.read_text()
     cgroup_files.set_io_max(cg, devices, None)
     assert str(5 * MIB) not in path.read_text()
+
+
+def test_real_io_max_on_a_named_disk_only_and_lifted_back_to_the_original(
+    real_cgroups: tuple[str, ProcessCgroups], tmp_path: Path
+) -> None:
+    """A limit for one disk (a stream's) leaves the disk behind the container's data alone;
+    lifting it gives the disk its original rule back, or none."""
+    from host.block_devices import devices_backing
+
+    _, cg = real_cgroups
+    data = devices_backing("/var/lib/docker")
+    if not data:
+        missing("no block device behind /var/lib/docker")
+    with loop_disk(tmp_path) as disk:
+        path = limit_file(cg)
+        stream_disk = IoMax(disks={disk.number: IoRate(write_bps=2 * MIB)})
+        cgroup_files.set_io_max(cg, data, stream_disk)
+        assert write_limits(path) == {disk.number: str(2 * MIB)}
+        cgroup_files.set_io_max(cg, data, IoMax(write_bps=8 * MIB))
+        assert write_limits(path) == {d: str(8 * MIB) for d in data}  # the named disk lifted
+        cgroup_files.set_io_max(cg, data, stream_disk)
+        key = f"v2:{path.name}" if cg.v2_file("io.max") else f"v1:blkio:{path.name}"
+        rule = f"{disk.number} wbps={MIB}" if key.startswith("v2") else f"{disk.number} {MIB}"
+        cgroup_files.set_io_max(cg, data, None, {key: rule + "\n"})
+        assert write_limits(path) == {disk.number: str(MIB)}
+        assert cgroup_files.restore(cg, {key: ""}) == []
+        assert write_limits(path) == {}
 
 
 def test_real_cpu_idle_is_written_and_read_back(real_cgroups: tuple[str, ProcessCgroups]) -> None:

@@ -65,7 +65,7 @@ EVERY_SLICE = {
 # Rules newer than the memory topic: no old flat memory has their fields.
 NEWER_SLICES = {
     "cpu_yield": YieldState(yielding=True, quiet_since=1300.0),
-    "io_yield": YieldState(yielding=True),
+    "io_yield": YieldState(yielding=True, disks=["8:16", "254:0"]),
 }
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")
 
@@ -245,3 +245,12 @@ def test_a_real_governor_upgrades_then_restarts_from_its_own_memory(
         wait_until(lambda: "source=memory" in service.output(), what="restored from memory")
     finally:
         service.kill(signal.SIGTERM)
+
+
+def test_a_yield_on_a_disk_that_is_no_disk_starts_afresh() -> None:
+    raw = to_message("h", 1, Memory(SWITCHES, NEWER_SLICES), GovernorStatus()).model_dump()
+    raw["rules"]["io_yield"]["disks"] = ["../sda"]
+    restored, problems = from_message(GovernorMemory.model_validate(raw))
+    assert set(problems) == {"io_yield"} and "disks.0" in problems["io_yield"]
+    assert "io_yield" not in restored.rules
+    assert restored.rules["cpu_yield"] == NEWER_SLICES["cpu_yield"]

@@ -62,6 +62,14 @@ def test_desired_state_round_trips() -> None:
         (lambda d: d["containers"]["tdarr"].update(reasons=[]), "containers.tdarr.reasons"),
         (lambda d: d["containers"]["tdarr"].update(memory_high=-5), "memory_high"),
         (lambda d: d.update(extra="x"), "extra: Extra inputs are not permitted"),
+        (
+            lambda d: d["containers"]["tdarr"].update(io_max={"disks": {"sda": {"read_bps": 1}}}),
+            "containers.tdarr.io_max.disks.sda.\\[key\\]: String should match pattern",
+        ),
+        (
+            lambda d: d["containers"]["tdarr"].update(io_max={"disks": {"8:0": {"write_bps": 0}}}),
+            "containers.tdarr.io_max.disks.8:0.write_bps",
+        ),
     ],
 )
 def test_invalid_desired_states_are_refused_with_the_reason(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]

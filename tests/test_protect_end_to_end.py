@@ -9,8 +9,9 @@ from pathlib import Path
 
 from host.block_devices import devices_backing
 from host.cgroups.view import detect_layout, process_cgroups
-from shared.messages import Applied, PressureFact
+from shared.messages import Applied, IoRate, PressureFact
 from tests.support.broker import Mosquitto
+from tests.support.disks import limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
@@ -69,10 +70,7 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
     if stream_cg.v2 is None or not (stream_cg.v2 / "io.pressure").exists():
         missing("no cgroup2 io.pressure for containers on this host")
     hog_cg = process_cgroups(layout, "/proc", containers.pid(hog))
-    limit_file = hog_cg.v2_file("io.max") or hog_cg.v1_file(
-        "blkio", "blkio.throttle.write_bps_device"
-    )
-    assert limit_file is not None
+    hog_limits = limit_file(hog_cg)
     # The stall-driven part alone: the io yield would cap the hog before any stall.
     protect = {"stall_percent": {"io": 5}, "step_factor": 0.1, "hold_seconds": 2, "io_yield": False}
     cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
@@ -105,14 +103,14 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
         seen = probe.wait_for(f"warden/{host_id}/applied", hog_applied, timeout=60)
         applied = Applied.model_validate_json(seen.payload)
         (entry,) = [c for c in applied.containers if c.id == hog]
-        assert entry.io_max is not None and entry.io_max.write_bps is not None
+        assert entry.io_max is not None and entry.io_max.on(devices[0]).write_bps is not None
         assert any(r.startswith("protect(io.some_stall_percent > 5") for r in entry.reasons)
         (other,) = [c for c in applied.containers if c.id == stream]
         assert other.io_max is None and not other.paused  # the protected one is never touched
         wait_until(
             lambda: any(
                 line.split()[0] in devices and line.split()[-1] not in ("0", "wbps=max")
-                for line in limit_file.read_text().splitlines()
+                for line in hog_limits.read_text().splitlines()
                 if line.strip()
             ),
             timeout=30,
@@ -125,7 +123,7 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
         wait_until(
             lambda: all(
                 line.split()[-1] in ("0", "wbps=max") or "wbps=max" in line
-                for line in limit_file.read_text().splitlines()
+                for line in hog_limits.read_text().splitlines()
                 if line.strip()
             ),
             timeout=90,
@@ -134,17 +132,6 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
     finally:
         for service in services:
             service.kill(signal.SIGTERM)
-
-
-def io_limits(path: Path, devices: list[str]) -> dict[str, str]:
-    """Device -> its write limit in the cgroup file (v1 "maj:min bps", v2 "maj:min ... wbps=N")."""
-    limits = {}
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if fields and fields[0] in devices:
-            wbps = [f.removeprefix("wbps=") for f in fields[1:] if f.startswith("wbps=")]
-            limits[fields[0]] = wbps[0] if wbps else fields[-1]
-    return {d: v for d, v in limits.items() if v not in ("0", "max")}
 
 
 def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
@@ -156,10 +143,7 @@ def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
         missing("no block device behind /var/lib/docker")
     stream, hog = containers.run("stream", STREAM), containers.run("hog")
     hog_cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(hog))
-    limit_file = hog_cg.v2_file("io.max") or hog_cg.v1_file(
-        "blkio", "blkio.throttle.write_bps_device"
-    )
-    assert limit_file is not None
+    hog_limits = limit_file(hog_cg)
     # The stall-driven steps off, so the cap seen is the yield's.
     protect = {"stall_percent": {"io": 100}, "io_yield_mb_per_sec": 8, "io_yield_hold_seconds": 2}
     cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
@@ -173,21 +157,69 @@ def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
         seen = probe.wait_for(f"warden/{host_id}/applied", hog_entry, timeout=60)
         (entry,) = [c for c in Applied.model_validate_json(seen.payload).containers if c.id == hog]
         assert entry.io_max is not None
-        assert entry.io_max.write_bps == entry.io_max.read_bps == 8 << 20
+        # The stream writes to its own root, on the disk behind Docker's data: the cap is
+        # on that disk, each way.
+        cap = entry.io_max.on(devices[0])
+        assert cap.write_bps == cap.read_bps == 8 << 20
         assert any(r.startswith("io_yield(protected.io_mb_per_sec > 0.5") for r in entry.reasons)
         wait_until(
-            lambda: set(io_limits(limit_file, devices).values()) == {str(8 << 20)},
+            lambda: write_limits(hog_limits) == {devices[0]: str(8 << 20)},
             timeout=30,
-            what="the hog's cgroup file holds the yield's cap on every device",
+            what="the hog's cgroup file holds the yield's cap on the stream's disk",
         )
         assert containers.state(hog) == "running"
 
         # The stream stops doing I/O: after the hold, the hog has its whole disk again.
         containers.api.pause(stream)
-        wait_until(lambda: not io_limits(limit_file, devices), 60, "the hog's cap lifted")
+        wait_until(lambda: not write_limits(hog_limits), 60, "the hog's cap lifted")
     finally:
         for service in services:
             service.kill(signal.SIGTERM)
+
+
+def test_bulk_work_on_another_disk_than_the_stream_s_keeps_its_speed(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    """The stream reads and writes its media on a disk of its own (a loop device); the hog
+    writes to the disk behind Docker's data. The yield caps tier 3 on the stream's disk
+    only: the hog's own disk has no limit in its cgroup file."""
+    devices = devices_backing("/var/lib/docker")
+    if not devices:
+        missing("no block device behind /var/lib/docker")
+    with loop_disk(tmp_path) as disk:
+        media = {str(disk.mountpoint): {"bind": "/media", "mode": "rw"}}
+        on_media = (STREAM[0], STREAM[1], STREAM[2].replace("of=/seg", "of=/media/seg"))
+        stream = containers.run("stream", on_media, binds=media)
+        hog = containers.run("hog", HOG)
+        hog_cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(hog))
+        hog_limits = limit_file(hog_cg)
+        protect = {"stall_percent": {"io": 100}, "io_yield_mb_per_sec": 8}
+        cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
+        services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
+        try:
+
+            def hog_capped(seen: object) -> bool:
+                applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+                return any(c.id == hog and c.io_max is not None for c in applied.containers)
+
+            seen = probe.wait_for(f"warden/{host_id}/applied", hog_capped, timeout=60)
+            applied = Applied.model_validate_json(seen.payload)
+            (entry,) = [c for c in applied.containers if c.id == hog]
+            assert entry.io_max is not None
+            assert entry.io_max.on(disk.number).write_bps == 8 << 20
+            assert entry.io_max.on(devices[0]) == IoRate()  # its own disk: no limit
+            wait_until(
+                lambda: write_limits(hog_limits) == {disk.number: str(8 << 20)},
+                timeout=30,
+                what="the hog's cgroup file caps the stream's disk, and only that",
+            )
+            (mine,) = [c for c in applied.containers if c.id == stream]
+            assert mine.io_max is None
+        finally:
+            for service in services:
+                service.kill(signal.SIGTERM)
+            containers.api.remove_container(stream, force=True)
+            containers.api.remove_container(hog, force=True)
 
 
 BUSY = ("sh", "-c", "while :; do :; done")

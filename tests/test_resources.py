@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from host.cgroups.view import detect_layout, process_cgroups
+from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
 from services.sensors.resources import (
     CLOCK_TICKS,
     PAGE_BYTES,
@@ -17,6 +17,8 @@ from services.sensors.resources import (
     ProcParseError,
     ResourceSampler,
     RunningContainer,
+    container_io_by_disk,
+    io_rates,
     parse_diskstats,
     parse_meminfo,
     parse_pid_io,
@@ -27,6 +29,7 @@ from services.sensors.resources import (
     share,
 )
 from shared.config.model import ProcessGroup, WardenConfig
+from tests.support.disks import loop_disk
 from tests.support.docker_env import Containers
 
 STAT = "cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 50 2 25 400 20 1 1 0 3 0\nintr 1 2 3\n"
@@ -120,6 +123,46 @@ def test_pid_io() -> None:
 )
 def test_rate(previous, current, seconds, expect) -> None:  # type: ignore[no-untyped-def]
     assert rate(previous, current, seconds) == expect
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "expect"),
+    [
+        # The first reading has no rate.
+        (None, {"8:0": 10}, (None, None)),
+        # Per disk that moved; one first listed now counts from 0; one that did not move
+        # is left out.
+        (
+            {"8:0": 0, "8:16": 50},
+            {"8:0": 20, "8:16": 50, "7:0": 4},
+            (12.0, {"7:0": 2.0, "8:0": 10.0}),
+        ),
+        ({}, {}, (0.0, {})),
+        # A counter that went back (a reset) is unknown, all told and per disk.
+        ({"8:0": 30}, {"8:0": 10}, (None, None)),
+        ({"8:0": 30, "8:16": 0}, {"8:0": 10, "8:16": 40}, (10.0, None)),
+    ],
+)
+def test_io_rates(
+    previous: dict[str, int] | None, current: dict[str, int], expect: tuple[object, object]
+) -> None:
+    assert io_rates(previous, current, 2.0) == expect
+
+
+def test_io_counters_per_disk_from_v2_io_stat_and_v1_blkio(tmp_path: Path) -> None:
+    v2, v1 = tmp_path / "v2", tmp_path / "blkio"
+    v2.mkdir()
+    v1.mkdir()
+    (v2 / "io.stat").write_text(
+        "8:0 rbytes=4096 wbytes=1000 rios=1 wios=1 dbytes=0 dios=0\n7:0 rbytes=0 wbytes=24\n"
+    )
+    (v1 / "blkio.throttle.io_service_bytes").write_text(
+        "8:0 Read 4096\n8:0 Write 1000\n8:0 Sync 5096\n8:0 Total 5096\n7:0 Write 24\nTotal 5120\n"
+    )
+    expected = {"8:0": 5096, "7:0": 24}
+    assert container_io_by_disk(ProcessCgroups(v2, {})) == expected
+    assert container_io_by_disk(ProcessCgroups(None, {"blkio": v1})) == expected
+    assert container_io_by_disk(ProcessCgroups(None, {})) is None
 
 
 @pytest.mark.parametrize(
@@ -217,6 +260,30 @@ def test_a_real_containers_cpu_and_memory(containers: Containers) -> None:
     assert usage.cpu_percent is not None and usage.cpu_percent > 0
     assert usage.rss_bytes is not None
     assert cid in usage.source
+
+
+def test_a_real_containers_io_is_told_per_disk(containers: Containers, tmp_path: Path) -> None:
+    """Direct writes to a disk of its own (a loop device bind-mounted in) are counted on it."""
+    with loop_disk(tmp_path) as disk:
+        cid = containers.run(
+            "writer",
+            (
+                "sh",
+                "-c",
+                "while :; do dd if=/dev/zero of=/media/f bs=64k count=16 oflag=direct; done",
+            ),
+            binds={str(disk.mountpoint): {"bind": "/media", "mode": "rw"}},
+        )
+        cgroups = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
+        running = {cid: RunningContainer(cid, containers.name("writer"), cgroups)}
+        sampler = ResourceSampler("/proc", "/sys", [])
+        sampler.sample("here", time.monotonic(), running)
+        time.sleep(1.0)
+        (usage,) = sampler.sample("here", time.monotonic(), running).containers
+        containers.api.remove_container(cid, force=True)
+    by_disk = usage.io_bytes_per_second_by_disk
+    assert by_disk is not None and by_disk.get(disk.number, 0) > 0
+    assert usage.io_bytes_per_second == pytest.approx(sum(by_disk.values()), abs=1)
 
 
 def test_each_cpu_s_own_use_from_the_real_proc_stat() -> None:

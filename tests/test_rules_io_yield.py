@@ -14,6 +14,7 @@ from shared.messages import (
     ContainerUsage,
     HostUsage,
     IoMax,
+    IoRate,
     PressureFact,
     PressureLine,
     ResourcePressure,
@@ -54,16 +55,52 @@ def resources(**mb_per_sec: float | None) -> ResourcesFact:
     )
 
 
+def on_disks(**use: dict[str, float] | float) -> ResourcesFact:
+    """Each container's I/O per disk ("major:minor" -> MB/s), or in MB/s all told (not
+    known per disk)."""
+
+    def usage(name: str, disks: dict[str, float] | float) -> ContainerUsage:
+        if isinstance(disks, float):
+            return ContainerUsage(
+                id=name, name=name, source="", io_bytes_per_second=disks * MB_PER_SEC
+            )
+        return ContainerUsage(
+            id=name,
+            name=name,
+            source="",
+            io_bytes_per_second=sum(disks.values()) * MB_PER_SEC,
+            io_bytes_per_second_by_disk={d: v * MB_PER_SEC for d, v in disks.items()},
+        )
+
+    return ResourcesFact(
+        host="h", machine=HostUsage(cpu_count=2), containers=[usage(*u) for u in use.items()]
+    )
+
+
+def capped_on(*disks: str) -> IoMax:
+    rate = IoRate(read_bps=20 * MB_PER_SEC, write_bps=20 * MB_PER_SEC)
+    return IoMax(disks=dict.fromkeys(disks, rate))
+
+
+def caps(
+    *readings: tuple[float, ResourcesFact | None, PressureFact | None],
+    cfg: WardenConfig = CFG,
+) -> list[dict[str, IoMax | None]]:
+    """Each tier-3 container's cap after each reading (time, resources, pressure)."""
+    views = [view(cfg, now=t, targets=TARGETS, resources=r, pressure=p) for t, r, p in readings]
+    outs = steps(io_yield.RULE, views)
+    assert all(i.tier == 3 for out in outs for i in out.containers.values())
+    return [{n: i.io_max for n, i in out.containers.items()} for out in outs]
+
+
 def run(
     *readings: tuple[float, ResourcesFact | None, PressureFact | None],
     cfg: WardenConfig = CFG,
 ) -> list[set[str]]:
-    """Which containers are capped after each reading (time, resources, pressure)."""
-    views = [view(cfg, now=t, targets=TARGETS, resources=r, pressure=p) for t, r, p in readings]
-    outs = steps(io_yield.RULE, views)
-    for out in outs:
-        assert all(i.io_max == CAP and i.tier == 3 for i in out.containers.values())
-    return [set(out.containers) for out in outs]
+    """Which containers are capped (on every disk) after each reading."""
+    outs = caps(*readings, cfg=cfg)
+    assert all(cap == CAP for out in outs for cap in out.values())
+    return [set(out) for out in outs]
 
 
 def test_a_stream_that_plays_then_stops() -> None:
@@ -125,3 +162,57 @@ def test_a_tighter_limit_from_another_rule_wins() -> None:
     tdarr = decision.containers["tdarr"]
     assert tdarr.io_max == IoMax(read_bps=5 * MB_PER_SEC, write_bps=2 * MB_PER_SEC)
     assert [r.rule for r in tdarr.reasons] == ["io_pressure", "io_yield"]
+
+
+def test_the_cap_holds_on_the_disks_protected_work_uses_and_only_widens() -> None:
+    """A stream on one disk (8:16) leaves bulk work its own (8:0); a second disk the stream
+    reads from joins the cap until the yield ends."""
+    assert caps(
+        (0.0, on_disks(jellyfin={"8:16": 6.0}, tdarr={"8:0": 900.0}), None),
+        (5.0, on_disks(jellyfin={"8:32": 6.0}, tdarr={"8:0": 900.0}), None),
+        (10.0, on_disks(jellyfin={"8:16": 6.0}, tdarr={"8:0": 900.0}), None),
+        (15.0, on_disks(jellyfin={}, tdarr={"8:0": 900.0}), None),  # the hold keeps both
+        (25.0, on_disks(jellyfin={}, tdarr={"8:0": 900.0}), None),
+    ) == [
+        dict.fromkeys(BOTH, capped_on("8:16")),
+        dict.fromkeys(BOTH, capped_on("8:16", "8:32")),
+        dict.fromkeys(BOTH, capped_on("8:16", "8:32")),
+        dict.fromkeys(BOTH, capped_on("8:16", "8:32")),
+        {},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stream", "stall", "why"),
+    [
+        (6.0, None, "its disks are not known"),
+        ({"8:16": 6.0}, own_stall("sonarr-not-protected", "io", 90.0), "known"),
+        ({}, own_stall("jellyfin", "io", 40.0), "it stalls and moves nothing: anywhere"),
+    ],
+)
+def test_where_protected_work_runs_is_not_known_the_cap_is_on_every_disk(
+    stream: dict[str, float] | float, stall: PressureFact | None, why: str
+) -> None:
+    (out,) = caps((0.0, on_disks(jellyfin=stream, tdarr={"8:0": 900.0}), stall))
+    expected = capped_on("8:16") if why == "known" else CAP
+    assert out == dict.fromkeys(BOTH, expected), why
+
+
+def test_a_limit_on_every_disk_and_one_on_the_stream_s_disk_merge_per_disk() -> None:
+    """ADRG's io rule (5/2 MiB/s on every disk) and the yield (20 on the stream's disk):
+    the tighter of the two holds on each disk."""
+    facts = Facts(
+        pressure=PressureFact(
+            host="h", io=ResourcePressure(some=PressureLine(avg10=80, avg60=0, avg300=0, total=1))
+        ),
+        pressure_seen_at=100.0,
+        resources=on_disks(jellyfin={"8:16": 6.0}, tdarr={"8:0": 300.0}),
+        resources_seen_at=100.0,
+        inventory=ContainerInventory(host="h", cpu_count=2, containers=[c for c, _ in TARGETS]),
+    )
+    tdarr = decide(CFG, CFG.tier_matcher(), facts, Memory(), 100.0).containers["tdarr"]
+    adrg = IoRate(read_bps=5 * MB_PER_SEC, write_bps=2 * MB_PER_SEC)
+    assert tdarr.io_max == IoMax(
+        read_bps=adrg.read_bps, write_bps=adrg.write_bps, disks={"8:16": adrg}
+    )
+    assert tdarr.io_max.on("8:16") == tdarr.io_max.on("8:0") == adrg

@@ -87,9 +87,11 @@ def run(
     return outcomes
 
 
-def io_limits(out: ProtectOutcome) -> dict[str, float]:
-    """Container -> io.max in MB/s."""
-    return {n: (lim.io_max.write_bps or 0) / MB for n, lim in out.limits.items() if lim.io_max}
+def io_limits(out: ProtectOutcome, disk: str = "8:16") -> dict[str, float]:
+    """Container -> io.max in MB/s, on a disk (the stream's, in the per-disk cases)."""
+    return {
+        n: (lim.io_max.on(disk).write_bps or 0) / MB for n, lim in out.limits.items() if lim.io_max
+    }
 
 
 def calm(share: float = 0.0) -> Reading:
@@ -234,3 +236,54 @@ def test_the_first_limit_takes_first_steps_at_once_and_each_is_loosened() -> Non
 def test_disabled_does_nothing() -> None:
     off = Protect(enabled=False)
     assert run([(0, stalled())], cfg=off)[0].limits == {}
+
+
+def on(total_mb: float, **disks_mb: float) -> dict[str, object]:
+    """io use per disk (disk_8_16=... for "8:16")."""
+    return {
+        "io_bytes_per_second": total_mb * MB,
+        "io_bytes_per_second_by_disk": {
+            k.removeprefix("disk_").replace("_", ":"): v * MB for k, v in disks_mb.items()
+        },
+    }
+
+
+# The stream reads from 8:16. tdarr writes 90 MB/s to its own disk (8:0) and 4 to the
+# stream's; kopia writes 30 to the stream's.
+BY_DISK = [
+    ContainerUsage(id="j", name="jellyfin", source="", **on(2, disk_8_16=2)),
+    ContainerUsage(id="x", name="tdarr", source="", **on(94, disk_8_0=90, disk_8_16=4)),
+    ContainerUsage(id="y", name="kopia", source="", **on(30, disk_8_16=30)),
+]
+
+
+def test_an_io_stall_limits_the_biggest_user_of_the_stalled_disk_there_only() -> None:
+    """Not the biggest writer of all: the one that writes most where the stream reads."""
+    first, second = run([(0, stalled()), (2, stalled())], usage=BY_DISK)
+    assert io_limits(first) == {"kopia": 15}
+    kopia = first.limits["kopia"].io_max
+    assert kopia is not None and set(kopia.disks) == {"8:16"}
+    assert kopia.read_bps is None and kopia.write_bps is None  # its other disks keep their speed
+    assert io_limits(second) == {"kopia": 7.5}
+    assert io_limits(second, "8:0") == {"kopia": 0}  # no limit there
+    assert second.memory["io"].throttles["kopia"].disks == ["8:16"]
+
+
+def test_an_io_stall_where_the_stalled_disks_are_not_known_limits_on_every_disk() -> None:
+    unknown = [u.model_copy(update={"io_bytes_per_second_by_disk": None}) for u in BY_DISK]
+    (out,) = run([(0, stalled())], usage=unknown)
+    assert io_limits(out) == {"tdarr": 47}
+    tdarr = out.limits["tdarr"].io_max
+    assert tdarr is not None and tdarr.disks == {} and tdarr.write_bps == 47 * MB
+
+
+def test_a_limit_widens_to_each_disk_the_stream_stalls_on_while_it_lasts() -> None:
+    moved = [u for u in BY_DISK if u.name != "jellyfin"]
+    moved.append(ContainerUsage(id="j", name="jellyfin", source="", **on(2, disk_8_32=2)))
+    memory: dict = {}
+    seen = []
+    for now, usage in ((0.0, BY_DISK), (2.0, moved)):
+        out = protect(RULE, MATCHER, memory, fact(stalled()), now, usage, CANDIDATES, 2, 2.0, now)
+        memory = out.memory
+        seen.append(out.memory["io"].throttles["kopia"].disks)
+    assert seen == [["8:16"], ["8:16", "8:32"]]

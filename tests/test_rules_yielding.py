@@ -91,3 +91,40 @@ def test_off_never_yields() -> None:
 
 def test_a_zero_hold_ends_at_the_first_quiet_reading() -> None:
     assert next_state(True, 0.0, YIELDING, "quiet", False, 100.0) == (YieldState(), None)
+
+
+ON_A = YieldState(yielding=True, disks=["8:0"])
+ON_AB = YieldState(yielding=True, disks=["8:0", "8:16"])
+
+
+@pytest.mark.parametrize(
+    ("before", "activity", "disks", "now", "after"),
+    [
+        # It starts on the disks protected work uses, or on all when those are not known.
+        (YieldState(), "active", frozenset({"8:0"}), 100.0, ON_A),
+        (YieldState(), "active", None, 100.0, YIELDING),
+        # It only widens while it lasts: a disk once used stays until the yield ends.
+        (ON_A, "active", frozenset({"8:16"}), 101.0, ON_AB),
+        (ON_AB, "active", frozenset({"8:0"}), 102.0, ON_AB),
+        (ON_A, "active", None, 103.0, YIELDING),
+        (YIELDING, "active", frozenset({"8:0"}), 104.0, YIELDING),
+        # The hold keeps the disks; a new yield starts afresh.
+        (ON_AB, "quiet", None, 100.0, ON_AB.model_copy(update={"quiet_since": 100.0})),
+        (
+            YieldState(),
+            "active",
+            frozenset({"8:16"}),
+            200.0,
+            YieldState(yielding=True, disks=["8:16"]),
+        ),
+    ],
+)
+def test_where_it_yields(
+    before: YieldState,
+    activity: str,
+    disks: frozenset[str] | None,
+    now: float,
+    after: YieldState,
+) -> None:
+    state, _ = next_state(True, HOLD, before, activity, False, now, disks)  # type: ignore[arg-type]
+    assert state == after

@@ -10,10 +10,11 @@ Each control has its v2 file and, on v1 or hybrid hosts, the v1 equivalent:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from host.cgroups.view import ProcessCgroups
-from shared.messages import CpuMax, IoMax
+from shared.messages import CpuMax, IoMax, IoRate
 
 
 class Unsupported(Exception):
@@ -57,25 +58,47 @@ def set_io_weight(cg: ProcessCgroups, weight: int) -> Path:
     )
 
 
-def set_io_max(cg: ProcessCgroups, devices: list[str], limit: IoMax | None) -> Path:
-    """devices: "major:minor" of the block devices that back the container's data."""
-    if not devices:
+def set_io_max(
+    cg: ProcessCgroups,
+    devices: list[str],
+    limit: IoMax | None,
+    original: Mapping[str, str] | None = None,
+) -> Path:
+    """devices: "major:minor" of the whole disks behind the container's data; the limit's
+    own disks are limited too. Every disk without a limit (one of those, or one the file
+    lists: limited before) gets its rule from `original` (snapshot()'s contents) back, or
+    none."""
+    disks = {*devices, *(limit.disks if limit else {})}
+    if not disks:
         raise Unsupported("io.max (no block device found behind the Docker data root)")
+    limited = {d: r for d in disks if limit and (r := limit.on(d)) != IoRate()}
+    original = original or {}
     if (path := cg.v2_file("io.max")) is not None:
-        rbps = limit.read_bps if limit and limit.read_bps else "max"
-        wbps = limit.write_bps if limit and limit.write_bps else "max"
-        for device in devices:
-            write(path, f"{device} rbps={rbps} wbps={wbps}")
+        lines = {
+            d: f"{d} rbps={r.read_bps or 'max'} wbps={r.write_bps or 'max'}"
+            for d, r in limited.items()
+        }
+        _converge(path, disks, lines, original.get(f"v2:{path.name}", ""))
         return path
     read = cg.v1_file("blkio", "blkio.throttle.read_bps_device")
     written = cg.v1_file("blkio", "blkio.throttle.write_bps_device")
     if read is None or written is None:
         raise Unsupported("io.max (no io controller and no blkio throttle files)")
-    for device in devices:
-        # 0 removes a v1 throttle rule.
-        write(read, f"{device} {limit.read_bps if limit and limit.read_bps else 0}")
-        write(written, f"{device} {limit.write_bps if limit and limit.write_bps else 0}")
+    reads = {d: f"{d} {r.read_bps}" for d, r in limited.items() if r.read_bps}
+    writes = {d: f"{d} {r.write_bps}" for d, r in limited.items() if r.write_bps}
+    _converge(read, disks, reads, original.get(f"v1:blkio:{read.name}", ""))
+    _converge(written, disks, writes, original.get(f"v1:blkio:{written.name}", ""))
     return read
+
+
+def _converge(path: Path, disks: set[str], lines: Mapping[str, str], original: str) -> None:
+    """A per-device file: these lines; on the other disks, and every other device the file
+    lists, the original rule or none."""
+    before = {line.split()[0]: line.strip() for line in original.splitlines() if line.strip()}
+    listed = {line.split()[0] for line in path.read_text().splitlines() if line.strip()}
+    for device in sorted(disks | listed):
+        line = lines.get(device) or before.get(device)
+        write(path, line or _PER_DEVICE[path.name].format(dev=device))
 
 
 def set_cpu_max(cg: ProcessCgroups, limit: CpuMax | None) -> Path:

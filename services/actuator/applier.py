@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.block_devices import devices_backing
+from host.block_devices import devices_backing, is_whole_disk
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import CgroupLayout, ProcessCgroups, process_cgroups
 from host.docker.control import DockerControl
@@ -27,9 +27,19 @@ from services.actuator.plan import Settings, Target
 from services.actuator.state_store import DOCKER_FIELDS, StateStore
 from shared.errors import brief
 from shared.logs import Log
+from shared.messages import IoMax
 
 DOCKER_SETTINGS = ("cpu_weight", "memory_max")
 CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max", "cpu_idle")
+
+
+def present(limit: IoMax | None) -> IoMax | None:
+    """The limit without the disks it names that this host does not have (one unplugged
+    since the sensors saw a stream use it): nothing there to limit."""
+    if limit is None or all(is_whole_disk(d) for d in limit.disks):
+        return limit
+    here = {d: rate for d, rate in limit.disks.items() if is_whole_disk(d)}
+    return limit.model_copy(update={"disks": here})
 
 
 @dataclass
@@ -151,7 +161,9 @@ class Applier:
         writes: dict[str, Callable[[], Path | None]] = {
             "memory_high": lambda: cgroup_files.set_memory_high(cg, s.memory_high),
             "io_weight": lambda: cgroup_files.set_io_weight(cg, s.io_weight),
-            "io_max": lambda: cgroup_files.set_io_max(cg, self.io_devices(c), s.io_max),
+            "io_max": lambda: cgroup_files.set_io_max(
+                cg, self.io_devices(c), present(s.io_max), self.store.original_files(c.id)
+            ),
             "cpu_max": lambda: cgroup_files.set_cpu_max(cg, s.cpu_max),
             "cpu_idle": lambda: cgroup_files.set_cpu_idle(cg, s.cpu_idle),
         }

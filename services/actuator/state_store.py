@@ -139,6 +139,11 @@ class StateStore:
             )
             self._save()
 
+    def original_files(self, container_id: str) -> dict[str, str]:
+        """The recorded cgroup files (snapshot()'s contents); empty when none are."""
+        record = self._data.containers.get(container_id)
+        return dict(record.cgroup_files) if record is not None else {}
+
     def note_pause(self, container_id: str, name: str) -> None:
         """Paused by Warden, written before the pause, with no originals read yet if none are."""
         with self._lock:

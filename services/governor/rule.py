@@ -32,6 +32,7 @@ from shared.messages import (
     ThermalFact,
 )
 from shared.messages.base import Strict
+from shared.messages.desired import lower, lower_rate
 from shared.tiers import TierMatcher
 
 M = TypeVar("M", bound=BaseModel)
@@ -118,11 +119,6 @@ def merge_intent(current: ContainerIntent | None, ask: ContainerIntent) -> Conta
     )
 
 
-def lower(x: int | None, y: int | None) -> int | None:
-    """The tighter of two limits, where None is no limit."""
-    return min(x, y) if x is not None and y is not None else x or y
-
-
 def tighter_cpu(a: CpuMax | None, b: CpuMax | None) -> CpuMax | None:
     if a is None or b is None:
         return a or b
@@ -130,6 +126,12 @@ def tighter_cpu(a: CpuMax | None, b: CpuMax | None) -> CpuMax | None:
 
 
 def tighter_io(a: IoMax | None, b: IoMax | None) -> IoMax | None:
+    """On every disk, the tighter of what holds there in either."""
     if a is None or b is None:
         return a or b
-    return IoMax(read_bps=lower(a.read_bps, b.read_bps), write_bps=lower(a.write_bps, b.write_bps))
+    everywhere = lower_rate(a, b)
+    return IoMax(
+        read_bps=everywhere.read_bps,
+        write_bps=everywhere.write_bps,
+        disks={d: lower_rate(a.on(d), b.on(d)) for d in sorted({*a.disks, *b.disks})},
+    )

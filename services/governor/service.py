@@ -331,7 +331,7 @@ class GovernorService:
                 paused=new.paused,
                 memory_high=new.memory_high,
                 cpu_max=new.cpu_max.quota_us if new.cpu_max else None,
-                io_max=f"r={new.io_max.read_bps} w={new.io_max.write_bps}" if new.io_max else None,
+                io_max=str(new.io_max) if new.io_max else None,
                 cpu_idle=new.cpu_idle,
                 reasons="; ".join(map(str, new.reasons)),
             )

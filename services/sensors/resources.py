@@ -147,6 +147,24 @@ def rate(previous: float | None, current: float | None, seconds: float) -> float
     return (current - previous) / seconds
 
 
+def io_rates(
+    previous: Mapping[str, int] | None, current: Mapping[str, int], seconds: float
+) -> tuple[float | None, dict[str, float] | None]:
+    """Bytes/s in all, and per disk that moved any (a disk first listed now counts from 0:
+    the counters list a disk from its first I/O on). None: unknown, or a counter reset."""
+    if previous is None:
+        return None, None
+    total = rate(sum(previous.values()), sum(current.values()), seconds)
+    by_disk: dict[str, float] = {}
+    for disk, count in sorted(current.items()):
+        moved = rate(previous.get(disk, 0), count, seconds)
+        if moved is None:
+            return total, None
+        if moved > 0:
+            by_disk[disk] = round(moved, 1)
+    return total, by_disk if total is not None else None
+
+
 def share(busy_delta: float | None, total_delta: float | None) -> float | None:
     if busy_delta is None or not total_delta or total_delta <= 0:
         return None
@@ -215,25 +233,25 @@ def container_cpu_usec(cgroups: ProcessCgroups) -> int | None:
     return None
 
 
-def container_io_bytes(cgroups: ProcessCgroups) -> int | None:
-    """Bytes read and written: v2 io.stat, else v1 blkio.throttle.io_service_bytes."""
+def container_io_by_disk(cgroups: ProcessCgroups) -> dict[str, int] | None:
+    """Bytes read and written per disk: v2 io.stat, else v1 blkio.throttle.io_service_bytes."""
+    totals: dict[str, int] = {}
     stat = cgroups.v2_file("io.stat")
     if stat is not None:
-        total = 0
         for line in stat.read_text().splitlines():
-            fields = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
-            total += int(fields.get("rbytes", 0)) + int(fields.get("wbytes", 0))
-        return total
+            device, *pairs = line.split()
+            fields = dict(p.split("=", 1) for p in pairs if "=" in p)
+            totals[device] = int(fields.get("rbytes", 0)) + int(fields.get("wbytes", 0))
+        return totals
     service = cgroups.v1_file("blkio", "blkio.throttle.io_service_bytes")
     if service is None:
         return None
-    total = 0
     for line in service.read_text().splitlines():
         parts = line.split()
         # "<major:minor> Read|Write <n>" lines; the closing "Total <n>" line has no device.
         if len(parts) == 3 and parts[1] in ("Read", "Write"):
-            total += int(parts[2])
-    return total
+            totals[parts[0]] = totals.get(parts[0], 0) + int(parts[2])
+    return totals
 
 
 def container_memory_bytes(cgroups: ProcessCgroups) -> int | None:
@@ -250,7 +268,7 @@ class _Previous:
     disk: tuple[int, int] | None = None
     pids: dict[int, tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
     containers: dict[str, int] = field(default_factory=dict)
-    container_io: dict[str, int] = field(default_factory=dict)
+    container_io: dict[str, dict[str, int]] = field(default_factory=dict)
     container_memory: dict[str, int] = field(default_factory=dict)
 
 
@@ -396,16 +414,16 @@ class ResourceSampler:
                 before = prev.containers.get(cid)
                 if before is not None and usec >= before:
                     cpu = self._machine_share((usec - before) / 1e6, elapsed)
-            io_rate = growth = memory = None
+            io_rate = by_disk = growth = memory = None
             try:
-                io_bytes = container_io_bytes(c.cgroups)
+                io_bytes = container_io_by_disk(c.cgroups)
                 memory = container_memory_bytes(c.cgroups)
             except (OSError, ValueError) as exc:
                 errors.append(f"container {c.name}: {exc}")
                 io_bytes = None
             if io_bytes is not None:
                 current.container_io[cid] = io_bytes
-                io_rate = rate(prev.container_io.get(cid), io_bytes, elapsed)
+                io_rate, by_disk = io_rates(prev.container_io.get(cid), io_bytes, elapsed)
             if memory is not None:
                 current.container_memory[cid] = memory
                 before_memory = prev.container_memory.get(cid)
@@ -420,6 +438,7 @@ class ResourceSampler:
                     cpu_percent=cpu,
                     rss_bytes=rss,
                     io_bytes_per_second=_round(io_rate),
+                    io_bytes_per_second_by_disk=by_disk,
                     memory_bytes=memory,
                     memory_growth_bytes_per_second=_round(growth),
                 )

@@ -41,7 +41,8 @@ class Protect(Section):
 
     While a protected container is active (or stalls on cpu), every tier-3
     container runs in the idle scheduling class (cpu_yield); while one does I/O (or
-    stalls on io), every tier-3 container gets io.max at io_yield_mb_per_sec (io_yield).
+    stalls on io), every tier-3 container gets io.max at io_yield_mb_per_sec on the
+    disks protected work uses (io_yield).
     """
 
     enabled: bool = Field(default=True, description="run the protect rule")
@@ -85,7 +86,8 @@ class Protect(Section):
     io_yield: bool = Field(
         default=True,
         description="while a protected container does I/O or stalls on io, tier 3 gets io.max "
-        "at io_yield_mb_per_sec: a bulk job starting beside a stream starts capped",
+        "at io_yield_mb_per_sec on the disks it uses: a bulk job starting beside a stream "
+        "starts capped",
     )
     active_io_mb_per_sec: Annotated[float, Field(gt=0)] = Field(
         default=0.5,
@@ -93,7 +95,8 @@ class Protect(Section):
     )
     io_yield_mb_per_sec: Annotated[float, Field(gt=0)] = Field(
         default=20,
-        description="tier 3's read and write limit each (MiB/s per device) while it yields",
+        description="tier 3's read and write limit each (MiB/s, on each disk protected work "
+        "uses) while it yields",
     )
     # A stream reads ahead in bursts: the hold bridges its gaps, so the cap does not flap.
     io_yield_hold_seconds: Annotated[float, Field(ge=0)] = Field(

@@ -2,13 +2,14 @@
 
 from shared.messages.actions import Action
 from shared.messages.applied import Applied, AppliedContainer, Refusal
-from shared.messages.base import SCHEMA_VERSION, Message, PayloadError
+from shared.messages.base import SCHEMA_VERSION, BlockDevice, Message, PayloadError
 from shared.messages.decision import LastDecision
 from shared.messages.desired import (
     ContainerIntent,
     CpuMax,
     DesiredState,
     IoMax,
+    IoRate,
     ProcessGroupIntent,
     Reason,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Action",
     "Applied",
     "AppliedContainer",
+    "BlockDevice",
     "ContainerFact",
     "ContainerIntent",
     "ContainerInventory",
@@ -57,6 +59,7 @@ __all__ = [
     "GpuProcess",
     "HostUsage",
     "IoMax",
+    "IoRate",
     "LastDecision",
     "Message",
     "PayloadError",

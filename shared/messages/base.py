@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 SCHEMA_VERSION: Literal[1] = 1
+
+# A block device as io.stat, io.max and the blkio files name it: "major:minor".
+BlockDevice = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}:[0-9]{1,10}$")]
 
 
 class PayloadError(ValueError):

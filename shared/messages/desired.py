@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from shared.messages.base import Message, Strict
+from shared.messages.base import BlockDevice, Message, Strict
 from shared.messages.signature import Signature
 
 Bytes = Annotated[int, Field(gt=0)]
@@ -37,9 +37,40 @@ class CpuMax(Strict):
     period_us: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
 
 
-class IoMax(Strict):
+class IoRate(Strict):
     read_bps: Bytes | None = None
     write_bps: Bytes | None = None
+
+
+class IoMax(IoRate):
+    """read_bps and write_bps hold on every disk behind the container's data (Docker's root
+    and its mounts); `disks` holds tighter limits on the disks it names, whether its data
+    is behind them or not (a yield for a stream's disk leaves the container's other disks
+    alone). None: no limit."""
+
+    # A host has a few disks: more than this is no limit anyone asked for.
+    disks: Annotated[dict[BlockDevice, IoRate], Field(max_length=64)] = {}
+
+    def __str__(self) -> str:
+        """For logs: "r=N w=N" on every disk, then "on 7:0 r=N w=N" per disk named."""
+        parts = [f"r={self.read_bps} w={self.write_bps}"] if self.read_bps or self.write_bps else []
+        parts += [f"on {d} r={r.read_bps} w={r.write_bps}" for d, r in self.disks.items()]
+        return "; ".join(parts) or "none"
+
+    def on(self, disk: str) -> IoRate:
+        """The limit that holds on one disk."""
+        named = self.disks.get(disk)
+        everywhere = IoRate(read_bps=self.read_bps, write_bps=self.write_bps)
+        return lower_rate(everywhere, named) if named is not None else everywhere
+
+
+def lower(x: int | None, y: int | None) -> int | None:
+    """The tighter of two limits, where None is no limit."""
+    return min(x, y) if x is not None and y is not None else x or y
+
+
+def lower_rate(a: IoRate, b: IoRate) -> IoRate:
+    return IoRate(read_bps=lower(a.read_bps, b.read_bps), write_bps=lower(a.write_bps, b.write_bps))
 
 
 class ContainerIntent(Strict):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from shared.messages.base import Message, Strict
+from shared.messages.base import BlockDevice, Message, Strict
 
 NonNegative = Annotated[float, Field(ge=0)]
 
@@ -233,6 +233,11 @@ class ContainerUsage(Strict):
     # Bytes read and written per second (io.stat, or v1 blkio.throttle.io_service_bytes,
     # which counts direct and synchronous I/O only).
     io_bytes_per_second: NonNegative | None = None
+    # The same per disk, for the disks it read or wrote since the last reading (whole
+    # disks, as the counters name them); None when unknown.
+    io_bytes_per_second_by_disk: (
+        Annotated[dict[BlockDevice, NonNegative], Field(max_length=256)] | None
+    ) = None
     # Charged memory (memory.current, v1 memory.usage_in_bytes) and how fast it grows;
     # negative while it shrinks.
     memory_bytes: Annotated[int, Field(ge=0)] | None = None

@@ -37,6 +37,6 @@ SPEC = YieldSpec(
     threshold=lambda cfg: cfg.active_core_percent,
     enabled=lambda cfg: cfg.cpu_yield,
     hold_seconds=lambda cfg: cfg.cpu_yield_hold_seconds,
-    ask=lambda _cfg, reason: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]),
+    ask=lambda _cfg, reason, _disks: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]),
 )
 RULE = yield_rule(SPEC)

@@ -8,7 +8,10 @@ every writer for the seconds after, a limit or not. So while any protected
 container does I/O (at least protect.active_io_mb_per_sec, read and written) or
 stalls on io, every tier-3 container gets io.max at io_yield_mb_per_sec each
 way (when it starts and ends: yielding.py): a job that starts then starts
-capped. Unlike cpu.idle, a cap costs bulk work throughput while the stream
+capped. The cap holds on the disks the protected containers use (as their io
+counters name them), so bulk work on another disk keeps its speed; where those
+are not known (no per-disk counters, or a stall with no I/O to tell), on every
+disk behind the container's data. Unlike cpu.idle, a cap costs bulk work throughput while the stream
 plays, disk contended or not; the stream idle, bulk work has the whole disk
 again io_yield_hold_seconds later. Protect's own io.max steps, and ADRG's io
 rule, still act below the cap: the tighter limit wins.
@@ -18,9 +21,10 @@ Tier 2 keeps its disk (ADRG's media mode caps it while streams play).
 
 from __future__ import annotations
 
+from services.governor.rules.protect import disks_used, io_limit
 from services.governor.rules.yielding import YieldSpec, yield_rule
 from shared.config.model import Protect
-from shared.messages import ContainerIntent, ContainerUsage, IoMax, Reason
+from shared.messages import ContainerIntent, ContainerUsage, Reason
 from shared.units import MB_PER_SEC
 
 NAME = "io_yield"
@@ -30,9 +34,9 @@ def io_mb_per_sec(u: ContainerUsage, _cpu_count: int) -> float | None:
     return None if u.io_bytes_per_second is None else u.io_bytes_per_second / MB_PER_SEC
 
 
-def capped(cfg: Protect, reason: Reason) -> ContainerIntent:
+def capped(cfg: Protect, reason: Reason, disks: list[str] | None) -> ContainerIntent:
     bps = max(1, int(cfg.io_yield_mb_per_sec * MB_PER_SEC))
-    return ContainerIntent(tier=3, io_max=IoMax(read_bps=bps, write_bps=bps), reasons=[reason])
+    return ContainerIntent(tier=3, io_max=io_limit(bps, disks), reasons=[reason])
 
 
 SPEC = YieldSpec(
@@ -44,5 +48,6 @@ SPEC = YieldSpec(
     enabled=lambda cfg: cfg.io_yield,
     hold_seconds=lambda cfg: cfg.io_yield_hold_seconds,
     ask=capped,
+    disks=disks_used,
 )
 RULE = yield_rule(SPEC)

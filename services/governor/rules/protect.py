@@ -5,7 +5,8 @@ seconds after a hog starts. This rule reads the stall of each protected
 container's own cgroup (tier 0, tier 1, protected_containers): a PSI trigger of
 its own firing, or its some-stall over the last window above the configured
 share. While one stalls on a resource, the bulk container using most of that
-resource now (tier 3 first, then tier 2) is limited: io.max for an io stall,
+resource now (tier 3 first, then tier 2) is limited: io.max for an io stall
+(on the disks the stalled containers use, and chosen by its use of them),
 cpu.max for a cpu stall and for a memory stall (a container growing its memory
 fastest is slowed down where it allocates). The first limit is its current use
 times step_factor ** first_steps (a stall that fired a trigger has lasted a
@@ -36,10 +37,11 @@ from shared.messages import (
     ContainerUsage,
     CpuMax,
     IoMax,
+    IoRate,
     PressureFact,
     Reason,
 )
-from shared.messages.base import Strict
+from shared.messages.base import BlockDevice, Strict
 from shared.tiers import TierMatcher
 from shared.units import MB_PER_SEC
 
@@ -56,6 +58,9 @@ class ProtectThrottle(Strict):
 
     limit: Annotated[float, Field(gt=0)]
     steps: Annotated[int, Field(ge=1)]
+    # io: the disks it holds on, those the stalled containers used when it was set or
+    # tightened; None: every disk behind the container's data.
+    disks: list[BlockDevice] | None = None
 
 
 class ProtectMemory(Strict):
@@ -121,9 +126,36 @@ def stall_of(
     return Stall("unknown" if unknown else "calm")
 
 
-def _use(resource: str, usage: ContainerUsage) -> float | None:
+def disks_used(usages: Sequence[ContainerUsage]) -> frozenset[str] | None:
+    """The disks these containers read or wrote in the last reading; None (every disk) where
+    that is not known for one of them, or none is named."""
+    disks: set[str] = set()
+    for u in usages:
+        if u.io_bytes_per_second_by_disk is None:
+            return None
+        disks.update(u.io_bytes_per_second_by_disk)
+    return frozenset(disks) or None
+
+
+def union(a: Iterable[str] | None, b: Iterable[str] | None) -> list[str] | None:
+    """Two sets of disks, where None is every disk."""
+    return None if a is None or b is None else sorted({*a, *b})
+
+
+def io_limit(bps: int, disks: Iterable[str] | None) -> IoMax:
+    """bps each way on these disks, or on every disk behind the container's data."""
+    if disks is None:
+        return IoMax(read_bps=bps, write_bps=bps)
+    return IoMax(disks={d: IoRate(read_bps=bps, write_bps=bps) for d in sorted(disks)})
+
+
+def _use(resource: str, usage: ContainerUsage, disks: frozenset[str] | None) -> float | None:
+    """What a container uses of a resource now; io: on these disks (None: on all)."""
     if resource == "io":
-        return usage.io_bytes_per_second
+        by_disk = usage.io_bytes_per_second_by_disk
+        if disks is None or by_disk is None:
+            return usage.io_bytes_per_second
+        return sum(by_disk.get(d, 0.0) for d in disks)
     if resource == "cpu":
         return usage.cpu_percent
     growth = usage.memory_growth_bytes_per_second
@@ -152,6 +184,7 @@ def _next_candidate(
     candidates: Sequence[tuple[ContainerFact, int]],
     usage: dict[str, ContainerUsage],
     taken: Iterable[str],
+    disks: frozenset[str] | None,
 ) -> tuple[str, float] | None:
     """The biggest known user not yet limited, tier 3 before tier 2, and where to start."""
     skip = set(taken)
@@ -161,7 +194,7 @@ def _next_candidate(
             u = usage.get(container.name)
             if t != tier or container.state != "running" or container.name in skip or u is None:
                 continue
-            used = _use(resource, u)
+            used = _use(resource, u, disks)
             # A memory stall is answered with cpu.max: its start is the container's cpu use.
             start = u.cpu_percent if resource == "memory" else used
             if used is None or start is None or used < _minimum(cfg, resource) or start <= 0:
@@ -203,7 +236,7 @@ def protect(
         if stall.state == "stalled":
             share = f"{stall.share:.1f}%" if stall.share is not None else "trigger"
             readings[f"{NAME}.{resource}"] = f"stalled: {', '.join(stall.who)} {share}"
-        world = (candidates, by_name, cpu_count)
+        world = World(candidates, by_name, cpu_count, _contended(resource, stall, by_name))
         state, wake = _step(cfg, resource, state, stall, pressure_seen_at, step_seconds, now, world)
         if wake is not None:
             wakes.append(wake)
@@ -222,6 +255,25 @@ def protect(
     return ProtectOutcome(states, limits, min(wakes) if wakes else None, readings)
 
 
+@dataclass(frozen=True)
+class World:
+    """What one step sees besides the stall."""
+
+    candidates: Sequence[tuple[ContainerFact, int]]
+    usage: dict[str, ContainerUsage]
+    cpu_count: int
+    # io: the disks the stalled containers use (None: every disk, or not io).
+    disks: frozenset[str] | None
+
+
+def _contended(
+    resource: str, stall: Stall, usage: dict[str, ContainerUsage]
+) -> frozenset[str] | None:
+    if resource != "io" or stall.state != "stalled" or any(n not in usage for n in stall.who):
+        return None
+    return disks_used([usage[n] for n in stall.who])
+
+
 def _step(
     cfg: Protect,
     resource: str,
@@ -230,10 +282,10 @@ def _step(
     seen_at: float | None,
     step_seconds: float,
     now: float,
-    world: tuple[Sequence[tuple[ContainerFact, int]], dict[str, ContainerUsage], int],
+    world: World,
 ) -> tuple[ProtectMemory, float | None]:
     """One resource: its next state, and when to look again."""
-    candidates, usage, cpu_count = world
+    cpu_count = world.cpu_count
     if stall.state == "unknown":
         return state, None
     if stall.state == "calm":
@@ -243,7 +295,7 @@ def _step(
         if now - since < cfg.hold_seconds:
             return state.model_copy(update={"share": None}), since + cfg.hold_seconds
         loosened = {
-            n: ProtectThrottle(limit=t.limit / cfg.step_factor, steps=t.steps - 1)
+            n: t.model_copy(update={"limit": t.limit / cfg.step_factor, "steps": t.steps - 1})
             for n, t in state.throttles.items()
             if t.steps > 1
         }
@@ -269,19 +321,29 @@ def _step(
     floor = _floor(cfg, resource, cpu_count)
     throttles = dict(updated.throttles)
     tighter = {
-        n: ProtectThrottle(limit=max(floor, t.limit * cfg.step_factor), steps=t.steps + 1)
+        n: ProtectThrottle(
+            limit=max(floor, t.limit * cfg.step_factor),
+            steps=t.steps + 1,
+            disks=union(t.disks, world.disks),
+        )
         for n, t in throttles.items()
         if t.limit > floor
     }
     if tighter:
         throttles.update(tighter)
     else:
-        joining = _next_candidate(cfg, resource, candidates, usage, throttles)
+        joining = _next_candidate(
+            cfg, resource, world.candidates, world.usage, throttles, world.disks
+        )
         if joining is None:
             return updated, None  # nobody left to limit: at the floors, or using nothing
         name, start = joining
         first = start * cfg.step_factor**cfg.first_steps
-        throttles[name] = ProtectThrottle(limit=max(floor, first), steps=cfg.first_steps)
+        throttles[name] = ProtectThrottle(
+            limit=max(floor, first),
+            steps=cfg.first_steps,
+            disks=sorted(world.disks) if world.disks is not None else None,
+        )
     return updated.model_copy(update={"throttles": throttles, "stepped_at": now}), None
 
 
@@ -290,9 +352,7 @@ def _limit(
 ) -> ContainerIntent:
     if resource == "io":
         bps = max(1, int(throttle.limit))
-        return ContainerIntent(
-            tier=tier, io_max=IoMax(read_bps=bps, write_bps=bps), reasons=[reason]
-        )
+        return ContainerIntent(tier=tier, io_max=io_limit(bps, throttle.disks), reasons=[reason])
     quota = int(throttle.limit / 100 * CPU_PERIOD_US * cpu_count)
     cpu = CpuMax(quota_us=max(MIN_CPU_QUOTA_US, quota), period_us=CPU_PERIOD_US)
     return ContainerIntent(tier=tier, cpu_max=cpu, reasons=[reason])

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.protect import ProtectResource, stall_of
+from services.governor.rules.protect import ProtectResource, stall_of, union
 from shared.config.model import Protect
 from shared.messages import ContainerIntent, ContainerUsage, Reason
-from shared.messages.base import Strict
+from shared.messages.base import BlockDevice, Strict
 from shared.tiers import TierMatcher
 
 Activity = Literal["active", "quiet", "unknown"]
@@ -32,6 +32,16 @@ class YieldState(Strict):
     # Wall-clock time of the first calm reading since protected work last ran; None while
     # it runs. Only edges change it, so the memory is not re-published every reading.
     quiet_since: float | None = None
+    # io: the disks it yields on, every disk protected work used since the yield began, so
+    # it only widens until it ends. None: every disk (and for cpu, which has no disks).
+    disks: list[BlockDevice] | None = None
+
+
+def widened(state: YieldState, disks: frozenset[str] | None) -> list[str] | None:
+    """The disks a yield holds on after this reading (None: every disk)."""
+    if not state.yielding:
+        return sorted(disks) if disks is not None else None
+    return union(state.disks, disks)
 
 
 def protected_activity(
@@ -56,18 +66,21 @@ def next_state(
     activity: Activity,
     stalled: bool,
     now: float,
+    disks: frozenset[str] | None = None,
 ) -> tuple[YieldState, float | None]:
-    """The next state, and when it ends by itself."""
+    """The next state, and when it ends by itself. disks: those the protected work that is
+    active or stalls now uses (None: not known, so every disk)."""
     if not enabled:
         return YieldState(), None
     if activity == "active" or stalled:
-        return YieldState(yielding=True), None
+        return YieldState(yielding=True, disks=widened(state, disks)), None
     if not state.yielding or activity == "unknown":
         return state, None
     since = state.quiet_since if state.quiet_since is not None else now
     if now - since >= hold_seconds:
         return YieldState(), None
-    return YieldState(yielding=True, quiet_since=since), since + hold_seconds
+    held = YieldState(yielding=True, quiet_since=since, disks=state.disks)
+    return held, since + hold_seconds
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,11 @@ class YieldSpec:
     threshold: Callable[[Protect], float]
     enabled: Callable[[Protect], bool]
     hold_seconds: Callable[[Protect], float]
-    # What a tier-3 container is asked for while it yields.
-    ask: Callable[[Protect, Reason], ContainerIntent]
+    # What a tier-3 container is asked for while it yields, on which disks (None: all).
+    ask: Callable[[Protect, Reason, list[str] | None], ContainerIntent]
+    # The disks the given protected containers use (the active and the stalled ones);
+    # None: every disk, as for a resource without disks.
+    disks: Callable[[Sequence[ContainerUsage]], frozenset[str] | None] = lambda _: None
 
 
 def yield_rule(spec: YieldSpec) -> Rule[YieldState]:
@@ -96,10 +112,22 @@ def yield_rule(spec: YieldSpec) -> Rule[YieldState]:
             return spec.use(u, view.cpu_count)
 
         activity = protected_activity(view.matcher, usage, use, threshold)
-        stalled = stall_of(cfg, view.matcher, view.pressure, spec.resource).state == "stalled"
+        stall = stall_of(cfg, view.matcher, view.pressure, spec.resource)
+        stalled = stall.state == "stalled"
+
+        def involved(u: ContainerUsage) -> bool:
+            used = use(u)
+            active = used is not None and used >= threshold
+            return view.matcher.watched(u.name) and (active or u.name in stall.who)
+
+        disks = None
+        # A stalled container with no usage yet could be anywhere.
+        located = usage is not None and set(stall.who) <= {u.name for u in usage}
+        if usage is not None and located and (activity == "active" or stalled):
+            disks = spec.disks([u for u in usage if involved(u)])
         enabled = cfg.enabled and spec.enabled(cfg)
         hold = spec.hold_seconds(cfg)
-        state, wake_at = next_state(enabled, hold, memory, activity, stalled, view.now)
+        state, wake_at = next_state(enabled, hold, memory, activity, stalled, view.now, disks)
         if not state.yielding:
             return Outcome(state, wake_at=wake_at)
         reason = Reason(
@@ -108,7 +136,7 @@ def yield_rule(spec: YieldSpec) -> Rule[YieldState]:
             threshold=threshold,
             detail=f"or a stall on {spec.resource}; ends {hold:g}s after",
         )
-        asks = {c.name: spec.ask(cfg, reason) for c in view.tier(3)}
+        asks = {c.name: spec.ask(cfg, reason, state.disks) for c in view.tier(3)}
         readings = {f"{spec.name}.activity": activity}
         return Outcome(state, containers=asks, wake_at=wake_at, readings=readings)
 
