@@ -154,7 +154,7 @@ def test_io_counters_per_disk_from_v2_io_stat_and_v1_blkio(tmp_path: Path) -> No
     v2.mkdir()
     v1.mkdir()
     (v2 / "io.stat").write_text(
-        "8:0 rbytes=4096 wbytes=1000 rios=1 wios=1 dbytes=0 dios=0\n7:0 rbytes=0 wbytes=24\n"
+        "8:0 rbytes=4096 wbytes=1000 rios=1 wios=1 dbytes=0 dios=0\n7:0 rbytes=0 wbytes=24\n\n"
     )
     (v1 / "blkio.throttle.io_service_bytes").write_text(
         "8:0 Read 4096\n8:0 Write 1000\n8:0 Sync 5096\n8:0 Total 5096\n7:0 Write 24\nTotal 5120\n"

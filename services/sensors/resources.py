@@ -239,6 +239,8 @@ def container_io_by_disk(cgroups: ProcessCgroups) -> dict[str, int] | None:
     stat = cgroups.v2_file("io.stat")
     if stat is not None:
         for line in stat.read_text().splitlines():
+            if not line.strip():
+                continue
             device, *pairs = line.split()
             fields = dict(p.split("=", 1) for p in pairs if "=" in p)
             totals[device] = int(fields.get("rbytes", 0)) + int(fields.get("wbytes", 0))

@@ -44,9 +44,9 @@ class IoRate(Strict):
 
 class IoMax(IoRate):
     """read_bps and write_bps hold on every disk behind the container's data (Docker's root
-    and its mounts); `disks` holds tighter limits on the disks it names, whether its data
-    is behind them or not (a yield for a stream's disk leaves the container's other disks
-    alone). None: no limit."""
+    and its mounts); `disks` holds limits of their own on the disks it names, whether its
+    data is behind them or not (a yield for a stream's disk leaves the container's other
+    disks alone), and on those the tighter of the two holds. None: no limit."""
 
     # A host has a few disks: more than this is no limit anyone asked for.
     disks: Annotated[dict[BlockDevice, IoRate], Field(max_length=64)] = {}

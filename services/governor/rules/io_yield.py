@@ -11,10 +11,11 @@ way (when it starts and ends: yielding.py): a job that starts then starts
 capped. The cap holds on the disks the protected containers use (as their io
 counters name them), so bulk work on another disk keeps its speed; where those
 are not known (no per-disk counters, or a stall with no I/O to tell), on every
-disk behind the container's data. Unlike cpu.idle, a cap costs bulk work throughput while the stream
-plays, disk contended or not; the stream idle, bulk work has the whole disk
-again io_yield_hold_seconds later. Protect's own io.max steps, and ADRG's io
-rule, still act below the cap: the tighter limit wins.
+disk behind the container's data. Unlike cpu.idle, a cap costs bulk work
+throughput on those disks while the stream plays, contended or not; the stream
+idle, bulk work has the whole disk again io_yield_hold_seconds later. Protect's
+own io.max steps, and ADRG's io rule, still act below the cap: on each disk, the
+tighter limit wins.
 
 Tier 2 keeps its disk (ADRG's media mode caps it while streams play).
 """
