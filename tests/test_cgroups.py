@@ -200,8 +200,9 @@ def test_real_io_max_on_a_named_disk_only_and_lifted_back_to_the_original(
         cgroup_files.set_io_max(cg, data, IoMax(write_bps=8 * MIB))
         assert write_limits(path) == {d: str(8 * MIB) for d in data}  # the named disk lifted
         cgroup_files.set_io_max(cg, data, stream_disk)
-        key = f"v2:{path.name}" if cg.v2_file("io.max") else f"v1:blkio:{path.name}"
-        rule = f"{disk.number} wbps={MIB}" if key.startswith("v2") else f"{disk.number} {MIB}"
+        v2 = cg.v2_file("io.max") is not None
+        key = cgroup_files.v2_key(path.name) if v2 else cgroup_files.v1_key("blkio", path.name)
+        rule = f"{disk.number} wbps={MIB}" if v2 else f"{disk.number} {MIB}"
         cgroup_files.set_io_max(cg, data, None, {key: rule + "\n"})
         assert write_limits(path) == {disk.number: str(MIB)}
         assert cgroup_files.restore(cg, {key: ""}) == []

@@ -78,7 +78,7 @@ def set_io_max(
             d: f"{d} rbps={r.read_bps or 'max'} wbps={r.write_bps or 'max'}"
             for d, r in limited.items()
         }
-        _converge(path, disks, lines, original.get(f"v2:{path.name}", ""))
+        _converge(path, disks, lines, original.get(v2_key(path.name), ""))
         return path
     read = cg.v1_file("blkio", "blkio.throttle.read_bps_device")
     written = cg.v1_file("blkio", "blkio.throttle.write_bps_device")
@@ -86,17 +86,17 @@ def set_io_max(
         raise Unsupported("io.max (no io controller and no blkio throttle files)")
     reads = {d: f"{d} {r.read_bps}" for d, r in limited.items() if r.read_bps}
     writes = {d: f"{d} {r.write_bps}" for d, r in limited.items() if r.write_bps}
-    _converge(read, disks, reads, original.get(f"v1:blkio:{read.name}", ""))
-    _converge(written, disks, writes, original.get(f"v1:blkio:{written.name}", ""))
+    _converge(read, disks, reads, original.get(v1_key("blkio", read.name), ""))
+    _converge(written, disks, writes, original.get(v1_key("blkio", written.name), ""))
     return read
 
 
 def _converge(path: Path, disks: set[str], lines: Mapping[str, str], original: str) -> None:
-    """A per-device file: these lines; on the other disks, and every other device the file
-    lists, the original rule or none."""
+    """A per-device file: these lines; on the other disks, every device the file lists and
+    every device the original does, the original rule or none."""
     before = {line.split()[0]: line.strip() for line in original.splitlines() if line.strip()}
     listed = {line.split()[0] for line in path.read_text().splitlines() if line.strip()}
-    for device in sorted(disks | listed):
+    for device in sorted(disks | listed | before.keys()):
         line = lines.get(device) or before.get(device)
         write(path, line or _PER_DEVICE[path.name].format(dev=device))
 
@@ -166,9 +166,18 @@ _PER_DEVICE = {
 }
 
 
+def v2_key(name: str) -> str:
+    """A v2 file's key in snapshot(): independent of the container's path."""
+    return f"v2:{name}"
+
+
+def v1_key(controller: str, name: str) -> str:
+    return f"v1:{controller}:{name}"
+
+
 def _control_paths(cg: ProcessCgroups) -> dict[str, Path]:
-    paths = {f"v2:{name}": cg.v2_file(name) for name in V2_CONTROL_FILES}
-    paths |= {f"v1:{ctl}:{name}": cg.v1_file(ctl, name) for ctl, name in V1_CONTROL_FILES}
+    paths = {v2_key(name): cg.v2_file(name) for name in V2_CONTROL_FILES}
+    paths |= {v1_key(ctl, name): cg.v1_file(ctl, name) for ctl, name in V1_CONTROL_FILES}
     return {key: path for key, path in paths.items() if path is not None}
 
 
@@ -186,12 +195,7 @@ def snapshot(cg: ProcessCgroups) -> dict[str, str]:
 def _restore_file(path: Path, original: str) -> None:
     name = path.name
     if name in _PER_DEVICE:
-        for line in path.read_text().splitlines():
-            if line.strip():
-                write(path, _PER_DEVICE[name].format(dev=line.split()[0]))
-        for line in original.splitlines():
-            if line.strip():
-                write(path, line.strip())
+        _converge(path, set(), {}, original)
         return
     if name == "io.weight" or name == "io.bfq.weight":
         write(path, original.splitlines()[0].strip() if original.strip() else "default 100")

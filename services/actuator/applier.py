@@ -36,10 +36,10 @@ CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max", "cpu_idle")
 def present(limit: IoMax | None) -> IoMax | None:
     """The limit without the disks it names that this host does not have (one unplugged
     since the sensors saw a stream use it): nothing there to limit."""
-    if limit is None or all(is_whole_disk(d) for d in limit.disks):
-        return limit
+    if limit is None:
+        return None
     here = {d: rate for d, rate in limit.disks.items() if is_whole_disk(d)}
-    return limit.model_copy(update={"disks": here})
+    return limit if len(here) == len(limit.disks) else limit.model_copy(update={"disks": here})
 
 
 @dataclass
