@@ -1,7 +1,10 @@
-"""What Warden's four services cost while nothing happens: 10 managed containers, default
-intervals, CPU (% of one core) and RSS per service, measured from /proc.
+"""What Warden's five services cost while nothing happens: 10 managed containers, default
+intervals, CPU (% of one core), RSS and PSS per service, measured from /proc.
 
-    .venv/bin/python -m bench.idle_cost [--seconds 60] [--python PATH]
+    .venv/bin/python -m bench.idle_cost [--seconds 60] [--python PATH] [--against REF]
+
+--against REF measures another commit (a temporary git worktree of it) in the same run,
+first, with the same broker, containers and config, and prints both side by side.
 
 --python runs the services (and the import costs) under another interpreter: a virtualenv
 with Warden installed as users install it, without the test extras, measures what users
@@ -13,16 +16,21 @@ Needs the Docker engine and the test image (tests create it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rig import HOST, Rig
+from tests.support.broker import free_port
 
-SERVICES = ("sensors", "governor", "actuator", "notifier")
+SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
+REPO = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,7 +71,7 @@ print(json.dumps({"before": before, "after": rss(), "modules": len(sys.modules),
                   "packages": packages}))
 """
 # What every service needs whatever it does: the models, the bus, the config file.
-FLOOR = ("pydantic", "shared.mqtt.client", "yaml")
+FLOOR = ("pydantic", "shared.bus", "yaml")
 
 
 def import_cost(python: str, *modules: str) -> dict[str, object]:
@@ -101,15 +109,94 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
+@dataclass(frozen=True)
+class Reading:
+    cpu: float
+    rss: float
+    pss: float
+
+
+def measure(
+    rig: Rig, config: Path, python: str, checkout: Path, warmup: float, seconds: float
+) -> dict[str, Reading]:
+    """The five services of `checkout`, idle: CPU over `seconds` after `warmup`, then memory."""
+    logdir = rig.workdir / checkout.name
+    logdir.mkdir(exist_ok=True)
+    started = {
+        name: rig.service(name, config, python, checkout=checkout, logdir=logdir)
+        for name in SERVICES
+    }
+    try:
+        for name in ("sensors", "governor", "actuator"):
+            rig.probe.wait_for(
+                f"warden/{HOST}/{name}/availability",
+                lambda s: s.text == "online",
+                after=time.monotonic() - 1,
+                timeout=60,
+            )
+        time.sleep(warmup)
+        pids = {name: s.process.pid for name, s in started.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        start = time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - start
+        return {
+            name: Reading(
+                100 * (cpu_seconds(pid) - before[name]) / elapsed, rss_mb(pid), pss_mb(pid)
+            )
+            for name, pid in pids.items()
+        }
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+def print_table(runs: dict[str, dict[str, Reading]]) -> None:
+    labels = list(runs)
+    head = "".join(f" | {label[:26]:>26}" for label in labels)
+    print(f"{'':10}{head}")
+    print(
+        f"{'service':10}" + " | {:>8} {:>8} {:>8}".format("CPU %", "RSS MB", "PSS MB") * len(runs)
+    )
+    for name in [*SERVICES, "all five"]:
+        row = f"{name:10}"
+        for label in labels:
+            readings = runs[label].values() if name == "all five" else [runs[label][name]]
+            cpu = sum(r.cpu for r in readings)
+            rss = sum(r.rss for r in readings)
+            pss = sum(r.pss for r in readings)
+            row += f" | {cpu:8.2f} {rss:8.1f} {pss:8.1f}"
+        print(row)
+    print("budget: the five at most 0.5 % of one core and 170 MB PSS together")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=15)
     parser.add_argument("--python", default=sys.executable, help="the services' interpreter")
+    parser.add_argument("--against", help="a git ref measured first, in the same run")
     args = parser.parse_args()
     print(f"services run under {args.python}")
-    with Rig(with_docker=True) as rig:
-        containers, probe = rig.containers, rig.probe
+    checkouts = {"this checkout": REPO}
+    with contextlib.ExitStack() as stack:
+        if args.against:
+            other = Path(tempfile.mkdtemp(prefix="warden-against-")) / "against"
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(other), args.against],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+            )
+            stack.callback(
+                subprocess.run,
+                ["git", "worktree", "remove", "--force", str(other)],
+                cwd=REPO,
+                check=False,
+            )
+            checkouts = {args.against: other, **checkouts}
+        rig = stack.enter_context(Rig(with_docker=True))
+        containers = rig.containers
         assert containers is not None
         for n in range(10):
             containers.run(f"c{n}")
@@ -122,28 +209,15 @@ def main() -> None:
             },
             actuator={"state_file": str(rig.workdir / "state.json")},
             notifications={"outbox_file": str(rig.workdir / "outbox.json")},
+            general={"http_server": {"host": "127.0.0.1", "port": free_port()}},
+            web={"database": str(rig.workdir / "web.sqlite3")},
         )
-        started = {name: rig.service(name, config, args.python) for name in SERVICES}
-        for name in ("sensors", "governor", "actuator"):
-            probe.wait_for(f"warden/{HOST}/{name}/availability", lambda s: s.text == "online")
-        time.sleep(args.warmup)
-        pids = {name: s.process.pid for name, s in started.items()}
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        start = time.monotonic()
-        time.sleep(args.seconds)
-        elapsed = time.monotonic() - start
-        total_cpu = total_rss = total_pss = 0.0
-        print(f"idle for {elapsed:.0f} s with 10 managed containers")
-        print(f"{'service':10} {'CPU % of a core':>16} {'RSS MB':>8} {'PSS MB':>8}")
-        for name, pid in pids.items():
-            cpu = 100 * (cpu_seconds(pid) - before[name]) / elapsed
-            rss, pss = rss_mb(pid), pss_mb(pid)
-            total_cpu += cpu
-            total_rss += rss
-            total_pss += pss
-            print(f"{name:10} {cpu:16.2f} {rss:8.1f} {pss:8.1f}")
-        print(f"{'all four':10} {total_cpu:16.2f} {total_rss:8.1f} {total_pss:8.1f}")
-        print("targets: at most 0.5 % of one core and 150 MB RSS")
+        runs = {
+            label: measure(rig, config, args.python, checkout, args.warmup, args.seconds)
+            for label, checkout in checkouts.items()
+        }
+        print(f"idle for {args.seconds:.0f} s each, with 10 managed containers")
+        print_table(runs)
     print()
     print_imports(args.python)
 

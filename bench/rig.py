@@ -48,8 +48,17 @@ class Rig:
             },
         )
 
-    def service(self, name: str, config: Path, python: str = sys.executable) -> Service:
-        started = Service(name, config, self.workdir, python=python)
+    def service(
+        self,
+        name: str,
+        config: Path,
+        python: str = sys.executable,
+        checkout: Path | None = None,
+        logdir: Path | None = None,
+    ) -> Service:
+        """checkout: run another commit's code (a worktree of it); logdir: where its log goes."""
+        extra = {"cwd": checkout} if checkout is not None else {}
+        started = Service(name, config, logdir or self.workdir, python=python, **extra)
         self._services.append(started)
         return started
 

@@ -80,7 +80,7 @@ def dry_run_reason(
         (flag, "--dry-run was given"),
         (settings.dry_run, "actuator.dry_run is true in the config"),
         (not is_root, "not running as root, so cgroups and containers cannot be changed"),
-        (not docker_ok, f"no read+write access to the Docker socket ({settings.docker_url})"),
+        (not docker_ok, "no read+write access to the Docker socket"),
         (not cgroup_ok, f"cannot write under {settings.cgroup_root}"),
     ]
     return next((why for applies, why in reasons if applies), None)
@@ -270,7 +270,7 @@ def host_plan(config: WardenConfig, dry_run_flag: bool) -> StackPlan:
     return plan_stack(
         config,
         is_root=os.geteuid() == 0,
-        docker_ok=docker_socket_ok(config.actuator.docker_url),
+        docker_ok=docker_socket_ok(config.actuator.resolved_url(os.environ)),
         cgroup_ok=cgroup_writable(config.actuator.cgroup_root),
         dry_run_flag=dry_run_flag,
         local_port_taken=config.mqtt.host is None and port_taken(config.mqtt.port),

@@ -1,8 +1,11 @@
-"""The MQTT bus as services see it: typed subscribe/publish over shared.mqtt's client.
+"""The MQTT bus as services see it: typed subscribe/publish over paho-mqtt
+(shared/broker_link.py keeps the connection).
 
 - availability: `online` (retained) on every connect, `offline` by last will
   and on clean shutdown;
 - reconnects with exponential backoff and re-subscribes;
+- publishing never waits on the network: paho queues, its thread sends, and a
+  QoS 1 message is kept until the broker acknowledges it;
 - every payload is decoded before a handler sees it; one that does not decode
   is logged with the reason and dropped, never raised, never acted on;
 - handlers run on the service loop thread, not on the client's.
@@ -15,16 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from paho.mqtt.client import topic_matches_sub
 from pydantic import BaseModel
 
+from shared.broker_link import BrokerLink, LinkCallbacks
 from shared.channels import Channel
 from shared.config.model import Mqtt
 from shared.logs import Log
 from shared.messages.base import PayloadError
 from shared.messages.decoding import model_decoder, text_decoder
-from shared.mqtt.client import Callbacks, Client
-from shared.mqtt.packets import Publish, Will
-from shared.mqtt.topic_filter import matches
 from shared.runtime import ServiceLoop
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
 
@@ -75,26 +77,22 @@ class Bus:
         self._subscriptions: list[_Subscription] = []
         self._on_connect: list[Callable[[], None]] = []
         self.availability_topic = topics.availability(service)
-        self._client = Client(
+        # Raises SetupError when the config's TLS files cannot be used.
+        self._link = BrokerLink(
+            config,
             f"warden-{service}-{topics.host}-{os.getpid()}",
-            Callbacks(
+            (self.availability_topic, OFFLINE),
+            LinkCallbacks(
                 connected=self._handle_connect,
-                refused=self._handle_refused,
-                disconnected=self._handle_disconnect,
                 message=self._handle_message,
+                lost=self._handle_lost,
             ),
             log,
-            keepalive=config.keepalive_seconds,
-            reconnect_min=config.reconnect_min_seconds,
-            reconnect_max=config.reconnect_max_seconds,
-            will=Will(self.availability_topic, OFFLINE.encode(), qos=1, retain=True),
-            username=config.username,
-            password=config.password if config.username else None,
         )
 
     @property
     def connected(self) -> bool:
-        return self._client.connected
+        return self._link.connected
 
     # --- wiring -------------------------------------------------------------
 
@@ -108,7 +106,7 @@ class Bus:
         sub = _Subscription(topic_filter, decode, handler, qos)  # type: ignore[arg-type]
         self._subscriptions.append(sub)
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._link.subscribe(topic_filter, qos)
 
     def listen(
         self,
@@ -127,7 +125,7 @@ class Bus:
         sub = _Subscription(topic, channel.decoder(), handler, 1, own, on_other_host)  # type: ignore[arg-type]
         self._subscriptions.append(sub)
         if self.connected:
-            self._client.subscribe(topic, sub.qos)
+            self._link.subscribe(topic, sub.qos)
 
     def send(self, channel: Channel[P], payload: P, **levels: str) -> None:
         """Publish on a channel of the table: retained when the table says so."""
@@ -138,14 +136,11 @@ class Bus:
         self._on_connect.append(fn)
 
     def start(self) -> None:
-        self._log.info("bus.connecting", broker=f"{self._config.broker_host}:{self._config.port}")
-        self._client.start(self._config.broker_host, self._config.port)
+        self._link.start()
 
     def stop(self, timeout: float = 3.0) -> None:
         """Clean shutdown: say `offline` ourselves, since a clean disconnect sends no will."""
-        if self.connected:
-            self._client.publish(self.availability_topic, OFFLINE.encode(), 1, True).wait(timeout)
-        self._client.stop(timeout)
+        self._link.stop((self.availability_topic, OFFLINE), timeout)
 
     # --- publishing ---------------------------------------------------------
 
@@ -156,30 +151,27 @@ class Bus:
             data = payload.model_dump_json(exclude_none=False).encode()
         else:
             data = payload.encode() if isinstance(payload, str) else payload
-        if not self._client.publish(topic, data, qos, retain).sent:
-            # The client keeps QoS 1 messages and sends them after the next connect.
+        if not self._link.publish(topic, data, qos, retain):
+            # paho keeps QoS 1 messages and sends them after the next connect.
             self._log.debug("bus.publish_queued", topic=topic, qos=qos)
 
-    # --- the client's callbacks (its thread) ---------------------------------
+    # --- the link's callbacks (paho's thread) ---------------------------------
 
     def _handle_connect(self) -> None:
         for sub in self._subscriptions:
-            self._client.subscribe(sub.topic_filter, sub.qos)
+            self._link.subscribe(sub.topic_filter, sub.qos)
         # After the subscriptions: the broker handles one connection's packets in
         # order, so whoever sees `online` can be sure we are listening.
-        self._client.publish(self.availability_topic, ONLINE.encode(), 1, True)
+        self._link.publish(self.availability_topic, ONLINE.encode(), 1, True)
         self._log.info("bus.connected", subscriptions=len(self._subscriptions))
         for fn in self._on_connect:
             self._loop.post(fn)
 
-    def _handle_refused(self, reason: str) -> None:
-        self._log.warning("bus.connect_refused", reason=reason)
-
-    def _handle_disconnect(self, reason: str) -> None:
+    def _handle_lost(self, reason: str) -> None:
         self._log.warning("bus.disconnected", reason=reason)
 
-    def _handle_message(self, msg: Publish) -> None:
-        for handler, received in self.deliveries(msg.topic, msg.payload, msg.retain):
+    def _handle_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        for handler, received in self.deliveries(topic, payload, retained):
             self._loop.post(handler, received)
 
     def deliveries(
@@ -189,14 +181,14 @@ class Bus:
         accepts it. What no decoder accepts is logged and dropped here."""
         calls: list[tuple[Callable[[Received[object]], None], Received[object]]] = []
         for sub in self._subscriptions:
-            if not matches(sub.topic_filter, topic):
+            if not topic_matches_sub(sub.topic_filter, topic):
                 continue
             try:
                 value = sub.decode(payload)
             except PayloadError as exc:
                 self._log.warning("bus.payload_dropped", topic=topic, reason=str(exc))
                 continue
-            except Exception as exc:  # a decoder bug must not kill the client's thread
+            except Exception as exc:  # a decoder bug must not kill paho's thread
                 self._log.warning("bus.payload_dropped", topic=topic, reason=repr(exc))
                 continue
             received = Received(topic, value, retained)

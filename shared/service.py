@@ -15,6 +15,7 @@ from shared import __version__
 from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
 from shared.config.model import Mqtt
+from shared.errors import SetupError
 from shared.logs import Log, setup_logging
 from shared.reload import plan_reload
 from shared.runtime import ServiceLoop
@@ -204,16 +205,21 @@ def run_service(
         cfg.general.log_max_bytes,
         cfg.general.log_backup_count,
     )
-    if command is not None and (code := command(args, loaded, log)) is not None:
-        return code
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
-    bus = Bus(stack_login(cfg.mqtt, name, os.environ), topics, name, loop, log)
-    ctx = ServiceContext(name, loaded, args, topics, bus, loop, log, keyring)
-    log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
-    if keyring is not None and keyring.loose_permissions:
-        log.warning("signing.key_readable", file=str(keyring.path), fix="chmod 600 it")
-    service = build(ctx)
+    try:
+        if command is not None and (code := command(args, loaded, log)) is not None:
+            return code
+        bus = Bus(stack_login(cfg.mqtt, name, os.environ), topics, name, loop, log)
+        ctx = ServiceContext(name, loaded, args, topics, bus, loop, log, keyring)
+        log.info("service.starting", version=__version__, config=str(loaded.path), host=cfg.host_id)
+        if keyring is not None and keyring.loose_permissions:
+            log.warning("signing.key_readable", file=str(keyring.path), fix="chmod 600 it")
+        service = build(ctx)
+    except SetupError as exc:
+        log.error("service.setup_failed", file=str(loaded.path), key=exc.key, reason=exc.reason)
+        print(f"config error:\n{loaded.path}: {exc}", file=sys.stderr)
+        return 2
     report_to_systemd(ctx)
     loop.install_signal_handlers()
     # The handler only posts: the reload runs on the loop, between two messages.

@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
-from host.docker.control import DockerControl, cpu_shares
+from host.docker.control import cpu_shares
 from host.docker.view import DockerContainer, list_containers
 from services.actuator.applier import Applier
 from services.actuator.plan import Settings, Target
@@ -33,13 +33,11 @@ def test_cpu_weight_maps_to_shares_as_runc_maps_back(weight: int, shares: int) -
 def make_host(api: docker.APIClient, tmp_path: Path, dry_run: bool = False) -> Applier:
     store = StateStore(None if dry_run else tmp_path / "state.json", LOG)
     root = api.info()["DockerRootDir"]
-    return Applier(
-        DockerControl(engine()), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG
-    )
+    return Applier(engine(), detect_layout("/sys/fs/cgroup"), "/proc", root, store, dry_run, LOG)
 
 
 def observed(api: docker.APIClient, cid: str) -> DockerContainer:
-    return next(c for c in list_containers(engine()) if c.id == cid)
+    return next(c for c in list_containers(engine().api) if c.id == cid)
 
 
 def cgroups_of(containers: Containers, cid: str) -> ProcessCgroups:
@@ -138,14 +136,15 @@ def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
     host = make_host(docker_api, tmp_path)
     seen = observed(docker_api, cid)
     calls: list[str] = []
-    pause, inspect = host.docker.pause, host.docker.api.inspect_container
-    host.docker.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
-    host.docker.api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
+    api = host.docker.api
+    pause, inspect = api.pause, api.inspect_container
+    api.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
+    api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
     try:
         settings = Settings(100, 100, None, None, cpu_max=CpuMax(quota_us=50_000))
         assert host.apply(Target(seen, 3, True, settings), None).errors == []
     finally:
-        host.docker.api.inspect_container = inspect  # type: ignore[method-assign]
+        api.pause, api.inspect_container = pause, inspect  # type: ignore[method-assign]
     assert calls[0] == "pause" and "inspect" in calls
     assert containers.state(cid) == "paused"
     store = StateStore(tmp_path / "state.json", LOG)
@@ -219,9 +218,7 @@ def test_cleanup_puts_every_value_back(
         if k.endswith(("cpu.shares", "cfs_quota_us", "memory.limit_in_bytes"))
     }
 
-    failures = cleanup(
-        host.store, DockerControl(engine()), detect_layout("/sys/fs/cgroup"), "/proc", LOG
-    )
+    failures = cleanup(host.store, engine(), detect_layout("/sys/fs/cgroup"), "/proc", LOG)
     assert failures == []
     assert containers.state(cid) == "running"
     assert control_files(containers, cid) == files_before

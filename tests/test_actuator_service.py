@@ -315,7 +315,6 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     containers: Containers,
     docker_api,  # type: ignore[no-untyped-def]
 ) -> None:
-    from host.docker.control import DockerControl
     from host.docker.view import list_containers
     from services.actuator.applier import Applier, ApplyReport
     from services.actuator.state_store import StateStore
@@ -325,7 +324,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     before = _control_state(containers, cid)
     store = StateStore(tmp_path / "state.json", Log("test"))
     host = Applier(
-        DockerControl(engine()),
+        engine(),
         detect_layout("/sys/fs/cgroup"),
         "/proc",
         None,
@@ -333,7 +332,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
         False,
         Log("test"),
     )
-    observed = next(c for c in list_containers(engine()) if c.id == cid)
+    observed = next(c for c in list_containers(engine().api) if c.id == cid)
     assert host._record(observed, ApplyReport())  # the process dies here, before any write
     cfg = write_config(
         tmp_path / "config.yaml", {"actuator": {"state_file": str(tmp_path / "state.json")}}

@@ -21,21 +21,11 @@ from shared.messages.base import Message, Strict
 REPO = Path(__file__).resolve().parent.parent
 
 # Never needed by a service's start: a log file's handler (and pickle with it), the web
-# service's stack, the Docker SDK and requests (imported on first use where needed), an
-# MQTT library's proxies, TLS and http.client (shared.mqtt speaks plain TCP to the broker,
-# host.docker.wire HTTP/1.1 to Docker's socket; the webhook receiver's http.server comes
-# with the streams sensor, when one is configured).
+# service's stack. What the bus and Docker libraries import (paho's ssl and socks, the
+# Docker SDK's requests) is theirs to choose: TLS is part of the job.
 NOT_AT_START = (
-    "paho",
-    "socks",
-    "ssl",
-    "http",
-    "urllib.request",
     "pickle",
     "logging.handlers",
-    "requests",
-    "urllib3",
-    "docker",
     "asyncio",
     "fastapi",
     "uvicorn",
@@ -43,12 +33,14 @@ NOT_AT_START = (
     "sqlite3",
     "services.web",
 )
+# The services that never talk to Docker never load its SDK.
+NO_DOCKER = ("docker", "urllib3")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # ctypes: only the actuator makes raw syscalls (ioprio) and caps malloc's arenas.
     "sensors": (*NOT_AT_START, "ctypes"),
-    "governor": (*NOT_AT_START, "ctypes", "host"),
+    "governor": (*NOT_AT_START, *NO_DOCKER, "requests", "ctypes", "host"),
     "actuator": NOT_AT_START,
-    "notifier": (*NOT_AT_START, "ctypes", "host"),
+    "notifier": (*NOT_AT_START, *NO_DOCKER, "ctypes", "host"),
 }
 
 _LOADED = """

@@ -1,10 +1,10 @@
-"""The Docker API calls the actuator makes: pause, unpause, update."""
+"""What the actuator changes through Docker's record: cpu weight and memory limit."""
 
 from __future__ import annotations
 
 import math
 
-from host.docker.engine import DockerEngine
+import docker
 
 CPU_SHARES_MAX = 262144
 
@@ -14,29 +14,19 @@ def cpu_shares(weight: int) -> int:
     return min(CPU_SHARES_MAX, 2 + math.ceil((weight - 1) * 262142 / 9999))
 
 
-class DockerControl:
-    def __init__(self, api: DockerEngine) -> None:
-        self.api = api
-
-    def pause(self, container_id: str) -> None:
-        self.api.pause(container_id)
-
-    def unpause(self, container_id: str) -> None:
-        self.api.unpause(container_id)
-
-    def update(
-        self,
-        container_id: str,
-        cpu_weight: int | None = None,
-        memory_max: int | None = None,
-    ) -> None:
-        kwargs: dict[str, int] = {}
-        if cpu_weight is not None:
-            kwargs["cpu_shares"] = cpu_shares(cpu_weight)
-        if memory_max is not None:
-            # Unlimited swap on top: a lower memswap limit left by `docker run`
-            # would make dockerd refuse a larger memory limit.
-            kwargs["mem_limit"] = memory_max
-            kwargs["memswap_limit"] = -1
-        if kwargs:
-            self.api.update_container(container_id, **kwargs)
+def update_limits(
+    api: docker.APIClient,
+    container_id: str,
+    cpu_weight: int | None = None,
+    memory_max: int | None = None,
+) -> None:
+    kwargs: dict[str, int] = {}
+    if cpu_weight is not None:
+        kwargs["cpu_shares"] = cpu_shares(cpu_weight)
+    if memory_max is not None:
+        # Unlimited swap on top: a lower memswap limit left by `docker run`
+        # would make dockerd refuse a larger memory limit.
+        kwargs["mem_limit"] = memory_max
+        kwargs["memswap_limit"] = -1
+    if kwargs:
+        api.update_container(container_id, **kwargs)

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from host.cgroups.view import detect_layout
-from host.docker import view as docker_view
-from host.docker.control import DockerControl
+from host.docker.client import Endpoint, Engine
 from host.processes.restore import restore_processes
 from services.actuator.download_clients import client_for
 from services.actuator.restore import cleanup
@@ -37,7 +36,7 @@ def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | 
         return None
     settings = loaded.config.actuator
     store = StateStore(settings.state_file, log)
-    control = DockerControl(docker_view.connect(settings.docker_url))
+    docker = Engine(Endpoint.of(settings, "actuator"))
     layout = detect_layout(settings.cgroup_root)
     throttle = loaded.config.media_mode.download_throttle
     download = None
@@ -47,7 +46,7 @@ def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | 
             update={"provider": store.download.provider, "url": store.download.url}
         )
         download = client_for(recorded)
-    failures = cleanup(store, control, layout, settings.proc_root, log, download)
+    failures = cleanup(store, docker, layout, settings.proc_root, log, download)
     failures += restore_processes(store, settings.proc_root, log)
     for failure in failures:
         print(f"not restored: {failure}", file=sys.stderr)

@@ -21,8 +21,9 @@ from typing import Any
 from host.block_devices import devices_backing, is_whole_disk
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import CgroupLayout, ProcessCgroups, process_cgroups
-from host.docker.control import DockerControl
-from host.docker.view import DockerContainer, DockerError
+from host.docker.client import DockerError, Engine
+from host.docker.control import update_limits
+from host.docker.view import DockerContainer, inspect
 from services.actuator.plan import Settings, Target
 from services.actuator.state_store import DOCKER_FIELDS, StateStore
 from shared.errors import brief
@@ -50,7 +51,7 @@ class ApplyReport:
 class Applier:
     def __init__(
         self,
-        docker: DockerControl,
+        docker: Engine,
         layout: CgroupLayout,
         proc_root: str | Path,
         docker_root: str | None,
@@ -113,7 +114,7 @@ class Applier:
         if self.store.recorded(c.id):
             return True
         try:
-            host_config = self.docker.api.inspect_container(c.id).HostConfig.model_dump()
+            host_config = inspect(self.docker.api, c.id).HostConfig.model_dump()
         except DockerError as exc:
             report.errors.append(f"inspect before recording: {brief(exc)}")
             return False
@@ -145,7 +146,7 @@ class Applier:
         if self.dry_run:
             return
         try:
-            self.docker.update(target.container.id, **kwargs)
+            update_limits(self.docker.api, target.container.id, **kwargs)
         except DockerError as exc:
             report.errors.append(f"docker update: {brief(exc)}")
 
@@ -208,7 +209,7 @@ class Applier:
                 return
             self.store.note_pause(c.id, c.name)
             try:
-                self.docker.pause(c.id)
+                self.docker.api.pause(c.id)
             except DockerError as exc:
                 # Paused already: by our own pause a moment ago, seen through a container
                 # list from before it. Ours still, and still to be undone.
@@ -233,7 +234,7 @@ class Applier:
         if self.dry_run:
             return None
         try:
-            self.docker.unpause(container_id)
+            self.docker.api.unpause(container_id)
         except DockerError as exc:
             if "is not paused" not in str(exc) and "No such container" not in str(exc):
                 return f"unpause: {brief(exc)}"

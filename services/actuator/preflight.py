@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 from host.block_devices import devices_backing
 from host.cgroups.view import CgroupLayout, detect_layout
-from host.docker.engine import DockerEngine
-from host.docker.view import DockerError
+from host.docker.client import DockerError, Engine, reason
+from host.docker.view import info
 from shared.config.model import Actuator
-from shared.errors import brief
 
 
 @dataclass
@@ -22,15 +21,14 @@ class Preflight:
     problems: list[str] = field(default_factory=list)
 
 
-def run_preflight(settings: Actuator, api: DockerEngine) -> Preflight:
+def run_preflight(settings: Actuator, docker: Engine) -> Preflight:
     layout = detect_layout(settings.cgroup_root)
     problems: list[str] = []
     docker_problem = docker_root = None
     try:
-        info = api.info()
-        docker_root = info.DockerRootDir
+        docker_root = info(docker.api).DockerRootDir
     except DockerError as exc:
-        docker_problem = f"Docker API at {settings.docker_url} unreachable: {brief(exc)}"
+        docker_problem = f"Docker API at {docker.url} unreachable: {reason(exc)}"
         problems.append(docker_problem)
     if layout.v2_mount is None and not layout.v1_mounts:
         problems.append(f"no cgroup hierarchy under {settings.cgroup_root}")

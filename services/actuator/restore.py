@@ -11,9 +11,8 @@ from pathlib import Path
 
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import CgroupLayout, process_cgroups
-from host.docker.control import DockerControl
-from host.docker.engine import NotFound
-from host.docker.view import DockerError
+from host.docker.client import DockerError, Engine, NotFound
+from host.docker.view import inspect
 from services.actuator.download_clients import DownloadClient, DownloadClientError
 from services.actuator.state_store import ContainerRecord, StateStore
 from shared.errors import brief
@@ -37,7 +36,7 @@ def _docker_originals(record: ContainerRecord) -> dict[str, int]:
 
 
 def restore_container(
-    control: DockerControl,
+    docker: Engine,
     layout: CgroupLayout,
     proc_root: str | Path,
     container_id: str,
@@ -46,20 +45,22 @@ def restore_container(
 ) -> list[str]:
     errors: list[str] = []
     try:
-        state = control.api.inspect_container(container_id).State
+        state = inspect(docker.api, container_id).State
     except NotFound:
         log.info("cleanup.gone", container=record.name)
         return []
+    except DockerError as exc:
+        return [f"inspect: {brief(exc)}"]
     if record.paused_by_warden and state.Paused:
         try:
-            control.unpause(container_id)
+            docker.api.unpause(container_id)
             log.info("cleanup.unpause", container=record.name)
         except DockerError as exc:
             errors.append(f"unpause: {brief(exc)}")
     kwargs = _docker_originals(record)
     if kwargs:
         try:
-            control.api.update_container(container_id, **kwargs)
+            docker.api.update_container(container_id, **kwargs)
         except DockerError as exc:
             errors.append(f"docker update: {brief(exc)}")
     if state.Pid:
@@ -74,7 +75,7 @@ def restore_container(
 
 def cleanup(
     store: StateStore,
-    control: DockerControl,
+    docker: Engine,
     layout: CgroupLayout,
     proc_root: str | Path,
     log: Log,
@@ -98,7 +99,7 @@ def cleanup(
             except DownloadClientError as exc:
                 failures.append(f"{download.provider}: {exc}")
     for container_id, record in store.items():
-        errors = restore_container(control, layout, proc_root, container_id, record, log)
+        errors = restore_container(docker, layout, proc_root, container_id, record, log)
         if errors:
             failures.append(f"{record.name}: {'; '.join(errors)}")
         else:

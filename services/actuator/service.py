@@ -10,10 +10,10 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from host.docker import view as docker_view
-from host.docker.control import DockerControl
+from host.docker.client import DockerError, Endpoint, Engine
+from host.docker.client import reason as docker_reason
 from host.processes.control import ProcessControl
 from host.processes.plan import group_targets
 from host.processes.view import find_group_processes
@@ -37,9 +37,6 @@ from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE
 
-if TYPE_CHECKING:
-    import docker
-
 REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
 # Docker events arriving within this long are handled by one reconcile.
@@ -53,7 +50,7 @@ LIST_KEPT_SECONDS = 30.0
 class HostAccess:
     """What the actuator reaches the host through, found and connected once at start."""
 
-    api: docker.APIClient
+    docker: Engine
     dry_run: bool
     applier: Applier
     processes: ProcessControl
@@ -65,8 +62,8 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
     the state store and the controls built on them."""
     settings = ctx.config.actuator
     log = ctx.log
-    api = docker_view.connect(settings.docker_url)
-    pre = run_preflight(settings, api)
+    docker = Engine(Endpoint.of(settings, "actuator"))
+    pre = run_preflight(settings, docker)
     log.info(
         "preflight",
         cgroups=pre.layout.kind,
@@ -95,7 +92,7 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
 
     store = StateStore(None if dry_run else settings.state_file, log)
     applier = Applier(
-        DockerControl(api),
+        docker,
         pre.layout,
         settings.proc_root,
         pre.docker_root,
@@ -105,7 +102,7 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
     )
     throttle = ctx.config.media_mode.download_throttle
     return HostAccess(
-        api=api,
+        docker=docker,
         dry_run=dry_run,
         applier=applier,
         processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
@@ -125,6 +122,7 @@ class ActuatorService:
     # whether process groups and a download client are watched at all.
     restart_only = (
         "actuator.docker_url",
+        "actuator.docker_tls",
         "actuator.cgroup_root",
         "actuator.proc_root",
         "actuator.state_file",
@@ -143,7 +141,7 @@ class ActuatorService:
         self.cfg = ctx.config
         self.matcher = self.cfg.tier_matcher()
         self.admission = Admission(ctx.keyring)
-        self.api = access.api
+        self.docker = access.docker
         self.dry_run = access.dry_run
         self.applier = access.applier
         self.processes = access.processes
@@ -172,7 +170,7 @@ class ActuatorService:
         bus.listen(channels.ACTIONS, self.on_action, on_other_host=self.refuse_foreign)
         bus.listen(channels.AVAILABILITY, self.on_governor_availability, service="governor")
         self._events = docker_view.EventWatcher(
-            settings.docker_url,
+            self.docker.endpoint,
             lambda e: loop.post(self.on_docker_event, e),
             ctx.log,
             on_reconnect=lambda: loop.post(self.resync),
@@ -258,10 +256,12 @@ class ActuatorService:
             time.time(),
             self.restart_bounds(),
         )
-        if refusal is None and not any(
-            c.name == action.container for c in docker_view.list_containers(self.api)
-        ):
-            refusal = "no such container"
+        if refusal is None:
+            try:
+                if not any(c.name == action.container for c in self._list_containers()):
+                    refusal = "no such container"
+            except DockerError as exc:
+                refusal = f"Docker unavailable: {docker_reason(exc)}"
         reasons = "; ".join(map(str, action.reasons))
         if refusal is not None:
             self.refuse(Refusal(target=action.container, reason=f"restart refused: {refusal}"))
@@ -281,8 +281,8 @@ class ActuatorService:
     def _restart(self, action: Action) -> None:
         """On a pool thread: a restart takes seconds and must not hold the loop."""
         try:
-            self.api.restart(action.container, timeout=10)
-        except docker_view.DockerError as exc:
+            self.docker.api.restart(action.container, timeout=10)
+        except DockerError as exc:
             self.ctx.log.warning(
                 "apply.restart_failed", container=action.container, reason=brief(exc)
             )
@@ -356,12 +356,12 @@ class ActuatorService:
         errors: list[Refusal] = []
         try:
             containers: list[docker_view.DockerContainer] | None = self._list_containers()
-        except docker_view.DockerError as exc:
+        except DockerError as exc:
             # No Docker (or not now): bare process groups and the download client still count.
-            if self._docker_problem != brief(exc):
-                self._docker_problem = brief(exc)
+            if self._docker_problem != docker_reason(exc):
+                self._docker_problem = docker_reason(exc)
                 self.ctx.log.warning("reconcile.docker_unavailable", reason=self._docker_problem)
-            errors.append(Refusal(target="docker", reason=brief(exc)))
+            errors.append(Refusal(target="docker", reason=docker_reason(exc)))
             containers = None
         else:
             self._docker_problem = None
@@ -418,7 +418,9 @@ class ActuatorService:
         now = self.ctx.loop.now()
         if self._listed is not None and now - self._listed[0] < LIST_KEPT_SECONDS:
             return self._listed[1]
-        containers = docker_view.list_containers(self.api, self._pids, self.cfg.actuator.proc_root)
+        containers = docker_view.list_containers(
+            self.docker.api, self._pids, self.cfg.actuator.proc_root
+        )
         self._listed = (now, containers)
         return containers
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from host.cgroups.view import detect_layout, process_cgroups
 from host.docker import view as docker_view
+from host.docker.client import DockerError, Endpoint, Engine
+from host.docker.client import reason as docker_reason
 from services.sensors.gpu import GpuReader
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
@@ -22,7 +24,6 @@ from services.sensors.resources import ResourceSampler, RunningContainer
 from services.sensors.thermal import read_thermal
 from shared.channels import SENSOR_FACTS, STREAMS
 from shared.config import WardenConfig
-from shared.errors import brief
 from shared.messages import (
     ContainerInventory,
     GpuFact,
@@ -71,7 +72,8 @@ class SensorsService:
         self.layout = detect_layout(self.settings.cgroup_root)
         self._last: dict[str, dict[str, Any]] = {}
         self._last_sent: dict[str, float] = {}
-        self._docker: Any = None
+        endpoint = Endpoint.of(self.settings, "sensors")
+        self.docker = Engine(endpoint)
         self._docker_problem: str | None = None
         self._pids: dict[str, int] = {}
         # Docker's list as last taken, and the event stream that was open then.
@@ -89,7 +91,7 @@ class SensorsService:
         loop.call_every(interval, self._poll_inventory)
         bus.on_connect(self._republish)
         self._events = docker_view.EventWatcher(
-            self.settings.docker_url,
+            endpoint,
             lambda event: loop.post(self.on_docker_event, event),
             ctx.log,
             on_reconnect=lambda: loop.post(self.publish_inventory),
@@ -124,11 +126,6 @@ class SensorsService:
         self.pressure.publish_pressure()
         self.publish_inventory()
 
-    def _api(self) -> Any:
-        if self._docker is None:
-            self._docker = docker_view.connect(self.settings.docker_url)
-        return self._docker
-
     def _poll_inventory(self) -> None:
         """Each poll refreshes memory use; Docker's list is taken again only when needed."""
         now = self.ctx.loop.now()
@@ -141,12 +138,11 @@ class SensorsService:
             stream = self._events.stream
             try:
                 listed = docker_view.list_containers(
-                    self._api(), self._pids, self.settings.proc_root
+                    self.docker.api, self._pids, self.settings.proc_root
                 )
-            except docker_view.DockerError as exc:
+            except DockerError as exc:
                 self._listed = None
-                self._docker = None
-                reason = brief(exc)
+                reason = docker_reason(exc)
                 if reason != self._docker_problem:
                     self.ctx.log.warning("inventory.unavailable", reason=reason)
                     self._docker_problem = reason

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from shared.config.base import Seconds, Section, Size
+from shared.config.base import Seconds, Size
+from shared.config.docker import DockerAccess
 from shared.units import parse_size
 
 
-class Actuator(Section):
+class Actuator(DockerAccess):
     dry_run: bool = Field(
         default=False, description="log what would change and touch nothing (also `--dry-run`)"
     )
@@ -18,7 +19,6 @@ class Actuator(Section):
         default="/sys/fs/cgroup", description="where the actuator finds cgroups"
     )
     proc_root: str = Field(default="/proc", description="where the actuator finds processes")
-    docker_url: str = Field(default="unix:///var/run/docker.sock", description="the Docker API")
     state_file: str = Field(
         default="/run/warden/actuator-state.json",
         description="what Warden changed, with the original values, so a restart can undo it",

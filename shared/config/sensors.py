@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.config.base import Section
+from shared.config.docker import DockerAccess
 
 
 class ThermalSensors(Section):
@@ -36,15 +37,11 @@ class GpuSensors(Section):
     )
 
 
-class Sensors(Section):
+class Sensors(DockerAccess):
     proc_root: str = Field(default="/proc", description="where the sensors read processes and PSI")
     cgroup_root: str = Field(default="/sys/fs/cgroup", description="where the sensors read cgroups")
     sys_root: str = Field(
         default="/sys", description="where the sensors read temperatures, disks and GPUs"
-    )
-    docker_url: str = Field(
-        default="unix:///var/run/docker.sock",
-        description="the Docker API (a read-only socket proxy in compose)",
     )
     heartbeat_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30,

@@ -8,11 +8,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from tests.support.broker import free_port, wait_for_port
+from tests.support.tls import Pair
 
 
 def mosquitto_passwd() -> str | None:
@@ -28,6 +30,30 @@ def write_passwd(path: Path, users: Mapping[str, str]) -> None:
         subprocess.run([tool, *create, "-b", str(path), user, password], check=True)
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    ca: Path
+    server: Pair
+    # A client must show a certificate the CA signed; its common name is its login.
+    client_certificates: bool = False
+
+    def config(self, workdir: Path) -> str:
+        """The listener's TLS lines; the files are copied where the broker's user reads."""
+        copies = {}
+        for name, path in (("ca.crt", self.ca), ("server.crt", self.server.cert)):
+            copies[name] = shutil.copy(path, workdir / name)
+        copies["server.key"] = shutil.copy(self.server.key, workdir / "server.key")
+        for copy in copies.values():
+            Path(copy).chmod(0o644)
+        lines = (
+            f"cafile {copies['ca.crt']}\ncertfile {copies['server.crt']}\n"
+            f"keyfile {copies['server.key']}\n"
+        )
+        if self.client_certificates:
+            lines += "require_certificate true\nuse_identity_as_username true\n"
+        return lines
+
+
 class AclBroker:
     """Mosquitto on a free loopback port with `acl` and a password file for `users`.
 
@@ -35,12 +61,22 @@ class AclBroker:
     files, and pytest's tmp_path is private to root, so they live elsewhere.
     """
 
-    def __init__(self, acl: Path, users: Mapping[str, str], allow_anonymous: bool) -> None:
+    def __init__(
+        self,
+        acl: Path,
+        users: Mapping[str, str],
+        allow_anonymous: bool,
+        tls: TlsListener | None = None,
+    ) -> None:
+        """tls: the only listener speaks TLS, with these certificates."""
         self.workdir = Path(tempfile.mkdtemp(prefix="warden-acl-"))
         self.workdir.chmod(0o755)
         self.users = dict(users)
         passwd = self.workdir / "passwd"
-        write_passwd(passwd, users)
+        if users:
+            write_passwd(passwd, users)
+        else:
+            passwd.write_text("")
         shutil.copy(acl, self.workdir / "acl")
         for file in (passwd, self.workdir / "acl"):
             file.chmod(0o644)
@@ -48,7 +84,8 @@ class AclBroker:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
+            + (tls.config(self.workdir) if tls else "")
+            + f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
             f"password_file {passwd}\n"
             f"acl_file {self.workdir / 'acl'}\n"
             "persistence false\n"

@@ -27,7 +27,8 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, verbose: bool = False) -> None:
+        """verbose: the log names every packet (a test counts the pings in it)."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
@@ -38,7 +39,7 @@ class Mosquitto:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             # As deploy/mosquitto: a message is forwarded at once, not after a delayed ACK.
-            "set_tcp_nodelay true\n"
+            "set_tcp_nodelay true\n" + ("log_type all\n" if verbose else "")
         )
         self.log = workdir / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None

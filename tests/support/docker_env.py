@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import shutil
 import tarfile
 import uuid
@@ -14,12 +13,13 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from host.docker.engine import DockerEngine, connect
+from host.docker.client import Endpoint, Engine
+from shared.config.docker import DockerAccess
 
 
-def engine() -> DockerEngine:
-    """Warden's own client of the engine that docker.APIClient() in the tests talks to."""
-    return connect(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+def engine() -> Engine:
+    """Warden's way to the engine that docker.APIClient() in the tests talks to."""
+    return Engine(Endpoint.of(DockerAccess(), "sensors"))
 
 
 APPLETS = ("sh", "sleep", "cat", "ls", "echo", "head", "dd")

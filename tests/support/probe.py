@@ -30,12 +30,16 @@ class Probe:
         subscribe: str = "#",
         username: str | None = None,
         password: str | None = None,
+        tls: dict[str, str] | None = None,
     ) -> None:
+        """tls: paho's tls_set arguments (ca_certs, certfile, keyfile)."""
         self.seen: list[Seen] = []
         self._cond = threading.Condition()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set(**tls)
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._client.on_connect = lambda c, *_: (c.subscribe(subscribe, 1), self._connected.set())

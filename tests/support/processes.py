@@ -30,16 +30,17 @@ class Service:
         wrap: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         python: str = sys.executable,
+        cwd: Path = REPO,
     ) -> None:
         """wrap: an argv prefix the service runs under (`ip netns exec NS`, say);
         env: variables to set for it, beside this process's own; python: the interpreter
-        (another virtualenv's, say)."""
+        (another virtualenv's, say); cwd: the checkout whose code runs (another commit's)."""
         self.name = name
         self.log = logdir / f"{name}.log"
         env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [*wrap, python, "-m", f"services.{name}", "--config", str(config), *extra],
-            cwd=REPO,
+            cwd=cwd,
             env=env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
