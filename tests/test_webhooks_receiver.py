@@ -112,7 +112,7 @@ def test_bad_bodies_are_400_with_the_reason(
 
 
 @pytest.mark.parametrize(
-    "path", ["/webhook/emby", "/webhook", "/", "/webhook/plex/a/b", "/hook/plex"]
+    "path", ["/webhook/kodi", "/webhook", "/", "/webhook/plex/a/b", "/hook/plex"]
 )
 def test_other_paths_are_404(receiver: tuple[str, Events], path: str) -> None:
     url, events = receiver
@@ -201,7 +201,9 @@ def test_the_token_in_the_query_or_the_path() -> None:
         ("/webhook/plex/", ("plex", None)),
         ("/webhook/jellyfin?token=t", ("jellyfin", "t")),
         ("/webhook/tautulli/t2", ("tautulli", "t2")),
-        ("/webhook/emby", (None, None)),
+        # Emby's route, which issue 33 added (it was a 404 before).
+        ("/webhook/emby/t3", ("emby", "t3")),
+        ("/webhook/kodi", (None, None)),
         ("/webhook", (None, None)),
     ],
 )
