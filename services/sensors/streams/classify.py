@@ -44,6 +44,10 @@ class Decisions:
         return "transcode" in (self.video, self.audio)
 
 
+# A photo has neither stream; no server's decision words apply to it.
+PHOTO = Decisions(None, None, "a photo: no video or audio stream")
+
+
 def describe(video: StreamDecision | None, audio: StreamDecision | None) -> str:
     """'video direct stream, audio transcode', naming only the streams that are known."""
     parts = [f"{name} {d}" for name, d in (("video", video), ("audio", audio)) if d]

@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, RootModel
 
 from services.sensors.streams.classify import (
+    PHOTO,
     Decisions,
     Flag,
     Measure,
@@ -142,19 +143,20 @@ def decisions_of(
     transcoding: TranscodeJob | None,
     media_type: MediaType | None,
 ) -> Decisions:
+    if media_type == "photo":
+        return PHOTO
     method = decision_of(play_method)
-    has_video = media_type not in ("audio", "photo")
-    has_audio = media_type != "photo"
+    has_video = media_type != "audio"
     if transcoding is None:
         if method is None:
             return Decisions(None, None, "no PlayMethod or TranscodingInfo")
         return Decisions(
             method if has_video else None,
-            method if has_audio else None,
+            method,
             f"PlayMethod {play_method}",
         )
     video = _from_flag(transcoding.IsVideoDirect, method) if has_video else None
-    audio = _from_flag(transcoding.IsAudioDirect, method) if has_audio else None
+    audio = _from_flag(transcoding.IsAudioDirect, method)
     decisions = Decisions(video, audio, "")
     reason = f"TranscodingInfo: {describe(video, audio)}"
     if not decisions.transcode:

@@ -21,6 +21,7 @@ from typing import Annotated
 from pydantic import BeforeValidator
 
 from services.sensors.streams.classify import (
+    PHOTO,
     Decisions,
     Flag,
     Measure,
@@ -185,10 +186,12 @@ def _decide(
 
 
 def decisions_of(played: Played, media_type: MediaType | None) -> Decisions:
+    if media_type == "photo":
+        return PHOTO
     ts = played.transcode
     job_silent = ts is not None and not (ts.videoDecision or ts.audioDecision)
     direct_play_part = any(decision_of(p.decision) == "direct play" for p in played.parts)
-    has_video = media_type not in ("audio", "photo") or played.video is not None
+    has_video = media_type != "audio" or played.video is not None
     video, video_from = _decide(
         has_video,
         played.video,
@@ -197,7 +200,7 @@ def decisions_of(played: Played, media_type: MediaType | None) -> Decisions:
         job_silent,
     )
     audio, audio_from = _decide(
-        media_type != "photo",
+        True,  # every session but a photo's has audio
         played.audio,
         direct_play_part,
         ts.audioDecision if ts else None,

@@ -13,6 +13,7 @@ most numbers as strings, and "" for one it does not have.
 from __future__ import annotations
 
 from services.sensors.streams.classify import (
+    PHOTO,
     Decisions,
     Flag,
     Measure,
@@ -95,14 +96,13 @@ def decisions_of(
     media_type: MediaType | None,
 ) -> Decisions:
     """Tautulli's per-stream words; its overall transcode_decision for a stream without one."""
-    has_video, has_audio = media_type not in ("audio", "photo"), media_type != "photo"
-    own = (
-        decision_of(stream_video) if has_video else None,
-        decision_of(stream_audio) if has_audio else None,
-    )
+    if media_type == "photo":
+        return PHOTO
+    has_video = media_type != "audio"
+    own = (decision_of(stream_video) if has_video else None, decision_of(stream_audio))
     whole = decision_of(overall)
     video = own[0] or (whole if has_video else None)
-    audio = own[1] or (whole if has_audio else None)
+    audio = own[1] or whole
     if own == (None, None):
         reason = f"Tautulli transcode_decision {overall}" if whole else "Tautulli gave no decision"
     else:
