@@ -126,7 +126,8 @@ CONTAINERS: Channel[ContainerInventory] = _sensor(
 STREAMS: Channel[StreamsFact] = _sensor(
     "streams",
     StreamsFact,
-    "media sessions (playing/paused, transcode, local) and the count media mode uses; "
+    "media sessions (state, per-stream decisions, media type, bitrate, hardware "
+    "transcode, local) and the count media mode uses; "
     "`null` when the server cannot be asked, with the error",
 )
 

@@ -4,7 +4,9 @@ A Jellyfin webhook turns media mode on at once; the stream ending turns it
 off after the cooldown; a Jellyfin that goes down leaves media mode on
 (unknown is not zero) until it answers again. And the governor alone: a
 streams fact kept for an hour by the broker cannot start media mode, and one
-from a sensor that fell silent holds it as unknown.
+from a sensor that fell silent holds it as unknown. And the sensors alone:
+payloads real servers sent (tests/support/published.py) reach the bus
+classified as the servers' own dashboards show them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.messages import (
     Event,
     StreamsFact,
 )
+from tests.support import published
 from tests.support.broker import Mosquitto, free_port
 from tests.support.media_servers import FakeMediaServer, jellyfin_session
 from tests.support.probe import Probe, Seen
@@ -231,3 +234,62 @@ def test_the_governor_treats_old_and_silent_streams_facts_as_unknown(
         probe.publish(topic, b"", retain=True)
         probe.publish(f"warden/{host_id}/sensors/containers", b"", retain=True)
     assert "Traceback" not in governor.output()
+
+
+# --- published payloads through the real sensors --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "fixture", "sessions"),
+    [
+        # Home Assistant's Jellyfin sessions: a paused remux, a playing remux (PlayMethod
+        # Transcode, both streams direct) and an MP3 on the LAN. Only the playing remux
+        # counts, as a direct stream; Warden used to count it as a transcode and the song too.
+        (
+            "jellyfin",
+            "jellyfin_sessions_home_assistant.json",
+            {
+                "DEVICE-UUID": ("paused", False, "video", None, False),
+                "DEVICE-UUID-TWO": ("playing", False, "video", None, False),
+                "DEVICE-UUID-FOUR": ("playing", False, "audio", 256, False),
+            },
+        ),
+        # Home Assistant's Plex session: video copied, audio transcoded, no TranscodeSession.
+        (
+            "plex",
+            "plex_session_base_home_assistant.json",
+            {"1234567890123456-com-plexapp-android": ("playing", True, "video", 7000, False)},
+        ),
+    ],
+)
+def test_a_published_payload_reaches_the_bus_as_the_server_meant_it(
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    host_id: str,
+    jellyfin: FakeMediaServer,
+    provider: str,
+    fixture: str,
+    sessions: dict[str, tuple[str, bool, str, int | None, bool]],
+) -> None:
+    # The fake answers whatever it is given: here, as `provider` answered.
+    server = jellyfin
+    server.answer(published.raw(fixture))
+    cfg = config(tmp_path, broker, host_id, server.url, 600)
+    settings = yaml.safe_load(cfg.read_text())
+    settings["media_mode"]["provider"] = provider
+    write_config(cfg, settings)
+    sensors = Service("sensors", cfg, tmp_path)
+    try:
+        seen = probe.wait_for(f"warden/{host_id}/sensors/streams", lambda s: True)
+        fact = streams(seen)
+        assert (fact.source, fact.count, fact.error) == (f"{provider} api", 1, None)
+        assert {
+            s.id: (s.state, s.transcode, s.media_type, s.bitrate_kbps, s.hw_transcode)
+            for s in fact.sessions
+        } == sessions
+        assert server.requests[-1].path in ("/Sessions", "/status/sessions")
+    finally:
+        sensors.kill(signal.SIGTERM)
+        probe.publish(f"warden/{host_id}/sensors/streams", b"", retain=True)
+    assert "Traceback" not in sensors.output()

@@ -8,6 +8,7 @@ asked, and a hanging server never stalls the loop.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from shared.config.model import MediaMode
 from shared.logs import Log
 from shared.messages import StreamsFact
 from shared.runtime import ServiceLoop
+from tests.support import published
 from tests.support.broker import free_port
 from tests.support.media_servers import FakeMediaServer, jellyfin_session
 from tests.support.webhook_bodies import jellyfin_body
@@ -226,3 +228,23 @@ def test_a_webhook_port_in_use_leaves_the_poll_working(
         running = run(server.url, webhook={"enabled": True, "port": taken.getsockname()[1]})
         assert running.watcher.receiver is None
         assert running.published.wait_for(lambda f: True).count == 1
+
+
+def test_an_old_jellyfin_plugins_body_is_said_to_be_incomplete_once(
+    server: FakeMediaServer, run: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    server.answer([])
+    running = run(server.url)
+    running.published.wait_for(lambda f: True)
+    # A body from a plugin before v16, as MoviePilot published one: no PlayMethod, no
+    # RemoteEndPoint. Each one is still taken.
+    old = published.raw("jellyfin_webhook_playback_start_moviepilot.json")
+    for _ in range(3):
+        seen = len(running.published)
+        reply = requests.post(f"{running.hook_url}/jellyfin", data=old, timeout=5)
+        assert reply.status_code == 202
+        running.published.wait_for(lambda f: True, after=seen)
+    told = [r for r in caplog.records if r.getMessage() == "webhook.incomplete"]
+    assert len(told) == 1
+    assert "PlayMethod,RemoteEndPoint" in str(told[0].__dict__) and "v16" in str(told[0].__dict__)

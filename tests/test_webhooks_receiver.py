@@ -13,6 +13,7 @@ import requests
 from services.sensors.streams.receiver import WebhookReceiver, route
 from services.sensors.streams.webhooks import WebhookEvent
 from shared.logs import Log
+from tests.support import published
 from tests.support.webhook_bodies import jellyfin_body, plex_multipart, plex_payload, tautulli_body
 
 
@@ -112,7 +113,7 @@ def test_bad_bodies_are_400_with_the_reason(
 
 
 @pytest.mark.parametrize(
-    "path", ["/webhook/emby", "/webhook", "/", "/webhook/plex/a/b", "/hook/plex"]
+    "path", ["/webhook/kodi", "/webhook", "/", "/webhook/plex/a/b", "/hook/plex"]
 )
 def test_other_paths_are_404(receiver: tuple[str, Events], path: str) -> None:
     url, events = receiver
@@ -201,7 +202,9 @@ def test_the_token_in_the_query_or_the_path() -> None:
         ("/webhook/plex/", ("plex", None)),
         ("/webhook/jellyfin?token=t", ("jellyfin", "t")),
         ("/webhook/tautulli/t2", ("tautulli", "t2")),
-        ("/webhook/emby", (None, None)),
+        # Emby's route, which issue 33 added (it was a 404 before).
+        ("/webhook/emby/t3", ("emby", "t3")),
+        ("/webhook/kodi", (None, None)),
         ("/webhook", (None, None)),
     ],
 )
@@ -216,3 +219,19 @@ def test_a_port_in_use_is_an_oserror() -> None:
             WebhookReceiver("127.0.0.1", running.port, None, lambda _e: None, Log("test"))
     finally:
         running.stop()
+
+
+def test_emby_as_emby_posts_it(receiver: tuple[str, Events]) -> None:
+    """Emby's webhook body, published by MoviePilot, as JSON and as a form's `data` field."""
+    url, events = receiver
+    body = published.raw("emby_webhook_playback_start_moviepilot.json")
+    as_json = requests.post(
+        f"{url}/webhook/emby", data=body, headers={"Content-Type": "application/json"}, timeout=5
+    )
+    as_form = requests.post(f"{url}/webhook/emby", files={"data": (None, body)}, timeout=5)
+    assert (as_json.status_code, as_form.status_code) == (202, 202)
+    assert as_json.json() == {"accepted": "playback.start", "action": "playing"}
+    assert [(e.source, e.action) for e in events.items] == [("emby", "playing")] * 2
+    # Jellyfin's body is not Emby's: a 400 with the reason, not a silent default.
+    reply = post_json(f"{url}/webhook/emby", jellyfin_body("PlaybackStart"))
+    assert reply.status_code == 400 and "Event: Field required" in reply.json()["error"]

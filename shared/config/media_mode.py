@@ -37,7 +37,7 @@ MEDIA_SERVER_PROVIDERS = ("jellyfin", "plex", "emby", "tautulli")
 
 
 class MediaWebhook(Section):
-    """The sensors' receiver for media-server webhooks (Plex, Jellyfin plugin, Tautulli)."""
+    """The sensors' receiver for media-server webhooks (Plex, Jellyfin plugin, Emby, Tautulli)."""
 
     # Off unless asked for: it opens a listening port.
     enabled: bool = Field(default=False, description="run the webhook receiver in the sensors")
@@ -99,6 +99,13 @@ class MediaMode(Section):
     )
     count_local: bool = Field(
         default=True, description="streams to clients on the local network count"
+    )
+    # ADRG counts video only (NowPlayingItem.MediaType == "Video"): a song is no reason to
+    # hold back the background work.
+    count_audio: bool = Field(
+        default=False,
+        description="music and other audio-only sessions count, as video and live TV do "
+        "(photos never)",
     )
     # The slow reconciliation poll beside the webhooks, so a missed webhook cannot stick.
     poll_seconds: Annotated[float, Field(gt=0)] = Field(

@@ -101,16 +101,40 @@ class ContainerInventory(Message):
 
 StreamProvider = Literal["jellyfin", "plex", "emby", "tautulli"]
 StreamState = Literal["playing", "paused", "buffering"]
+# What the server does with one stream (video or audio), as its own dashboard says it:
+# sent as it is stored, copied into a new container (a remux: direct, not a transcode),
+# or re-encoded.
+StreamDecision = Literal["direct play", "direct stream", "transcode"]
+MediaType = Literal["video", "audio", "photo", "live tv"]
 
 
 class StreamSession(Strict):
-    """One playback session on a media server, as its API or a webhook describes it."""
+    """One playback session on a media server, as its API or a webhook describes it.
+
+    Every None is unknown (the server did not say), never zero or false.
+    """
 
     id: str
     user: str = ""
     title: str = ""
     state: StreamState
+    # The server re-encodes the video or the audio; a remux (direct stream) is not one.
     transcode: bool
+    # Per stream; None: the session has no such stream, or the server did not say.
+    video_decision: StreamDecision | None = None
+    audio_decision: StreamDecision | None = None
+    # What the decisions rest on, in words ("TranscodingInfo: video and audio direct, a
+    # remux, though PlayMethod says Transcode"), for logs and dashboards.
+    decision_reason: str = ""
+    # Media mode counts video and live TV; audio only with media_mode.count_audio.
+    media_type: MediaType | None = None
+    # Kilobits (1000 bits) per second the client receives: Plex's and Tautulli's session
+    # bandwidth, Jellyfin's and Emby's transcode or source bitrate.
+    bitrate_kbps: Annotated[int, Field(ge=0)] | None = None
+    # True: the server says its video transcode decodes or encodes on a GPU; False: no
+    # video transcode, or the server says it runs in software; None: not said (Jellyfin
+    # names the acceleration it was asked for, not the one it got).
+    hw_transcode: bool | None = None
     # None: the server did not say where the client is.
     local: bool | None = None
     client: str = ""

@@ -150,9 +150,18 @@ class CountPolicy(Protocol):
     @property
     def count_local(self) -> bool: ...
 
+    @property
+    def count_audio(self) -> bool: ...
+
 
 def counts(session: StreamSession, policy: CountPolicy) -> bool:
     if session.state == "paused":
+        return False
+    # A slideshow is not a stream; music, as ADRG has it, is none unless asked for. An
+    # unknown media type counts: when unsure, err toward the stream.
+    if session.media_type == "photo":
+        return False
+    if session.media_type == "audio" and not policy.count_audio:
         return False
     if session.transcode:
         return True  # the server's CPU or GPU is busy whoever watches
@@ -163,5 +172,6 @@ def counts(session: StreamSession, policy: CountPolicy) -> bool:
 
 
 def count_streams(sessions: Iterable[StreamSession], policy: CountPolicy) -> int:
-    """Streams media mode counts: paused never, transcodes always, the rest as configured."""
+    """Streams media mode counts: paused and photos never, video and live TV transcodes
+    always, the rest as configured."""
     return sum(1 for s in sessions if counts(s, policy))

@@ -2,7 +2,9 @@
 
 Jellyfin forked from Emby and kept its session API: the same SessionInfo
 array (NowPlayingItem, PlayState.IsPaused, PlayState.PlayMethod,
-RemoteEndPoint), so the same parser reads both.
+TranscodingInfo, RemoteEndPoint), so the same parser reads both. Emby's
+TranscodingInfo also says what the job runs on (VideoDecoderIsHardware,
+VideoEncoderIsHardware), which jellyfin.hardware_said reads.
 """
 
 from __future__ import annotations

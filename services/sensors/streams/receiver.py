@@ -1,6 +1,6 @@
 """The webhook receiver: an HTTP server on its own threads, handing events to the service loop.
 
-POST /webhook/<plex|jellyfin|tautulli>[/<token>][?token=<token>]
+POST /webhook/<plex|jellyfin|emby|tautulli>[/<token>][?token=<token>]
 
 Answers 202 when the event was taken, 200 when it is valid but not about
 playback, 400 with the reason for a body its server would not send, 401 for

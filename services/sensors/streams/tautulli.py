@@ -1,13 +1,29 @@
 """Tautulli (Plex's monitor): GET {url}/api/v2?apikey=...&cmd=get_activity.
 
 The answer wraps everything in response: result ("success" or "error"),
-message, and data.sessions[], each with state, transcode_decision
-("transcode", "copy" for a direct stream, "direct play") and location
-(lan/wan). Tautulli sends most numbers as strings.
+message, and data.sessions[], each with state, location (lan/wan), the
+decisions Tautulli shows per stream (stream_video_decision and
+stream_audio_decision: "direct play", "copy" for a direct stream,
+"transcode"; transcode_decision sums them up), media_type and live,
+bandwidth and stream_bitrate in kbps, and transcode_hw_decoding and
+transcode_hw_encoding (0 or 1, from Plex's hardware codecs). Tautulli sends
+most numbers as strings, and "" for one it does not have.
 """
 
 from __future__ import annotations
 
+from services.sensors.streams.classify import (
+    PHOTO,
+    Decisions,
+    Flag,
+    Measure,
+    decision_of,
+    describe,
+    first_known,
+    hw_transcode,
+    kbps,
+    media_type_of,
+)
 from services.sensors.streams.common import (
     Reply,
     StreamQueryError,
@@ -17,6 +33,7 @@ from services.sensors.streams.common import (
     validate_reply,
 )
 from shared.messages import StreamSession
+from shared.messages.facts import MediaType
 
 
 class Session(Reply):
@@ -29,6 +46,16 @@ class Session(Reply):
     title: str | None = None
     state: str | None = None
     transcode_decision: str | None = None
+    video_decision: str | None = None
+    audio_decision: str | None = None
+    stream_video_decision: str | None = None
+    stream_audio_decision: str | None = None
+    media_type: str | None = None
+    live: Flag = None
+    bandwidth: Measure = None
+    stream_bitrate: Measure = None
+    transcode_hw_decoding: Flag = None
+    transcode_hw_encoding: Flag = None
     location: str | None = None
     local: Text | None = None
     player: str | None = None
@@ -49,23 +76,81 @@ class ActivityReply(Reply):
     response: Envelope
 
 
+TYPES: dict[str, MediaType] = {
+    "movie": "video",
+    "episode": "video",
+    "clip": "video",
+    "track": "audio",
+    "photo": "photo",
+}
+
+
+def media_type_of_session(media_type: str | None, live: bool | None) -> MediaType | None:
+    return "live tv" if live else media_type_of(media_type, TYPES)
+
+
+def decisions_of(
+    stream_video: str | None,
+    stream_audio: str | None,
+    overall: str | None,
+    media_type: MediaType | None,
+) -> Decisions:
+    """Tautulli's per-stream words; its overall transcode_decision for a stream without one."""
+    if media_type == "photo":
+        return PHOTO
+    has_video = media_type != "audio"
+    own = (decision_of(stream_video) if has_video else None, decision_of(stream_audio))
+    whole = decision_of(overall)
+    video = own[0] or (whole if has_video else None)
+    audio = own[1] or whole
+    if own == (None, None):
+        reason = f"Tautulli transcode_decision {overall}" if whole else "Tautulli gave no decision"
+    else:
+        reason = f"Tautulli stream decisions: {describe(video, audio)}"
+        if (video, audio) != own:
+            reason += f" (transcode_decision {overall} where a stream has none)"
+    return Decisions(video, audio, reason)
+
+
+def hardware_said(decoding: bool | None, encoding: bool | None) -> bool | None:
+    if decoding or encoding:
+        return True
+    return False if (decoding, encoding) == (False, False) else None
+
+
+def local_of(location: str | None, local: str | None) -> bool | None:
+    word = (location or "").lower()
+    if word in ("lan", "wan", "cellular"):
+        return word == "lan"
+    return {"1": True, "0": False}.get(local or "")
+
+
 def session_of(item: Session) -> StreamSession | None:
     state = player_state(item.state)
     if state is None:
         return None
-    location = (item.location or "").lower()
-    local: bool | None
-    if location in ("lan", "wan", "cellular"):
-        local = location == "lan"
-    else:
-        local = {"1": True, "0": False}.get(item.local or "")
+    media_type = media_type_of_session(item.media_type, item.live)
+    decisions = decisions_of(
+        item.stream_video_decision or item.video_decision,
+        item.stream_audio_decision or item.audio_decision,
+        item.transcode_decision,
+        media_type,
+    )
     return StreamSession(
         id=item.machine_id or item.session_id or item.session_key or "",
         user=item.friendly_name or item.user or "",
         title=item.full_title or item.title or "",
         state=state,
-        transcode=(item.transcode_decision or "").lower() == "transcode",
-        local=local,
+        transcode=decisions.transcode,
+        video_decision=decisions.video,
+        audio_decision=decisions.audio,
+        decision_reason=decisions.reason,
+        media_type=media_type,
+        bitrate_kbps=first_known(kbps(item.bandwidth), kbps(item.stream_bitrate)),
+        hw_transcode=hw_transcode(
+            decisions, hardware_said(item.transcode_hw_decoding, item.transcode_hw_encoding)
+        ),
+        local=local_of(item.location, item.local),
         client=" / ".join(p for p in (item.product, item.player) if p),
     )
 

@@ -26,6 +26,12 @@ from shared.runtime import ServiceLoop, Timer
 
 Query = Callable[[MediaMode], list[StreamSession]]
 
+INCOMPLETE_HINTS = {
+    "jellyfin": "the Webhook plugin sends PlayMethod from v12 and RemoteEndPoint from v16; "
+    "update it to v16 or later (until then its webhooks say nothing of transcodes or of "
+    "where the client is)",
+}
+
 
 class StreamWatcher:
     def __init__(
@@ -52,6 +58,8 @@ class StreamWatcher:
         self._in_flight = False
         self._poll_due = False
         self._pending: list[WebhookEvent] = []
+        # Incomplete webhook bodies already reported, by source and missing fields.
+        self._incomplete_seen: set[tuple[str, tuple[str, ...]]] = set()
 
     # --- wiring -------------------------------------------------------------
 
@@ -107,8 +115,22 @@ class StreamWatcher:
             action=event.action,
             session=event.session.id if event.session else None,
         )
+        self._note_incomplete(event)
         self._pending.append(event)
         self._kick()
+
+    def _note_incomplete(self, event: WebhookEvent) -> None:
+        """Say once per kind of body that an old sender leaves fields to defaults."""
+        key = (event.source, event.incomplete)
+        if not event.incomplete or key in self._incomplete_seen:
+            return
+        self._incomplete_seen.add(key)
+        self.log.warning(
+            "webhook.incomplete",
+            source=event.source,
+            missing=",".join(event.incomplete),
+            hint=INCOMPLETE_HINTS.get(event.source, "update the sender"),
+        )
 
     # --- querying -------------------------------------------------------------
 
@@ -164,8 +186,8 @@ class StreamWatcher:
                 source=fact.source,
                 error=fact.error,
                 detail="; ".join(
-                    f"{s.user or '?'}:{s.state}{' transcode' if s.transcode else ''}"
-                    f"{' local' if s.local else ''}"
+                    f"{s.user or '?'}:{s.state} {s.media_type or 'unknown'}"
+                    f"{' transcode' if s.transcode else ''}{' local' if s.local else ''}"
                     for s in fact.sessions
                 ),
             )

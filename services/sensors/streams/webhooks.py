@@ -1,15 +1,22 @@
-"""Webhook bodies from Plex, the Jellyfin Webhook plugin and Tautulli, as playback events. Pure.
+"""Webhook bodies from Plex, Jellyfin's Webhook plugin, Emby and Tautulli, as playback events. Pure.
 
 - Plex: multipart/form-data with a `payload` part holding JSON: event
   (media.play, media.resume, media.pause, media.stop, media.scrobble, ...),
   Account.title, Player {uuid, title, local, publicAddress}, Metadata.
 - Jellyfin (Webhook plugin, Generic destination, JSON): NotificationType
   (PlaybackStart, PlaybackProgress, PlaybackStop, ...), DeviceId, IsPaused,
-  NotificationUsername, Name, SeriesName, ClientName, DeviceName,
-  RemoteEndPoint, PlayMethod, as the plugin's variables are named.
+  NotificationUsername, Name, SeriesName, ItemType, ClientName, DeviceName,
+  as the plugin's variables are named; PlayMethod from plugin v12 and
+  RemoteEndPoint from v16 on (an older plugin's body is read, and said to be
+  incomplete).
+- Emby (Webhooks, JSON, or multipart/form-data with a `data` part): Event
+  (playback.start, playback.pause, playback.unpause, playback.stop, ...),
+  User.Name, Item {Name, SeriesName, Type, MediaType}, Session {DeviceId, Id,
+  RemoteEndPoint, Client, DeviceName}.
 - Tautulli (Webhook agent, JSON data we document in the README): action
   (play, pause, resume, buffer, stop, watched, ...), machine_id or
-  session_key, user, title, player, transcode_decision, stream_local.
+  session_key, user, title, player, the decisions, media_type and live,
+  stream_bandwidth and stream_bitrate, the hardware flags, stream_local.
 
 A body that is not what its server sends raises WebhookError with the reason;
 an event that is not about playback (library.new, ItemAdded) parses to an
@@ -18,79 +25,40 @@ event with no action, which changes nothing.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from email.message import Message as MimeMessage
-from email.parser import BytesParser
-from email.policy import HTTP
-from typing import Literal
+from urllib.parse import parse_qs
 
 from pydantic import ValidationError
 
-from services.sensors.streams.common import (
-    Reply,
-    Text,
-    local_from_address,
-    title_of,
+from services.sensors.streams import jellyfin, plex, tautulli
+from services.sensors.streams.classify import (
+    Decisions,
+    Flag,
+    Measure,
+    first_known,
+    hw_transcode,
+    kbps,
 )
-from shared.messages import StreamSession
-from shared.messages.base import describe_validation_error
+from services.sensors.streams.common import Reply, Text, local_from_address, title_of
+from services.sensors.streams.webhook_event import (
+    WEBHOOK_SOURCES,
+    PlaybackAction,
+    WebhookError,
+    WebhookEvent,
+    WebhookSource,
+    json_object,
+    multipart_field,
+    reason_of,
+    session,
+)
 
-WebhookSource = Literal["plex", "jellyfin", "tautulli"]
-WEBHOOK_SOURCES: tuple[WebhookSource, ...] = ("plex", "jellyfin", "tautulli")
-# What a webhook says happened to a session.
-PlaybackAction = Literal["playing", "paused", "buffering", "stopped"]
-
-
-class WebhookError(ValueError):
-    """A body that cannot be used; the message says why (it goes back as the 400's body)."""
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    source: WebhookSource
-    # The server's own name for it, for the logs.
-    event: str
-    # None: not about playback, nothing to do.
-    action: PlaybackAction | None = None
-    # Set whenever action is: the session as the webhook describes it.
-    session: StreamSession | None = None
-
-
-def _reason(exc: ValidationError, what: str) -> str:
-    return f"{what}: {describe_validation_error(exc, 'body')}"
-
-
-def _json_object(data: bytes, what: str) -> object:
-    try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookError(f"{what}: not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise WebhookError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _session(
-    action: PlaybackAction,
-    session_id: str,
-    user: str | None,
-    title: str,
-    transcode: bool,
-    local: bool | None,
-    client: str,
-) -> StreamSession:
-    return StreamSession(
-        id=session_id,
-        user=user or "",
-        title=title,
-        # A stopped session is about to be removed; its state is never counted.
-        state="paused" if action == "stopped" else action,
-        transcode=transcode,
-        local=local,
-        client=client,
-    )
-
+__all__ = [
+    "WEBHOOK_SOURCES",
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookSource",
+    "multipart_field",
+    "parse_webhook",
+]
 
 # --- Plex ---------------------------------------------------------------------
 
@@ -118,6 +86,8 @@ class PlexPlayer(Reply):
 class PlexMetadata(Reply):
     title: str | None = None
     grandparentTitle: str | None = None
+    type: str | None = None
+    live: Flag = None
 
 
 class PlexPayload(Reply):
@@ -127,27 +97,12 @@ class PlexPayload(Reply):
     Metadata: PlexMetadata | None = None
 
 
-def multipart_field(content_type: str, body: bytes, name: str) -> bytes:
-    """The named part of a multipart/form-data body."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise WebhookError(f"expected multipart/form-data, got {content_type or 'no content type'}")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message: MimeMessage = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise WebhookError("multipart body without parts (wrong boundary?)")
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        if part.get_param("name", header="content-disposition") == name:
-            data = part.get_payload(decode=True)
-            return data if isinstance(data, bytes) else b""
-    raise WebhookError(f"multipart body has no {name!r} part")
-
-
 def parse_plex(content_type: str, body: bytes) -> WebhookEvent:
-    data = _json_object(multipart_field(content_type, body, "payload"), "plex payload")
+    data = json_object(multipart_field(content_type, body, "payload"), "plex payload")
     try:
         payload = PlexPayload.model_validate(data)
     except ValidationError as exc:
-        raise WebhookError(_reason(exc, "plex payload")) from None
+        raise WebhookError(reason_of(exc, "plex payload")) from None
     action = PLEX_ACTIONS.get(payload.event)
     if action is None:
         return WebhookEvent("plex", payload.event)
@@ -159,15 +114,14 @@ def parse_plex(content_type: str, body: bytes) -> WebhookEvent:
         "plex",
         payload.event,
         action,
-        _session(
+        session(
             action,
             payload.Player.uuid,
             payload.Account.title if payload.Account else None,
             title_of(meta.title, meta.grandparentTitle),
-            # The webhook does not say; the next query will.
-            transcode=False,
             local=local if local is not None else local_from_address(payload.Player.publicAddress),
             client=payload.Player.title or "",
+            media_type=plex.media_type_of_item(meta.type, meta.live),
         ),
     )
 
@@ -180,6 +134,7 @@ class JellyfinPayload(Reply):
     DeviceId: Text | None = None
     UserId: Text | None = None
     ItemId: Text | None = None
+    ItemType: str | None = None
     NotificationUsername: str | None = None
     Name: str | None = None
     SeriesName: str | None = None
@@ -191,14 +146,16 @@ class JellyfinPayload(Reply):
 
 
 JELLYFIN_PLAYBACK = ("PlaybackStart", "PlaybackProgress", "PlaybackStop")
+# What the plugin sends on playback from v16 on (PlayMethod since v12, RemoteEndPoint v16).
+JELLYFIN_CURRENT_FIELDS = ("PlayMethod", "RemoteEndPoint")
 
 
 def parse_jellyfin(content_type: str, body: bytes) -> WebhookEvent:
-    data = _json_object(body, "jellyfin body")
+    data = json_object(body, "jellyfin body")
     try:
         payload = JellyfinPayload.model_validate(data)
     except ValidationError as exc:
-        raise WebhookError(_reason(exc, "jellyfin body")) from None
+        raise WebhookError(reason_of(exc, "jellyfin body")) from None
     kind = payload.NotificationType
     if kind not in JELLYFIN_PLAYBACK:
         return WebhookEvent("jellyfin", kind)
@@ -210,18 +167,105 @@ def parse_jellyfin(content_type: str, body: bytes) -> WebhookEvent:
     action: PlaybackAction = (
         "stopped" if kind == "PlaybackStop" else "paused" if payload.IsPaused else "playing"
     )
+    media_type = jellyfin.media_type_of_item(payload.ItemType, None)
+    said = jellyfin.decisions_of(payload.PlayMethod, None, media_type)
     return WebhookEvent(
         "jellyfin",
         kind,
         action,
-        _session(
+        session(
             action,
             session_id,
             payload.NotificationUsername,
             title_of(payload.Name, payload.SeriesName),
-            transcode=(payload.PlayMethod or "").lower() == "transcode",
             local=local_from_address(payload.RemoteEndPoint),
             client=" / ".join(p for p in (payload.ClientName, payload.DeviceName) if p),
+            media_type=media_type,
+            decisions=Decisions(said.video, said.audio, f"webhook: {said.reason}"),
+        ),
+        incomplete=tuple(f for f in JELLYFIN_CURRENT_FIELDS if data.get(f) is None),
+    )
+
+
+# --- Emby ---------------------------------------------------------------------
+
+EMBY_ACTIONS: dict[str, PlaybackAction] = {
+    "playback.start": "playing",
+    "playback.unpause": "playing",
+    "playback.pause": "paused",
+    "playback.stop": "stopped",
+}
+
+
+class EmbyUser(Reply):
+    Name: str | None = None
+
+
+class EmbyItem(Reply):
+    Name: str | None = None
+    SeriesName: str | None = None
+    Type: str | None = None
+    MediaType: str | None = None
+
+
+class EmbySession(Reply):
+    Id: Text | None = None
+    DeviceId: Text | None = None
+    RemoteEndPoint: str | None = None
+    Client: str | None = None
+    DeviceName: str | None = None
+
+
+class EmbyPayload(Reply):
+    Event: str
+    User: EmbyUser | None = None
+    Item: EmbyItem | None = None
+    Session: EmbySession | None = None
+
+
+def emby_data(content_type: str, body: bytes) -> bytes:
+    """The JSON of an Emby webhook: the body, or its `data` field when sent as a form."""
+    kind = content_type.lower()
+    if kind.startswith("multipart/form-data"):
+        return multipart_field(content_type, body, "data")
+    if kind.startswith("application/x-www-form-urlencoded"):
+        try:
+            fields = parse_qs(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise WebhookError(f"emby body: form not UTF-8: {exc}") from None
+        if "data" not in fields:
+            raise WebhookError("emby body: form without a 'data' field")
+        return fields["data"][0].encode()
+    return body
+
+
+def parse_emby(content_type: str, body: bytes) -> WebhookEvent:
+    data = json_object(emby_data(content_type, body), "emby body")
+    try:
+        payload = EmbyPayload.model_validate(data)
+    except ValidationError as exc:
+        raise WebhookError(reason_of(exc, "emby body")) from None
+    action = EMBY_ACTIONS.get(payload.Event)
+    if action is None:
+        return WebhookEvent("emby", payload.Event)
+    where = payload.Session or EmbySession()
+    # The device, as the /Sessions query names the session.
+    session_id = where.DeviceId or where.Id
+    if not session_id:
+        raise WebhookError(f"emby body: {payload.Event} without Session.DeviceId or Session.Id")
+    item = payload.Item or EmbyItem()
+    return WebhookEvent(
+        "emby",
+        payload.Event,
+        action,
+        session(
+            action,
+            session_id,
+            payload.User.Name if payload.User else None,
+            title_of(item.Name, item.SeriesName),
+            local=local_from_address(where.RemoteEndPoint),
+            client=" / ".join(p for p in (where.Client, where.DeviceName) if p),
+            media_type=jellyfin.media_type_of_item(item.Type, item.MediaType),
         ),
     )
 
@@ -246,38 +290,60 @@ class TautulliPayload(Reply):
     title: str | None = None
     player: str | None = None
     transcode_decision: str | None = None
+    video_decision: str | None = None
+    audio_decision: str | None = None
+    media_type: str | None = None
+    live: Flag = None
+    # Kilobits per second.
+    stream_bandwidth: Measure = None
+    stream_bitrate: Measure = None
+    transcode_hw_decoding: Flag = None
+    transcode_hw_encoding: Flag = None
     stream_local: Text | None = None
 
 
 def parse_tautulli(content_type: str, body: bytes) -> WebhookEvent:
-    data = _json_object(body, "tautulli body")
+    data = json_object(body, "tautulli body")
     try:
         payload = TautulliPayload.model_validate(data)
     except ValidationError as exc:
-        raise WebhookError(_reason(exc, "tautulli body")) from None
+        raise WebhookError(reason_of(exc, "tautulli body")) from None
     action = TAUTULLI_ACTIONS.get(payload.action.lower())
     if action is None:
         return WebhookEvent("tautulli", payload.action)
     session_id = payload.machine_id or payload.session_key
     if not session_id:
         raise WebhookError(f"tautulli body: {payload.action} without machine_id or session_key")
+    media_type = tautulli.media_type_of_session(payload.media_type, payload.live)
+    decisions = tautulli.decisions_of(
+        payload.video_decision, payload.audio_decision, payload.transcode_decision, media_type
+    )
+    hw = tautulli.hardware_said(payload.transcode_hw_decoding, payload.transcode_hw_encoding)
     return WebhookEvent(
         "tautulli",
         payload.action,
         action,
-        _session(
+        session(
             action,
             session_id,
             payload.user,
             payload.title or "",
-            transcode=(payload.transcode_decision or "").lower() == "transcode",
             local={"1": True, "0": False}.get(payload.stream_local or ""),
             client=payload.player or "",
+            media_type=media_type,
+            decisions=decisions,
+            bitrate_kbps=first_known(kbps(payload.stream_bandwidth), kbps(payload.stream_bitrate)),
+            hw_transcode=hw_transcode(decisions, hw),
         ),
     )
 
 
-PARSERS = {"plex": parse_plex, "jellyfin": parse_jellyfin, "tautulli": parse_tautulli}
+PARSERS = {
+    "plex": parse_plex,
+    "jellyfin": parse_jellyfin,
+    "emby": parse_emby,
+    "tautulli": parse_tautulli,
+}
 
 
 def parse_webhook(source: WebhookSource, content_type: str, body: bytes) -> WebhookEvent:
