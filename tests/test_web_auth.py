@@ -37,7 +37,7 @@ def exposed(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[TestCli
         tmp_path, broker, host_id, "0.0.0.0", admin_tokens=[ADMIN], read_tokens=[READER]
     )
     web = InProcessWeb(cfg).start()
-    yield TestClient(web.service.app)
+    yield web.http()
     web.stop()
 
 
@@ -45,7 +45,7 @@ def exposed(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[TestCli
 def loopback(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[TestClient]:
     cfg = web_config(tmp_path, broker, host_id, "127.0.0.1", admin_tokens=[ADMIN])
     web = InProcessWeb(cfg).start()
-    yield TestClient(web.service.app)
+    yield web.http()
     web.stop()
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import Mosquitto, free_port
+from tests.support.browser import chromium
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
-from tests.support.real import missing
 from tests.support.web import running, stack_config
 
 # Kept for people to look at after a run (the test's own copy is under its tmp_path).
@@ -25,29 +25,8 @@ PHONE_SCREENSHOT = Path("/tmp/warden-dashboard-phone.png")
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        missing(
-            "Chromium and its driver are not installed (apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as DriverService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,1500",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium() as driver:
+        yield driver
 
 
 def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
@@ -248,5 +227,81 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
         browser.set_window_size(390, 1600)  # a phone
         browser.save_screenshot(str(tmp_path / "warden-fleet-phone.png"))
         shutil.copy(tmp_path / "warden-fleet-phone.png", FLEET_PHONE_SCREENSHOT)
+    finally:
+        web.kill(signal.SIGTERM)
+
+
+LOCKED_SCREENSHOT = Path("/tmp/warden-dashboard-locked.png")
+IN_SCREENSHOT = Path("/tmp/warden-dashboard-token.png")
+
+
+def test_without_a_token_the_page_says_why_it_is_empty_and_shows_nothing_unread(
+    tmp_path: Path,
+    central: tuple[Mosquitto, Probe],
+    host_id: str,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """Bound beyond loopback, every read needs a token: the page says so and where the
+    token is, instead of cards of dashes; once in, it shows the preset only as the governor
+    said it ("unknown" before), never the select's first option. (A broker of its own: on
+    the session's, other tests' hosts would make a fleet, and the page show one of them.)"""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+
+    from shared.config.web import ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE
+    from tests.support.browser import csp_violations
+    from tests.support.processes import Service, write_config
+    from tests.support.web import ADMIN
+
+    broker, probe = central
+    port = free_port()
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "general": {"http_server": {"host": "0.0.0.0", "port": port}},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
+        },
+    )
+    web = Service("web", cfg, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/web/availability", lambda s: s.text == "online")
+        browser.get(f"http://127.0.0.1:{port}/")
+        locked = browser.find_element(By.ID, "locked")
+        wait_until(locked.is_displayed, what="the page says it needs a token")
+        text = locked.text
+        for needed in (
+            ADMIN_TOKEN_ENV,
+            ".env",
+            ADMIN_TOKEN_FILE,
+            "Use token",
+            "a bearer token is required",
+        ):
+            assert needed in text, needed
+        assert browser.find_element(By.ID, "token").is_displayed()
+        shown = browser.find_element(By.TAG_NAME, "body").text
+        assert "\u2013" not in shown and "Conservative" not in shown and "Balanced" not in shown
+        assert not browser.find_element(By.ID, "card-cpu").is_displayed()
+        shot = tmp_path / "warden-dashboard-locked.png"
+        browser.save_screenshot(str(shot))
+        shutil.copy(shot, LOCKED_SCREENSHOT)
+
+        # In with the token: live, and the preset unknown until the governor says it.
+        browser.find_element(By.ID, "token").send_keys(ADMIN)
+        browser.find_element(By.ID, "login-button").click()
+        wait_until(lambda: browser.find_element(By.ID, "live").text == "live", what="live")
+        assert not locked.is_displayed()
+        preset = Select(browser.find_element(By.ID, "preset"))
+        wait_until(lambda: preset.first_selected_option.text == "unknown", what="unknown")
+        assert "unknown" in browser.find_element(By.ID, "cpu-threshold-value").text
+        probe.publish(f"warden/{host_id}/preset", "Balanced", retain=True)
+        wait_until(
+            lambda: preset.first_selected_option.text == "Balanced", what="the preset in force"
+        )
+        assert browser.find_element(By.ID, "cpu-threshold-value").text.endswith("% (preset)")
+        assert csp_violations(browser) == []
+        browser.save_screenshot(str(tmp_path / "warden-dashboard-in.png"))
+        shutil.copy(tmp_path / "warden-dashboard-in.png", IN_SCREENSHOT)
     finally:
         web.kill(signal.SIGTERM)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.web.app import snapshot
 from services.web.status import host_summary
@@ -55,7 +54,7 @@ def test_every_host_on_the_broker_with_its_own_page(
     web: InProcessWeb, probe: Probe, host_id: str, fleet: tuple[str, str]
 ) -> None:
     a, b = fleet
-    http = TestClient(web.service.app)
+    http = web.http()
     publish_facts(probe, a)
     publish_facts(probe, b)
     probe.publish(f"warden/{a}/bridge/availability", "1", retain=True)

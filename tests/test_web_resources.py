@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +43,7 @@ def web(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[InProcessWe
 def test_resources_thresholds_containers_decisions_and_history(
     web: InProcessWeb, probe: Probe, host_id: str
 ) -> None:
-    http = TestClient(web.service.app)
+    http = web.http()
     publish_facts(probe, host_id)
     wait_until(lambda: http.get("/api/v1/decisions").json() != [], what="facts arrive")
     wait_until(lambda: http.get("/api/v1/resources/current").json()["temperature_c"] == 71)
@@ -102,7 +101,7 @@ def test_resources_thresholds_containers_decisions_and_history(
 def test_settings_are_validated_published_and_kept(
     web: InProcessWeb, probe: Probe, host_id: str
 ) -> None:
-    http = TestClient(web.service.app, headers={"Authorization": f"Bearer {ADMIN}"})
+    http = web.http(ADMIN)
     before = http.get("/api/v1/settings/resources").json()
     assert before["preset"] == "balanced" and before["effective"]["cpu_threshold_percent"] == 85
     for bad in (
@@ -175,7 +174,7 @@ BODY = st.one_of(
 def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
     web: InProcessWeb, probe: Probe, host_id: str
 ) -> None:
-    http = TestClient(web.service.app, headers={"Authorization": f"Bearer {ADMIN}"})
+    http = web.http(ADMIN)
     schema = json.loads((REPO / "services" / "web" / "openapi.json").read_text())
     posts = [path for path, item in schema["paths"].items() if "post" in item]
     gets = [path for path, item in schema["paths"].items() if "get" in item and "{" not in path]

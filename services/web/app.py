@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 from typing import Annotated, Any, get_args
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -19,7 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.auth import Access, Refused
-from services.web.backend import Backend, OverrideError, UnknownHost
+from services.web.backend import Backend, OverrideError, OverrideLimit, UnknownHost
+from services.web.guard import normal_origin
+from services.web.middleware import GateRules, WardenApp
 from services.web.models import (
     ContainerRow,
     Decision,
@@ -38,6 +39,7 @@ from services.web.models import (
     TriggerAccepted,
     TriggerProblem,
 )
+from services.web.page import dashboard_page
 from services.web.status import (
     build_status,
     container_rows,
@@ -65,6 +67,15 @@ BEARER = HTTPBearer(auto_error=False, description="an admin or read-only token")
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "no valid bearer token"},
     403: {"model": Problem, "description": "a read-only token where admin is needed"},
+}
+# What every POST and DELETE may also meet (services/web/middleware.py).
+ACT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    403: {
+        "model": Problem,
+        "description": "a read-only token where admin is needed, or sent by another origin's page",
+    },
+    413: {"model": Problem, "description": "a body larger than web.max_body_bytes"},
 }
 
 
@@ -104,7 +115,7 @@ def host_decisions_of(backend: Backend, host: str, limit: int) -> list[Decision]
 
 
 def create_app(backend: Backend) -> FastAPI:
-    app = FastAPI(
+    app = WardenApp(
         title="Warden",
         version=__version__,
         summary="ADRG's /status and /trigger, and Warden's API under /api/v1",
@@ -114,13 +125,24 @@ def create_app(backend: Backend) -> FastAPI:
         redoc_url=None,
     )
 
-    def allow(access: Access) -> Callable[..., None]:
-        def dependency(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-        ) -> None:
-            token = f"Bearer {credentials.credentials}" if credentials else None
-            backend.auth.check(access, token)
+    app.gate_rules = lambda: GateRules(
+        auth=backend.auth,
+        max_body_bytes=backend.cfg.web.max_body_bytes,
+        allowed_origins=frozenset(
+            o for o in map(normal_origin, backend.cfg.web.allowed_origins) if o is not None
+        ),
+    )
 
+    def allow(access: Access) -> Callable[..., None]:
+        # The gate checks the same before the body is read; this keeps a route safe
+        # wherever it is mounted, and puts the bearer scheme in the schema.
+        def dependency(
+            request: Request,
+            _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        ) -> None:
+            backend.auth.check(access, request.headers.get("authorization"))
+
+        dependency.access = access  # type: ignore[attr-defined]
         return dependency
 
     read, act, admin = Depends(allow("read")), Depends(allow("act")), Depends(allow("admin"))
@@ -164,7 +186,10 @@ def create_app(backend: Backend) -> FastAPI:
         "/trigger",
         response_model=TriggerAccepted,
         dependencies=[act],
-        responses={**REFUSALS, 400: {"model": TriggerProblem, "description": "unknown event"}},
+        responses={
+            **ACT_REFUSALS,
+            400: {"model": TriggerProblem, "description": "unknown event"},
+        },
         tags=["adrg"],
         openapi_extra=TRIGGER_BODY,
     )
@@ -216,7 +241,7 @@ def create_app(backend: Backend) -> FastAPI:
         f"{API}/settings/resources",
         response_model=ResourceSettingsOut,
         dependencies=[admin],
-        responses={**REFUSALS, 422: {"model": Problem, "description": "invalid settings"}},
+        responses={**ACT_REFUSALS, 422: {"model": Problem, "description": "invalid settings"}},
     )
     def post_settings(change: ResourceSettingsIn) -> ResourceSettingsOut:
         """Change the resource settings (admin): published to the governor, kept in SQLite."""
@@ -237,13 +262,19 @@ def create_app(backend: Backend) -> FastAPI:
         response_model=OverrideOut,
         status_code=201,
         dependencies=[act],
-        responses={**REFUSALS, 422: {"model": Problem, "description": "invalid override"}},
+        responses={
+            **ACT_REFUSALS,
+            409: {"model": Problem, "description": "as many overrides in force as may be"},
+            422: {"model": Problem, "description": "invalid override"},
+        },
     )
     def add_override(wanted: OverrideIn) -> JSONResponse:
         """Pause tier 3, or let one container run unthrottled, for `minutes`: the governor
         carries it out as a reason with an expiry, and it ends by itself."""
         try:
             added = backend.add_override(wanted)
+        except OverrideLimit as exc:
+            return JSONResponse({"error": str(exc)}, 409)
         except OverrideError as exc:
             return JSONResponse({"error": str(exc)}, 422)
         return JSONResponse(added.model_dump(), 201)
@@ -252,7 +283,7 @@ def create_app(backend: Backend) -> FastAPI:
         f"{API}/overrides/{{override_id}}",
         status_code=204,
         dependencies=[act],
-        responses={**REFUSALS, 404: {"model": Problem, "description": "no such override"}},
+        responses={**ACT_REFUSALS, 404: {"model": Problem, "description": "no such override"}},
     )
     def end_override(override_id: str) -> Response:
         """End an override before its time."""
@@ -384,7 +415,7 @@ def create_app(backend: Backend) -> FastAPI:
         response_model=TriggerAccepted,
         dependencies=[act],
         responses={
-            **REFUSALS,
+            **ACT_REFUSALS,
             **unknown,
             400: {"model": TriggerProblem, "description": "unknown event"},
         },
@@ -403,11 +434,14 @@ def create_app(backend: Backend) -> FastAPI:
         """Prometheus text format."""
         return Response(generate_latest(backend.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    page, page_csp = dashboard_page()
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
         # The page itself holds no data: it asks for a token when the API wants one.
-        page = resources.files("services.web").joinpath("dashboard.html").read_text()
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(
+            page, headers={"Cache-Control": "no-cache", "Content-Security-Policy": page_csp}
+        )
 
     return app
 

@@ -1,9 +1,11 @@
 """Bearer tokens: admin and read-only, as Optimizarr has.
 
-Bound to loopback only, reading and ADRG's /trigger are open (as ADRG's are);
-bound beyond it, every route but /health needs a token, and triggers an admin
-one. Settings changes need an admin token always. Tokens travel only in the
-Authorization header: never in a URL, never in a log line.
+Bound to loopback only, reading and ADRG's /trigger are open (as ADRG's are) to
+requests straight from this host (services/web/guard.py says which); bound beyond
+it, every route but /health needs a token, and triggers an admin one. Settings
+changes need an admin token always. Tokens travel only in the Authorization
+header: never in a URL, never in a log line. services/web/middleware.py checks
+all this before a body is read; the routes check it again.
 """
 
 from __future__ import annotations
@@ -41,22 +43,27 @@ class Auth:
     loopback: bool
 
     def role_of(self, authorization: str | None) -> Role | None:
-        if not authorization:
+        """None: no Authorization header at all. Refused (401): a header that is not
+        `Bearer <a token configured here>`, however malformed (empty, another scheme,
+        bytes no token has)."""
+        if authorization is None:
             return None
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return None
-        # Compare against every token, in constant time, so timing tells nothing.
-        admin = any(hmac.compare_digest(token, t) for t in self.admin_tokens)
-        read = any(hmac.compare_digest(token, t) for t in self.read_tokens)
-        return "admin" if admin else "read" if read else None
+            raise Refused(401, "the Authorization header is not `Bearer <token>`")
+        # Bytes, not str: compare_digest refuses non-ASCII text (a 500, once). Compared
+        # against every token, in constant time, so timing tells nothing.
+        given = token.encode("utf-8", "surrogateescape")
+        admin = any(hmac.compare_digest(given, t.encode()) for t in self.admin_tokens)
+        read = any(hmac.compare_digest(given, t.encode()) for t in self.read_tokens)
+        if not (admin or read):
+            raise Refused(401, "the bearer token is not valid")
+        return "admin" if admin else "read"
 
     def check(self, access: Access, authorization: str | None) -> Role | None:
         """The caller's role, or Refused (401: no valid token, 403: read-only token)."""
         role = self.role_of(authorization)
-        if authorization and role is None:
-            raise Refused(401, "the bearer token is not valid")
         if access == "admin" or (access == "act" and not self.loopback):
             if role is None:
                 raise Refused(401, "an admin bearer token is required")

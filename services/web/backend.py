@@ -36,6 +36,9 @@ from shared.messages.triggers import Trigger
 from shared.presets import display_name
 from shared.topics import Topics
 
+# Overrides.items holds at most this many (shared/messages/overrides.py).
+MAX_OVERRIDES = 100
+
 # (channel, payload, host): publish on that host's topic of the channel table.
 Publish = Callable[[Channel[Any], BaseModel | str, str], None]
 
@@ -144,7 +147,8 @@ class Backend:
         self.view.changed()
 
     def add_override(self, wanted: OverrideIn) -> OverrideOut:
-        """OverrideError when it names no managed container (or one pause_tier3 ignores)."""
+        """OverrideError when it names no managed container (or one pause_tier3 ignores),
+        OverrideLimit when as many are in force as may be."""
         if wanted.kind == "unthrottle":
             if wanted.container is None:
                 raise OverrideError("container: unthrottle needs the container to let run")
@@ -160,6 +164,10 @@ class Backend:
             until=now + wanted.minutes * 60,
         )
         items = [o for o in self.current_overrides() if o.until > now]
+        if len(items) >= MAX_OVERRIDES:
+            raise OverrideLimit(
+                f"{len(items)} overrides are in force, as many as may be: end one first"
+            )
         self._publish_overrides([*items, override])
         self.log.info(
             "override.added",
@@ -184,6 +192,10 @@ class Backend:
 
 
 class OverrideError(ValueError):
+    pass
+
+
+class OverrideLimit(OverrideError):
     pass
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from shared.config.base import Section
+from shared.config.base import Section, Size
+
+# Where an admin token is found on each install path: the dashboard names them when it
+# asks for one, and scripts/run writes the file (mode 0600) where this says.
+ADMIN_TOKEN_ENV = "WARDEN_WEB_ADMIN_TOKEN"
+ADMIN_TOKEN_FILE = "run/web-admin.token"
+# A bearer token is printable ASCII without spaces (RFC 6750 allows less still): anything
+# else could never arrive intact in an Authorization header.
+TOKEN = re.compile(r"^[\x21-\x7e]+$")
 
 
 class HistoryTier(Section):
@@ -55,8 +64,30 @@ class Web(Section):
     recent_decisions: Annotated[int, Field(ge=1, le=10000)] = Field(
         default=200, description="how many of the governor's decisions the API and the page keep"
     )
+    max_body_bytes: Annotated[Size, Field(ge=1024, le=16 * 2**20)] = Field(
+        default=64 * 1024,
+        description="a request body larger than this is refused (413) before it is read",
+    )
+    allowed_origins: list[str] = Field(
+        default=[],
+        description="other origins (`https://ha.example:8123`) whose pages may POST, PUT or "
+        "DELETE here; the service's own origin always may",
+    )
 
     @field_validator("admin_tokens", "read_tokens")
     @classmethod
     def _drop_empty(cls, value: list[str]) -> list[str]:
-        return [token for token in value if token]
+        tokens = [token for token in value if token]
+        for token in tokens:
+            if not TOKEN.match(token):
+                # Never the token itself: it must not reach a log line.
+                raise ValueError("a token must be printable ASCII without spaces")
+        return tokens
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.match(r"^https?://[^/?#\s]+$", origin):
+                raise ValueError(f"{origin[:100]!r} is not an origin (scheme://host[:port])")
+        return value

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
+from fastapi.testclient import TestClient
 
 from services.web.service import WebService
 from tests.support.broker import Mosquitto, free_port, wait_for_port
@@ -17,6 +21,8 @@ from tests.support.docker_env import Containers
 from tests.support.in_process import context
 from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
+
+LOCAL = "http://127.0.0.1:8765"
 
 
 class InProcessWeb:
@@ -33,6 +39,12 @@ class InProcessWeb:
         self.bus.start()
         self._thread.start()
         return self
+
+    def http(self, token: str | None = None) -> TestClient:
+        """The app as a client on this host reaches it: Host 127.0.0.1 (on loopback a
+        foreign Host needs a token), no Origin (as curl)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return TestClient(self.service.app, base_url=LOCAL, headers=headers)
 
     def stop(self) -> None:
         self.loop.stop()
@@ -87,3 +99,76 @@ def running(cfg: Path, tmp_path: Path, probe: Probe, host_id: str, *names: str) 
     finally:
         for service in services.values():
             service.kill(signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+def raw_http(
+    port: int,
+    method: str,
+    path: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    body: bytes | Iterator[bytes] = b"",
+    head_only: bool = False,
+) -> RawAnswer:
+    """One request on a socket of its own, headers exactly as given (any bytes: what no
+    HTTP library will send), Host 127.0.0.1:port unless given. body: bytes with their
+    Content-Length, or chunks sent chunked while the answer is read, so a server that
+    answers before reading it all is seen to. head_only: the status and headers, not the
+    body (a stream never ends)."""
+    sent = [name.lower() for name, _ in headers]
+    lines = [f"{method} {path} HTTP/1.1".encode()]
+    if b"host" not in sent:
+        lines.append(b"Host: 127.0.0.1:%d" % port)
+    lines += [name + b": " + value for name, value in headers]
+    if not isinstance(body, bytes):
+        lines.append(b"Transfer-Encoding: chunked")
+    elif b"content-length" not in sent:
+        lines.append(b"Content-Length: %d" % len(body))
+    lines.append(b"Connection: close")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+
+    def send_body() -> None:
+        try:
+            if isinstance(body, bytes):
+                sock.sendall(body)
+                return
+            for chunk in body:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server answered and stopped reading: that is allowed
+
+    sender = threading.Thread(target=send_body, daemon=True)
+    sender.start()
+    data = b""
+    with sock:
+        while True:
+            if head_only and b"\r\n\r\n" in data:
+                break
+            try:
+                got = sock.recv(65536)
+            except OSError:
+                break
+            if not got:
+                break
+            data += got
+    sender.join(60)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    found = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        found[name.strip().lower()] = value.strip()
+    return RawAnswer(int(status_line.split()[1]), found, rest)
+
+
+def rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024  # type: ignore[union-attr]
