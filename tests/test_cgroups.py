@@ -11,7 +11,7 @@ from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups, re
 from shared.messages import IoMax, IoRate
 from tests.support.disks import limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
-from tests.support.real import missing
+from tests.support.real import missing, not_applicable
 
 MIB = 1024**2
 
@@ -163,7 +163,11 @@ def test_real_io_weight_is_written_and_read_back(real_cgroups: tuple[str, Proces
     try:
         path = cgroup_files.set_io_weight(cg, 500)
     except cgroup_files.Unsupported as exc:
-        missing(f"this host has no io weight: {exc}")
+        if not any("bfq" in f.read_text() for f in Path("/sys/block").glob("*/queue/scheduler")):
+            # The kernel keeps io weights only under BFQ: with mq-deadline alone (as on some
+            # machines here) there is nothing to write, and nothing is missing either.
+            not_applicable(f"no disk here offers the BFQ scheduler, so no io weight: {exc}")
+        raise
     text = path.read_text().split()
     assert text[-1] in ("500", str(cgroup_files.v1_blkio_weight(500)))
 
