@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared.messages import (
     Action,
@@ -290,3 +292,83 @@ def test_a_keyed_governor_and_actuator_work_across_a_governor_restart(
         for service in (governor, sensors, actuator):
             service.kill(signal.SIGTERM)
         probe.publish(f"warden/{host_id}/desired", b"", retain=True)
+
+
+def test_a_lease_of_any_length_runs_out_at_the_actuators_own_maximum(
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    containers: Containers,
+    host_id: str,
+    key_file: Path,
+) -> None:
+    """A signed state asking for a lease of 1e308 seconds: the actuator holds it for its
+    own max_lease_seconds, then restores the baseline, though no governor said offline."""
+    t3 = containers.run("t3")
+    mqtt = {"host": broker.host, "port": broker.port}
+    cfg = actuator_config(tmp_path, containers, host_id, mqtt, signing_key_file=str(key_file))
+    config = yaml.safe_load(cfg.read_text())
+    config["actuator"]["max_lease_seconds"] = 3
+    cfg.write_text(yaml.safe_dump(config))
+    actuator = Service("actuator", cfg, tmp_path)
+    ring = load_keyring(key_file)
+    try:
+        online(probe, host_id)
+        forever = pausing(host_id, 1, **{containers.name("t3"): intent(3)})
+        forever = forever.model_copy(update={"lease_seconds": 1e308})
+        probe.publish(f"warden/{host_id}/desired", sign(forever, ring, SENDER, 1).model_dump_json())
+        wait_until(lambda: containers.state(t3) == "paused", what="paused by the long lease")
+        wait_until(lambda: containers.state(t3) == "running", what="the clamped lease ran out")
+        out = actuator.output()
+        assert "lease.clamped" in out and "kept_seconds=3" in out
+        assert "lease expired (3s without renewal)" in out
+    finally:
+        actuator.kill(signal.SIGTERM)
+
+
+def test_a_restarted_actuator_admits_no_replay(
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    containers: Containers,
+    host_id: str,
+    key_file: Path,
+) -> None:
+    """The replay guard is in the state file: after a SIGKILL and a new start, a recorded
+    pause from before the release is refused, and so is an action of an older start."""
+    t3 = containers.run("t3")
+    mqtt = {"host": broker.host, "port": broker.port}
+    cfg = actuator_config(tmp_path, containers, host_id, mqtt, signing_key_file=str(key_file))
+    ring = load_keyring(key_file)
+    topic, name = f"warden/{host_id}/desired", containers.name("t3")
+    actuator = Service("actuator", cfg, tmp_path)
+    try:
+        online(probe, host_id)
+        paused = sign(pausing(host_id, 3, **{name: intent(3)}), ring, SENDER, 5)
+        probe.publish(topic, paused.model_dump_json())
+        wait_until(lambda: containers.state(t3) == "paused", what="paused when signed")
+        released = sign(pausing(host_id, 4), ring, SENDER, 5)
+        probe.publish(topic, released.model_dump_json())
+        wait_until(lambda: containers.state(t3) == "running", what="released")
+
+        actuator.kill(signal.SIGKILL)
+        restarted_at = time.monotonic()
+        actuator = Service("actuator", cfg, tmp_path)
+        probe.wait_for(
+            f"warden/{host_id}/actuator/availability",
+            lambda s: s.text == "online",
+            after=restarted_at,
+        )
+        probe.publish(topic, paused.model_dump_json())
+        refused(probe, host_id, "desired state", "refused: replayed or out of date")
+        old_start = sign(
+            Action(host=host_id, kind="restart", container=name, reasons=[Reason(rule="x")]),
+            ring,
+            SENDER,
+            4,
+        )
+        probe.publish(f"warden/{host_id}/actions", old_start.model_dump_json())
+        refused(probe, host_id, "action restart", "refused: from an earlier governor start")
+        assert containers.state(t3) == "running"
+    finally:
+        actuator.kill(signal.SIGTERM)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.actuator.admission import Admission
+from services.actuator.lease import Lease
 from shared.messages import Action, ContainerIntent, DesiredState, Reason
 from shared.signing import Keyring, SigningError, load_keyring, new_key, sign, verify
 
@@ -131,3 +132,35 @@ def test_without_a_key_everything_well_formed_is_admitted() -> None:
     gate = Admission(None)
     assert gate.desired(desired(1)) is None and gate.desired(desired(1)) is None
     assert gate.action(restart()) is None
+
+
+def test_each_newest_admitted_is_handed_on_to_be_kept_and_a_kept_one_guards() -> None:
+    kept: list[tuple[int, int]] = []
+    gate = Admission(KEY, remember=kept.append)
+    assert gate.desired(s(1, 10)) is None and gate.desired(s(2, 10)) is None
+    assert gate.desired(s(2, 10)) is not None  # refused: not handed on again
+    assert kept == [(10, 1), (10, 2)]
+    restarted = Admission(KEY, newest=kept[-1])
+    assert "replayed" in (restarted.desired(s(1, 10)) or "")
+    assert "earlier governor start" in (
+        restarted.action(sign(restart(), KEY, "0123456789ab", 9)) or ""
+    )
+
+
+@pytest.mark.parametrize("lease", ["Infinity", "NaN", "-1", "0"])
+def test_a_lease_that_never_ends_or_never_began_does_not_decode(lease: str) -> None:
+    raw = desired(1).model_dump_json().replace('"lease_seconds":30.0', f'"lease_seconds":{lease}')
+    assert f'"lease_seconds":{lease}' in raw
+    with pytest.raises(ValueError, match="lease_seconds"):
+        DesiredState.model_validate_json(raw)
+
+
+@pytest.mark.parametrize(
+    ("asked", "longest", "held"), [(30, 300, 30), (1e308, 300, 300), (300, 300, 300)]
+)
+def test_a_lease_is_held_for_the_shorter_of_what_it_asks_and_the_maximum(
+    asked: float, longest: float, held: float
+) -> None:
+    lease = Lease(desired(1).model_copy(update={"lease_seconds": asked}), 100.0, longest)
+    assert lease.seconds == held and lease.clamped == (asked > longest)
+    assert not lease.expired(100.0 + held - 0.01) and lease.expired(100.0 + held)

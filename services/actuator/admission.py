@@ -1,12 +1,14 @@
 """Which desired states and actions the actuator lets in: signed by the governor, not replayed.
 
-Pure apart from its own memory of the newest message it admitted. Without a
+Pure apart from its memory of the newest message it admitted, which the state file
+keeps across the actuator's restarts (a restart admits no replay). Without a
 keyring (no signing key configured) every well-formed message is admitted,
 and the actuator says so once at start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.messages import Action, DesiredState
@@ -18,6 +20,8 @@ class Admission:
     keyring: Keyring | None
     # (epoch, seq) of the newest desired state admitted: only a newer one comes in.
     newest: tuple[int, int] | None = None
+    # Told each newest as it is admitted, to keep it across a restart (the state file).
+    remember: Callable[[tuple[int, int]], None] | None = None
 
     def desired(self, desired: DesiredState) -> str | None:
         """Why this desired state is refused, or None (and it becomes the newest)."""
@@ -31,6 +35,8 @@ class Admission:
             # The same words every time: a flood of replays is one report, not thousands.
             return "replayed or out of date"
         self.newest = key
+        if self.remember is not None:
+            self.remember(key)
         return None
 
     def action(self, action: Action) -> str | None:

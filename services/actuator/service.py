@@ -140,7 +140,9 @@ class ActuatorService:
         self.ctx = ctx
         self.cfg = ctx.config
         self.matcher = self.cfg.tier_matcher()
-        self.admission = Admission(ctx.keyring)
+        store = access.applier.store
+        # The replay guard outlives a restart: it starts from the newest the store kept.
+        self.admission = Admission(ctx.keyring, store.admitted, store.note_admitted)
         self.docker = access.docker
         self.dry_run = access.dry_run
         self.applier = access.applier
@@ -225,12 +227,20 @@ class ActuatorService:
             self.refuse(Refusal(target="desired state", reason=f"refused: {problem}"))
             return
         renewed = self.lease is None
-        self.lease = Lease(desired, self.ctx.loop.now())
+        lease = Lease(desired, self.ctx.loop.now(), self.cfg.actuator.max_lease_seconds)
+        if lease.clamped and (self.lease is None or not self.lease.clamped):
+            self.ctx.log.warning(
+                "lease.clamped",
+                asked_seconds=desired.lease_seconds,
+                kept_seconds=lease.seconds,
+                reason="longer than actuator.max_lease_seconds",
+            )
+        self.lease = lease
         if renewed:
-            self.ctx.log.info("lease.live", seq=desired.seq, lease_seconds=desired.lease_seconds)
+            self.ctx.log.info("lease.live", seq=desired.seq, lease_seconds=lease.seconds)
         if self._lease_timer is not None:
             self._lease_timer.cancel()
-        self._lease_timer = self.ctx.loop.call_later(desired.lease_seconds, self.check_lease)
+        self._lease_timer = self.ctx.loop.call_later(lease.seconds, self.check_lease)
         self.started = True
         self.reconcile()
 
@@ -328,9 +338,7 @@ class ActuatorService:
 
     def check_lease(self) -> None:
         if self.lease is not None and self.lease.expired(self.ctx.loop.now()):
-            self.drop_lease(
-                f"lease expired ({self.lease.desired.lease_seconds:g}s without renewal)"
-            )
+            self.drop_lease(f"lease expired ({self.lease.seconds:g}s without renewal)")
 
     def drop_lease(self, reason: str) -> None:
         self.ctx.log.warning("lease.lost", reason=reason, action="restoring tier baselines")

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from host.processes.ledger import ProcessRecord
+from shared.config.actuator import DEFAULT_STATE_FILE
 from shared.errors import brief
 from shared.logs import Log
 
@@ -68,6 +69,13 @@ class StoreFile(BaseModel):
     processes: dict[str, ProcessRecord] = {}
     # cgroup directories Warden froze.
     frozen: list[str] = []
+    # (epoch, seq) of the newest signed desired state admitted: the replay guard.
+    admitted: tuple[int, int] | None = None
+
+
+# Where the record was kept before it moved to persistent storage: a tmpfs, lost with a
+# power cut. A record found there (an upgrade without a reboot) is moved once.
+LEGACY_PATH = Path("/run/warden/actuator-state.json")
 
 
 class StateStore:
@@ -79,7 +87,22 @@ class StateStore:
         # The actuator applies to many containers at once, from a thread pool.
         self._lock = threading.RLock()
         if self._path is not None:
+            if str(self._path) == DEFAULT_STATE_FILE:
+                self._move_legacy(LEGACY_PATH)
             self._load()
+
+    def _move_legacy(self, legacy: Path) -> None:
+        assert self._path is not None
+        if self._path.exists() or not legacy.is_file():
+            return
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.write_bytes(legacy.read_bytes())
+            legacy.unlink()
+        except OSError as exc:
+            self._log.error("state.not_moved", source=str(legacy), reason=brief(exc))
+            return
+        self._log.warning("state.moved", source=str(legacy), path=str(self._path))
 
     @property
     def path(self) -> Path | None:
@@ -115,6 +138,17 @@ class StateStore:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self._path)
+
+    # --- the replay guard ---------------------------------------------------
+
+    @property
+    def admitted(self) -> tuple[int, int] | None:
+        return self._data.admitted
+
+    def note_admitted(self, key: tuple[int, int]) -> None:
+        with self._lock:
+            self._data.admitted = key
+            self._save()
 
     # --- recording ---------------------------------------------------------
 

@@ -10,6 +10,8 @@ from shared.config.base import Seconds, Size
 from shared.config.docker import DockerAccess
 from shared.units import parse_size
 
+DEFAULT_STATE_FILE = "/var/lib/warden/actuator-state.json"
+
 
 class Actuator(DockerAccess):
     dry_run: bool = Field(
@@ -20,8 +22,13 @@ class Actuator(DockerAccess):
     )
     proc_root: str = Field(default="/proc", description="where the actuator finds processes")
     state_file: str = Field(
-        default="/run/warden/actuator-state.json",
-        description="what Warden changed, with the original values, so a restart can undo it",
+        default=DEFAULT_STATE_FILE,
+        description="what Warden changed, with the original values, so a restart (and "
+        "`--cleanup`, after a power loss too) can undo it; on persistent storage",
+    )
+    max_lease_seconds: Annotated[float, Field(ge=2, le=86400)] = Field(
+        default=300,
+        description="a desired state's lease is never longer than this here, whatever it asks",
     )
     startup_grace_seconds: Seconds = Field(
         default=5,

@@ -97,7 +97,8 @@ class ProcessGroupIntent(Strict):
 
 class DesiredState(Message):
     seq: Annotated[int, Field(ge=0)]
-    lease_seconds: Annotated[float, Field(gt=0)]
+    # Finite: a lease of Infinity would never run out. The actuator clamps it further.
+    lease_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     media_mode: bool = False
     # Keyed by container name; a managed container not listed runs at its baseline.
     containers: dict[str, ContainerIntent] = {}
