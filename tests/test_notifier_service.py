@@ -228,3 +228,37 @@ def test_a_url_apprise_cannot_read_fails_the_config(
         assert "notifications.urls.1: Apprise cannot use it" in run.stderr
         assert "urls.0" not in run.stderr
         assert not [s for s in SECRETS if s in run.stdout + run.stderr]
+
+
+def test_a_reload_with_a_url_apprise_cannot_read_is_refused(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str, server: Scripted
+) -> None:
+    def config(urls: list[str]) -> Path:
+        return write_config(
+            tmp_path / "config.yaml",
+            {
+                "host_id": host_id,
+                "mqtt": {"host": broker.host, "port": broker.port},
+                "notifications": {"urls": urls, "outbox_file": str(tmp_path / "outbox.json")},
+            },
+        )
+
+    notifier = Service(
+        "notifier", config([f"json://{server.url.removeprefix('http://')}/a"]), tmp_path
+    )
+    try:
+        probe.wait_for(f"warden/{host_id}/notifier/availability", lambda s: s.text == "online")
+        config(["pover://SECRETuserKEY"])  # no application token
+        notifier.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "config.reload_refused" in notifier.output(), what="refused")
+        assert "key=notifications.urls.0" in notifier.output()
+        assert "SECRETuserKEY" not in notifier.output()
+
+        config([f"json://{server.url.removeprefix('http://')}/b"])
+        notifier.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "config.reloaded" in notifier.output(), what="reloaded")
+        event = Event(host=host_id, kind="media_mode_activated", source="governor", message="m")
+        probe.publish(f"warden/{host_id}/events", event.model_dump_json())
+        wait_until(lambda: [h.path for h in server.delivered()] == ["/b"], what="the new URL")
+    finally:
+        assert notifier.stop() == 0

@@ -62,7 +62,7 @@ def _apprise() -> ModuleType:
 
 
 def _load(url: str, timeout: float) -> tuple[Any, str]:
-    """Apprise's plugin for url, or None and what Apprise said about it (not redacted).
+    """Apprise's plugin for url, or None and why, as Apprise said it (not redacted).
     Warden's timeout holds unless the URL sets its own (cto, rto)."""
     apprise = _apprise()
     from apprise.plugins import url_to_dict
@@ -77,7 +77,9 @@ def _load(url: str, timeout: float) -> tuple[Any, str]:
                 html_notify_map={apprise.NotifyType(_TYPES[s]): c for s, c in _COLOURS.items()}
             )
             plugin = apprise.Apprise.instantiate(details, asset=asset)
-    return plugin, " ".join(said.getvalue().split())
+    # The first line says why; a later "Could not load ..." repeats the URL's parts.
+    lines = said.getvalue().strip().splitlines()
+    return plugin, lines[0] if lines else ""
 
 
 class Destination:
