@@ -36,8 +36,6 @@ _COLOURS = {"info": "#7289DA", "warning": "#FF8C00", "critical": "#FF0000"}
 _TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
 # A message in the default style: what a destination is loaded (and checked) with.
 _PLAIN = Notification(kind="check", title="", body="", ntfy_priority="default", gotify_priority=4)
-# Loading reads what Apprise logs, which every thread's Apprise shares.
-_LOADING = threading.Lock()
 
 
 class DeliveryError(Exception):
@@ -61,13 +59,30 @@ def _apprise() -> ModuleType:
     return apprise
 
 
+class _Said(logging.Handler):
+    """What Apprise logs on this thread while a URL is read: apprise.LogCapture hears
+    every thread, and another destination may be failing (with its own secrets) meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread:
+            self.lines.append(record.getMessage())
+
+
 def _load(url: str, timeout: float) -> tuple[Any, str]:
     """Apprise's plugin for url, or None and why, as Apprise said it (not redacted).
     Warden's timeout holds unless the URL sets its own (cto, rto)."""
     apprise = _apprise()
     from apprise.plugins import url_to_dict
 
-    with _LOADING, apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as said:
+    said = _Said()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(said)
+    try:
         details = url_to_dict(url)
         plugin = None
         if details is not None:
@@ -77,9 +92,10 @@ def _load(url: str, timeout: float) -> tuple[Any, str]:
                 html_notify_map={apprise.NotifyType(_TYPES[s]): c for s, c in _COLOURS.items()}
             )
             plugin = apprise.Apprise.instantiate(details, asset=asset)
+    finally:
+        logger.removeHandler(said)
     # The first line says why; a later "Could not load ..." repeats the URL's parts.
-    lines = said.getvalue().strip().splitlines()
-    return plugin, lines[0] if lines else ""
+    return plugin, said.lines[0] if said.lines else ""
 
 
 class Destination:
