@@ -25,6 +25,9 @@ from shared.signing import Keyring, SigningError, configured_keyring
 from shared.topics import ServiceName, Topics
 
 DEFAULT_CONFIG = "/etc/warden/config.yaml"
+# A service's own check of the config beyond the model's: (dotted key, reason) per problem.
+# The notifier reads its Apprise URLs with Apprise, which the other services never load.
+ConfigCheck = Callable[[WardenConfig], list[tuple[str, str]]]
 # The only services that read the signing key: the one that signs, the one that checks.
 SIGNING_SERVICES: frozenset[ServiceName] = frozenset({"governor", "actuator"})
 
@@ -88,9 +91,18 @@ def check_config_report(loaded: LoadedConfig) -> str:
     return "\n".join(lines)
 
 
-def load_or_exit(args: argparse.Namespace) -> LoadedConfig:
+def load_checked(
+    config: str | Path, env_file: str | Path | None, check: ConfigCheck | None
+) -> LoadedConfig:
+    loaded = load_config(config, env_file)
+    if check is not None and (problems := check(loaded.config)):
+        raise ConfigError(loaded.path, problems)
+    return loaded
+
+
+def load_or_exit(args: argparse.Namespace, check: ConfigCheck | None = None) -> LoadedConfig:
     try:
-        return load_config(args.config, args.env_file)
+        return load_checked(args.config, args.env_file, check)
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -120,11 +132,11 @@ def stack_login(mqtt: Mqtt, name: ServiceName, environ: Mapping[str, str]) -> Mq
     return mqtt.model_copy(update={"username": name, "password": password})
 
 
-def reload_config(ctx: ServiceContext, service: object) -> None:
+def reload_config(ctx: ServiceContext, service: object, check: ConfigCheck | None = None) -> None:
     """SIGHUP: run on the new file, or, when it does not load, go on with the old one."""
     ctx.log.info("config.reload_requested", file=str(ctx.args.config))
     try:
-        loaded = load_config(ctx.args.config, ctx.args.env_file)
+        loaded = load_checked(ctx.args.config, ctx.args.env_file, check)
     except ConfigError as exc:
         for key, reason in exc.problems:
             ctx.log.error(
@@ -182,14 +194,16 @@ def run_service(
     argv: Sequence[str] | None = None,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     command: Callable[[argparse.Namespace, LoadedConfig, Log], int | None] | None = None,
+    check: ConfigCheck | None = None,
 ) -> int:
     """command: a one-shot command (like --cleanup) run instead of the service when it
-    returns an exit code; None lets the service start."""
+    returns an exit code; None lets the service start. check: the service's own check of
+    the config, at start, in --check-config and on every reload."""
     parser = build_parser(name, description)
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    loaded = load_or_exit(args)
+    loaded = load_or_exit(args, check)
     keyring = keyring_or_exit(name, loaded.config)
     if args.check_config:
         print(check_config_report(loaded))
@@ -223,7 +237,7 @@ def run_service(
     report_to_systemd(ctx)
     loop.install_signal_handlers()
     # The handler only posts: the reload runs on the loop, between two messages.
-    signal.signal(signal.SIGHUP, lambda _s, _f: loop.post(reload_config, ctx, service))
+    signal.signal(signal.SIGHUP, lambda _s, _f: loop.post(reload_config, ctx, service, check))
     loop.on_stop(bus.stop)
     bus.start()
     loop.run()

@@ -1,19 +1,28 @@
-"""Notifier delivery against local HTTP servers that accept, fail, time out and rate-limit.
+"""Notifier delivery through Apprise, against local HTTP servers that accept, fail, time out
+and rate-limit.
 
-The pure parts (backoff, Retry-After, give-up, burst collapsing, rendering) are
-tables; the Outbox runs its real threads against real sockets.
+The pure parts (ADRG's keys as Apprise URLs, redaction, what a failure means,
+backoff, give-up, burst collapsing, rendering) are tables; Apprise itself and
+the Outbox's threads run against real sockets. Discord, whose address Apprise
+fixes, is reached through the local server acting as its HTTPS proxy with a
+certificate from a test authority (tests/support/fake_https.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.notifier.channels import Discord, Gotify, Ntfy, retry_after_seconds
+from services.notifier.adrg_keys import adrg_destinations, gotify_level
 from services.notifier.dedup import Debouncer
+from services.notifier.destinations import check, configured
+from services.notifier.failures import cause, explain
 from services.notifier.outbox import (
     Outbox,
     OutboxEntry,
@@ -21,12 +30,25 @@ from services.notifier.outbox import (
     backoff_seconds,
     give_up_reason,
 )
+from services.notifier.redaction import MASK, destination_name, redact, url_secrets
 from services.notifier.render import Notification, render, repeated
 from shared.config.model import Notifications
-from shared.logs import Log
+from shared.logs import Log, LogfmtFormatter
 from shared.messages import Event
+from tests.support.fake_https import Authority, make_authority
 from tests.support.http_capture import Reply, Scripted
 from tests.support.processes import wait_until
+
+WEBHOOK_ID = "112233445566778899"
+WEBHOOK_TOKEN = "Zx9-webhook_SECRET_token-Q7"
+DISCORD_URL = f"https://discord.com/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+DISCORD_PATH = f"/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+NTFY_TOKEN = "tk_ntfySECRETtoken0042"
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    return make_authority(tmp_path_factory.mktemp("ca"), "discord.com")
 
 
 @pytest.fixture
@@ -43,8 +65,23 @@ def serve(servers: list[Scripted], *script: Reply, then: Reply | None = None) ->
     return s
 
 
-def note(kind: str = "media_mode_activated", body: str = "Media mode on") -> Notification:
-    return render(Event(host="nas", kind=kind, source="governor", message=body))  # type: ignore[arg-type]
+@pytest.fixture
+def discord(
+    servers: list[Scripted], authority: Authority, monkeypatch: pytest.MonkeyPatch
+) -> Scripted:
+    """A server Apprise's Discord reaches: it is https://discord.com's proxy."""
+    server = Scripted(tls=authority.server_context())
+    servers.append(server)
+    for key, value in authority.proxy_env(server.url).items():
+        monkeypatch.setenv(key, value)
+    return server
+
+
+def note(
+    kind: str = "media_mode_activated", body: str = "Media mode on", severity: str = "info"
+) -> Notification:
+    event = Event(host="nas", kind=kind, source="governor", message=body, severity=severity)  # type: ignore[arg-type]
+    return render(event)
 
 
 def settings(tmp_path: Path, **overrides: object) -> Notifications:
@@ -58,22 +95,30 @@ def settings(tmp_path: Path, **overrides: object) -> Notifications:
     return Notifications(**{**base, **overrides})  # type: ignore[arg-type]
 
 
+def host(server: Scripted) -> str:
+    return server.url.removeprefix("http://")
+
+
 class Reports:
     def __init__(self) -> None:
         self.failed: list[tuple[str, str]] = []
         self.recovered: list[str] = []
 
-    def on_failed(self, channel: str, reason: str) -> None:
-        self.failed.append((channel, reason))
+    def on_failed(self, destination: str, reason: str) -> None:
+        self.failed.append((destination, reason))
 
-    def on_recovered(self, channel: str) -> None:
-        self.recovered.append(channel)
+    def on_recovered(self, destination: str) -> None:
+        self.recovered.append(destination)
 
 
-def outbox(cfg: Notifications, channels: list, reports: Reports | None = None) -> Outbox:  # type: ignore[type-arg]
+def outbox(cfg: Notifications, reports: Reports | None = None) -> Outbox:
     reports = reports or Reports()
     return Outbox(
-        channels, cfg, Log("test"), on_failed=reports.on_failed, on_recovered=reports.on_recovered
+        configured(cfg),
+        cfg,
+        Log("test"),
+        on_failed=reports.on_failed,
+        on_recovered=reports.on_recovered,
     )
 
 
@@ -86,23 +131,6 @@ def outbox(cfg: Notifications, channels: list, reports: Reports | None = None) -
 )
 def test_backoff_doubles_up_to_the_cap(attempts: int, expected: float) -> None:
     assert backoff_seconds(attempts, initial=2, cap=100) == expected
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("7", 7.0),
-        (" 2.5 ", 2.5),
-        ("-3", 0.0),
-        (None, None),
-        ("", None),
-        ("soon", None),
-        ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),  # an HTTP date, 40 s after "now" = 60
-        ("Thu, 01 Jan 1970 00:00:30 GMT", 0.0),  # already past
-    ],
-)
-def test_retry_after(header: str | None, expected: float | None) -> None:
-    assert retry_after_seconds(header, now=60.0) == expected
 
 
 @pytest.mark.parametrize(
@@ -167,31 +195,281 @@ def test_window_zero_sends_everything() -> None:
     ],
 )
 def test_render(kind: str, severity: str, ntfy: str, gotify: int, tags: list[str]) -> None:
-    event = Event(host="nas", kind=kind, source="governor", message="m", severity=severity)  # type: ignore[arg-type]
-    rendered = render(event)
+    rendered = note(kind, "m", severity)
     assert (rendered.ntfy_priority, rendered.gotify_priority, rendered.tags) == (ntfy, gotify, tags)
+    assert rendered.severity == severity
     assert rendered.title == f"Warden (nas): {kind.replace('_', ' ').title()}"
     assert repeated(rendered, 29, 60).body == "m (repeated 29 times in 60 s)"
 
 
-# --- each service's HTTP shape ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("keys", "message", "url"),
+    [
+        (
+            {"discord_webhook_url": "https://discord.com/api/webhooks/123/ab-C_d"},
+            note(),
+            "discord://Warden@123/ab-C_d?format=markdown&avatar=no",
+        ),
+        (
+            {"discord_webhook_url": "https://discordapp.com/api/webhooks/123/tok?thread_id=77"},
+            note(),
+            "discord://Warden@123/tok?format=markdown&avatar=no&thread=77",
+        ),
+        (
+            {"ntfy_url": "https://ntfy.sh/alerts", "ntfy_token": "tk_1"},
+            note("memory_emergency_restart", severity="critical"),
+            "ntfys://ntfy.sh/alerts?mode=private&image=no&priority=max"
+            "&tags=computer%2Crotating_light&token=tk_1",
+        ),
+        (
+            {"ntfy_url": "http://ntfy.lan:8080/t/", "ntfy_priority": 2, "ntfy_tags": []},
+            note("thermal_stage1", severity="warning"),
+            "ntfy://ntfy.lan:8080/t?mode=private&image=no&priority=2&tags=warning",
+        ),
+        (
+            {"gotify_url": "https://gotify.lan/sub/", "gotify_token": "A.b/c"},
+            note("thermal_stage1"),
+            "gotifys://gotify.lan/sub/A.b%2Fc?priority=normal",
+        ),
+        # ADRG sends to Gotify only with both the URL and the token
+        ({"gotify_url": "https://gotify.lan"}, note(), None),
+    ],
+)
+def test_adrg_keys_as_apprise_urls(
+    keys: dict[str, object], message: Notification, url: str | None
+) -> None:
+    found, problems = adrg_destinations(Notifications(**keys))  # type: ignore[arg-type]
+    assert problems == []
+    assert [d.url_for(message) for d in found] == ([url] if url else [])
 
 
-def test_channels_speak_each_services_http(servers: list[Scripted]) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        (
+            "discord_webhook_url",
+            "https://example.com/api/webhooks/1/SECRET",
+            "not a Discord webhook",
+        ),
+        ("ntfy_url", "https://ntfy.example/base/SECRET", "one topic"),
+        ("ntfy_url", "https://ntfy.example", "one topic"),
+        ("ntfy_url", "ntfy.example/SECRET", "expected http(s)://SERVER/TOPIC"),
+        ("gotify_url", "gotify.lan", "expected http(s)://SERVER"),
+    ],
+)
+def test_adrg_keys_that_are_no_destination(key: str, value: str, reason: str) -> None:
+    _found, problems = adrg_destinations(
+        Notifications(**{key: value, "gotify_token": "t"})  # type: ignore[arg-type]
+    )
+    assert [k for k, _r in problems] == [f"notifications.{key}"]
+    assert reason in problems[0][1] and "SECRET" not in problems[0][1]
+
+
+@pytest.mark.parametrize(
+    ("priority", "level"),
+    [(10, "emergency"), (8, "high"), (7, "normal"), (4, "normal"), (3, "moderate"), (0, "low")],
+)
+def test_gotify_levels_keep_gotifys_bands(priority: int, level: str) -> None:
+    assert gotify_level(priority) == level
+
+
+@pytest.mark.parametrize(
+    ("full", "private", "secrets"),
+    [
+        ("discord://W@123/TOK/?a=b", "discord://W@1...3/T...K/?a=b", {"123", "TOK"}),
+        ("mailtos://me:P%40ss%20w@ex.com/?x=1", "mailtos://me:****@ex.com/?x=1", {"P@ss w"}),
+        ("tgram://12%3AAB/42/", "tgram://1...B/42/", {"12:AB"}),
+        ("json://h/p?method=POST&%3AX-Key=HK", "json://h/p?method=POST&%3AX-Key=HK", {"HK"}),
+    ],
+)
+def test_url_secrets_are_what_apprise_masks(full: str, private: str, secrets: set[str]) -> None:
+    assert url_secrets(full, private) == secrets
+
+
+def test_redact_every_spelling() -> None:
+    text = "POST /bot123:ABC/send 123%3AABC pass P@ss w and P%40ss%20w"
+    assert redact(text, {"123:ABC", "P@ss w"}) == (
+        f"POST /bot{MASK}/send {MASK} pass {MASK} and {MASK}"
+    )
+    # a short secret only where it stands alone
+    assert redact("token t: the test at t/x", {"t"}) == f"token {MASK}: the test at {MASK}/x"
+    assert destination_name("json://u:****@h:9/p/?method=POST&%3AX-Key=HK") == "json://u:****@h:9/p"
+
+
+# Apprise's own words, as its plugins log them while failing.
+REFUSED = (
+    "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /x "
+    "(Caused by NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=9): Failed to "
+    'establish a new connection: [Errno 111] Connection refused"))'
+)
+BAD_CERT = (
+    "HTTPSConnectionPool(host='api.telegram.org', port=443): Max retries exceeded with url: "
+    '/botTOKEN/sendMessage (Caused by SSLError(SSLCertVerificationError(1, "[SSL: '
+    "CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is "
+    "not valid for 'api.telegram.org'. (_ssl.c:1006)\")))"
+)
+
+
+@pytest.mark.parametrize(
+    ("exception", "expected"),
+    [
+        (REFUSED, "[Errno 111] Connection refused"),
+        (
+            "HTTPConnectionPool(host='h', port=1): Read timed out. (read timeout=0.5)",
+            "Read timed out. (read timeout=0.5)",
+        ),
+        (BAD_CERT, "Hostname mismatch, certificate is not valid for 'api.telegram.org'."),
+    ],
+)
+def test_cause(exception: str, expected: str) -> None:
+    assert cause(exception) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "status", "permanent", "rate_limited", "reason"),
+    [
+        (
+            [("WARNING", "Failed to send ntfy notification: Internal server error., error=500.")],
+            500, False, False, "Internal server error., error=500.",
+        ),
+        (
+            [("WARNING", "Failed to send Gotify notification: Verification Failed., error=401.")],
+            401, True, False, "error=401",
+        ),
+        (
+            [("WARNING", "Failed to send ntfy notification: unauthorized, error=40101.")],
+            401, True, False, "unauthorized",
+        ),
+        (
+            [
+                ("WARNING", "Discord rate limiting in effect; blocking for 1.00 second(s)"),
+                ("WARNING", "Failed to send Discord notification: error=429."),
+            ],
+            429, False, True, "rate limiting",
+        ),
+        ([("WARNING", "Failed to send JSON POST notification: error=408.")], 408, False, False, ""),
+        (
+            [
+                ("DEBUG", "JSON Payload: {...}"),
+                ("WARNING", "A Connection error occurred sending JSON notification to 127.0.0.1."),
+                ("DEBUG", f"Socket Exception: {REFUSED}"),
+            ],
+            None, False, False, "127.0.0.1. ([Errno 111] Connection refused)",
+        ),
+        ([], None, False, False, "Apprise said no more"),
+    ],
+)  # fmt: skip
+def test_explain(
+    lines: list[tuple[str, str]],
+    status: int | None,
+    permanent: bool,
+    rate_limited: bool,
+    reason: str,
+) -> None:
+    failure = explain(lines)
+    assert (failure.status, failure.permanent, failure.rate_limited) == (
+        status,
+        permanent,
+        rate_limited,
+    )
+    assert reason in failure.reason
+
+
+# --- Apprise, for real --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("tgram://123456789:AAHbotSECRET/987654321", ["123456789:AAHbotSECRET"]),
+        ("pover://USERkeySECRET@APPtokenSECRET", ["USERkeySECRET", "APPtokenSECRET"]),
+        ("mailtos://me:Pa%24%24word@example.com?to=you@example.com", ["Pa$$word"]),
+        ("json://me:PwSECRET@127.0.0.1:9/h?:X-Api-Key=HeaderSECRET", ["PwSECRET", "HeaderSECRET"]),
+        (DISCORD_URL, [WEBHOOK_TOKEN]),
+    ],
+)  # fmt: skip
+def test_a_destination_tells_none_of_its_secrets(url: str, secrets: list[str]) -> None:
+    (destination,) = configured(Notifications(urls=[url]))
+    said = destination.redact(f"{url} failed: {' '.join(secrets)}")
+    assert not [s for s in secrets if s in said] and MASK in said
+    assert not [s for s in secrets if s in destination.name]
+
+
+def test_config_check_names_the_key_and_never_the_secret() -> None:
+    cfg = Notifications(
+        discord_webhook_url="https://example.com/hook/SECRETa",
+        urls=["tgram://123:SECRETb/42", "nosuch://user:SECRETc@host/x", "gotify://host"],
+    )
+    problems = check(cfg)
+    assert [key for key, _ in problems] == [
+        "notifications.discord_webhook_url",
+        "notifications.urls.1",
+        "notifications.urls.2",
+    ]
+    assert not [r for _k, r in problems if "SECRET" in r]
+    assert "Apprise cannot use it" in problems[1][1] and "Gotify Token" in problems[2][1]
+    assert check(Notifications()) == []
+
+
+def test_each_service_receives_what_it_should(
+    servers: list[Scripted], discord: Scripted, tmp_path: Path
+) -> None:
     server = serve(servers)
-    message = note("thermal_stage1", "Hot: 76 °C")
-    Ntfy(f"{server.url}/topic", "tk", priority="5", tags=("server",)).send(message, 2)
-    Ntfy(f"{server.url}/plain").send(message, 2)
-    Discord(f"{server.url}/discord").send(message, 2)
-    Gotify(f"{server.url}/gotify/", "gt").send(message, 2)
-    ntfy, plain, discord, gotify = server.hits
-    assert ntfy.headers["Authorization"] == "Bearer tk"
-    assert ntfy.headers["Priority"] == "5" and ntfy.headers["Tags"] == "server"
-    assert ntfy.body.decode() == "Hot: 76 °C"
-    assert plain.headers["Priority"] == "high" and "Authorization" not in plain.headers
-    assert json.loads(discord.body)["embeds"][0]["description"] == "Hot: 76 °C"
-    assert gotify.path == "/gotify/message" and gotify.headers["X-Gotify-Key"] == "gt"
-    assert json.loads(gotify.body)["priority"] == 7
+    cfg = settings(
+        tmp_path,
+        discord_webhook_url=DISCORD_URL,
+        ntfy_url=f"{server.url}/alerts",
+        ntfy_token=NTFY_TOKEN,
+        ntfy_tags=["server"],
+        gotify_url=f"{server.url}/gotify/",
+        gotify_token="gotifySECRET",
+        urls=[f"json://{host(server)}/hook"],
+    )
+    message = note("thermal_stage1", "Hot: 76 °C", "warning")
+    for destination in configured(cfg):
+        destination.send(message)
+
+    (hook,) = discord.delivered()
+    assert hook.path == DISCORD_PATH
+    posted = json.loads(hook.body)
+    assert posted["username"] == "Warden"
+    (embed,) = posted["embeds"]
+    assert (embed["title"], embed["description"]) == (message.title, "Hot: 76 °C")
+    assert embed["color"] == 0xFF8C00  # ADRG's orange, for a warning
+
+    ntfy, gotify, generic = server.hits
+    assert ntfy.path == "/" and ntfy.headers["Authorization"] == f"Bearer {NTFY_TOKEN}"
+    assert json.loads(ntfy.body) == {
+        "topic": "alerts",
+        "title": message.title,
+        "message": "Hot: 76 °C",
+    }
+    assert (ntfy.headers["X-Priority"], ntfy.headers["X-Tags"]) == ("high", "server,warning")
+    assert gotify.path == "/gotify/message" and gotify.headers["X-Gotify-Key"] == "gotifySECRET"
+    assert json.loads(gotify.body) == {
+        "title": message.title,
+        "message": "Hot: 76 °C",
+        "priority": 5,
+    }
+    assert generic.path == "/hook"
+    sent = json.loads(generic.body)
+    assert (sent["title"], sent["message"], sent["type"]) == (
+        message.title,
+        "Hot: 76 °C",
+        "warning",
+    )
+
+
+def test_ntfy_priority_from_the_config_or_the_event(
+    servers: list[Scripted], tmp_path: Path
+) -> None:
+    server = serve(servers)
+    by_event = configured(settings(tmp_path, ntfy_url=f"{server.url}/t"))[0]
+    by_event.send(note("memory_emergency_restart", "m", "critical"))
+    by_event.send(note("daemon_start"))
+    fixed = configured(settings(tmp_path, ntfy_url=f"{server.url}/t", ntfy_priority="min"))[0]
+    fixed.send(note("memory_emergency_restart", "m", "critical"))
+    assert [h.headers.get("X-Priority") for h in server.hits] == ["max", "low", "min"]
 
 
 # --- the outbox on real sockets ---------------------------------------------------
@@ -202,58 +480,71 @@ def test_failing_server_is_retried_with_backoff_and_reported_once(
 ) -> None:
     server = serve(servers, Reply(500), Reply(502), Reply(503))
     reports = Reports()
-    box = outbox(settings(tmp_path), [Ntfy(f"{server.url}/t")], reports)
+    box = outbox(settings(tmp_path, gotify_url=server.url, gotify_token="t"), reports)
     try:
         box.put(note())
         wait_until(lambda: len(server.delivered()) == 1, what="delivery after three failures")
         gaps = [b.at - a.at for a, b in zip(server.hits, server.hits[1:], strict=False)]
         # 0.05, 0.1, 0.2: each wait at least the backoff (a little slack for clock reads).
         assert [g >= d * 0.9 for g, d in zip(gaps, (0.05, 0.1, 0.2), strict=True)] == [True] * 3
-        wait_until(lambda: reports.recovered == ["ntfy"], what="recovery reported")
-        assert len(reports.failed) == 1 and "HTTP 500" in reports.failed[0][1]
+        wait_until(lambda: reports.recovered == ["gotify"], what="recovery reported")
+        assert len(reports.failed) == 1 and "error=500" in reports.failed[0][1]
         wait_until(lambda: box.undelivered() == [], what="outbox emptied")
     finally:
         box.close()
 
 
-def test_rate_limit_honours_retry_after(servers: list[Scripted], tmp_path: Path) -> None:
+def test_rate_limit_is_retried_and_not_a_failure(servers: list[Scripted], tmp_path: Path) -> None:
     server = serve(servers, Reply(429, {"Retry-After": "1"}))
     reports = Reports()
-    box = outbox(settings(tmp_path), [Discord(f"{server.url}/d")], reports)
+    box = outbox(settings(tmp_path, urls=[f"json://{host(server)}/hook"]), reports)
     try:
         box.put(note())
         wait_until(lambda: len(server.delivered()) == 1, what="delivery after the 429")
-        limited, delivered = server.hits
-        assert delivered.at - limited.at >= 0.95  # not the 0.05 s backoff: the server's 1 s
+        assert [h.status for h in server.hits] == [429, 200]
         assert reports.failed == []  # being asked to slow down is not a failure
     finally:
         box.close()
 
 
-def test_timeout_is_retried_and_does_not_hold_up_other_channels(
+def test_discord_rate_limit_is_apprises_to_honour(discord: Scripted, tmp_path: Path) -> None:
+    discord.script = [Reply(429, {"Retry-After": "0"})]
+    reports = Reports()
+    box = outbox(settings(tmp_path, discord_webhook_url=DISCORD_URL), reports)
+    try:
+        box.put(note())
+        wait_until(lambda: len(discord.delivered()) == 1, what="delivery after the 429")
+        assert [h.status for h in discord.hits] == [429, 200]
+        assert reports.failed == []
+    finally:
+        box.close()
+
+
+def test_timeout_is_retried_and_does_not_hold_up_other_destinations(
     servers: list[Scripted], tmp_path: Path
 ) -> None:
     hang = 3.0
     slow = serve(servers, Reply(200, delay=hang), Reply(200, delay=hang))
     fast = serve(servers)
     reports = Reports()
-    box = outbox(settings(tmp_path), [Ntfy(f"{slow.url}/t"), Discord(f"{fast.url}/d")], reports)
+    cfg = settings(
+        tmp_path, gotify_url=slow.url, gotify_token="t", urls=[f"json://{host(fast)}/hook"]
+    )
+    box = outbox(cfg, reports)
     try:
         box.put(note(body="one"))
         box.put(note(body="two"))
-        wait_until(lambda: len(fast.hits) == 2, what="the fast channel")
-        wait_until(lambda: len(slow.hits) >= 1, what="the slow channel asked")
+        wait_until(lambda: len(fast.hits) == 2, what="the fast destination")
+        wait_until(lambda: len(slow.hits) >= 1, what="the slow destination asked")
         # Never waited behind the hanging server: both were in before its first answer.
         assert fast.hits[-1].at < slow.hits[0].at + hang
-        wait_until(lambda: len(slow.hits) >= 4, timeout=20, what="the slow channel retried")
+        wait_until(lambda: len(slow.hits) >= 4, timeout=20, what="the slow destination retried")
         wait_until(lambda: box.undelivered() == [], timeout=20, what="both delivered")
-        assert [json.loads(h.body)["embeds"][0]["description"] for h in fast.hits] == [
-            "one",
-            "two",
-        ]
+        assert [json.loads(h.body)["message"] for h in fast.hits] == ["one", "two"]
         # in order, despite the retries
-        assert [h.body for h in slow.hits if h.status == 200][-2:] == [b"one", b"two"]
-        assert reports.failed == [("ntfy", "no answer within 0.5 s")]
+        bodies = [json.loads(h.body)["message"] for h in slow.hits if h.status == 200]
+        assert bodies[-2:] == ["one", "two"]
+        assert len(reports.failed) == 1 and "Read timed out" in reports.failed[0][1]
     finally:
         box.close()
 
@@ -263,19 +554,19 @@ def test_permanent_refusal_drops_at_once_and_reports_once(
 ) -> None:
     server = serve(servers, then=Reply(401))
     reports = Reports()
-    box = outbox(settings(tmp_path), [Gotify(server.url, "bad")], reports)
+    box = outbox(settings(tmp_path, gotify_url=server.url, gotify_token="bad"), reports)
     try:
         for i in range(3):
             box.put(note(body=f"m{i}"))
         wait_until(lambda: len(server.hits) == 3 and box.undelivered() == [], what="3 refusals")
-        assert len(reports.failed) == 1 and reports.failed[0][1].startswith("HTTP 401")
+        assert len(reports.failed) == 1 and "error=401" in reports.failed[0][1]
     finally:
         box.close()
 
 
 def test_gives_up_after_max_attempts(servers: list[Scripted], tmp_path: Path) -> None:
     server = serve(servers, then=Reply(500))
-    box = outbox(settings(tmp_path, retry_max_attempts=3), [Ntfy(f"{server.url}/t")])
+    box = outbox(settings(tmp_path, retry_max_attempts=3, urls=[f"json://{host(server)}/x"]))
     try:
         box.put(note())
         wait_until(lambda: box.undelivered() == [], what="dropped")
@@ -286,8 +577,8 @@ def test_gives_up_after_max_attempts(servers: list[Scripted], tmp_path: Path) ->
 
 def test_undelivered_survive_a_restart(servers: list[Scripted], tmp_path: Path) -> None:
     down = serve(servers, then=Reply(503))
-    cfg = settings(tmp_path, retry_initial_seconds=30, retry_max_seconds=60)
-    box = outbox(cfg, [Ntfy(f"{down.url}/t")])
+    cfg = settings(tmp_path, retry_initial_seconds=30, retry_max_seconds=60, gotify_token="t")
+    box = outbox(cfg.model_copy(update={"gotify_url": down.url}))
     box.put(note(body="first"))
     box.put(note(body="second"))
     wait_until(lambda: len(down.hits) == 1, what="first attempt")
@@ -296,10 +587,10 @@ def test_undelivered_survive_a_restart(servers: list[Scripted], tmp_path: Path) 
     assert sorted(e.note.body for e in stored.entries) == ["first", "second"]
 
     up = serve(servers)
-    box = outbox(cfg, [Ntfy(f"{up.url}/t")])  # same channel name, new address
+    box = outbox(cfg.model_copy(update={"gotify_url": up.url}))  # same name, new address
     try:
         wait_until(lambda: len(up.hits) == 2, what="delivered after the restart")
-        assert [h.body for h in up.hits] == [b"first", b"second"]
+        assert [json.loads(h.body)["message"] for h in up.hits] == ["first", "second"]
         wait_until(
             lambda: OutboxFile.model_validate_json(Path(cfg.outbox_file).read_text()).entries == [],
             what="file emptied",
@@ -311,27 +602,129 @@ def test_undelivered_survive_a_restart(servers: list[Scripted], tmp_path: Path) 
 def test_a_corrupt_outbox_file_is_kept_aside(tmp_path: Path) -> None:
     cfg = settings(tmp_path)
     Path(cfg.outbox_file).write_text("{not json")
-    box = outbox(cfg, [])
+    box = outbox(cfg)
     box.close()
     assert (tmp_path / "outbox.json.corrupt").read_text() == "{not json"
 
 
-def test_a_message_about_a_channel_skips_that_channel(
-    servers: list[Scripted], tmp_path: Path
+def test_an_older_wardens_file_is_read_redacted_and_closed(
+    servers: list[Scripted], discord: Scripted, tmp_path: Path
 ) -> None:
+    """Before Apprise: schema 1, a Discord colour per message, the file as the umask made it,
+    and the webhook token in an error as requests wrote it."""
+    cfg = settings(
+        tmp_path, discord_webhook_url=DISCORD_URL, retry_initial_seconds=30, retry_max_seconds=60
+    )
+    leaked = f"ConnectionError: Max retries exceeded with url: {DISCORD_PATH}"
+    old = {
+        "schema_version": 1,
+        "entries": [
+            {
+                "id": "a1",
+                "channel": "discord",
+                "created": 4102444800.0,  # in 2100: not too old to send
+                "attempts": 1,
+                "last_error": leaked,
+                "note": {
+                    "kind": "thermal_stage2",
+                    "title": "Warden (nas): Thermal Stage2",
+                    "body": "Hot",
+                    "ntfy_priority": "high",
+                    "gotify_priority": 7,
+                    "colour": 0xFF8C00,
+                    "tags": ["warning"],
+                    "about_channel": None,
+                },
+            }
+        ],
+    }
+    path = Path(cfg.outbox_file)
+    path.write_text(json.dumps(old))
+    path.chmod(0o644)
+    discord.then = Reply(503)
+    box = outbox(cfg)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert WEBHOOK_TOKEN not in path.read_text()
+        wait_until(lambda: len(discord.hits) == 1, what="the old message tried")
+        (entry,) = box.undelivered()
+        assert entry.note.severity == "warning"
+    finally:
+        box.close()
+
+
+def test_a_message_about_a_destination_skips_it(servers: list[Scripted], tmp_path: Path) -> None:
     server = serve(servers)
-    box = outbox(settings(tmp_path), [Ntfy(f"{server.url}/n"), Discord(f"{server.url}/d")])
+    other = serve(servers)
+    cfg = settings(tmp_path, ntfy_url=f"{server.url}/n", urls=[f"json://{host(other)}/d"])
+    box = outbox(cfg)
     try:
         event = Event(
             host="nas",
             kind="notifier_channel_failed",
             source="notifier",
-            message="Notifications to discord are failing",
-            details={"channel": "discord"},
+            message="Notifications to ntfy are failing",
+            details={"channel": "ntfy"},
         )
         box.put(render(event))
-        wait_until(lambda: len(server.hits) == 1, what="ntfy told")
-        assert server.hits[0].path == "/n"
-        assert box.undelivered() == []
+        wait_until(lambda: len(other.hits) == 1, what="the other told")
+        assert server.hits == [] and box.undelivered() == []
     finally:
         box.close()
+
+
+def test_a_failing_destination_tells_no_secret(
+    servers: list[Scripted], discord: Scripted, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord (the webhook token in its URL) answers 500, 429 with Retry-After, 401, each
+    with a body that repeats the token; ntfy refuses with the token in its error text, which
+    Apprise quotes. No token in what is reported, logged or filed; the file is 0600."""
+    echo = f"rejected POST {DISCORD_PATH}".encode()
+    discord.script = [
+        Reply(500, body=echo),
+        Reply(429, {"Retry-After": "1"}, body=echo),
+        Reply(401, body=echo),
+    ]
+    ntfy = serve(
+        servers,
+        then=Reply(
+            401, body=json.dumps({"code": 40101, "error": f"token {NTFY_TOKEN} unknown"}).encode()
+        ),
+    )
+    secrets = (WEBHOOK_TOKEN, NTFY_TOKEN)
+    cfg = settings(
+        tmp_path,
+        discord_webhook_url=DISCORD_URL,
+        urls=[f"ntfy://{host(ntfy)}/alerts?token={NTFY_TOKEN}"],
+        retry_initial_seconds=1,
+        retry_max_seconds=1,
+    )
+    path = Path(cfg.outbox_file)
+    reports = Reports()
+    caplog.set_level(logging.DEBUG)
+    old_umask = os.umask(0o022)
+    box = outbox(cfg, reports)
+    try:
+        box.put(note("thermal_stage2", "Hot", "warning"))
+        wait_until(
+            lambda: path.exists() and '"last_error": "Failed to send Discord' in path.read_text(),
+            what="the 500 filed",
+        )
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert not [s for s in secrets if s in path.read_text()]
+        wait_until(lambda: len(discord.hits) == 3 and box.undelivered() == [], what="refused")
+        wait_until(lambda: len(reports.failed) == 2, what="both reported")
+    finally:
+        box.close()
+        os.umask(old_umask)
+    said = {name: reason for name, reason in reports.failed}
+    ntfy_name = f"ntfy://t...2@{host(ntfy)}/alerts"
+    assert set(said) == {"discord", ntfy_name}
+    assert "error=500" in said["discord"]
+    assert f"token {MASK} unknown" in said[ntfy_name]
+    # Warden's own lines, as its log writes them (pytest also hears Apprise's, which
+    # Warden keeps out of its log: see destinations.py).
+    formatter = LogfmtFormatter()
+    logged = "\n".join(formatter.format(r) for r in caplog.records if r.name == "test")
+    assert "error=401" in logged and "error=40101" in logged
+    assert not [s for s in secrets if s in logged + " ".join(said.values()) + path.read_text()]

@@ -1,41 +1,47 @@
-"""Delivery that never holds up the bus and never forgets: one thread per channel,
+"""Delivery that never holds up the bus and never forgets: one thread per destination,
 retries with backoff, and a file that keeps what is undelivered across a restart.
 
-Each channel sends its messages in order on its own thread, so a channel that
-hangs until its timeout delays nobody else. A failed message stays at the head
-of its channel's queue and is tried again after an exponential backoff (or the
-server's Retry-After), until it is delivered, has been tried retry_max_attempts
-times, or is older than retry_max_age_seconds. A refusal that no retry can mend
-(a 4xx other than 408/425/429: a wrong URL or token) drops it at once.
+Apprise sends (destinations.py); this decides when. Each destination sends its
+messages in order on its own thread, so one that hangs until its timeout delays
+nobody else. A failed message stays at the head of its destination's queue and
+is tried again after an exponential backoff, until it is delivered, has been
+tried retry_max_attempts times, or is older than retry_max_age_seconds. A
+refusal that no retry can mend (a 4xx other than 408/425/429: a wrong URL or
+token) drops it at once. The file is the user's only (mode 0600), and every
+error in it has been redacted by its destination.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
+import stat
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.notifier.channels import Channel, DeliveryError
+from services.notifier.destinations import DeliveryError, Destination
 from services.notifier.render import Notification
 from shared.config.model import Notifications
 from shared.errors import brief
 from shared.logs import Log
 
-RATE_LIMITED = "HTTP 429"
+# Only the user Warden runs as may read it: it names destinations and quotes their errors.
+FILE_MODE = 0o600
 
 
 class OutboxEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # The destination's name (ADRG's "discord", "ntfy", "gotify", or an Apprise private URL).
     channel: str
     note: Notification
     # Wall-clock: the age limit must hold across a restart, which a monotonic clock does not.
@@ -47,8 +53,22 @@ class OutboxEntry(BaseModel):
 class OutboxFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     entries: list[OutboxEntry] = []
+
+
+def migrated(data: Any) -> Any:
+    """Version 1 (before Apprise) kept each message's Discord colour, and no severity."""
+    if not isinstance(data, dict) or data.get("schema_version") != 1:
+        return data
+    for entry in data.get("entries", []):
+        note = entry.get("note") if isinstance(entry, dict) else None
+        if isinstance(note, dict):
+            note.pop("colour", None)
+            tags = note.get("tags") or []
+            severity = "warning" if "warning" in tags else "info"
+            note["severity"] = "critical" if "rotating_light" in tags else severity
+    return {**data, "schema_version": 2}
 
 
 def backoff_seconds(attempts: int, initial: float, cap: float) -> float:
@@ -84,8 +104,8 @@ class OutboxStore:
             self._log.warning("notify.outbox_unreadable", path=str(self._path), reason=str(exc))
             return []
         try:
-            stored = OutboxFile.model_validate_json(text)
-        except ValidationError as exc:
+            stored = OutboxFile.model_validate(migrated(json.loads(text)))
+        except (ValueError, ValidationError) as exc:
             # Keep the bad file for a human; start afresh rather than not at all.
             with contextlib.suppress(OSError):
                 self._path.replace(self._path.with_name(self._path.name + ".corrupt"))
@@ -96,6 +116,12 @@ class OutboxStore:
         with self._lock:
             self._entries = {e.id: e for e in stored.entries}
         return sorted(stored.entries, key=lambda e: e.created)
+
+    def tighten(self) -> None:
+        """An older Warden wrote the file with the umask's mode; only its user may read it."""
+        with contextlib.suppress(OSError):
+            if stat.S_IMODE(self._path.stat().st_mode) & ~FILE_MODE:
+                self._path.chmod(FILE_MODE)
 
     def put(self, entry: OutboxEntry) -> None:
         with self._lock:
@@ -116,7 +142,10 @@ class OutboxStore:
         tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w") as f:
+            # Created 0600 (and made so, whatever the umask or a stale file's mode).
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "w") as f:
+                os.fchmod(f.fileno(), FILE_MODE)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -135,10 +164,10 @@ class OutboxStore:
                 )
 
 
-class ChannelWorker:
+class DestinationWorker:
     def __init__(
         self,
-        channel: Channel,
+        destination: Destination,
         cfg: Notifications,
         store: OutboxStore,
         log: Log,
@@ -147,7 +176,7 @@ class ChannelWorker:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.channel = channel
+        self.destination = destination
         self._cfg = cfg
         self._store = store
         self._log = log
@@ -162,7 +191,7 @@ class ChannelWorker:
         self._ready_at = 0.0
         self.failing = False
         self._thread = threading.Thread(
-            target=self._run, name=f"notify-{channel.name}", daemon=True
+            target=self._run, name=f"notify-{destination.name}", daemon=True
         )
 
     def start(self) -> None:
@@ -204,7 +233,7 @@ class ChannelWorker:
                 self._queue.popleft()
         self._store.remove(entry)
         self._log.warning(
-            "notify.dropped", channel=self.channel.name, event=entry.note.kind, reason=reason
+            "notify.dropped", channel=self.destination.name, event=entry.note.kind, reason=reason
         )
 
     def _run(self) -> None:
@@ -213,43 +242,40 @@ class ChannelWorker:
                 self._drop(entry, reason)
                 continue
             try:
-                self.channel.send(entry.note, self._cfg.timeout_seconds)
+                self.destination.send(entry.note)
             except DeliveryError as exc:
                 self._failed(entry, exc)
-            except Exception as exc:  # a channel bug must not kill its thread
-                self._failed(entry, DeliveryError(brief(repr(exc))))
+            except Exception as exc:  # a bug must not kill its thread, nor tell a secret
+                self._failed(entry, DeliveryError(self.destination.redact(brief(repr(exc)))))
             else:
                 with self._cond:
                     self._queue.popleft()
                 self._store.remove(entry)
                 self._log.info(
                     "notify.sent",
-                    channel=self.channel.name,
+                    channel=self.destination.name,
                     event=entry.note.kind,
                     attempts=entry.attempts + 1,
                 )
                 if self.failing:
                     self.failing = False
-                    self._on_recovered(self.channel.name)
+                    self._on_recovered(self.destination.name)
 
     def _failed(self, entry: OutboxEntry, exc: DeliveryError) -> None:
         entry.attempts += 1
         entry.last_error = exc.reason
-        rate_limited = exc.reason.startswith(RATE_LIMITED)
         if exc.permanent:
             self._drop(entry, f"refused: {exc.reason}")
         else:
             delay = backoff_seconds(
                 entry.attempts, self._cfg.retry_initial_seconds, self._cfg.retry_max_seconds
             )
-            if exc.retry_after is not None:
-                delay = exc.retry_after  # the server knows best when it will take more
             with self._cond:
                 self._ready_at = self._clock() + delay
             self._store.put(entry)
             self._log.info(
                 "notify.retry",
-                channel=self.channel.name,
+                channel=self.destination.name,
                 event=entry.note.kind,
                 attempt=entry.attempts,
                 in_seconds=round(delay, 2),
@@ -259,15 +285,15 @@ class ChannelWorker:
                 self._drop(entry, reason)
         # Being asked to slow down is not a failure, unless it cost a message.
         dropped = not self._queue or self._queue[0] is not entry
-        if not self.failing and (not rate_limited or dropped):
+        if not self.failing and (not exc.rate_limited or dropped):
             self.failing = True
-            self._on_failed(self.channel.name, exc.reason)
+            self._on_failed(self.destination.name, exc.reason)
 
 
 class Outbox:
     def __init__(
         self,
-        channels: list[Channel],
+        destinations: list[Destination],
         cfg: Notifications,
         log: Log,
         on_failed: Callable[[str, str], None] = lambda _c, _r: None,
@@ -279,10 +305,11 @@ class Outbox:
         self._wall = wall
         self._store = OutboxStore(cfg.outbox_file, log)
         self._workers = {
-            c.name: ChannelWorker(c, cfg, self._store, log, on_failed, on_recovered, wall=wall)
-            for c in channels
+            d.name: DestinationWorker(d, cfg, self._store, log, on_failed, on_recovered, wall=wall)
+            for d in destinations
         }
         carried = 0
+        self._store.tighten()
         for entry in self._store.load():
             worker = self._workers.get(entry.channel)
             if worker is None:
@@ -291,9 +318,13 @@ class Outbox:
                     "notify.dropped",
                     channel=entry.channel,
                     event=entry.note.kind,
-                    reason="channel no longer configured",
+                    reason="destination no longer configured",
                 )
                 continue
+            if entry.last_error is not None:
+                # An older Warden filed errors as the server gave them, tokens and all.
+                entry.last_error = worker.destination.redact(entry.last_error)
+                self._store.put(entry)
             worker.enqueue(entry)
             carried += 1
         if carried:

@@ -1,54 +1,53 @@
-"""How an event reads in a notification: title, body, priority and colour (ADRG's mapping)."""
+"""How an event reads in a notification: title, body, severity and priorities (ADRG's mapping)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.messages import Event
+from shared.messages.events import Severity
 
-# (substring of the event kind, ntfy priority, gotify priority, discord colour), first match wins.
+# (substring of the event kind, ntfy priority, gotify priority), first match wins.
 _STYLES = (
-    ("emergency", "urgent", 10, 0xFF0000),
-    ("critical", "high", 8, 0xFF0000),
-    ("thermal", "high", 7, 0xFF8C00),
-    ("failed", "high", 6, 0xFF8C00),
-    ("media", "default", 4, 0x7289DA),
-    ("daemon", "low", 3, 0x43B581),
+    ("emergency", "urgent", 10),
+    ("critical", "high", 8),
+    ("thermal", "high", 7),
+    ("failed", "high", 6),
+    ("media", "default", 4),
+    ("daemon", "low", 3),
 )
-_DEFAULT = ("default", 4, 0x99AAB5)
+_DEFAULT = ("default", 4)
 # ntfy shows these tags as emoji.
 _SEVERITY_TAGS = {"info": [], "warning": ["warning"], "critical": ["rotating_light"]}
 
 
 class Notification(BaseModel):
-    """One message for every channel; kept in the outbox file until delivered."""
+    """One message for every destination; kept in the outbox file until delivered."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str
     title: str
     body: str
+    severity: Severity = "info"
     ntfy_priority: str
     gotify_priority: int
-    colour: int
     tags: list[str] = []
-    # A channel this message is about, which must not be asked to carry it.
+    # A destination this message is about, which must not be asked to carry it.
     about_channel: str | None = None
 
 
 def render(event: Event) -> Notification:
-    ntfy, gotify, colour = next(
-        ((n, g, c) for key, n, g, c in _STYLES if key in event.kind), _DEFAULT
-    )
+    ntfy, gotify = next(((n, g) for key, n, g in _STYLES if key in event.kind), _DEFAULT)
     title = f"Warden ({event.host}): {event.kind.replace('_', ' ').title()}"
     about = event.details.get("channel") if event.kind == "notifier_channel_failed" else None
     return Notification(
         kind=event.kind,
         title=title,
         body=event.message,
+        severity=event.severity,
         ntfy_priority=ntfy,
         gotify_priority=gotify,
-        colour=colour,
         tags=_SEVERITY_TAGS[event.severity],
         about_channel=str(about) if about is not None else None,
     )

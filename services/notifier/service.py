@@ -1,12 +1,13 @@
 """Wiring: events from the bus, filtered by notify_on and collapsed in bursts, out to the
-configured channels and Home Assistant; and Warden as a Home Assistant device."""
+configured destinations (through Apprise) and Home Assistant; and Warden as a Home
+Assistant device."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.notifier.channels import configured_channels
 from services.notifier.dedup import Debouncer
+from services.notifier.destinations import configured
 from services.notifier.home_assistant.publisher import HomeAssistantBridge
 from services.notifier.outbox import Outbox
 from services.notifier.render import Notification, render, repeated
@@ -35,18 +36,18 @@ class NotifierService:
         ctx.loop.on_stop(lambda: self.outbox.close())
 
     def _open_outbox(self) -> Outbox:
-        channels = configured_channels(self.cfg)
+        destinations = configured(self.cfg)
         ha = self.ctx.config.home_assistant
         self.ctx.log.info(
             "notify.channels",
-            channels=",".join(c.name for c in channels) or None,
+            channels=",".join(d.name for d in destinations) or None,
             home_assistant=ha.enabled and ha.notify,
             notify_on=",".join(self.cfg.notify_on) or "all",
         )
         loop = self.ctx.loop
-        # Channel threads report through the loop: state here has one owner.
+        # Destination threads report through the loop: state here has one owner.
         return Outbox(
-            channels,
+            destinations,
             self.cfg,
             self.ctx.log,
             on_failed=lambda name, reason: loop.post(self.channel_failed, name, reason),
@@ -54,7 +55,7 @@ class NotifierService:
         )
 
     def reload(self, config: WardenConfig) -> None:
-        """New channels and filters: the outbox hands what is undelivered to the new one
+        """New destinations and filters: the outbox hands what is undelivered to the new one
         through its file."""
         self.outbox.close(timeout=2.0)
         self.cfg = config.notifications
@@ -97,7 +98,8 @@ class NotifierService:
         self._arm_flush()
 
     def channel_failed(self, name: str, reason: str) -> None:
-        # Once per outage: the channel reports again only after it has recovered.
+        # Once per outage: the destination reports again only after it has recovered.
+        # Its name and the reason have been redacted (destinations.py).
         self.ctx.log.warning("notify.channel_failed", channel=name, reason=reason)
         event = Event(
             host=self.ctx.config.host_id,

@@ -1,10 +1,17 @@
-"""ADRG's notifications (Discord, ntfy, Gotify) and Warden's delivery settings."""
+"""ADRG's notifications (Discord, ntfy, Gotify), any Apprise URL, and Warden's delivery
+settings.
+
+Only the shape of an Apprise URL is checked here: every service reads this model, and
+Apprise (with its hundred plugins) is loaded by the notifier alone, which checks each URL
+with Apprise itself at start (services/notifier/destinations.py).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from shared.config.base import Seconds, Section
 from shared.messages.events import AdrgEvent, NotifyEvent
@@ -17,6 +24,19 @@ def _int_as_text(value: object) -> object:
     # YAML reads `ntfy_priority: 4` as a number; ntfy's header takes the text.
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+
+# Apprise's own rule for a URL's scheme (apprise.utils.parse.GET_SCHEMA_RE).
+_APPRISE_SCHEME = re.compile(r"^\s*[a-z0-9]{1,12}://", re.IGNORECASE)
+
+
+def _apprise_shaped(url: str) -> str:
+    # The URL itself is never quoted back: it holds the service's secrets.
+    if not _APPRISE_SCHEME.match(url):
+        raise ValueError("not an Apprise URL: expected SCHEME://... (as tgram://BOT_TOKEN/CHAT_ID)")
+    return url.strip()
+
+
+AppriseUrl = Annotated[str, AfterValidator(_apprise_shaped)]
 
 NtfyPriority = Annotated[
     Literal["min", "low", "default", "high", "urgent", "1", "2", "3", "4", "5"],
@@ -41,14 +61,25 @@ class Notifications(Section):
         default=ADRG_NOTIFY_ON, description="the event kinds sent; empty: every kind, Warden's too"
     )
     discord_webhook_url: str = Field(
-        default="", description="Discord webhook URL; empty: no Discord"
+        default="",
+        description="Discord webhook URL (sent through Apprise's `discord://`); empty: no Discord",
     )
-    ntfy_url: str = Field(default="", description="ntfy topic URL; empty: no ntfy")
+    ntfy_url: str = Field(
+        default="", description="ntfy topic URL (Apprise's `ntfy(s)://`); empty: no ntfy"
+    )
     ntfy_token: str = Field(default="", description="ntfy access token; empty: none sent")
-    gotify_url: str = Field(default="", description="Gotify server URL; empty: no Gotify")
+    gotify_url: str = Field(
+        default="", description="Gotify server URL (Apprise's `gotify(s)://`); empty: no Gotify"
+    )
     gotify_token: str = Field(default="", description="Gotify application token")
+    urls: list[AppriseUrl] = Field(
+        default=[],
+        description="more destinations, each an Apprise URL (Telegram, Pushover, email, ...)",
+    )
     timeout_seconds: Annotated[float, Field(gt=0)] = Field(
-        default=5, description="HTTP timeout (seconds) per notification"
+        default=5,
+        description="connect and read timeout (seconds) of each delivery, "
+        "unless an Apprise URL sets its own `cto`/`rto`",
     )
     ntfy_priority: NtfyPriority | None = Field(
         default=None, description="ntfy priority of every message; none: by event (urgent ... low)"
@@ -68,7 +99,7 @@ class Notifications(Section):
         default=300, description="longest retry delay (seconds)"
     )
     retry_max_attempts: Annotated[int, Field(ge=1)] = Field(
-        default=10, description="attempts per channel before a notification is dropped (logged)"
+        default=10, description="attempts per destination before a notification is dropped (logged)"
     )
     retry_max_age_seconds: Annotated[float, Field(gt=0)] = Field(
         default=6 * 3600,

@@ -2,15 +2,44 @@
 
 Capture answers every POST the same way; Scripted answers each with the next
 scripted Reply (status, headers, delay), for delivery that fails, times out and
-is rate-limited.
+is rate-limited. Given a TLS context (tests/support/fake_https.py), either also
+acts as an HTTPS proxy that ends the tunnel itself: a CONNECT to any host is
+answered, TLS is spoken with the context's certificate, and the requests inside
+are answered and recorded as the plain ones are.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    tls: ssl.SSLContext | None = None
+
+    def do_CONNECT(self) -> None:
+        if self.tls is None:
+            self.send_error(405)
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        # The same connection goes on as TLS: the next requests are read from inside it.
+        try:
+            self.connection = self.tls.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            # A client that refuses the certificate (one for another host): it hangs up.
+            self.close_connection = True
+            return
+        self.rfile = self.connection.makefile("rb")
+        self.wfile = self.connection.makefile("wb", buffering=0)
+        self.close_connection = False
+
+    def log_message(self, *_args: object) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -22,13 +51,15 @@ class Request:
 
 
 class Capture:
-    def __init__(self, status: int = 200, body: bytes = b"") -> None:
+    def __init__(
+        self, status: int = 200, body: bytes = b"", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.requests: list[Request] = []
         self.status = status
         self.body = body
         capture = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Handler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
@@ -38,9 +69,7 @@ class Capture:
                 self.end_headers()
                 self.wfile.write(capture.body)
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
+        Handler.tls = tls
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -59,6 +88,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -73,7 +103,9 @@ class Hit:
 class Scripted:
     """Answers each request with the next scripted Reply (then `then`), recording all."""
 
-    def __init__(self, *script: Reply, then: Reply | None = None) -> None:
+    def __init__(
+        self, *script: Reply, then: Reply | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.script = list(script)
         self.then = then or Reply()
         # A fixed answer per path, before the script: one server playing several services.
@@ -82,7 +114,7 @@ class Scripted:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Handler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with server._lock:
@@ -97,14 +129,13 @@ class Scripted:
                     self.send_response(reply.status)
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
+                    self.wfile.write(reply.body)
                 except OSError:
                     pass  # the client gave up waiting
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
+        Handler.tls = tls
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
