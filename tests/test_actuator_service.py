@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from host.cgroups.view import detect_layout, process_cgroups
+from services.actuator.applier import STOP_AFTER_CHANGES
 from shared.messages import (
     Applied,
     ContainerFact,
@@ -278,6 +279,10 @@ def _control_state(containers: Containers, cid: str) -> tuple[dict[str, str], di
     return snapshot(cg), {k: host_config[k] for k in ("CpuShares", "Memory", "MemorySwap")}
 
 
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def test_sigkill_mid_apply_then_cleanup_restores_everything(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
@@ -288,17 +293,24 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
     ]
     before = {cid: _control_state(containers, cid) for cid in ids}
     cfg = config(tmp_path, broker, host_id, containers)
-    actuator = Service("actuator", cfg, tmp_path)
+    # The actuator stops itself right after its sixth change to the host: eight pauses
+    # alone are more than that, so the kill lands mid-way, between two changes.
+    actuator = Service("actuator", cfg, tmp_path, env={STOP_AFTER_CHANGES: "6"})
     try:
         probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
         names = [containers.name(f"t3-{n}") for n in range(4)]
         names += [containers.name(f"t3-own{n}") for n in range(4)]
         probe.publish(f"warden/{host_id}/desired", pause(host_id, *names))
-        # Killed as soon as the first record is on disk: mid-way through the containers.
-        wait_until(lambda: (tmp_path / "state.json").exists(), what="the first record")
+        wait_until(lambda: _stopped(actuator.process.pid), what="stopped after six changes")
         actuator.kill(signal.SIGKILL)
     finally:
         actuator.kill()
+    mid_way = {cid: _control_state(containers, cid) for cid in ids}
+    changed = [
+        cid for cid in ids if mid_way[cid] != before[cid] or containers.state(cid) != "running"
+    ]
+    assert changed, "the kill came before any change"
+    assert len(changed) < len(ids) or any(containers.state(c) == "running" for c in ids)
     done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
     for cid in ids:

@@ -85,8 +85,14 @@ def test_many_readings_one_publish_one_log_line(
             cpu_count=2,
             containers=[ContainerFact(id="t", name="tdarr", state="running", tier=3)],
         )
+        sent_at = time.monotonic()
         probe.publish(f"warden/{host_id}/sensors/containers", fact.model_dump_json())
-        time.sleep(1.5)  # its restore wait, then the first decision
+        # Its restore wait over, its first desired state knows tdarr (and nothing of it).
+        probe.wait_for(
+            f"warden/{host_id}/desired",
+            lambda s: not DesiredState.model_validate_json(s.payload).containers,
+            after=sent_at,
+        )
         start = time.monotonic()
         for avg10 in (61.2, 64.08, 70.3, 75.9, 80.0, 77.7, 69.1, 63.5):
             probe.publish(
@@ -98,19 +104,32 @@ def test_many_readings_one_publish_one_log_line(
             lambda s: LastDecision.model_validate_json(s.payload).action == "enforce",
             after=start,
         )
-        time.sleep(1.0)  # time for any further publish to arrive
+        # A last word that surely changes the decision: the governor handles the probe's
+        # messages in order and publishes in order, so whatever the readings made it
+        # publish has arrived before the answer to this.
+        probe.publish(f"warden/{host_id}/trigger", "tier3_pause")
+        marker = probe.wait_for(
+            f"warden/{host_id}/desired",
+            lambda s: DesiredState.model_validate_json(s.payload).containers["tdarr"].paused,
+            after=start,
+        )
         desired = [
             DesiredState.model_validate_json(s.payload)
             for s in probe.messages(f"warden/{host_id}/desired")
-            if s.at >= start
+            if start <= s.at < marker.at
         ]
         assert len(desired) == 1 and "tdarr" in desired[0].containers
         topic = f"warden/{host_id}/governor/decision"
-        decisions = [s for s in probe.messages(topic) if s.at >= start]
-        assert len(decisions) == 1
-        last = LastDecision.model_validate_json(decisions[0].payload)
-        assert last.reasons == [IO_REASON]
-        assert "io.some_avg10=61.2" in last.readings["tdarr"]
-        assert governor.output().count("decision.enforce") == 1
+        decisions = [
+            LastDecision.model_validate_json(s.payload)
+            for s in probe.messages(topic)
+            if s.at >= start
+        ]
+        # The readings' one decision, then the marker's (the pause beside the io limit).
+        assert [d.reasons for d in decisions][:1] == [[IO_REASON]]
+        assert len([d for d in decisions if d.reasons == [IO_REASON]]) == 1
+        assert "io.some_avg10=61.2" in decisions[0].readings["tdarr"]
+        enforced = [line for line in governor.output().splitlines() if "decision.enforce" in line]
+        assert len([line for line in enforced if "paused=false" in line]) == 1
     finally:
         governor.kill(signal.SIGTERM)

@@ -143,12 +143,13 @@ def test_media_mode_throttles_qbittorrent_and_cleanup_restores_it(
             probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
         probe.publish("warden/trigger", "media_start")
         wait_until(lambda: qbt(qbittorrent).read() == {"limit": MIB}, what="throttled")
-        assert DesiredState.model_validate_json(
+        throttling = DesiredState.model_validate_json(
             probe.wait_for(
                 f"warden/{host_id}/desired",
                 lambda s: json.loads(s.payload)["download_limit_bps"] == MIB,
             ).payload
         )
+        assert throttling.media_mode and throttling.download_limit_bps == MIB
         probe.publish("warden/trigger", "media_stop")
         wait_until(lambda: qbt(qbittorrent).read() == {"limit": 3 * MIB}, what="restored")
 

@@ -25,7 +25,7 @@ import pytest
 
 from services import stack
 from shared.config import load_config
-from shared.messages import Applied
+from shared.messages import Applied, DesiredState
 from shared.secrets import ensure_secret_file
 from tests.support import netns
 from tests.support.broker import free_port
@@ -229,8 +229,24 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
         page = http.get(f"/api/v1/hosts/{a.host_id}/containers").json()
         assert [(r["name"], r["state"]) for r in page] == [(containers.name("a-t3"), "paused")]
         assert fleet()[b.host_id]["paused"] == 0
-        time.sleep(1.0)  # a wrong delivery to B or C would have acted by now
-        assert state(b.container) == state(c.container) == "running"
+        # B's and C's own next trigger takes the same way A's would have: it comes after it.
+        # Their governors answer it with a desired state, which must not be media mode.
+        for other in (b, c):
+            asked_at = time.monotonic()
+            probe.publish(f"warden/{other.host_id}/trigger", "tier3_pause")
+            answer = DesiredState.model_validate_json(
+                probe.wait_for(
+                    f"warden/{other.host_id}/desired",
+                    lambda s: any(
+                        i.paused
+                        for i in DesiredState.model_validate_json(s.payload).containers.values()
+                    ),
+                    after=asked_at,
+                ).payload
+            )
+            assert not answer.media_mode, other.name
+            probe.publish(f"warden/{other.host_id}/trigger", "tier3_resume")
+            wait_until(lambda o=other: state(o.container) == "running", what=f"{other.name} back")
         # warden/trigger reaches every host.
         probe.publish("warden/trigger", "media_start")
         for host in hosts.values():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +27,7 @@ from shared.logs import Log
 from shared.messages import PsiTriggerFired
 from tests.support.docker_env import Containers
 from tests.support.psi import container_cgroup, need_psi
-from tests.support.real import not_applicable
+from tests.support.real import missing
 
 TWO_S = 2_000_000
 
@@ -127,16 +130,39 @@ class Recorder:
             return True
 
 
+def has_sys_resource() -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool((int(line.split()[1], 16) >> 24) & 1)
+    return False
+
+
 def test_refusals_are_explained_and_arm_nothing(tmp_path: Path) -> None:
     need_psi()
+    if has_sys_resource():
+        # As root (CI) any window is allowed: the refusal the sensors meet is shown in a
+        # child without CAP_SYS_RESOURCE, as the unprivileged sensors run.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            missing("setpriv is not installed (util-linux): it drops CAP_SYS_RESOURCE")
+        test = f"{Path(__file__).resolve()}::test_refusals_are_explained_and_arm_nothing"
+        child = subprocess.run(
+            [setpriv, "--bounding-set=-sys_resource", sys.executable, "-m", "pytest", "-q", test],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            timeout=120,
+        )
+        assert child.returncode == 0, child.stdout + child.stderr
+        assert "1 passed" in child.stdout
+        return
     rec = Recorder()
     triggers = PsiTriggers(rec.on_fire, rec.on_lost, Log("test"))
     try:
         # Sub-2 s windows need CAP_SYS_RESOURCE, which the sensors must not need.
         bad = [TriggerSpec("memory", "some", 1000, TWO_S), TriggerSpec("cpu", "some", 10, 1000)]
         problem = triggers.add(HOST, host_paths("/proc"), bad)
-        if problem is None:
-            not_applicable("this process may use any window (CAP_SYS_RESOURCE)")
+        assert problem is not None
         assert "/proc/pressure/cpu" in problem and "multiple of 2 s" in problem
         assert triggers.scopes() == set()  # the memory trigger opened first was closed again
 

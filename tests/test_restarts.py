@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -118,12 +119,23 @@ def test_restart_actions_on_the_real_engine(
         assert started_at(containers, bulk) == restarted
         assert containers.state(other) == "running" and containers.state(db) == "running"
 
-        # The history survives the actuator's own restart.
+        # The history survives the actuator's own restart. Its log file is appended to:
+        # only lines after the restart count, and only messages seen after it.
+        duplicates = actuator.output().count("action.duplicate")
         actuator.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
         actuator = Service("actuator", cfg, tmp_path)
-        probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
+        probe.wait_for(
+            f"warden/{host_id}/actuator/availability", lambda s: s.text == "online", after=killed_at
+        )
         probe.publish(topic, action(host_id, containers.name("t3a"), "a" * 16))
-        wait_until(lambda: actuator.output().count("action.duplicate") >= 1, what="still a dup")
+        wait_until(
+            lambda: actuator.output().count("action.duplicate") > duplicates,
+            what="the same action, known after the restart",
+        )
+        # The global gate too: a new action for another container is still refused.
+        probe.publish(topic, action(host_id, containers.name("t3b"), "e" * 16))
+        probe.wait_for(refusals, refused("global limit"), after=killed_at)
         assert started_at(containers, bulk) == restarted
     finally:
         actuator.kill(signal.SIGTERM)

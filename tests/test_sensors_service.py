@@ -12,7 +12,7 @@ from shared.messages import ContainerInventory, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
+from tests.support.processes import Service, wait_until, write_config
 
 
 def test_publishes_pressure_and_inventory_and_follows_docker_events(
@@ -89,17 +89,23 @@ def test_without_docker_the_inventory_is_unknown_not_empty(
         {
             "host_id": host_id,
             "mqtt": {"host": broker.host, "port": broker.port},
-            "sensors": {"docker_url": f"unix://{tmp_path}/no-docker.sock"},
+            "sensors": {
+                "docker_url": f"unix://{tmp_path}/no-docker.sock",
+                "heartbeat_seconds": 1,
+            },
+            "general": {"poll_interval_seconds": 1},
         },
     )
     sensors = Service("sensors", config, tmp_path)
     try:
-        probe.wait_for(f"warden/{host_id}/sensors/pressure")
-        time.sleep(1.0)
+        wait_until(lambda: "inventory.unavailable" in sensors.output(), what="a list tried")
+        tried_at = time.monotonic()
+        # Facts go out on one connection in order: a pressure heartbeat seen after the
+        # failed list would come after any inventory that list had published.
+        probe.wait_for(f"warden/{host_id}/sensors/pressure", after=tried_at + 0.5)
         assert probe.messages(f"warden/{host_id}/sensors/containers") == []
     finally:
         sensors.stop()
-    assert "inventory.unavailable" in sensors.output()
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,13 +89,14 @@ def test_beyond_loopback_every_route_but_health_needs_a_token(
     read_only = exposed.post("/api/v1/settings/resources", json=change, headers=bearer(READER))
     assert read_only.status_code == 403
     assert "read-only" in read_only.json()["error"]
-    time.sleep(0.3)
-    for leaf in ("trigger", "preset/set", "settings"):
-        assert probe.messages(f"warden/{host_id}/{leaf}") == [], leaf
-
     accepted = exposed.post("/trigger", json=body, headers=bearer(ADMIN))
     assert accepted.status_code == 200
     probe.wait_for(f"warden/{host_id}/trigger", lambda s: b"tier3_pause" in s.payload)
+    # The web service publishes on one connection, in order: had a refused request
+    # published anything, it would have reached the probe before the accepted trigger.
+    assert len(probe.messages(f"warden/{host_id}/trigger")) == 1
+    for leaf in ("preset/set", "settings"):
+        assert probe.messages(f"warden/{host_id}/{leaf}") == [], leaf
 
 
 def test_on_loopback_reads_and_triggers_are_open_but_settings_need_admin(

@@ -13,6 +13,9 @@ every change is logged as it would be made, and nothing is touched.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,10 @@ from services.actuator.state_store import DOCKER_FIELDS, StateStore
 from shared.errors import brief
 from shared.logs import Log
 from shared.messages import IoMax
+
+# Tests put a SIGKILL between two changes on purpose: set to N, the actuator stops itself
+# (SIGSTOP, every thread) right after its N-th change to the host, where the test kills it.
+STOP_AFTER_CHANGES = "WARDEN_TEST_STOP_AFTER_CHANGES"
 
 DOCKER_SETTINGS = ("cpu_weight", "memory_max")
 CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max", "cpu_idle")
@@ -68,6 +75,16 @@ class Applier:
         self.log = log
         self.unsupported: set[str] = set()
         self._left_paused: set[str] = set()
+        self._changes = 0
+        self._stop_after = int(os.environ.get(STOP_AFTER_CHANGES) or 0)
+        self._counting = threading.Lock()
+
+    def _changed(self) -> None:
+        """One change to the host made (a Docker update, a control file, a pause)."""
+        with self._counting:
+            self._changes += 1
+            if self._changes == self._stop_after:
+                os.kill(os.getpid(), signal.SIGSTOP)
 
     def io_devices(self, container: DockerContainer) -> list[str]:
         """The whole disks behind the container's data: Docker's root and its mounts."""
@@ -149,6 +166,8 @@ class Applier:
             update_limits(self.docker.api, target.container.id, **kwargs)
         except DockerError as exc:
             report.errors.append(f"docker update: {brief(exc)}")
+            return
+        self._changed()
 
     def _cgroup_writes(
         self, target: Target, fields: list[str], reasons: str, report: ApplyReport
@@ -192,6 +211,7 @@ class Applier:
                 continue
             if path is None:
                 continue  # nothing to undo on a host without the control
+            self._changed()
             self.log.info(
                 "apply.cgroup_write",
                 container=c.name,
@@ -217,6 +237,8 @@ class Applier:
                     return
                 self.store.mark_paused(c.id, False)
                 report.errors.append(f"pause: {brief(exc)}")
+            else:
+                self._changed()
         elif not target.paused and c.state == "paused":
             if not self.store.paused_by_warden(c.id):
                 if c.id not in self._left_paused:
