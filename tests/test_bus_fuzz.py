@@ -1,10 +1,12 @@
 """Arbitrary bytes and JSON on every topic a service subscribes to: no exception escapes the
-handlers, and nothing is done. Property tests (hypothesis) through the real Bus's decoding.
+handlers, and nothing is done. Property tests (hypothesis) through a real Mosquitto and the
+real Bus's decoding.
 
-Each service is built in the test process on a bus that is never started
-(tests/support/in_process.py), so the handlers run here and what they would
-publish is recorded. The actuator has a signing key, so nothing a stranger
-writes may move it at all, however well-formed.
+Each service is built in the test process and connected to the session's broker
+(tests/support/in_process.py, live()), under a topic root of its own so the services never
+hear each other; each payload goes through the broker and the test waits until the
+service has handled it. The actuator has a signing key, so nothing a stranger writes may
+move it at all, however well-formed.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from shared.messages import (
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.signing import new_key
+from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
-from tests.support.in_process import InProcess, build
-from tests.support.processes import write_config
+from tests.support.in_process import LiveService, build, live
+from tests.support.processes import wait_until, write_config
 
 HOST = "fuzzhost"
 LINE = PressureLine(avg10=1.0, avg60=1.0, avg300=1.0, total=5)
@@ -130,52 +133,73 @@ def concrete(topic_filter: str) -> str:
     return topic_filter.replace("+", HOST).replace("#", "x")
 
 
-def subscriptions(service: InProcess) -> list[tuple[str, type[BaseModel] | None]]:
+def subscriptions(service: LiveService) -> list[tuple[str, type[BaseModel] | None]]:
     return [
         (concrete(sub.topic_filter), getattr(sub.decode, "model", None))
         for sub in service.bus._subscriptions
     ]
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("fuzz")
+def write_fuzz_config(tmp: Path, broker: Mosquitto, root: str) -> Path:
     key = tmp / "signing.key"
-    key.write_text(new_key())
-    key.chmod(0o600)
+    if not key.exists():
+        key.write_text(new_key())
+        key.chmod(0o600)
     return write_config(
-        tmp / "config.yaml",
+        tmp / f"{root}.yaml",
         {
             "host_id": HOST,
+            "mqtt": {"host": broker.host, "port": broker.port, "topic_root": root},
             "tiers": {1: {"containers": ["fz-t1"]}, 3: {"containers": ["fz-t3"]}},
             "media_mode": {"enabled": True, "provider": "webhook"},
-            "notifications": {"outbox_file": str(tmp / "outbox.json")},
-            "actuator": {"state_file": str(tmp / "state.json")},
+            "notifications": {"outbox_file": str(tmp / f"{root}-outbox.json")},
+            "actuator": {"state_file": str(tmp / f"{root}-state.json"), "resync_seconds": 3600},
             "security": {"signing_key_file": str(key)},
             "sensors": {"psi_triggers": False},
-            "web": {"database": str(tmp / "web.sqlite3")},
+            "web": {"database": str(tmp / f"{root}-web.sqlite3")},
+            # Renewals far apart: what a service publishes in a test is the test's doing.
+            "governor": {"lease_seconds": 3600},
         },
     )
 
 
+BUILDERS: dict[str, Any] = {
+    "governor": GovernorService,
+    "actuator": start_actuator,
+    "notifier": NotifierService,
+    "web": lambda ctx: WebService(ctx, serve=False),
+}
+
+
 @pytest.fixture(scope="module")
-def services(config: Path, docker_api) -> Iterator[dict[str, InProcess]]:  # type: ignore[no-untyped-def]
+def services(
+    tmp_path_factory: pytest.TempPathFactory, broker: Mosquitto, docker_api
+) -> Iterator[dict[str, LiveService]]:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("fuzz")
     built = {
-        "governor": build("governor", config, GovernorService),
-        "actuator": build("actuator", config, start_actuator),
-        "notifier": build("notifier", config, NotifierService),
-        "sensors": build("sensors", config, SensorsService),
-        "web": build("web", config, lambda ctx: WebService(ctx, serve=False)),
+        name: live(name, write_fuzz_config(tmp, broker, f"fuzz-{name}"), make)  # type: ignore[arg-type]
+        for name, make in BUILDERS.items()
     }
+    governor = built["governor"].service
+    assert isinstance(governor, GovernorService)
+    # Past its wait for a retained state to restore: its memory moves only on inputs now.
+    wait_until(lambda: governor.ready, what="the governor ready")
     yield built
     for service in built.values():
         service.stop()
 
 
-def test_every_service_with_inputs_is_covered(services: dict[str, InProcess]) -> None:
+def test_the_sensors_take_no_input_from_the_bus(tmp_path: Path, broker: Mosquitto) -> None:
+    """Only what it subscribes to is asked: a bus never started is enough (no broker)."""
+    sensors = build("sensors", write_fuzz_config(tmp_path, broker, "fuzz-sensors"), SensorsService)
+    try:
+        assert sensors.bus._subscriptions == []
+    finally:
+        sensors.stop()
+
+
+def test_every_service_with_inputs_is_covered(services: dict[str, LiveService]) -> None:
     subscribed = {name: len(subscriptions(s)) for name, s in services.items()}
-    # The sensors take no input from the bus; every other service must be fuzzed.
-    assert subscribed["sensors"] == 0
     assert all(subscribed[n] > 0 for n in FUZZED), subscribed
 
 
@@ -191,30 +215,29 @@ FUZZED = ("governor", "actuator", "notifier", "web")
 @FUZZ
 @given(data=st.data())
 def test_garbage_is_dropped_without_a_trace(
-    services: dict[str, InProcess], name: str, data: st.DataObject
+    services: dict[str, LiveService], name: str, data: st.DataObject
 ) -> None:
     service = services[name]
     topic, model = data.draw(st.sampled_from(subscriptions(service)))
     payload = data.draw(payloads(model))
-    before = len(service.published)
+    ran = len(service.bus.deliveries(topic, payload, False))
     memory = getattr(service.service, "memory", None)
-    ran = service.deliver(topic, payload)  # an exception here fails the test
+    service.send(topic, payload)  # through the broker; an exception in a handler fails it
     if ran == 0:
-        # Not even decoded: nothing published, nothing remembered.
-        assert len(service.published) == before
+        # Not even decoded: nothing remembered.
         assert getattr(service.service, "memory", None) == memory
 
 
 @FUZZ
 @given(data=st.data())
 def test_nothing_a_stranger_writes_moves_a_keyed_actuator(
-    services: dict[str, InProcess], containers: Containers, data: st.DataObject
+    services: dict[str, LiveService], containers: Containers, data: st.DataObject
 ) -> None:
     service = services["actuator"]
     actuator = service.service
     assert isinstance(actuator, ActuatorService)
     topic, model = data.draw(st.sampled_from(subscriptions(service)))
-    service.deliver(topic, data.draw(payloads(model)), retained=data.draw(st.booleans()))
+    service.send(topic, data.draw(payloads(model)))
     assert actuator.lease is None
     assert actuator.applier.store.restarts.action_ids == []
     actions = [p for p in service.published if p.topic.endswith(("/desired", "/actions"))]

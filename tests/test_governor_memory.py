@@ -19,11 +19,9 @@ from services.governor.rules.process_groups import GroupsMemory, ProcessGroupMem
 from services.governor.rules.protect import ProtectMemory, ProtectState, ProtectThrottle
 from services.governor.rules.thermal import ThermalMemory
 from services.governor.rules.yielding import YieldState
-from services.governor.service import GovernorService
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
 from shared.signing import Keyring, load_keyring, new_key, sign
 from tests.support.broker import Mosquitto
-from tests.support.in_process import InProcess, build
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
 
@@ -143,12 +141,16 @@ def test_an_old_memory_with_a_bad_field_keeps_the_rest() -> None:
     assert memory.rules["io_pressure"] == EVERY_SLICE["io_pressure"]
 
 
-def governor(tmp_path: Path, key: Path | None) -> InProcess:
-    cfg: dict[str, Any] = {"host_id": "h", "media_mode": {"enabled": True, "provider": "webhook"}}
-    if key is not None:
-        cfg["security"] = {"signing_key_file": str(key)}
-    config = write_config(tmp_path / "config.yaml", cfg)
-    return build("governor", config, GovernorService)
+def keyed_config(tmp_path: Path, broker: Mosquitto, host_id: str, key: Path) -> Path:
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "media_mode": {"enabled": True, "provider": "webhook"},
+            "security": {"signing_key_file": str(key)},
+        },
+    )
 
 
 def key_file(tmp_path: Path, name: str = "signing.key") -> Path:
@@ -158,56 +160,83 @@ def key_file(tmp_path: Path, name: str = "signing.key") -> Path:
     return path
 
 
-def at_rest(memory: Memory) -> bool:
-    return memory.switches == Switches() and all(memory.of(rule) == rule.fresh() for rule in RULES)
+def first_memory(probe: Probe, host_id: str, after: float) -> GovernorMemory:
+    """The memory a governor started after `after` publishes first (live, not replayed)."""
+    seen = probe.wait_for(
+        f"warden/{host_id}/governor/memory", lambda s: not s.retained, after=after
+    )
+    return GovernorMemory.model_validate_json(seen.payload)
 
 
-def published_memory(service: InProcess) -> GovernorMemory:
-    (last,) = [p for p in service.published if p.topic.endswith("/governor/memory")][-1:]
-    assert last.retain and isinstance(last.payload, GovernorMemory)
-    return last.payload
+def forget_retained(probe: Probe, host_id: str) -> None:
+    for leaf in ("desired", "governor/memory"):
+        probe.publish(f"warden/{host_id}/{leaf}", b"", retain=True)
 
 
-def test_upgrade_from_a_signed_old_desired_state_loses_nothing(tmp_path: Path) -> None:
+def test_upgrade_from_a_signed_old_desired_state_loses_nothing(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
     key = key_file(tmp_path)
-    service = governor(tmp_path, key)
-    gov = service.service
-    assert isinstance(gov, GovernorService)
-    service.deliver("warden/h/desired", signed_legacy("h", load_keyring(key)), retained=True)
-    gov.become_ready()  # the wait for a memory topic that never comes
+    retained = signed_legacy(host_id, load_keyring(key))
+    probe.publish(f"warden/{host_id}/desired", retained, retain=True)
+    started = time.monotonic()
+    governor = Service("governor", keyed_config(tmp_path, broker, host_id, key), tmp_path)
+    try:
+        memory = first_memory(probe, host_id, started)
+        assert memory.switches == SWITCHES and memory.status.thermal_stage == 2
+        assert memory.signature is not None and memory.seq > 41
+        # Stage 2 held; its hold restarts, as the temperature is unknown here.
+        restored, problems = from_message(memory)
+        assert problems == {}
+        assert restored.rules["thermal"] == ThermalMemory(stage=2, warned=True)
+        assert restored.rules["io_pressure"] == IoMemory(throttled=True)
+        desired = probe.wait_for(
+            f"warden/{host_id}/desired", lambda s: not s.retained, after=started
+        )
+        assert "governor" not in json.loads(desired.payload)
+        assert DesiredState.model_validate_json(desired.payload).signature is not None
+    finally:
+        governor.kill(signal.SIGTERM)
+        forget_retained(probe, host_id)
 
-    assert gov.memory.switches == SWITCHES
-    # Stage 2 held; its hold restarts, as the temperature is unknown here.
-    assert gov.memory.rules["thermal"] == ThermalMemory(stage=2, warned=True)
-    assert gov.memory.rules["io_pressure"] == IoMemory(throttled=True)
-    assert gov.seq > 41 and gov.epoch > 5
-    out = published_memory(service)
-    assert out.switches == SWITCHES and out.status.thermal_stage == 2
-    assert out.signature is not None
-    desired = [p.payload for p in service.published if p.topic == "warden/h/desired"][-1]
-    assert isinstance(desired, DesiredState)
-    assert "governor" not in json.loads(desired.model_dump_json())
 
-
-def test_an_old_state_someone_else_signed_is_not_restored(tmp_path: Path) -> None:
-    service = governor(tmp_path, key_file(tmp_path))
-    gov = service.service
-    assert isinstance(gov, GovernorService)
+def test_an_old_state_someone_else_signed_is_not_restored(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    """Left retained on the real broker by a forger with another key."""
     stranger = load_keyring(key_file(tmp_path, "stranger.key"))
-    service.deliver("warden/h/desired", signed_legacy("h", stranger), retained=True)
-    gov.become_ready()
-    assert at_rest(gov.memory)
+    probe.publish(f"warden/{host_id}/desired", signed_legacy(host_id, stranger), retain=True)
+    started = time.monotonic()
+    config = keyed_config(tmp_path, broker, host_id, key_file(tmp_path))
+    governor = Service("governor", config, tmp_path)
+    try:
+        memory = first_memory(probe, host_id, started)
+        assert memory.switches == Switches() and not memory.status.media_mode
+        assert "state.untrusted" in governor.output()
+    finally:
+        governor.kill(signal.SIGTERM)
+        forget_retained(probe, host_id)
 
 
-def test_a_memory_someone_else_signed_is_not_restored(tmp_path: Path) -> None:
-    service = governor(tmp_path, key_file(tmp_path))
-    gov = service.service
-    assert isinstance(gov, GovernorService)
+def test_a_memory_someone_else_signed_is_not_restored(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    """Tampering with the governor's memory topic on the real broker: refused."""
     stranger = load_keyring(key_file(tmp_path, "stranger.key"))
-    forged = sign(to_message("h", 3, Memory(SWITCHES), GovernorStatus()), stranger, "5171a9e5", 1)
-    service.deliver("warden/h/governor/memory", forged.model_dump_json().encode(), retained=True)
-    gov.become_ready()
-    assert gov.memory.switches == Switches()
+    forged = sign(
+        to_message(host_id, 3, Memory(SWITCHES), GovernorStatus()), stranger, "5171a9e5", 1
+    )
+    probe.publish(f"warden/{host_id}/governor/memory", forged.model_dump_json(), retain=True)
+    started = time.monotonic()
+    config = keyed_config(tmp_path, broker, host_id, key_file(tmp_path))
+    governor = Service("governor", config, tmp_path)
+    try:
+        memory = first_memory(probe, host_id, started)
+        assert memory.switches == Switches()
+        assert "memory.untrusted" in governor.output()
+    finally:
+        governor.kill(signal.SIGTERM)
+        forget_retained(probe, host_id)
 
 
 def test_a_real_governor_upgrades_then_restarts_from_its_own_memory(
