@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers, ensure_image
+from tests.support.keys import write_key
 from tests.support.probe import Probe
 from tests.support.real import missing
 
@@ -72,3 +73,9 @@ def containers(docker_api: docker.APIClient) -> Iterator[Containers]:
 def host_id(request: pytest.FixtureRequest) -> str:
     """A host id per test, so tests sharing the broker never see each other's topics."""
     return "h" + format(abs(hash(request.node.nodeid)) % 10**8, "08d")
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    """A signing key for the governor and the actuator, mode 0600."""
+    return write_key(tmp_path / "signing.key")

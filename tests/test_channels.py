@@ -13,11 +13,10 @@ from services.notifier.home_assistant.discovery import config_topic, node_filter
 from shared import channels
 from shared.channels import CHANNELS, USERS, Channel
 from shared.topics import SensorKind, ServiceName, Topics
-from tests.support.acl_broker import AclBroker, Client, mosquitto_passwd
+from tests.support.acl_broker import SHIPPED_ACL, AclBroker, login, shipped_acl_broker
 from tests.support.processes import REPO, wait_until
-from tests.support.real import missing
 
-ACL = REPO / "deploy" / "mosquitto" / "acl"
+ACL = SHIPPED_ACL
 HOST = "h1"
 (DISCOVERY,) = [c for c in CHANNELS if c.topic.endswith("/config")]
 
@@ -109,19 +108,9 @@ def test_each_service_writes_only_its_own_availability() -> None:
 
 @pytest.fixture
 def acl_broker() -> Iterator[AclBroker]:
-    if mosquitto_passwd() is None:
-        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
-    logins = {user: f"{user}-secret" for user in USERS if user != "anonymous"}
     # Anonymous allowed, as on warden-stack's local broker: its rules are the ACL's first lines.
-    broker = AclBroker(ACL, logins, allow_anonymous=True)
-    yield broker
-    broker.close()
-
-
-def login(broker: AclBroker, user: str) -> Client:
-    if user == "anonymous":
-        return Client(broker.port, None)
-    return Client(broker.port, user, broker.users[user])
+    with shipped_acl_broker([u for u in USERS if u != "anonymous"], allow_anonymous=True) as b:
+        yield b
 
 
 def test_broker_accepts_every_write_in_the_table_and_denies_the_rest(

@@ -20,8 +20,9 @@ from services.governor.rules.protect import ProtectMemory, ProtectState, Protect
 from services.governor.rules.thermal import ThermalMemory
 from services.governor.rules.yielding import YieldState
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
-from shared.signing import Keyring, load_keyring, new_key, sign
+from shared.signing import Keyring, load_keyring, sign
 from tests.support.broker import Mosquitto
+from tests.support.keys import write_key
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
 
@@ -153,13 +154,6 @@ def keyed_config(tmp_path: Path, broker: Mosquitto, host_id: str, key: Path) -> 
     )
 
 
-def key_file(tmp_path: Path, name: str = "signing.key") -> Path:
-    path = tmp_path / name
-    path.write_text(new_key() + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def first_memory(probe: Probe, host_id: str, after: float) -> GovernorMemory:
     """The memory a governor started after `after` publishes first (live, not replayed)."""
     seen = probe.wait_for(
@@ -176,7 +170,7 @@ def forget_retained(probe: Probe, host_id: str) -> None:
 def test_upgrade_from_a_signed_old_desired_state_loses_nothing(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
-    key = key_file(tmp_path)
+    key = write_key(tmp_path / "signing.key")
     retained = signed_legacy(host_id, load_keyring(key))
     probe.publish(f"warden/{host_id}/desired", retained, retain=True)
     started = time.monotonic()
@@ -204,10 +198,10 @@ def test_an_old_state_someone_else_signed_is_not_restored(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
     """Left retained on the real broker by a forger with another key."""
-    stranger = load_keyring(key_file(tmp_path, "stranger.key"))
+    stranger = load_keyring(write_key(tmp_path / "stranger.key"))
     probe.publish(f"warden/{host_id}/desired", signed_legacy(host_id, stranger), retain=True)
     started = time.monotonic()
-    config = keyed_config(tmp_path, broker, host_id, key_file(tmp_path))
+    config = keyed_config(tmp_path, broker, host_id, write_key(tmp_path / "signing.key"))
     governor = Service("governor", config, tmp_path)
     try:
         memory = first_memory(probe, host_id, started)
@@ -222,13 +216,13 @@ def test_a_memory_someone_else_signed_is_not_restored(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
     """Tampering with the governor's memory topic on the real broker: refused."""
-    stranger = load_keyring(key_file(tmp_path, "stranger.key"))
+    stranger = load_keyring(write_key(tmp_path / "stranger.key"))
     forged = sign(
         to_message(host_id, 3, Memory(SWITCHES), GovernorStatus()), stranger, "5171a9e5", 1
     )
     probe.publish(f"warden/{host_id}/governor/memory", forged.model_dump_json(), retain=True)
     started = time.monotonic()
-    config = keyed_config(tmp_path, broker, host_id, key_file(tmp_path))
+    config = keyed_config(tmp_path, broker, host_id, write_key(tmp_path / "signing.key"))
     governor = Service("governor", config, tmp_path)
     try:
         memory = first_memory(probe, host_id, started)

@@ -11,13 +11,10 @@ from services.governor.policy import Facts, decide, sensor_stale_after
 from services.governor.rules.media_mode import MediaMemory
 from shared.messages import (
     PressureFact,
-    PressureLine,
-    ResourcePressure,
-    ThermalFact,
 )
 from shared.units import MIB
 from tests.support.household import CFG, GIB, MATCHER, NAMES, UNTOUCHABLE, inventory
-from tests.support.views import flat, remembered, switched
+from tests.support.views import flat, heat, pressure, remembered, switched
 
 RSS = {
     **dict.fromkeys(NAMES, 3 * GIB),
@@ -27,24 +24,6 @@ RSS = {
     "tdarr": 2 * GIB,
 }
 STALE = sensor_stale_after(CFG)
-
-
-def line(avg10: float = 0, avg60: float = 0) -> PressureLine:
-    return PressureLine(avg10=avg10, avg60=avg60, avg300=0, total=1)
-
-
-def pressure(
-    some10: float = 0, some60: float = 0, full10: float = 0, io10: float | None = 0
-) -> PressureFact:
-    return PressureFact(
-        host="h",
-        memory=ResourcePressure(some=line(some10, some60), full=line(full10)),
-        io=None if io10 is None else ResourcePressure(some=line(io10)),
-    )
-
-
-def heat(celsius: float | None) -> ThermalFact:
-    return ThermalFact(host="h", available=celsius is not None, max_celsius=celsius)
 
 
 def facts(p: PressureFact | None = None, t: float | None = None, at: float = 0) -> Facts:
@@ -58,7 +37,7 @@ def facts(p: PressureFact | None = None, t: float | None = None, at: float = 0) 
 
 
 def test_thermal_stage2_pauses_tiers_2_and_3_but_spares_the_protected() -> None:
-    d = decide(CFG, MATCHER, facts(pressure(), 85), remembered(), 0)
+    d = decide(CFG, MATCHER, facts(pressure(io10=0), 85), remembered(), 0)
     assert sorted(d.containers) == ["sonarr", "tdarr", "tdarr_node"]
     assert all(i.paused for i in d.containers.values())
     assert [r.rule for r in d.containers["sonarr"].reasons] == ["thermal_stage2"]
@@ -102,7 +81,7 @@ def test_io_max_merges_with_media_modes_tier2_limits_untouched() -> None:
 
 def test_restart_is_an_action_and_clears_the_squeeze_floor() -> None:
     memory = remembered(squeeze_floor={"tdarr_node": 2 * GIB, "tdarr": 2 * GIB})
-    d = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), memory, 0)
+    d = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50, io10=0)), memory, 0)
     assert [(a.container, a.reason.rule) for a in d.actions] == [
         ("tdarr_node", "memory_emergency_restart")  # kopia is bigger, but protected
     ]
@@ -110,7 +89,7 @@ def test_restart_is_an_action_and_clears_the_squeeze_floor() -> None:
         "tdarr_node" not in flat(d.memory).squeeze_floor and "tdarr" in flat(d.memory).squeeze_floor
     )
     assert flat(d.memory).restarted_at == {"tdarr_node": 0}
-    again = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50)), d.memory, 1)
+    again = decide(CFG, MATCHER, facts(pressure(some10=80, full10=50, io10=0)), d.memory, 1)
     assert again.actions == [] and again.wake_at is not None and again.wake_at <= 300
 
 
@@ -129,7 +108,7 @@ def test_stale_pressure_and_temperature_are_unknown_and_hold() -> None:
         flat(d.memory).io_recovery_since is None and flat(d.memory).thermal_recovery_since is None
     )
     # ... and a stale emergency reading restarts nothing.
-    loud = facts(pressure(full10=90), at=0)
+    loud = facts(pressure(full10=90, io10=0), at=0)
     assert decide(CFG, MATCHER, loud, remembered(), STALE).actions == []
 
 
@@ -177,7 +156,7 @@ def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(seque
         CFG.io_pressure.recovery_hold_seconds,
         CFG.media_mode.cooldown_seconds,
     )
-    calm = facts(pressure(), 40, at=now)
+    calm = facts(pressure(io10=0), 40, at=now)
     d = decide(CFG, MATCHER, calm, memory, now)
     d = decide(CFG, MATCHER, calm, d.memory, now + longest)
     assert d.containers == {} and d.actions == [] and d.media_mode is False

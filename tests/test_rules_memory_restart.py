@@ -9,18 +9,11 @@ from shared.config.model import MemoryPressure
 from shared.messages import (
     ContainerFact,
     PressureFact,
-    PressureLine,
-    ResourcePressure,
 )
+from tests.support.views import pressure
 
 MIB = 1024**2
 CFG = MemoryPressure()  # critical: some_avg60 > 40; emergency: full_avg10 > 25; cooldown 300
-
-
-def pressure(avg60: float = 0, full10: float | None = 0) -> PressureFact:
-    some = PressureLine(avg10=0, avg60=avg60, avg300=0, total=1)
-    full = None if full10 is None else PressureLine(avg10=full10, avg60=0, avg300=0, total=1)
-    return PressureFact(host="h", memory=ResourcePressure(some=some, full=full))
 
 
 def c(name: str, rss_mib: int | None, tier: int, state: str = "running") -> ContainerFact:
@@ -37,10 +30,10 @@ TIER2 = [c("x", 500, 2), c("y", 200, 2)]
     [
         (pressure(full10=25.0), TIER3, TIER2, {}, None, None),  # at the threshold: not above
         (pressure(full10=25.01), TIER3, TIER2, {}, "big", "memory_emergency_restart"),
-        (pressure(avg60=40.0), TIER3, TIER2, {}, None, None),
-        (pressure(avg60=40.01), TIER3, TIER2, {}, "big", "memory_critical_restart"),
+        (pressure(some60=40.0), TIER3, TIER2, {}, None, None),
+        (pressure(some60=40.01), TIER3, TIER2, {}, "big", "memory_critical_restart"),
         # Stage 3 comes first when both trip.
-        (pressure(avg60=90, full10=90), TIER3, TIER2, {}, "big", "memory_emergency_restart"),
+        (pressure(some60=90, full10=90), TIER3, TIER2, {}, "big", "memory_emergency_restart"),
         # Emergency escalates to tier 2 when tier 3 has nobody left ...
         (pressure(full10=30), [], TIER2, {}, "x", "memory_emergency_restart"),
         (
@@ -52,18 +45,18 @@ TIER2 = [c("x", 500, 2), c("y", 200, 2)]
             "memory_emergency_restart",
         ),
         # ... critical never does.
-        (pressure(avg60=90), [], TIER2, {}, None, None),
+        (pressure(some60=90), [], TIER2, {}, None, None),
         # Global gate: a restart of anything 200 s ago holds every restart.
         (pressure(full10=90), TIER3, TIER2, {"other": 800.0}, None, None),
-        (pressure(avg60=90), TIER3, TIER2, {"big": 999.0}, None, None),
+        (pressure(some60=90), TIER3, TIER2, {"big": 999.0}, None, None),
         # Exactly the cooldown later the gate is open again.
         (pressure(full10=90), TIER3, TIER2, {"big": 700.0}, "big", "memory_emergency_restart"),
         # Unknown pressure restarts nothing.
         (None, TIER3, TIER2, {}, None, None),
         (PressureFact(host="h", memory=None), TIER3, TIER2, {}, None, None),
         # No full line: stage 3 is unknown, stage 2 still reads some_avg60.
-        (pressure(avg60=0, full10=None), TIER3, TIER2, {}, None, None),
-        (pressure(avg60=50, full10=None), TIER3, TIER2, {}, "big", "memory_critical_restart"),
+        (pressure(some60=0, full10=None), TIER3, TIER2, {}, None, None),
+        (pressure(some60=50, full10=None), TIER3, TIER2, {}, "big", "memory_critical_restart"),
         # Calm.
         (pressure(), TIER3, TIER2, {}, None, None),
     ],

@@ -6,7 +6,8 @@ import pytest
 
 from services.governor.rules.memory_squeeze import memory_squeeze
 from shared.config.model import MemoryPressure, Tier
-from shared.messages import ContainerFact, PressureFact, PressureLine, ResourcePressure
+from shared.messages import ContainerFact, PressureFact
+from tests.support.views import pressure
 
 MIB = 1024**2
 GIB = 1024**3
@@ -14,11 +15,8 @@ CFG = MemoryPressure()  # threshold 50, factor 0.75
 TIER3 = Tier(memory_high="2G", memory_max="3G")  # floor 1.5G
 
 
-def pressure(some_avg10: float | None) -> PressureFact | None:
-    if some_avg10 is None:
-        return None
-    line = PressureLine(avg10=some_avg10, avg60=0, avg300=0, total=0)
-    return PressureFact(host="h", memory=ResourcePressure(some=line, full=line))
+def reading(some_avg10: float | None) -> PressureFact | None:
+    return None if some_avg10 is None else pressure(some_avg10, full10=some_avg10)
 
 
 def fact(name: str, rss: int | None) -> ContainerFact:
@@ -44,7 +42,7 @@ def fact(name: str, rss: int | None) -> ContainerFact:
 )
 def test_squeeze(psi, rss, floors, expected) -> None:  # type: ignore[no-untyped-def]
     rss = int(rss) if rss is not None else None
-    out = memory_squeeze(CFG, TIER3, pressure(psi), [fact("a", rss)], floors)
+    out = memory_squeeze(CFG, TIER3, reading(psi), [fact("a", rss)], floors)
     assert out.floors == expected
     if expected:
         assert out.reason is not None and out.reason.rule == "memory_squeeze"

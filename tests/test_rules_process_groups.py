@@ -27,9 +27,7 @@ from shared.messages import (
     GpuProcess,
     HostUsage,
     PressureFact,
-    PressureLine,
     ProcessGroupUsage,
-    ResourcePressure,
     ResourcesFact,
     Switches,
     ThermalFact,
@@ -37,6 +35,7 @@ from shared.messages import (
 from shared.messages.base import PayloadError
 from shared.messages.presets import parse_preset
 from shared.presets import PresetName
+from tests.support.views import pressure
 
 GIB = 1024**3
 THERMAL = Thermal()  # warn 70 °C
@@ -90,12 +89,11 @@ def gpu(
     return GpuFact(host="h", available=True, gpus=[device])
 
 
-def pressure(avg10: float) -> PressureFact:
-    line = PressureLine(avg10=avg10, avg60=0, avg300=0, total=1)
-    return PressureFact(host="h", memory=ResourcePressure(some=line, full=line))
+def memory_pressure(avg10: float) -> PressureFact:
+    return pressure(avg10, full10=avg10)
 
 
-CALM = Readings(resources=usage(), thermal=thermal(40), gpu=gpu(5), pressure=pressure(0))
+CALM = Readings(resources=usage(), thermal=thermal(40), gpu=gpu(5), pressure=memory_pressure(0))
 
 
 def with_(**changes: object) -> Readings:
@@ -133,8 +131,8 @@ def paused(group: ProcessGroup, facts: Readings, **kw: object) -> bool:
         (with_(thermal=thermal(70.1)), True, CPU_TEMP),
         (with_(gpu=gpu(5, temp=70)), False, GPU_TEMP),
         (with_(gpu=gpu(5, temp=70.1)), True, GPU_TEMP),
-        (with_(pressure=pressure(50)), False, MEMORY_PRESSURE),
-        (with_(pressure=pressure(50.1)), True, MEMORY_PRESSURE),
+        (with_(pressure=memory_pressure(50)), False, MEMORY_PRESSURE),
+        (with_(pressure=memory_pressure(50.1)), True, MEMORY_PRESSURE),
     ],
 )
 def test_threshold_edges_and_reasons(facts: Readings, expected: bool, metric: str) -> None:
@@ -397,7 +395,7 @@ reading = st.builds(
             resources=usage(host_cpu=cpu, own_cpu=min(own, cpu), memory=mem),
             thermal=thermal(temp),
             gpu=gpu(gpu_util),
-            pressure=pressure(psi),
+            pressure=memory_pressure(psi),
         )
         if known
         else Readings()
@@ -444,7 +442,7 @@ def test_after_calm_for_the_longest_hold_nothing_is_paused(
         memory = process_groups([group], preset, THERMAL, PRESSURE, facts, memory, now).memory
     longest = max(group.pause_hold_seconds, group.resume_hold_seconds)
     calm = Readings(
-        resources=usage(), thermal=thermal(20), gpu=gpu(0, temp=20), pressure=pressure(0)
+        resources=usage(), thermal=thermal(20), gpu=gpu(0, temp=20), pressure=memory_pressure(0)
     )
     for t in (0.0, longest / 2, longest):
         out = process_groups([group], preset, THERMAL, PRESSURE, calm, memory, now + t)

@@ -26,12 +26,11 @@ from shared.messages import (
     Switches,
 )
 from shared.signing import Keyring, load_keyring, new_key, sign
-from tests.support.acl_broker import AclBroker, mosquitto_passwd
+from tests.support.acl_broker import AclBroker, mqtt_login, password, shipped_acl_broker
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
-from tests.support.real import missing
 
 SENDER = "0123456789abcdef"
 
@@ -136,14 +135,6 @@ def test_each_tier_rule_holds_against_a_forged_desired_state(
         actuator.kill(signal.SIGTERM)
 
 
-@pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "signing.key"
-    path.write_text(new_key() + "\n")
-    path.chmod(0o600)
-    return path
-
-
 def test_the_signature_alone_stops_forgery_and_replay(
     tmp_path: Path,
     broker: Mosquitto,
@@ -198,25 +189,16 @@ def test_without_a_key_the_actuator_says_once_that_it_runs_unsigned(
 
 
 LOGINS = ("governor", "actuator", "sensors", "homeassistant")
-ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "acl"
 
 
 @pytest.fixture
 def acl_broker() -> Iterator[AclBroker]:
-    if mosquitto_passwd() is None:
-        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
-    broker = AclBroker(ACL, {u: f"{u}-secret" for u in LOGINS}, allow_anonymous=False)
-    yield broker
-    broker.close()
-
-
-def login(broker: AclBroker, user: str) -> dict[str, object]:
-    password = f"{user}-secret"
-    return {"host": "127.0.0.1", "port": broker.port, "username": user, "password": password}
+    with shipped_acl_broker(LOGINS, allow_anonymous=False) as broker:
+        yield broker
 
 
 def as_user(broker: AclBroker, user: str) -> Probe:
-    return Probe("127.0.0.1", broker.port, username=user, password=f"{user}-secret")
+    return Probe("127.0.0.1", broker.port, username=user, password=password(user))
 
 
 def test_the_broker_acl_alone_stops_forgery(
@@ -225,7 +207,7 @@ def test_the_broker_acl_alone_stops_forgery(
     """No key: only the shipped ACL stands in the way. Any user but the governor writes
     a desired state that would pause a tier-3 container; the broker drops it."""
     t3 = containers.run("t3")
-    cfg = actuator_config(tmp_path, containers, host_id, login(acl_broker, "actuator"))
+    cfg = actuator_config(tmp_path, containers, host_id, mqtt_login(acl_broker, "actuator"))
     actuator = Service("actuator", cfg, tmp_path)
     watcher = as_user(acl_broker, "sensors")
     topic, name = f"warden/{host_id}/desired", containers.name("t3")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.acl_broker import AclBroker, TlsListener, mosquitto_passwd
+from tests.support.acl_broker import SHIPPED_ACL, AclBroker, TlsListener, mosquitto_passwd
 from tests.support.broker import free_port
 from tests.support.docker_env import Containers
 from tests.support.docker_tls import DockerTlsFront
@@ -19,7 +19,6 @@ from tests.support.processes import Service, wait_until, write_config
 from tests.support.real import missing
 from tests.support.tls import Authority
 
-ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "acl"
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 
 
@@ -32,7 +31,7 @@ def tls_broker(authority: Authority, users: dict[str, str], **kw: bool) -> AclBr
     if mosquitto_passwd() is None:
         missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
     listener = TlsListener(authority.cert, authority.issue("broker", server=True), **kw)
-    return AclBroker(ACL, users, allow_anonymous=False, tls=listener)
+    return AclBroker(SHIPPED_ACL, users, allow_anonymous=False, tls=listener)
 
 
 @pytest.fixture

@@ -17,25 +17,16 @@ from shared.messages import HostUsage, ResourcesFact
 from tests.support.broker import Mosquitto
 from tests.support.host_facts import publish_facts
 from tests.support.probe import Probe
-from tests.support.processes import wait_until, write_config
-from tests.support.web import InProcessWeb
+from tests.support.processes import wait_until
+from tests.support.web import InProcessWeb, in_process_web
 
 
 @pytest.fixture
 def web(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[InProcessWeb]:
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "tiers": {3: {"containers": ["own-t3"]}},
-            "web": {"database": str(tmp_path / "web.sqlite3")},
-        },
-    )
-    running = InProcessWeb(cfg).start()
-    wait_until(lambda: running.bus.connected, what="web connected")
-    yield running
-    running.stop()
+    with in_process_web(
+        tmp_path, broker, host_id, tiers={3: {"containers": ["own-t3"]}}
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,28 +15,23 @@ from services.web.openapi import render
 from tests.support.broker import Mosquitto
 from tests.support.host_facts import publish_facts
 from tests.support.probe import Probe
-from tests.support.processes import REPO, wait_until, write_config
-from tests.support.web import InProcessWeb
+from tests.support.processes import REPO, wait_until
+from tests.support.web import InProcessWeb, in_process_web
 
 ADMIN = "admin-token-resources"
 
 
 @pytest.fixture
 def web(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[InProcessWeb]:
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "tiers": {2: {"containers": ["sonarr"]}, 3: {"containers": ["tdarr"]}},
-            "process_groups": [{"name": "encoders", "match_name": ["ffmpeg"]}],
-            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
-        },
-    )
-    running = InProcessWeb(cfg).start()
-    wait_until(lambda: running.bus.connected, what="web connected")
-    yield running
-    running.stop()
+    with in_process_web(
+        tmp_path,
+        broker,
+        host_id,
+        web={"admin_tokens": [ADMIN]},
+        tiers={2: {"containers": ["sonarr"]}, 3: {"containers": ["tdarr"]}},
+        process_groups=[{"name": "encoders", "match_name": ["ffmpeg"]}],
+    ) as running:
+        yield running
 
 
 def test_resources_thresholds_containers_decisions_and_history(

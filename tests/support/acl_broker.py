@@ -7,14 +7,19 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from tests.support.broker import free_port, wait_for_port
+from tests.support.real import missing
 from tests.support.tls import Pair
+
+# The ACL Warden ships (generated from shared/channels.py), as every broker test uses it.
+SHIPPED_ACL = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
 
 
 def mosquitto_passwd() -> str | None:
@@ -150,3 +155,34 @@ class Client:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def password(user: str) -> str:
+    """Each test login's password."""
+    return f"{user}-secret"
+
+
+@contextmanager
+def shipped_acl_broker(
+    users: Iterable[str], allow_anonymous: bool, tls: TlsListener | None = None
+) -> Iterator[AclBroker]:
+    """A broker with the shipped ACL and a login for each user (password(user))."""
+    if mosquitto_passwd() is None:
+        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
+    broker = AclBroker(SHIPPED_ACL, {u: password(u) for u in users}, allow_anonymous, tls)
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+def login(broker: AclBroker, user: str) -> Client:
+    """A client logged in as user ("anonymous": none)."""
+    if user == "anonymous":
+        return Client(broker.port, None)
+    return Client(broker.port, user, broker.users[user])
+
+
+def mqtt_login(broker: AclBroker, user: str) -> dict[str, object]:
+    """A service's `mqtt:` section that logs in as user."""
+    return {"host": "127.0.0.1", "port": broker.port, "username": user, "password": password(user)}

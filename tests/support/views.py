@@ -15,8 +15,10 @@ from shared.messages import (
     ContainerFact,
     ContainerPressure,
     PressureFact,
+    PressureLine,
     PsiTriggerFired,
     Reason,
+    ResourcePressure,
     StallShare,
     ThermalFact,
     Trigger,
@@ -35,6 +37,27 @@ def view(
 ) -> View:
     cfg = cfg or WardenConfig(host_id="h")
     return View(cfg=cfg, matcher=cfg.tier_matcher(), now=now, targets=targets, **facts)
+
+
+def pressure(
+    some10: float = 0,
+    some60: float = 0,
+    full10: float | None = 0,
+    io10: float | None = None,
+) -> PressureFact:
+    """The host's memory pressure (and io's, when io10 is given) as the sensors report it;
+    full10=None: a kernel without a full line."""
+
+    def line(avg10: float = 0, avg60: float = 0) -> PressureLine:
+        return PressureLine(avg10=avg10, avg60=avg60, avg300=0, total=1)
+
+    return PressureFact(
+        host="h",
+        memory=ResourcePressure(
+            some=line(some10, some60), full=None if full10 is None else line(full10)
+        ),
+        io=None if io10 is None else ResourcePressure(some=line(io10)),
+    )
 
 
 def heat(celsius: float | None) -> ThermalFact:

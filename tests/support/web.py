@@ -20,7 +20,7 @@ from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.docker_env import Containers
 from tests.support.in_process import context
 from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
+from tests.support.processes import Service, wait_until, write_config
 
 LOCAL = "http://127.0.0.1:8765"
 
@@ -50,6 +50,33 @@ class InProcessWeb:
         self.loop.stop()
         self._thread.join(5)
         self.bus.stop()
+
+
+@contextmanager
+def in_process_web(
+    tmp_path: Path,
+    broker: Mosquitto,
+    host_id: str,
+    web: dict[str, object] | None = None,
+    **sections: object,
+) -> Iterator[InProcessWeb]:
+    """The web service in process on the test broker, connected, with its database in
+    tmp_path; `web` adds to its web section, sections to the rest of the config."""
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "web": {"database": str(tmp_path / "web.sqlite3"), **(web or {})},
+            **sections,
+        },
+    )
+    running = InProcessWeb(cfg).start()
+    try:
+        wait_until(lambda: running.bus.connected, what="web connected")
+        yield running
+    finally:
+        running.stop()
 
 
 def http_section(port: int | None = None, **extra: object) -> dict[str, object]:
