@@ -20,7 +20,7 @@ from shared.messages import (
     ResourcePressure,
 )
 from tests.support.broker import Mosquitto
-from tests.support.docker_env import Containers, engine
+from tests.support.docker_env import Containers, control_state, engine
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
 
@@ -271,14 +271,6 @@ def test_memory_squeeze_through_governor_and_actuator(
         actuator.kill(signal.SIGTERM)
 
 
-def _control_state(containers: Containers, cid: str) -> tuple[dict[str, str], dict[str, int]]:
-    from host.cgroups.control import snapshot
-
-    cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
-    host_config = containers.api.inspect_container(cid)["HostConfig"]
-    return snapshot(cg), {k: host_config[k] for k in ("CpuShares", "Memory", "MemorySwap")}
-
-
 def _stopped(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
 
@@ -291,7 +283,7 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
         containers.run(f"t3-own{n}", mem_limit=300 * MIB, memswap_limit=600 * MIB, cpu_shares=512)
         for n in range(4)
     ]
-    before = {cid: _control_state(containers, cid) for cid in ids}
+    before = {cid: control_state(containers, cid) for cid in ids}
     cfg = config(tmp_path, broker, host_id, containers)
     # The actuator stops itself right after its sixth change to the host: eight pauses
     # alone are more than that, so the kill lands mid-way, between two changes.
@@ -305,7 +297,7 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
         actuator.kill(signal.SIGKILL)
     finally:
         actuator.kill()
-    mid_way = {cid: _control_state(containers, cid) for cid in ids}
+    mid_way = {cid: control_state(containers, cid) for cid in ids}
     changed = [
         cid for cid in ids if mid_way[cid] != before[cid] or containers.state(cid) != "running"
     ]
@@ -315,7 +307,7 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
     assert done.returncode == 0, done.stderr
     for cid in ids:
         assert containers.state(cid) == "running"
-        files, docker_fields = _control_state(containers, cid)
+        files, docker_fields = control_state(containers, cid)
         assert files == before[cid][0], cid
         if before[cid][1]["Memory"]:
             assert docker_fields == before[cid][1]
@@ -333,7 +325,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     from shared.logs import Log
 
     cid = containers.run("t3")
-    before = _control_state(containers, cid)
+    before = control_state(containers, cid)
     store = StateStore(tmp_path / "state.json", Log("test"))
     host = Applier(
         engine(),
@@ -351,7 +343,7 @@ def test_a_crash_between_recording_and_applying_is_cleaned_up(
     )
     done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
-    assert _control_state(containers, cid) == before
+    assert control_state(containers, cid) == before
     assert StateStore(tmp_path / "state.json", Log("test")).items() == []
 
 

@@ -79,3 +79,20 @@ def test_example_config_loads_and_shows_every_key() -> None:
 
     walk(WardenConfig, "")
     assert missing == [], f"config.example.yaml does not show: {missing}"
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    """The Security model's table of guarantees (and any other `tests/...` the README
+    cites) names tests that exist: a renamed test must take its row along."""
+    readme = (REPO / "README.md").read_text()
+    cited = re.findall(r"`(tests/[\w/]+\.py)((?:::\w+)?)`", readme)
+    assert cited, "the README cites its tests"
+    last_file = ""
+    for path, test in cited:
+        assert (REPO / path).is_file(), path
+        last_file = path
+        if test:
+            source = (REPO / last_file).read_text()
+            assert f"def {test[2:]}(" in source, f"{path}{test}"
+    for test in re.findall(r"`::(test_\w+)`", readme):
+        assert any(f"def {test}(" in p.read_text() for p in (REPO / "tests").glob("test_*.py")), test

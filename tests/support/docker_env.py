@@ -98,3 +98,14 @@ class Containers:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
+
+
+def control_state(containers: Containers, cid: str) -> tuple[dict[str, str], dict[str, int]]:
+    """What Warden may change of a running container: every cgroup control file, raw, and
+    Docker's own record of its cpu and memory limits."""
+    from host.cgroups.control import snapshot
+    from host.cgroups.view import detect_layout, process_cgroups
+
+    cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(cid))
+    host_config = containers.api.inspect_container(cid)["HostConfig"]
+    return snapshot(cg), {k: host_config[k] for k in ("CpuShares", "Memory", "MemorySwap")}
