@@ -95,4 +95,6 @@ def test_every_test_the_readme_names_exists() -> None:
             source = (REPO / last_file).read_text()
             assert f"def {test[2:]}(" in source, f"{path}{test}"
     for test in re.findall(r"`::(test_\w+)`", readme):
-        assert any(f"def {test}(" in p.read_text() for p in (REPO / "tests").glob("test_*.py")), test
+        assert any(f"def {test}(" in p.read_text() for p in (REPO / "tests").glob("test_*.py")), (
+            test
+        )
