@@ -208,7 +208,11 @@ def main() -> None:
                 3: {"containers": [f"{p}-c6", f"{p}-c7", f"{p}-c8", f"{p}-c9"]},
             },
             actuator={"state_file": str(rig.workdir / "state.json")},
-            notifications={"outbox_file": str(rig.workdir / "outbox.json")},
+            # One destination, as most users have: the notifier loads what sends to it.
+            notifications={
+                "outbox_file": str(rig.workdir / "outbox.json"),
+                "ntfy_url": "http://127.0.0.1:9/warden",
+            },
             general={"http_server": {"host": "127.0.0.1", "port": free_port()}},
             web={"database": str(rig.workdir / "web.sqlite3")},
         )

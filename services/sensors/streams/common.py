@@ -12,8 +12,6 @@ from shared.errors import brief
 from shared.messages.base import describe_validation_error
 from shared.messages.facts import StreamSession, StreamState
 
-# Long enough to name the problem, short enough for a log line and an MQTT payload.
-
 
 class StreamQueryError(Exception):
     """The server could not be asked, or its answer cannot be used; the message says which."""
