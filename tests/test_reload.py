@@ -70,7 +70,8 @@ def applied_weight(probe: Probe, host_id: str, name: str, weight: int, after: fl
 def test_actuator_applies_a_new_tier_on_sighup_and_refuses_a_bad_file(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
-    t3 = containers.run("t3")
+    # A CpuShares of its own: Warden's weight goes to Docker's record, where it is read back.
+    t3 = containers.run("t3", cpu_shares=512)
     name = containers.name("t3")
     path = tmp_path / "config.yaml"
     write_config(path, service_config(tmp_path, broker, host_id, containers.prefix, 100))
