@@ -270,3 +270,24 @@ def test_a_limit_on_a_named_disk_gives_the_container_s_own_rule_back_when_lifted
         assert host.apply(target, limited).errors == []
         assert write_limits(path) == {disk.number: str(3 * MIB)}
         containers.api.remove_container(cid, force=True)
+
+
+def test_a_docker_record_an_older_warden_wrote_is_named_not_hidden(
+    docker_api, containers: Containers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """Before Warden kept out of Docker's unset fields it wrote its tier values there, and
+    Docker cannot unset them through its API: cleanup puts the cgroup files back and says
+    which of Docker's fields stay, and how to clear them."""
+    cid = containers.run("legacy")
+    host = make_host(docker_api, tmp_path)
+    assert (
+        host.apply(
+            Target(observed(docker_api, cid), 3, False, Settings(10, 10, None, None)), None
+        ).errors
+        == []
+    )
+    docker_api.update_container(cid, cpu_shares=cpu_shares(10))  # as the older Warden did
+    failures = cleanup(host.store, engine(), detect_layout("/sys/fs/cgroup"), "/proc", LOG)
+    assert failures == []
+    kept = [r for r in caplog.records if r.getMessage() == "cleanup.docker_record_kept"]
+    assert kept and kept[0].warden_fields["fields"] == f"CpuShares={cpu_shares(10)}"
