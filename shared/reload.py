@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from shared.config import WardenConfig
+from shared.config import FileStamp, WardenConfig
 
 # Read once at start by every service: the bus login and topics, the host id in
 # every message, logging.
@@ -83,3 +83,32 @@ def plan_reload(old: WardenConfig, new: WardenConfig, restart_only: Sequence[str
             config = _set(config, prefix, _get(old, prefix))
     assert isinstance(config, WardenConfig)
     return ReloadPlan(config, live, needs_restart)
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    event: str
+    reason: str
+    hint: str | None = None
+
+
+def unchanged(
+    plan: ReloadPlan, before: FileStamp | None, after: FileStamp | None
+) -> Unchanged | None:
+    """A reload that changes nothing is worth a warning either way: the same file as
+    before, so an edit may never have reached this process; or a rewritten file
+    that says what the running config already does. None when something changed."""
+    if plan.live or plan.needs_restart:
+        return None
+    if before is not None and before == after:
+        return Unchanged(
+            "config.reload_unchanged",
+            "the file is the one read before (same inode, size and modification time)",
+            "an editor or sed -i writes a new file in its place, which a bind mount of the "
+            "file alone never shows: mount its directory (compose.yaml does)",
+        )
+    return Unchanged(
+        "config.reload_no_change",
+        "the file was rewritten (its inode or modification time moved) "
+        "but no setting differs from the running ones",
+    )

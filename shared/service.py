@@ -17,7 +17,7 @@ from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
 from shared.config.model import Mqtt
 from shared.errors import SetupError
 from shared.logs import Log, setup_logging
-from shared.reload import plan_reload
+from shared.reload import plan_reload, unchanged
 from shared.runtime import ServiceLoop
 from shared.sd_notify import notify, watchdog_interval
 from shared.secrets import SecretFileError, read_secret_file
@@ -155,7 +155,10 @@ def reload_config(ctx: ServiceContext, service: object, check: ConfigCheck | Non
             keys=",".join(plan.needs_restart),
             action="these keep their running values until the service restarts",
         )
+    before = ctx.loaded.stamp
     ctx.loaded = dataclasses.replace(loaded, config=plan.config)
+    if (note := unchanged(plan, before, loaded.stamp)) is not None:
+        ctx.log.warning(note.event, file=str(loaded.path), reason=note.reason, hint=note.hint)
     if not plan.live:
         ctx.log.info("config.reloaded", changed=None)
         return

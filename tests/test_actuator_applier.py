@@ -49,10 +49,14 @@ def read_int(path: Path | None) -> int:
     return int(path.read_text().split()[-1])
 
 
+OWN_LIMITS = {"mem_limit": 300 * MIB, "memswap_limit": 600 * MIB, "cpu_shares": 512}
+
+
+@pytest.mark.parametrize("created_with", [{}, OWN_LIMITS], ids=["docker-defaults", "own-limits"])
 def test_baseline_is_written_and_read_back(
-    docker_api, containers: Containers, tmp_path: Path
+    docker_api, containers: Containers, tmp_path: Path, created_with: dict
 ) -> None:  # type: ignore[no-untyped-def]
-    cid = containers.run("base")
+    cid = containers.run("base", **created_with)
     host = make_host(docker_api, tmp_path)
     settings = Settings(
         cpu_weight=100,
@@ -64,7 +68,14 @@ def test_baseline_is_written_and_read_back(
     report = host.apply(Target(observed(docker_api, cid), 3, False, settings), None)
     assert report.errors == []
     inspect = docker_api.inspect_container(cid)["HostConfig"]
-    assert inspect["CpuShares"] == 2598 and inspect["Memory"] == 512 * MIB
+    if created_with:
+        # The container had values of its own in Docker's record: Warden's go there too,
+        # and a clean stop can give Docker its own back through the same API.
+        assert inspect["CpuShares"] == 2598 and inspect["Memory"] == 512 * MIB
+    else:
+        # Docker's record had none, and no API call could unset one again: the
+        # baseline lives in the cgroup files only, and `docker inspect` is untouched.
+        assert inspect["CpuShares"] == 0 and inspect["Memory"] == 0
     # A throttle lives in the cgroup only: never in Docker's record, where a
     # restart would bring it back after the reason for it is gone.
     assert inspect["CpuQuota"] == 0
@@ -84,6 +95,16 @@ def test_baseline_is_written_and_read_back(
     assert host.apply(Target(observed(docker_api, cid), 3, False, relaxed), settings).errors == []
     quota = cg.v2_file("cpu.max") or cg.v1_file("cpu", "cpu.cfs_quota_us")
     assert quota is not None and quota.read_text().split()[0] in ("max", "-1")
+
+    # A tier without memory_max: the container's own limit, or none, is back.
+    unlimited = Settings(100, 100, 256 * MIB, None)
+    assert host.apply(Target(observed(docker_api, cid), 3, False, unlimited), relaxed).errors == []
+    inspect = docker_api.inspect_container(cid)["HostConfig"]
+    assert inspect["Memory"] == created_with.get("mem_limit", 0)
+    limit = cg.v2_file("memory.max") or cg.v1_file("memory", "memory.limit_in_bytes")
+    assert limit is not None
+    own = created_with.get("mem_limit")
+    assert limit.read_text().strip() in ((str(own),) if own else ("max", "9223372036854771712"))
 
 
 def test_a_pause_seen_through_a_stale_list_stays_ours(
@@ -199,11 +220,7 @@ def control_files(containers: Containers, cid: str) -> dict[str, str]:
     return snapshot(cgroups_of(containers, cid))
 
 
-@pytest.mark.parametrize(
-    "created_with",
-    [{}, {"mem_limit": 300 * MIB, "memswap_limit": 600 * MIB, "cpu_shares": 512}],
-    ids=["docker-defaults", "own-limits"],
-)
+@pytest.mark.parametrize("created_with", [{}, OWN_LIMITS], ids=["docker-defaults", "own-limits"])
 def test_cleanup_puts_every_value_back(
     docker_api,
     containers: Containers,
@@ -235,12 +252,9 @@ def test_cleanup_puts_every_value_back(
     assert failures == []
     assert containers.state(cid) == "running"
     assert control_files(containers, cid) == files_before
-    docker_after = docker_api.inspect_container(cid)["HostConfig"]
-    assert docker_after["CpuQuota"] == docker_before["CpuQuota"]
-    if created_with:
-        # Docker held its own values: they are back in Docker's record too.
-        for key in ("CpuShares", "Memory", "MemorySwap"):
-            assert docker_after[key] == docker_before[key], key
+    # Docker's record as before Warden: its own values back through the API, and the
+    # unset ones never touched.
+    assert docker_api.inspect_container(cid)["HostConfig"] == docker_before
     assert StateStore(tmp_path / "state.json", LOG).items() == []
 
 
@@ -269,3 +283,24 @@ def test_a_limit_on_a_named_disk_gives_the_container_s_own_rule_back_when_lifted
         assert host.apply(target, limited).errors == []
         assert write_limits(path) == {disk.number: str(3 * MIB)}
         containers.api.remove_container(cid, force=True)
+
+
+def test_a_docker_record_an_older_warden_wrote_is_named_not_hidden(
+    docker_api, containers: Containers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """Before Warden kept out of Docker's unset fields it wrote its tier values there, and
+    Docker cannot unset them through its API: cleanup puts the cgroup files back and says
+    which of Docker's fields stay, and how to clear them."""
+    cid = containers.run("legacy")
+    host = make_host(docker_api, tmp_path)
+    assert (
+        host.apply(
+            Target(observed(docker_api, cid), 3, False, Settings(10, 10, None, None)), None
+        ).errors
+        == []
+    )
+    docker_api.update_container(cid, cpu_shares=cpu_shares(10))  # as the older Warden did
+    failures = cleanup(host.store, engine(), detect_layout("/sys/fs/cgroup"), "/proc", LOG)
+    assert failures == []
+    kept = [r for r in caplog.records if r.getMessage() == "cleanup.docker_record_kept"]
+    assert kept and kept[0].warden_fields["fields"] == f"CpuShares={cpu_shares(10)}"

@@ -1,22 +1,25 @@
-"""The shipped compose.yaml, up for real on this machine's Docker engine.
+"""The shipped compose.yaml, up for real on this machine's Docker engine, walked as the
+README's "Docker compose" section says, step by step.
 
-Images come from no registry: a Debian base made here (debootstrap | docker
-import, cached by tag), the Warden images built from the Dockerfile on it, and
-stand-ins for eclipse-mosquitto and docker-socket-proxy from the same base. The
-services reach the broker by name on the project's own network; the test, and
-Home Assistant in its place, through the published port.
+Images come from no registry: a Debian base made here (debootstrap | docker import,
+cached by tag), the Warden images built from the Dockerfile on it, and the same base
+as the broker's and the Docker proxy's image (it holds mosquitto and haproxy), named
+in .env as the README shows. The services reach the broker by name on the project's
+own network; the test, and Home Assistant in its place, through the published port.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
-import textwrap
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from host.cgroups.view import detect_layout, process_cgroups
 from services.notifier.home_assistant.discovery import discovery_messages
 from shared import __version__
 from shared.config import WardenConfig
-from shared.messages import DesiredState
+from shared.messages import Applied, DesiredState
 from tests.support import compose_stack as cs
 from tests.support.acl_broker import Client, mosquitto_passwd
 from tests.support.broker import free_port, wait_for_port
@@ -40,6 +43,22 @@ from tests.support.real import missing
 # The first test carries the build (a few minutes on a fresh machine).
 pytestmark = pytest.mark.timeout(1200)
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
+# What a checkout holds that the README's compose steps use.
+SHIPPED = (
+    "Dockerfile",
+    "pyproject.toml",
+    "compose.yaml",
+    "README.md",
+    "shared",
+    "host",
+    "services",
+    "scripts/compose-setup",
+    "deploy/compose.cgroup-host.yaml",
+    "deploy/docker-proxy/haproxy.cfg",
+    "deploy/mosquitto/compose.conf",
+    "deploy/mosquitto/acl",
+)
+LOCKED_SCREENSHOT = Path("/tmp/warden-compose-dashboard-locked.png")
 
 
 class Stack:
@@ -52,10 +71,19 @@ class Stack:
         self.passwords: dict[str, str] = {}
         self.config: dict = {}
         self.ha: Client | None = None
+        # .env after the set-up script's first run, after its second, and after a run
+        # that followed the user's own lines.
+        self.env_runs: list[bytes] = []
+        # Each container's cgroup files and Docker record, and the encoder's nice level,
+        # before Warden.
+        self.before: dict[str, tuple[dict[str, str], dict]] = {}
+        self.encoder: subprocess.Popen[bytes] | None = None
+        self.encoder_nice = 0
 
     def compose(self, *args: str, timeout: float = 120) -> str:
+        """compose as the README has it typed: the project's name comes from .env."""
         result = subprocess.run(
-            [*self.command, "-p", self.project, *args],
+            [*self.command, *args],
             cwd=self.workdir,
             capture_output=True,
             text=True,
@@ -63,6 +91,17 @@ class Stack:
         )
         assert result.returncode == 0, f"compose {' '.join(args)}:\n{result.stderr[-4000:]}"
         return result.stdout + result.stderr
+
+    def run_readme(self, marker: str, timeout: float = 120) -> None:
+        """A block of the README's compose section, as it stands (with docker-compose 1.29
+        typed for `docker compose`, as the README says, where the plugin is missing)."""
+        block = readme_block(marker).replace("docker compose", " ".join(self.command))
+        subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=self.workdir,
+            check=True,
+            timeout=timeout,
+        )
 
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-color", service)
@@ -74,72 +113,92 @@ class Stack:
         assert self.ha is not None
         return self.ha.payloads(topic)
 
+    def name(self, suffix: str) -> str:
+        return f"{self.project}-{suffix}"
 
-def write_project(stack: Stack, t2: str, t3: str, images: dict[str, str]) -> None:
+
+def readme_block(marker: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```sh\n", readme.index(f"<!-- {marker}")) + len("```sh\n")
+    return readme[start : readme.index("```", start)]
+
+
+def copy_checkout(workdir: Path) -> None:
+    for name in SHIPPED:
+        source, target = REPO / name, workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+
+
+def env_values(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.strip("'")
+    return values
+
+
+def replace_config(stack: Stack) -> None:
+    """As an editor or `sed -i` saves config.yaml: a new file renamed over the old one."""
+    path = stack.workdir / "config" / "config.yaml"
+    fresh = path.with_name(".config.yaml.new")
+    fresh.write_text(yaml.safe_dump(stack.config, sort_keys=False))
+    fresh.chmod(0o644)
+    os.replace(fresh, path)
+
+
+def set_up(stack: Stack, images: dict[str, str], encoder: str) -> None:
+    """README steps 1 and 2, as a new user takes them."""
     workdir = stack.workdir
-    for name in ("Dockerfile", "pyproject.toml"):
-        shutil.copy(REPO / name, workdir / name)
-    for package in ("shared", "host", "services"):
-        shutil.copytree(
-            REPO / package, workdir / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    broker_dir = workdir / "deploy" / "mosquitto"
-    broker_dir.mkdir(parents=True)
-    for name in ("compose.conf", "acl"):
-        shutil.copy(REPO / "deploy" / "mosquitto" / name, broker_dir / name)
-    cs.compose_file_for(stack.command, workdir)
-    if cs.engine_lacks_sys_resource():
-        shutil.copy(cs.SUPPORT / "override.yaml", workdir / "compose.override.yaml")
-
-    # As README's compose quick start: config.yaml, .env, the password file.
-    stack.config = {
-        "host_id": stack.host,
-        "mqtt": {
-            "host": "mosquitto",
-            "port": 1883,
-            "username": "${WARDEN_MQTT_USER}",
-            "password": "${WARDEN_MQTT_PASSWORD}",
-        },
-        "sensors": {
-            "docker_url": "tcp://docker-socket-proxy:2375",
-            "cgroup_root": "/host/sys/fs/cgroup",
-        },
-        "tiers": {2: {"containers": [t2]}, 3: {"containers": [t3]}},
-        "general": {"http_server": {"host": "0.0.0.0", "port": 8765}},
-        "web": {"admin_tokens": ["${WARDEN_WEB_ADMIN_TOKEN}"]},
-        "media_mode": {"enabled": True, "provider": "none", "cooldown_seconds": 1},
-        # Nothing listens there: notifications wait in the outbox.
-        "notifications": {"ntfy_url": "http://127.0.0.1:9/warden", "retry_initial_seconds": 60},
-    }
-    (workdir / "config.yaml").write_text(yaml.safe_dump(stack.config, sort_keys=False))
-    # Step 2 of README's compose quick start, run as it stands.
-    subprocess.run(["bash", "-euo", "pipefail", "-c", readme_setup()], cwd=workdir, check=True)
-    dotenv = (workdir / ".env").read_text()
-    for line in dotenv.splitlines():
-        key, value = line.split("=", 1)
-        if key == "WARDEN_WEB_ADMIN_TOKEN":
-            stack.web_token = value
-            continue
-        user = key.removeprefix("WARDEN_").removesuffix("_MQTT_PASSWORD").lower()
-        stack.passwords[user] = value
-    assert set(stack.passwords) == {*SERVICES, "homeassistant"}
+    copy_checkout(workdir)
+    for _ in range(2):
+        stack.run_readme("compose-setup")
+        stack.env_runs.append((workdir / ".env").read_bytes())
+    # The README's build variables for an image made without a registry, and the
+    # published ports and the project's name (so that its commands run as typed).
     stack.port = free_port()
     stack.web_port = free_port()
     extra = {
-        "WARDEN_MQTT_PORT": str(stack.port),
-        "WARDEN_WEB_PORT": str(stack.web_port),
         "WARDEN_BASE_IMAGE": images["base"],
         "WARDEN_PIP_FLAGS": "--no-index --no-build-isolation",
         "MOSQUITTO_IMAGE": images["base"],
-        "DOCKER_PROXY_IMAGE": images["proxy"],
+        "DOCKER_PROXY_IMAGE": images["base"],
+        "WARDEN_MQTT_PORT": str(stack.port),
+        "WARDEN_WEB_PORT": str(stack.web_port),
+        "COMPOSE_PROJECT_NAME": stack.project,
     }
-    (workdir / ".env").write_text(dotenv + "".join(f"{k}={v}\n" for k, v in extra.items()))
+    with (workdir / ".env").open("a") as env:
+        env.write("".join(f"{k}='{v}'\n" for k, v in extra.items()))
+    edited = (workdir / ".env").read_bytes()
+    stack.run_readme("compose-setup")
+    stack.env_runs.append(edited)
+    stack.env_runs.append((workdir / ".env").read_bytes())
 
+    values = env_values(workdir / ".env")
+    stack.web_token = values["WARDEN_WEB_ADMIN_TOKEN"]
+    for user in (*SERVICES, "homeassistant"):
+        stack.passwords[user] = values[f"WARDEN_{user.upper()}_MQTT_PASSWORD"]
 
-def readme_setup() -> str:
-    readme = (REPO / "README.md").read_text()
-    start = readme.index("```sh\n", readme.index("<!-- compose-setup")) + len("```sh\n")
-    return textwrap.dedent(readme[start : readme.index("```", start)])
+    # Step 2: the containers in the tiers of the config the script wrote (its
+    # compose keys as they are), and a few sections of config.example.yaml beside them.
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    assert config["mqtt"]["host"] == "mosquitto"
+    config["host_id"] = stack.host
+    config["tiers"][2]["containers"] = [stack.name("t2")]
+    config["tiers"][3]["containers"] = [stack.name("t3")]
+    config["media_mode"] = {"enabled": True, "provider": "none", "cooldown_seconds": 1}
+    # Nothing listens there: notifications wait in the outbox.
+    config["notifications"] = {
+        "ntfy_url": "http://127.0.0.1:9/warden",
+        "retry_initial_seconds": 60,
+    }
+    config["process_groups"] = [{"name": "encoders", "match_name": [encoder], "nice": 15}]
+    config["actuator"] = {"process_scan_seconds": 1}
+    stack.config = config
+    replace_config(stack)
 
 
 def images() -> dict[str, str]:
@@ -150,10 +209,15 @@ def images() -> dict[str, str]:
             missing("debootstrap is not installed (apt-get install debootstrap)")
         with tempfile.TemporaryDirectory(prefix="warden-debootstrap-") as scratch:
             cs.build_base_image(base, Path(scratch), debootstrap)
-    proxy = cs.proxy_tag(base)
-    if not cs.image_exists(proxy):
-        cs.build_proxy_image(base, proxy)
-    return {"base": base, "proxy": proxy}
+    return {"base": base}
+
+
+def marks(suffix: str, stack: Stack) -> tuple[dict[str, str], dict]:
+    """What an uninstall must leave as before Warden: the cgroup files, Docker's record."""
+    details = docker.APIClient().inspect_container(stack.name(suffix))
+    pid = details["State"]["Pid"]
+    files = snapshot(process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", pid))
+    return files, details["HostConfig"]
 
 
 @pytest.fixture(scope="module")
@@ -170,15 +234,22 @@ def stack(docker_api: docker.APIClient) -> Iterator[Stack]:
     running = Stack(command, workdir, project)
     busybox = ensure_image(docker_api)
     made: list[str] = []
+    # A bare process on the host, for a process group: the actuator shares the PID space.
+    encoder = "wenc" + uuid.uuid4().hex[:6]
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", workdir / encoder)
     try:
-        for suffix in ("t2", "t3"):
+        for suffix in ("t2", "t3", "t4"):
             made.append(
-                docker_api.create_container(busybox, ["sleep", "3600"], name=f"{project}-{suffix}")[
+                docker_api.create_container(busybox, ["sleep", "3600"], name=running.name(suffix))[
                     "Id"
                 ]
             )
             docker_api.start(made[-1])
-        write_project(running, f"{project}-t2", f"{project}-t3", built)
+        running.encoder = subprocess.Popen([str(workdir / encoder), "3600"])
+        wait_until(lambda: Path(f"/proc/{running.encoder.pid}/cmdline").exists(), what="encoder")
+        running.encoder_nice = os.getpriority(os.PRIO_PROCESS, running.encoder.pid)
+        running.before = {s: marks(s, running) for s in ("t2", "t3", "t4")}
+        set_up(running, built, encoder)
         running.compose("up", "-d", "--build", timeout=900)
         wait_for_port(running.port, timeout=30)
         running.ha = Client(running.port, "homeassistant", running.passwords["homeassistant"])
@@ -187,12 +258,22 @@ def stack(docker_api: docker.APIClient) -> Iterator[Stack]:
     finally:
         if running.ha is not None:
             running.ha.close()
-        subprocess.run(
-            [*command, "-p", project, "down", "-v"], cwd=workdir, capture_output=True, timeout=180
-        )
+        subprocess.run([*command, "down", "-v"], cwd=workdir, capture_output=True, timeout=180)
+        if running.encoder is not None:
+            running.encoder.send_signal(signal.SIGCONT)
+            running.encoder.kill()
+            running.encoder.wait(10)
         for cid in made:
             docker_api.remove_container(cid, force=True)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_set_up_run_again_leaves_env_unchanged(stack: Stack) -> None:
+    first, second, edited, third = stack.env_runs
+    assert second == first
+    # The user's own lines (the build variables, quoted) survive a later run too.
+    assert third == edited
+    assert all(line.endswith("'") for line in third.decode().splitlines())
 
 
 def state(stack: Stack, suffix: str) -> str:
@@ -281,9 +362,62 @@ def test_psi_triggers_are_armed_in_the_sensors_container(stack: Stack) -> None:
     assert logs.count("pressure.triggers_unavailable") <= 1
 
 
-def test_sighup_reloads_inside_a_container(stack: Stack) -> None:
-    stack.compose("kill", "-s", "SIGHUP", "governor")
-    wait_until(lambda: "config.reloaded" in stack.logs("governor"), timeout=20, what="reload")
+def applied(stack: Stack) -> list[Applied]:
+    return [Applied.model_validate_json(p) for p in stack.seen(stack.topic("applied"))]
+
+
+def test_a_replacing_edit_moves_a_container_to_tier_3_after_the_documented_reload(
+    stack: Stack,
+) -> None:
+    wait_until(lambda: applied(stack), timeout=60, what="applied")
+    assert not any(c.name == stack.name("t4") for c in applied(stack)[-1].containers)
+    before = controls(stack, "t4")
+    stack.config["tiers"][3]["containers"].append(stack.name("t4"))
+    replace_config(stack)
+    seen = len(applied(stack))
+    stack.run_readme("compose-reload")
+
+    def t4_in_tier_3() -> bool:
+        return any(
+            c.name == stack.name("t4") and c.tier == 3
+            for a in applied(stack)[seen:]
+            for c in a.containers
+        )
+
+    wait_until(t4_in_tier_3, timeout=30, what="t4 in tier 3")
+    wait_until(lambda: controls(stack, "t4") != before, timeout=30, what="t4's tier 3 limits")
+    for service in SERVICES:
+        logs = stack.logs(service)
+        assert "config.reloaded changed=" in logs, service
+        assert "config.reload_unchanged" not in logs, service
+
+
+def test_a_process_group_on_the_host_gets_its_nice_level(stack: Stack) -> None:
+    assert stack.encoder is not None
+    pid = stack.encoder.pid
+    wait_until(
+        lambda: os.getpriority(os.PRIO_PROCESS, pid) == 15, timeout=30, what="the group's nice"
+    )
+
+
+def test_the_dashboard_before_a_token_says_why_it_is_empty(stack: Stack) -> None:
+    """Bound beyond loopback in its container: the page says a token is needed and where
+    compose keeps it, and shows no value or preset it has not read."""
+    from selenium.webdriver.common.by import By
+
+    from tests.support.browser import chromium
+
+    base = f"http://127.0.0.1:{stack.web_port}"
+    wait_until(lambda: _get(f"{base}/health")[0] == 200, timeout=60, what="web /health")
+    with chromium() as browser:
+        browser.get(f"{base}/")
+        locked = browser.find_element(By.ID, "locked")
+        wait_until(locked.is_displayed, what="the page says it needs a token")
+        for needed in ("WARDEN_WEB_ADMIN_TOKEN", ".env", "a bearer token is required"):
+            assert needed in locked.text, needed
+        shown = browser.find_element(By.TAG_NAME, "body").text
+        assert "\u2013" not in shown and "Conservative" not in shown and "Balanced" not in shown
+        browser.save_screenshot(str(LOCKED_SCREENSHOT))
 
 
 def test_the_outbox_survives_a_notifier_restart(stack: Stack) -> None:
@@ -297,10 +431,23 @@ def test_the_outbox_survives_a_notifier_restart(stack: Stack) -> None:
     )
 
 
-def test_down_leaves_nothing_paused_or_throttled(stack: Stack) -> None:
-    baseline = controls(stack, "t2"), controls(stack, "t3")
+def test_down_leaves_every_container_and_process_as_before_warden(stack: Stack) -> None:
+    """The README's uninstall: the actuator's --cleanup-on-stop, with the reduced
+    privileges of the shipped compose.yaml."""
     trigger(stack, "media_start")
     wait_until(lambda: state(stack, "t3") == "paused", timeout=30, what="tier 3 paused")
-    stack.compose("down", "-v", timeout=180)
-    assert state(stack, "t3") == "running"
-    assert (controls(stack, "t2"), controls(stack, "t3")) == baseline
+    listed = stack.compose("ps", "-q", "actuator").split()
+    actuator = next(word for word in listed if len(word) == 64)
+    with (stack.workdir / "actuator.log").open("wb") as log:
+        # Its last words: `down` removes the container, and its logs with it.
+        follow = subprocess.Popen(["docker", "logs", "-f", actuator], stdout=log, stderr=log)
+        stack.compose("down", timeout=300)
+        follow.wait(30)
+    logs = (stack.workdir / "actuator.log").read_text()
+    for suffix in ("t2", "t3", "t4"):
+        assert state(stack, suffix) == "running"
+        assert marks(suffix, stack) == stack.before[suffix], suffix
+        assert f"cleanup.restored container={stack.name(suffix)}" in logs, suffix
+    assert "stop.cleaned_up failures=0" in logs
+    assert stack.encoder is not None
+    assert os.getpriority(os.PRIO_PROCESS, stack.encoder.pid) == stack.encoder_nice

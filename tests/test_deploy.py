@@ -26,7 +26,7 @@ from supervisor.options import ClientOptions, ServerOptions
 from services import stack
 from shared.config import WardenConfig
 from tests.support.broker import Mosquitto, free_port, wait_for_port
-from tests.support.compose_stack import compose_command, compose_file_for
+from tests.support.compose_stack import compose_command
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
 from tests.support.real import missing
@@ -422,13 +422,16 @@ def mounts(service: dict) -> list[tuple[str, str, str]]:
     return result
 
 
-CONFIG_MOUNT = ("./config.yaml", "/etc/warden/config.yaml", "ro")
+# The directory, not the file: an edit that replaces config.yaml (editors, sed -i)
+# reaches the services; a bind mount of the file alone keeps the old inode.
+CONFIG_MOUNT = ("./config", "/etc/warden", "ro")
 
 
 def test_compose_privileges() -> None:
-    services = compose()["services"]
+    data = compose()
+    services = data["services"]
     assert {"mosquitto", "docker-socket-proxy", *SERVICES} <= set(services)
-    assert {n for n, s in services.items() if s.get("privileged")} == {"actuator"}
+    assert not [n for n, s in services.items() if s.get("privileged")]
     docker_rw = {
         name
         for name, service in services.items()
@@ -439,12 +442,38 @@ def test_compose_privileges() -> None:
     actuator = services["actuator"]
     assert ("/sys/fs/cgroup", "/sys/fs/cgroup", "rw") in mounts(actuator)
     assert actuator["pid"] == "host"
+    assert actuator["cap_drop"] == ["ALL"]
+    assert sorted(actuator["cap_add"]) == ["DAC_OVERRIDE", "KILL", "SYS_NICE"]
+    assert actuator["security_opt"] == ["no-new-privileges:true"]
+    assert actuator["read_only"] is True
+    # A stop is an uninstall; a crash keeps the record for the next start.
+    assert actuator["command"][-1] == "--cleanup-on-stop"
+    assert actuator["stop_grace_period"] == "2m"
+    # docker-compose 1.29 rejects `cgroup`: it is in the override, for cgroup v2 hosts.
+    assert "cgroup" not in actuator
+    override = yaml.safe_load((DEPLOY / "compose.cgroup-host.yaml").read_text())
+    assert override == {"services": {"actuator": {"cgroup": "host"}}}
     assert services["sensors"]["pid"] == "host"
     # The host's /proc through the PID namespace, writable for PSI triggers; no bind mount.
     assert not [m for m in mounts(services["sensors"]) if m[1].endswith("/proc")]
+
+
+def test_compose_docker_proxy_is_the_shipped_haproxy_on_a_network_of_its_own() -> None:
+    data = compose()
+    services = data["services"]
     proxy = services["docker-socket-proxy"]
-    assert proxy["environment"]["POST"] == 0
+    assert proxy["image"] == "${DOCKER_PROXY_IMAGE:-haproxy:2.8}"
+    assert proxy["entrypoint"] == ["haproxy"]
+    assert ("./deploy/docker-proxy/haproxy.cfg", proxy["command"][-1], "ro") in mounts(proxy)
     assert ("/var/run/docker.sock", "/var/run/docker.sock", "ro") in mounts(proxy)
+    assert proxy["environment"] == {"WARDEN_DOCKER_PROXY_BIND": ":2375"}
+    assert proxy["cap_drop"] == ["ALL"] and proxy["read_only"] is True
+    assert "cap_add" not in proxy
+    joined = {n for n, s in services.items() if "docker-api" in s.get("networks", [])}
+    assert joined == {"docker-socket-proxy", "sensors"}
+    assert proxy["networks"] == ["docker-api"]
+    assert "default" in services["sensors"]["networks"]  # the broker's
+    assert data["networks"]["docker-api"] == {"internal": True}
 
 
 def test_compose_warden_services() -> None:
@@ -476,15 +505,18 @@ def test_compose_gpu_and_outbox() -> None:
         assert re.search(r"#\s+" + re.escape(shown), text), shown
 
 
-def test_compose_config_is_valid(tmp_path: Path) -> None:
+def test_compose_config_is_valid() -> None:
+    """As shipped, with the compose at hand: docker-compose 1.29 too."""
     command = compose_command()
     if command is None:
         missing("neither docker-compose nor the docker compose plugin is installed")
         return
     passwords = {f"WARDEN_{n.upper()}_MQTT_PASSWORD": "x" for n in SERVICES}
-    compose_file = compose_file_for(command, tmp_path)
+    files = ["-f", "compose.yaml"]
+    if command[-1] == "compose":  # v2 reads the cgroup v2 hosts' override too
+        files += ["-f", "deploy/compose.cgroup-host.yaml"]
     result = subprocess.run(
-        [*command, "-f", str(compose_file), "config", "-q"],
+        [*command, *files, "config", "-q"],
         cwd=REPO,
         env={**os.environ, **passwords},
         capture_output=True,

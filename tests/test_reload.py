@@ -3,15 +3,16 @@ refused with file, key and reason, and keys read only at start are named."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from shared.config import WardenConfig
+from shared.config import FileStamp, WardenConfig
 from shared.messages import Applied
-from shared.reload import plan_reload
+from shared.reload import ReloadPlan, plan_reload, unchanged
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
@@ -70,7 +71,8 @@ def applied_weight(probe: Probe, host_id: str, name: str, weight: int, after: fl
 def test_actuator_applies_a_new_tier_on_sighup_and_refuses_a_bad_file(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
-    t3 = containers.run("t3")
+    # A CpuShares of its own: Warden's weight goes to Docker's record, where it is read back.
+    t3 = containers.run("t3", cpu_shares=512)
     name = containers.name("t3")
     path = tmp_path / "config.yaml"
     write_config(path, service_config(tmp_path, broker, host_id, containers.prefix, 100))
@@ -126,3 +128,62 @@ def test_every_service_reloads_on_sighup(
         assert probe.messages(f"warden/{host_id}/{name}/availability")[-1].text != "offline"
     finally:
         service.kill(signal.SIGTERM)
+
+
+def replace_config(path: Path, config: dict) -> None:
+    """As an editor or `sed -i` saves: a new file renamed over the old one (a new inode)."""
+    fresh = path.with_name(f".{path.name}.new")
+    write_config(fresh, config)
+    os.replace(fresh, path)
+
+
+STAMP = FileStamp(device=1, inode=10, mtime_ns=100, size=50)
+
+
+@pytest.mark.parametrize(
+    ("live", "restart", "after", "event"),
+    [
+        (["tiers.3.cpu_weight"], [], STAMP, None),
+        ([], ["mqtt.port"], STAMP, None),
+        # Nothing changed and the very same file: an edit that never reached this process.
+        ([], [], STAMP, "config.reload_unchanged"),
+        # Nothing changed in a rewritten file (a new inode, or the same one written again).
+        ([], [], FileStamp(device=1, inode=11, mtime_ns=100, size=50), "config.reload_no_change"),
+        ([], [], FileStamp(device=1, inode=10, mtime_ns=200, size=50), "config.reload_no_change"),
+        ([], [], None, "config.reload_no_change"),
+    ],
+)
+def test_a_reload_that_changes_nothing_says_why(
+    live: list[str], restart: list[str], after: FileStamp | None, event: str | None
+) -> None:
+    plan = ReloadPlan(cfg(), live, restart)
+    note = unchanged(plan, STAMP, after)
+    assert (note.event if note else None) == event
+
+
+def test_every_edit_is_read_by_path_and_a_reload_that_changes_nothing_warns(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    write_config(path, service_config(tmp_path, broker, host_id, "reload", 100))
+    governor = Service("governor", path, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/governor/availability", lambda s: s.text == "online")
+        output = hup_and_wait(governor, "config.reload_unchanged", 1)
+        line = next(ln for ln in output.splitlines() if "config.reload_unchanged" in ln)
+        assert "WARNING" in line and "mount its directory" in line
+
+        replace_config(path, service_config(tmp_path, broker, host_id, "reload", 100))
+        output = hup_and_wait(governor, "config.reload_no_change", 1)
+        assert "WARNING" in next(ln for ln in output.splitlines() if "reload_no_change" in ln)
+
+        replace_config(path, service_config(tmp_path, broker, host_id, "reload", 300))
+        output = hup_and_wait(governor, "config.reloaded changed=tiers.3.cpu_weight", 1)
+
+        path.unlink()
+        output = hup_and_wait(governor, "config.reload_refused", 1)
+        line = next(ln for ln in output.splitlines() if "config.reload_refused" in ln)
+        assert "cannot read" in line and f"file={path}" in line
+        assert governor.process.poll() is None
+    finally:
+        governor.kill(signal.SIGTERM)

@@ -107,7 +107,10 @@ def test_media_mode_end_to_end(
     capture: Capture,
     authority: Authority,
 ) -> None:
-    t1, t2, t3 = (containers.run(n) for n in ("t1", "t2", "t3"))
+    # Each with limits of its own in Docker's record, so Warden's baselines go there too
+    # (a container without any gets them in its cgroup files: test_actuator_applier).
+    own = {"cpu_shares": 1024, "mem_limit": 1024 * MIB, "memswap_limit": 2048 * MIB}
+    t1, t2, t3 = (containers.run(n, **own) for n in ("t1", "t2", "t3"))
     config = slice_config(tmp_path, broker, host_id, containers, capture)
     proxied = authority.proxy_env(capture.url)
     services = {
@@ -121,7 +124,7 @@ def test_media_mode_end_to_end(
 
         # Tier baselines, through the Docker API, read back from Docker.
         for cid, shares, memory in (
-            (t1, cpu_shares(800), 0),
+            (t1, cpu_shares(800), 1024 * MIB),  # tier 1 sets no memory_max: its own
             (t2, cpu_shares(100), 256 * MIB),
             (t3, cpu_shares(10), 128 * MIB),
         ):

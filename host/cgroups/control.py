@@ -1,7 +1,10 @@
-"""Writes to a container's cgroup files, for what Docker cannot set on a running container.
+"""Writes to a container's cgroup files, for what Docker cannot set on a running container
+or could not take back out of its record.
 
 Each control has its v2 file and, on v1 or hybrid hosts, the v1 equivalent:
 
+    cpu.weight   -> cpu.shares (the CpuShares Docker would write for that weight)
+    memory.max   -> memory.limit_in_bytes
     memory.high  -> memory.soft_limit_in_bytes
     io.weight    -> io.bfq.weight, blkio.weight, blkio.bfq.weight
     io.max       -> blkio.throttle.{read,write}_bps_device
@@ -10,6 +13,7 @@ Each control has its v2 file and, on v1 or hybrid hosts, the v1 equivalent:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,9 +31,40 @@ def write(path: Path, value: str) -> None:
         f.write(value + "\n")
 
 
+CPU_SHARES_MAX = 262144
+
+
+def cpu_shares(weight: int) -> int:
+    """cpu.weight (1-10000) as Docker's CpuShares; runc's conversion gives the weight back."""
+    return min(CPU_SHARES_MAX, 2 + math.ceil((weight - 1) * 262142 / 9999))
+
+
 def v1_blkio_weight(weight: int) -> int:
     """cgroup v2 weight (1-10000) to v1 blkio weight (10-1000), inverse of runc's conversion."""
     return 10 + (weight - 1) * 990 // 9999
+
+
+def set_cpu_weight(cg: ProcessCgroups, weight: int) -> Path:
+    """The weight where Docker's record has none to put back (see the actuator's applier):
+    the same value Docker's own update would have written."""
+    if (path := cg.v2_file("cpu.weight")) is not None:
+        write(path, str(weight))
+        return path
+    if (path := cg.v1_file("cpu", "cpu.shares")) is not None:
+        write(path, str(cpu_shares(weight)))
+        return path
+    raise Unsupported("cpu.weight (no cpu controller)")
+
+
+def set_memory_max(cg: ProcessCgroups, value: int | None) -> Path:
+    """The hard limit where Docker's record has none to put back; None lifts it."""
+    if (path := cg.v2_file("memory.max")) is not None:
+        write(path, "max" if value is None else str(value))
+        return path
+    if (path := cg.v1_file("memory", "memory.limit_in_bytes")) is not None:
+        write(path, "-1" if value is None else str(value))
+        return path
+    raise Unsupported("memory.max (no memory controller)")
 
 
 def set_memory_high(cg: ProcessCgroups, value: int | None) -> Path:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import docker
 
-CPU_SHARES_MAX = 262144
+from host.cgroups.control import cpu_shares
 
-
-def cpu_shares(weight: int) -> int:
-    """cpu.weight (1-10000) as Docker's CpuShares; runc's conversion gives the weight back."""
-    return min(CPU_SHARES_MAX, 2 + math.ceil((weight - 1) * 262142 / 9999))
+__all__ = ["cpu_shares", "update_limits"]
 
 
 def update_limits(
@@ -19,14 +14,16 @@ def update_limits(
     container_id: str,
     cpu_weight: int | None = None,
     memory_max: int | None = None,
+    memory_swap: int = -1,
 ) -> None:
+    """memory_swap: Docker's MemorySwap to go with memory_max; -1 (unlimited swap on top,
+    the default) keeps a lower one left by `docker run` from making dockerd refuse a
+    larger memory limit."""
     kwargs: dict[str, int] = {}
     if cpu_weight is not None:
         kwargs["cpu_shares"] = cpu_shares(cpu_weight)
     if memory_max is not None:
-        # Unlimited swap on top: a lower memswap limit left by `docker run`
-        # would make dockerd refuse a larger memory limit.
         kwargs["mem_limit"] = memory_max
-        kwargs["memswap_limit"] = -1
+        kwargs["memswap_limit"] = memory_swap
     if kwargs:
         api.update_container(container_id, **kwargs)

@@ -1,4 +1,4 @@
-"""python -m services.actuator --config FILE [--dry-run | --cleanup]"""
+"""python -m services.actuator --config FILE [--dry-run | --cleanup] [--cleanup-on-stop]"""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from collections.abc import Sequence
 
 from host.cgroups.view import detect_layout
 from host.docker.client import Endpoint, Engine
-from host.processes.restore import restore_processes
 from services.actuator.download_clients import client_for
-from services.actuator.restore import cleanup
+from services.actuator.restore import restore_everything
 from services.actuator.service import start_actuator
 from services.actuator.state_store import StateStore
 from shared.config import LoadedConfig
@@ -29,6 +28,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="put back every value Warden changed, unpause what it paused, and exit",
     )
+    parser.add_argument(
+        "--cleanup-on-stop",
+        action="store_true",
+        help="on SIGTERM or SIGINT, put back everything as --cleanup does before exiting "
+        "(a crash or SIGKILL leaves Warden's values and their record in place); "
+        "compose, systemd and warden-stack pass it",
+    )
 
 
 def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | None:
@@ -46,8 +52,7 @@ def _command(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int | 
             update={"provider": store.download.provider, "url": store.download.url}
         )
         download = client_for(recorded)
-    failures = cleanup(store, docker, layout, settings.proc_root, log, download)
-    failures += restore_processes(store, settings.proc_root, log)
+    failures = restore_everything(store, docker, layout, settings.proc_root, log, download)
     for failure in failures:
         print(f"not restored: {failure}", file=sys.stderr)
     return 1 if failures else 0

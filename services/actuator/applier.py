@@ -1,11 +1,16 @@
 """Applies targets to the host, recording every original value before its first change.
 
 Tier baselines that Docker can hold (cpu weight as CpuShares, memory.max) go
-through the Docker API, so dockerd's record stays right and it re-applies
-them on a restart. Temporary enforcement (cpu.max, memory.high, io.max, cpu.idle) and
-what Docker cannot set on a running container (io.weight) go to the cgroup
-files only: a throttle must never outlive Warden in Docker's record, where a
-container restart would bring it back.
+through the Docker API where the container had a value of its own there, so
+dockerd's record stays right, it re-applies them on a restart, and a clean stop
+can put the container's own value back the same way. Where Docker's record had
+none (0: `docker run` without --cpu-shares or --memory), they go to the cgroup
+files instead: Docker's update reads 0 as "unchanged" and refuses a memory limit
+below 6 MB, so no API call can ever take a value back out of its record, and an
+uninstall must leave `docker inspect` as it found it. Temporary enforcement
+(cpu.max, memory.high, io.max, cpu.idle) and what Docker cannot set on a running
+container (io.weight) go to the cgroup files only: a throttle must never outlive
+Warden in Docker's record, where a container restart would bring it back.
 
 Only values that differ from what was last applied are written. In dry-run
 every change is logged as it would be made, and nothing is touched.
@@ -37,7 +42,9 @@ from shared.messages import IoMax
 # (SIGSTOP, every thread) right after its N-th change to the host, where the test kills it.
 STOP_AFTER_CHANGES = "WARDEN_TEST_STOP_AFTER_CHANGES"
 
-DOCKER_SETTINGS = ("cpu_weight", "memory_max")
+# Each setting Docker can hold, and its field in Docker's record.
+DOCKER_FIELD = {"cpu_weight": "CpuShares", "memory_max": "Memory"}
+DOCKER_SETTINGS = tuple(DOCKER_FIELD)
 CGROUP_SETTINGS = ("memory_high", "io_weight", "io_max", "cpu_max", "cpu_idle")
 
 
@@ -107,9 +114,13 @@ class Applier:
         if changed and not self.dry_run and not self._record(c, report):
             return report
         docker_changes = [f for f in changed if f in DOCKER_SETTINGS]
-        if docker_changes:
-            self._docker_update(target, docker_changes, reasons, report)
+        originals = self._docker_originals(c) if docker_changes else {}
+        # Into Docker's record only what it held a value of its own for (module docstring).
+        held = [f for f in docker_changes if originals.get(DOCKER_FIELD[f])]
+        if held:
+            self._docker_update(target, held, originals, reasons, report)
         cgroup_changes = [f for f in changed if f in CGROUP_SETTINGS]
+        cgroup_changes += [f for f in docker_changes if f not in held]
         if cgroup_changes and c.pid:
             self._cgroup_writes(target, cgroup_changes, reasons, report)
         if not target.paused:
@@ -142,17 +153,35 @@ class Applier:
         self.log.info("state.recorded", container=c.name, files=len(files), **docker)
         return True
 
+    def _docker_originals(self, c: DockerContainer) -> dict[str, int]:
+        """Docker's record of the container before Warden: from the state file, or, in
+        dry-run (which records nothing), read now."""
+        if (recorded := self.store.original_docker(c.id)) is not None:
+            return recorded
+        try:
+            host_config = inspect(self.docker.api, c.id).HostConfig.model_dump()
+        except DockerError:
+            return {}
+        return {k: int(host_config.get(k) or 0) for k in DOCKER_FIELDS}
+
     def _docker_update(
-        self, target: Target, fields: list[str], reasons: str, report: ApplyReport
+        self,
+        target: Target,
+        fields: list[str],
+        originals: dict[str, int],
+        reasons: str,
+        report: ApplyReport,
     ) -> None:
         s = target.settings
         kwargs: dict[str, Any] = {}
         if "cpu_weight" in fields:
             kwargs["cpu_weight"] = s.cpu_weight
-        if "memory_max" in fields and s.memory_max is not None:
-            kwargs["memory_max"] = s.memory_max
-        if not kwargs:
-            return
+        if "memory_max" in fields:
+            if s.memory_max is not None:
+                kwargs["memory_max"] = s.memory_max
+            else:  # no tier limit: the container's own, as it was created
+                kwargs["memory_max"] = originals["Memory"]
+                kwargs["memory_swap"] = originals.get("MemorySwap") or -1
         self.log.info(
             "apply.docker_update",
             container=target.container.name,
@@ -179,6 +208,8 @@ class Applier:
             report.errors.append("cgroup lookup: the container's process is gone")
             return
         writes: dict[str, Callable[[], Path | None]] = {
+            "cpu_weight": lambda: cgroup_files.set_cpu_weight(cg, s.cpu_weight),
+            "memory_max": lambda: cgroup_files.set_memory_max(cg, s.memory_max),
             "memory_high": lambda: cgroup_files.set_memory_high(cg, s.memory_high),
             "io_weight": lambda: cgroup_files.set_io_weight(cg, s.io_weight),
             "io_max": lambda: cgroup_files.set_io_max(

@@ -1,8 +1,10 @@
-"""Putting back everything Warden ever changed: the `--cleanup` path.
+"""Putting back everything Warden ever changed: `--cleanup`, and a deliberate stop with
+`--cleanup-on-stop`.
 
 Reads the state store (originals recorded before each first change), unpauses
-what Warden paused, restores Docker's fields where Docker can hold the
-original, and writes every cgroup control file back as it was.
+what Warden paused, gives Docker's record its own values back through the API
+(Warden wrote there only where the container had a value of its own: see the
+applier), and writes every cgroup control file back as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from host.cgroups import control as cgroup_files
 from host.cgroups.view import CgroupLayout, process_cgroups
 from host.docker.client import DockerError, Engine, NotFound
 from host.docker.view import inspect
+from host.processes.restore import restore_processes
 from services.actuator.download_clients import DownloadClient, DownloadClientError
 from services.actuator.state_store import ContainerRecord, StateStore
 from shared.errors import brief
@@ -22,8 +25,9 @@ from shared.logs import Log
 def _docker_originals(record: ContainerRecord) -> dict[str, int]:
     """Update arguments that give Docker its original fields back.
 
-    Docker's API reads 0 as "leave unchanged", so an original of 0 (unset)
-    cannot be written back: those come back through the cgroup files only.
+    Docker's API reads 0 as "leave unchanged" (and refuses -1 for memory), so an
+    original of 0 (unset) cannot be written back: Warden keeps out of those fields,
+    and what it did there goes back through the cgroup files.
     """
     original = record.docker
     kwargs: dict[str, int] = {}
@@ -45,12 +49,13 @@ def restore_container(
 ) -> list[str]:
     errors: list[str] = []
     try:
-        state = inspect(docker.api, container_id).State
+        details = inspect(docker.api, container_id)
     except NotFound:
         log.info("cleanup.gone", container=record.name)
         return []
     except DockerError as exc:
         return [f"inspect: {brief(exc)}"]
+    state = details.State
     if record.paused_by_warden and state.Paused:
         try:
             docker.api.unpause(container_id)
@@ -63,13 +68,30 @@ def restore_container(
             docker.api.update_container(container_id, **kwargs)
         except DockerError as exc:
             errors.append(f"docker update: {brief(exc)}")
+    now = details.HostConfig.model_dump()
+    # Written by a Warden from before it kept out of unset fields: no API call can
+    # unset them again; only recreating the container clears them.
+    kept = {k: now[k] for k, v in record.docker.items() if not v and now.get(k)}
+    if kept:
+        log.warning(
+            "cleanup.docker_record_kept",
+            container=record.name,
+            fields=",".join(f"{k}={v}" for k, v in kept.items()),
+            reason="Docker cannot unset a value through its API",
+            fix="recreate the container (docker rm, then create it again)",
+        )
     if state.Pid:
         cg = process_cgroups(layout, proc_root, state.Pid)
         errors += cgroup_files.restore(cg, record.cgroup_files)
     if errors:
         log.warning("cleanup.incomplete", container=record.name, errors="; ".join(errors))
     else:
-        log.info("cleanup.restored", container=record.name, files=len(record.cgroup_files))
+        log.info(
+            "cleanup.restored",
+            container=record.name,
+            files=len(record.cgroup_files),
+            docker=",".join(f"{k}={v}" for k, v in record.docker.items()) or None,
+        )
     return errors
 
 
@@ -105,3 +127,17 @@ def cleanup(
         else:
             store.forget(container_id)
     return failures
+
+
+def restore_everything(
+    store: StateStore,
+    docker: Engine,
+    layout: CgroupLayout,
+    proc_root: str | Path,
+    log: Log,
+    download_client: DownloadClient | None = None,
+) -> list[str]:
+    """Containers, the download client, and every bare process and frozen cgroup: all of
+    Warden's marks. Returns the failures; what was put back is forgotten."""
+    failures = cleanup(store, docker, layout, proc_root, log, download_client)
+    return failures + restore_processes(store, proc_root, log)

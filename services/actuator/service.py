@@ -25,6 +25,7 @@ from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
 from services.actuator.restarts import RestartBounds, restart_refusal
+from services.actuator.restore import restore_everything
 from services.actuator.state_store import StateStore
 from shared import channels
 from shared.bus import Received
@@ -148,6 +149,8 @@ class ActuatorService:
         self.applier = access.applier
         self.processes = access.processes
         self.download = access.download
+        # A deliberate stop (SIGTERM, SIGINT) puts everything back as before Warden.
+        self.cleanup_on_stop = bool(getattr(ctx.args, "cleanup_on_stop", False))
         # Docker calls are I/O: applying to many containers at once is what makes a
         # 50-container media-mode change take one round trip, not fifty.
         self._pool = ThreadPoolExecutor(max_workers=APPLY_WORKERS, thread_name_prefix="apply")
@@ -497,9 +500,17 @@ class ActuatorService:
         self.ctx.bus.send(channels.EVENTS, event)
 
     def on_stop(self) -> None:
-        """Leave nothing paused or squeezed behind us: back to the tier baselines."""
+        """The loop stops only on SIGTERM or SIGINT: a deliberate stop. With
+        --cleanup-on-stop, everything goes back to how Warden found it (an uninstall:
+        `docker compose down`, `systemctl stop`); without it, to the tier baselines, with
+        Warden's pauses undone and the originals kept for the next start. A crash or
+        SIGKILL never gets here: the next start finds Warden's values and their record."""
         if self._events is not None:
             self._events.stop()
+        if self.cleanup_on_stop and not self.dry_run:
+            self._pool.shutdown()  # no apply still running while everything is put back
+            self.clean_up()
+            return
         self.lease = None
         self.baseline_reason = "actuator stopping"
         self.started = True
@@ -508,3 +519,23 @@ class ActuatorService:
             if record.paused_by_warden:
                 self.applier.unpause(cid, record.name, "actuator stopping")
         self._pool.shutdown()
+
+    def clean_up(self) -> None:
+        store, applier, log = self.applier.store, self.applier, self.ctx.log
+        log.info(
+            "stop.cleanup",
+            containers=len(store.items()),
+            processes=len(store.process_items()),
+            reason="deliberate stop with --cleanup-on-stop",
+        )
+        failures = restore_everything(
+            store,
+            applier.docker,
+            applier.layout,
+            applier.proc_root,
+            log,
+            self.download.client if self.download is not None else None,
+        )
+        for failure in failures:
+            log.warning("stop.not_restored", what=failure)
+        log.info("stop.cleaned_up", failures=len(failures))

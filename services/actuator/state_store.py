@@ -173,6 +173,11 @@ class StateStore:
             )
             self._save()
 
+    def original_docker(self, container_id: str) -> dict[str, int] | None:
+        """Docker's record before Warden (DOCKER_FIELDS); None when not on record."""
+        record = self._data.containers.get(container_id)
+        return dict(record.docker) if record is not None and record.complete else None
+
     def original_files(self, container_id: str) -> dict[str, str]:
         """The recorded cgroup files (snapshot()'s contents); empty when none are."""
         record = self._data.containers.get(container_id)

@@ -32,12 +32,28 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """Which file was read, and as it was: a reload compares them to tell an edit that
+    never reached the service (a bind mount of the old file) from one that changed nothing."""
+
+    device: int
+    inode: int
+    mtime_ns: int
+    size: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStamp:
+        return cls(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@dataclass(frozen=True)
 class LoadedConfig:
     config: WardenConfig
     path: Path
     env_file: Path | None
     # Variables the file references that were set nowhere; they expand to "".
     unset_variables: list[str] = field(default_factory=list)
+    stamp: FileStamp | None = None
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -109,7 +125,9 @@ def parse_config(
 def load_config(path: str | Path, env_file: str | Path | None = None) -> LoadedConfig:
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open() as f:
+            stamp = FileStamp.of(os.fstat(f.fileno()))
+            text = f.read()
     except OSError as exc:
         raise ConfigError(path, [("", f"cannot read: {exc.strerror or exc}")]) from None
     try:
@@ -130,4 +148,6 @@ def load_config(path: str | Path, env_file: str | Path | None = None) -> LoadedC
     # The process environment wins over the file, as in docker compose.
     env.update(os.environ)
     config, unset = parse_config(data, path, env)
-    return LoadedConfig(config=config, path=path, env_file=env_path, unset_variables=unset)
+    return LoadedConfig(
+        config=config, path=path, env_file=env_path, unset_variables=unset, stamp=stamp
+    )

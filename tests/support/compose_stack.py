@@ -1,4 +1,4 @@
-"""compose.yaml run for real: the compose command, and the copy of compose.yaml it can read."""
+"""compose.yaml run for real: the compose command, and images built without a registry."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-
-import yaml
 
 from tests.support.processes import REPO
 
@@ -27,35 +25,15 @@ def compose_command() -> list[str] | None:
     return None
 
 
-def is_compose_v1(command: list[str]) -> bool:
-    return command == ["docker-compose"]
-
-
-def compose_file_for(command: list[str], directory: Path) -> Path:
-    """compose.yaml as shipped, except what the compose at hand cannot read.
-
-    docker-compose 1.29 (Debian's) rejects `cgroup: host`, and an override file
-    cannot remove a key, so that one key is dropped from this copy; on a cgroup
-    v1 or hybrid host Docker's default cgroup namespace is the host's anyway.
-    """
-    data = yaml.safe_load((REPO / "compose.yaml").read_text())
-    if is_compose_v1(command):
-        data["services"]["actuator"].pop("cgroup", None)
-    path = directory / "compose.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 # --- images built without a registry ---------------------------------------------
 
-# Debian's python3 is 3.11 (bookworm); mosquitto and haproxy stand in for the
-# eclipse-mosquitto and docker-socket-proxy images.
+# Debian's python3 is 3.11 (bookworm); with mosquitto and haproxy, the one image is
+# also the broker's (eclipse-mosquitto's stand-in) and the Docker proxy's (haproxy's).
 BASE_PACKAGES = ("python3", "python3-pip", "mosquitto", "haproxy")
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # eclipse-mosquitto's uid, which the README's `chown 1883:1883` of the password file names.
 MOSQUITTO_UID = 1883
-SUPPORT = Path(__file__).resolve().parent / "compose"
 
 
 def python_requirements() -> list[str]:
@@ -114,37 +92,3 @@ def build_base_image(tag: str, workdir: Path, debootstrap: str) -> None:
     )
     assert tar.wait(60) == 0
     shutil.rmtree(root, ignore_errors=True)
-
-
-def proxy_tag(base: str) -> str:
-    files = b"".join((SUPPORT / n).read_bytes() for n in ("proxy.Dockerfile", "haproxy.cfg"))
-    return f"warden-test-proxy:{hashlib.sha256(base.encode() + files).hexdigest()[:12]}"
-
-
-def build_proxy_image(base: str, tag: str) -> None:
-    subprocess.run(
-        [
-            "docker",
-            "build",
-            "-q",
-            "-f",
-            str(SUPPORT / "proxy.Dockerfile"),
-            "--build-arg",
-            f"BASE_IMAGE={base}",
-            "-t",
-            tag,
-            str(SUPPORT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def engine_lacks_sys_resource() -> bool:
-    """Docker here runs with our capabilities: without CAP_SYS_RESOURCE, no container
-    can be privileged (see compose/override.yaml)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapBnd:"):
-            return not (int(line.split()[1], 16) >> 24) & 1
-    return False
