@@ -17,6 +17,7 @@ from services.sensors.processes import (
     ProcParseError,
     parse_pid_io,
     parse_pid_stat,
+    scan_processes,
     top_processes,
 )
 from services.sensors.resources import (
@@ -350,3 +351,19 @@ def test_each_cpu_s_own_use_from_the_real_proc_stat() -> None:
     per_core = sampler.sample("here", time.monotonic(), {}).machine.cpu_per_core_percent
     assert per_core is not None and len(per_core) == len(cores)
     assert all(0 <= value <= 100 for value in per_core)
+
+
+def test_a_group_s_workers_count_as_the_group_s_own_use(tmp_path: Path) -> None:
+    """As the actuator pauses them: a wrapper's children are in its group, so their CPU is
+    never counted against the group as everyone else's."""
+    fields = ["S", "{ppid}"] + ["0"] * 9 + ["{ticks}", "0"] + ["0"] * 6 + ["5", "0", "10"]
+    for pid, ppid, comm in ((10, 1, "wrapper"), (11, 10, "ffmpeg"), (12, 1, "other")):
+        entry = tmp_path / str(pid)
+        entry.mkdir()
+        line = " ".join(fields).format(ppid=ppid, ticks=pid * 100)
+        (entry / "stat").write_text(f"{pid} ({comm}) {line}")
+        (entry / "cmdline").write_bytes(comm.encode() + b"\0")
+        (entry / "io").write_text("read_bytes: 0\nwrite_bytes: 0\n")
+    group = ProcessGroup(name="enc", match_name=["wrapper"])
+    samples = {s.pid: s.group for s in scan_processes(tmp_path, [group])}
+    assert samples == {10: "enc", 11: "enc", 12: None}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.processes.view import group_of
+from host.processes.view import ProcessIdentity, group_trees
 from shared.config.model import ProcessGroup
 from shared.messages import ProcessUsage
 
@@ -31,6 +31,7 @@ class PidStat:
     rss_bytes: int
     # Clock ticks after boot: with the pid, it names a process even after its pid is reused.
     start_time: int = 0
+    ppid: int = 0
 
 
 def parse_pid_stat(text: str) -> PidStat:
@@ -40,12 +41,13 @@ def parse_pid_stat(text: str) -> PidStat:
         raise ProcParseError(f"stat: no (comm) in {text[:80]!r}")
     rest = text[close + 1 :].split()
     try:
-        # Fields 14 (utime), 15 (stime), 22 (starttime) and 24 (rss); rest starts at field 3.
+        # Fields 4 (ppid), 14 (utime), 15 (stime), 22 (starttime) and 24 (rss); rest starts
+        # at field 3.
         utime, stime, rss = int(rest[11]), int(rest[12]), int(rest[21])
-        start = int(rest[19])
+        start, ppid = int(rest[19]), int(rest[1])
     except (IndexError, ValueError):
         raise ProcParseError(f"stat: too few or bad fields in {text[:80]!r}") from None
-    return PidStat(text[open_ + 1 : close], utime + stime, max(0, rss) * PAGE_BYTES, start)
+    return PidStat(text[open_ + 1 : close], utime + stime, max(0, rss) * PAGE_BYTES, start, ppid)
 
 
 def read_keyed(text: str) -> dict[str, int]:
@@ -81,38 +83,39 @@ class ProcessSample:
 
 
 def scan_processes(proc_root: Path, groups: Sequence[ProcessGroup]) -> list[ProcessSample]:
-    """Every process (kernel threads included: a busy kworker is busy); the group of each,
-    where groups are configured."""
-    samples = []
+    """Every process (kernel threads included: a busy kworker is busy), and the group of
+    each where groups are configured: the processes a group matches and their descendants,
+    as the actuator counts them (host/processes/view.py's group_trees)."""
+    stats: dict[int, PidStat] = {}
+    identities: dict[int, ProcessIdentity] = {}
     for entry in proc_root.iterdir():
         if not entry.name.isdigit():
             continue
+        pid = int(entry.name)
         try:
             stat = parse_pid_stat((entry / "stat").read_text())
+            raw = (entry / "cmdline").read_bytes() if groups else b""
         except (OSError, ProcParseError):
             continue  # exited while we looked
-        group = None
-        if groups:
-            try:
-                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            group = group_of(stat.comm, [a for a in argv if a], groups)
+        stats[pid] = stat
+        if raw:
+            argv = tuple(a for a in raw.decode(errors="replace").split("\0") if a)
+            identities[pid] = ProcessIdentity(pid, stat.start_time, stat.comm, argv, stat.ppid)
+    group_of_pid = {
+        p.pid: name for name, members in group_trees(identities, groups).items() for p in members
+    }
+    samples = []
+    for pid, stat in stats.items():
+        group = group_of_pid.get(pid)
         io: tuple[int, int] | None = None
         if group is not None:
             try:
-                io = parse_pid_io((entry / "io").read_text())
+                io = parse_pid_io((proc_root / str(pid) / "io").read_text())
             except (OSError, ProcParseError):
                 io = None
         samples.append(
             ProcessSample(
-                int(entry.name),
-                group,
-                stat.cpu_ticks,
-                stat.rss_bytes,
-                io,
-                stat.comm,
-                stat.start_time,
+                pid, group, stat.cpu_ticks, stat.rss_bytes, io, stat.comm, stat.start_time
             )
         )
     return samples
