@@ -87,7 +87,7 @@ class BrokerLink:
         self,
         config: Mqtt,
         client_id: str,
-        will: tuple[str, str],
+        will: tuple[str, str] | None,
         callbacks: LinkCallbacks,
         log: Log,
     ) -> None:
@@ -111,7 +111,8 @@ class BrokerLink:
             _set_tls(client, config)
         if config.username:
             client.username_pw_set(config.username, config.password)
-        client.will_set(will[0], will[1], qos=1, retain=True)
+        if will is not None:  # a service's; a client such as `warden` has none
+            client.will_set(will[0], will[1], qos=1, retain=True)
         client.max_queued_messages_set(MAX_QUEUED)
         _set_backoff(client, config.reconnect_min_seconds, config.reconnect_max_seconds)
         client.on_connect = self._on_connect
@@ -158,6 +159,16 @@ class BrokerLink:
                 self._log.warning("bus.queue_full", kept=MAX_QUEUED, dropping="new messages")
             return False
         return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_wait(self, topic: str, payload: bytes, timeout: float) -> bool:
+        """QoS 1, not retained, and wait until the broker has it: for a one-shot client that
+        exits right after. False: not acknowledged within timeout."""
+        info = self._client.publish(topic, payload, qos=1, retain=False)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
 
     def subscribe(self, topic_filter: str, qos: int) -> None:
         self._client.subscribe(topic_filter, qos)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BeforeValidator
 
 PresetName = Literal["conservative", "balanced", "aggressive"]
 PRESET_NAMES: tuple[PresetName, ...] = get_args(PresetName)
 DEFAULT_PRESET: PresetName = "balanced"
+
+
+def _lowered(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# A preset name as people write it ("Conservative", as Home Assistant's select and
+# Optimizarr's buttons show it): any case is the same preset.
+AnyCasePreset = Annotated[PresetName, BeforeValidator(_lowered)]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from shared import __version__
 from shared.bus import Bus
 from shared.config import ConfigError, LoadedConfig, WardenConfig, load_config
+from shared.config.check import ContainerLister, containers_report
+from shared.config.loader import ConfigChoice, choose_config
 from shared.config.model import Mqtt
 from shared.errors import SetupError
 from shared.logs import Log, setup_logging
@@ -28,6 +30,7 @@ DEFAULT_CONFIG = "/etc/warden/config.yaml"
 # A service's own check of the config beyond the model's: (dotted key, reason) per problem.
 # The notifier reads its Apprise URLs with Apprise, which the other services never load.
 ConfigCheck = Callable[[WardenConfig], list[tuple[str, str]]]
+ADRG_DEFAULT_CONFIG = "/etc/adrg/config.yaml"
 # The only services that read the signing key: the one that signs, the one that checks.
 SIGNING_SERVICES: frozenset[ServiceName] = frozenset({"governor", "actuator"})
 
@@ -53,8 +56,9 @@ def build_parser(name: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"warden-{name}", description=description)
     parser.add_argument(
         "--config",
-        default=os.environ.get("WARDEN_CONFIG", DEFAULT_CONFIG),
-        help=f"config file (default: $WARDEN_CONFIG or {DEFAULT_CONFIG})",
+        default=None,
+        help=f"config file (default: $WARDEN_CONFIG, else {DEFAULT_CONFIG}, else ADRG's "
+        f"{ADRG_DEFAULT_CONFIG} with its adrg.env)",
     )
     parser.add_argument(
         "--env-file",
@@ -71,9 +75,30 @@ def build_parser(name: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def check_config_report(loaded: LoadedConfig) -> str:
+def config_choice(args: argparse.Namespace, environ: Mapping[str, str]) -> ConfigChoice:
+    """The file --config names, else the default (ADRG's where Warden's is missing); the
+    choice is written back into args, so a SIGHUP reads the same file again."""
+    choice = choose_config(args.config, environ, environ.get("WARDEN_ROOT") or "/")
+    args.config = str(choice.path)
+    return choice
+
+
+def fallback_note(loaded: LoadedConfig) -> str:
+    env = f" and {loaded.env_file}" if loaded.env_file else ""
+    return f"read ADRG's {loaded.path}{env}: there is no {DEFAULT_CONFIG}"
+
+
+def check_config_report(
+    loaded: LoadedConfig,
+    list_containers: ContainerLister | None = None,
+    choice: ConfigChoice | None = None,
+) -> str:
+    """What --check-config prints: the config's summary and, where this command may ask
+    Docker (read-only), the tier each running container lands in."""
     cfg = loaded.config
     lines = [f"{loaded.path}: OK"]
+    if choice is not None and choice.is_adrg_fallback:
+        lines.append(f"  {fallback_note(loaded)}")
     if loaded.env_file:
         lines.append(f"  env file: {loaded.env_file}")
     for number in sorted(cfg.tiers):
@@ -88,6 +113,11 @@ def check_config_report(loaded: LoadedConfig) -> str:
         lines.append(f"  warning: ${{{name}}} is set nowhere and expands to an empty string")
     broker = f"{cfg.mqtt.host}:{cfg.mqtt.port}" if cfg.mqtt.host else "local (started by the stack)"
     lines.append(f"  host id: {cfg.host_id}, broker: {broker}, topic root: {cfg.mqtt.topic_root}")
+    if list_containers is not None:
+        where, running = list_containers(cfg)
+        lines += containers_report(cfg, running, where)
+    else:
+        lines.append("  containers: not asked by this service (`warden check-config` asks Docker)")
     return "\n".join(lines)
 
 
@@ -198,18 +228,22 @@ def run_service(
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     command: Callable[[argparse.Namespace, LoadedConfig, Log], int | None] | None = None,
     check: ConfigCheck | None = None,
+    list_containers: ContainerLister | None = None,
 ) -> int:
     """command: a one-shot command (like --cleanup) run instead of the service when it
     returns an exit code; None lets the service start. check: the service's own check of
-    the config, at start, in --check-config and on every reload."""
+    the config, at start, in --check-config and on every reload. list_containers: how
+    --check-config asks Docker for the running containers (the services that may reach
+    Docker)."""
     parser = build_parser(name, description)
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    choice = config_choice(args, os.environ)
     loaded = load_or_exit(args, check)
     keyring = keyring_or_exit(name, loaded.config)
     if args.check_config:
-        print(check_config_report(loaded))
+        print(check_config_report(loaded, list_containers, choice))
         if name in SIGNING_SERVICES:
             print(f"  signing key: {keyring.path if keyring else 'none (unsigned)'}")
         return 0
@@ -222,6 +256,13 @@ def run_service(
         cfg.general.log_max_bytes,
         cfg.general.log_backup_count,
     )
+    if choice.is_adrg_fallback:
+        log.info(
+            "config.adrg_fallback",
+            file=str(loaded.path),
+            env_file=str(loaded.env_file) if loaded.env_file else None,
+            reason=f"no {DEFAULT_CONFIG}",
+        )
     loop = ServiceLoop(log)
     topics = Topics(cfg.mqtt.topic_root, cfg.host_id)
     try:

@@ -3,7 +3,9 @@ shares, host/ is how a service touches the machine, and the services stay apart.
 
 - shared/ imports neither host/ nor any service;
 - host/ may import shared/, never a service;
-- no service imports another (services/stack.py, the launcher, imports none).
+- no service imports another (services/stack.py, the launcher, imports none);
+- cli/ (the `warden` command) reaches services only through their entry points, and
+  nothing imports it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,19 @@ def test_no_service_imports_another() -> None:
         return other is None or other == own
 
     assert offenders("services", allowed) == []
+
+
+# The `warden` command starts services by their entry points, never their insides.
+CLI_MAY_START = ("services.stack", "services.actuator.__main__")
+
+
+def test_the_command_is_a_client_and_a_launcher() -> None:
+    def allowed(_path: Path, module: str) -> bool:
+        return top(module) != "services" or module.startswith(CLI_MAY_START)
+
+    assert offenders("cli", allowed) == []
+    for package in ("shared", "host", "services"):
+        assert offenders(package, lambda _p, m: top(m) != "cli") == []
 
 
 def test_the_rules_see_real_imports() -> None:

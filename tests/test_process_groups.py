@@ -6,6 +6,7 @@ this machine's real cgroup2 hierarchy for freezing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -17,13 +18,21 @@ from pathlib import Path
 
 import pytest
 
-from host.cgroups.view import detect_layout
+from host.cgroups.view import CgroupLayout, detect_layout, process_cgroups
 from host.processes.control import ProcessControl
+from host.processes.freezer import OWN_CGROUPS
 from host.processes.ioprio import ioprio_get, ioprio_value
 from host.processes.ledger import ProcessRecord
 from host.processes.plan import GroupTarget
 from host.processes.restore import restore_processes
-from host.processes.view import find_group_processes, group_of, is_stopped, read_identity
+from host.processes.view import (
+    ProcessIdentity,
+    find_group_processes,
+    group_of,
+    group_trees,
+    is_stopped,
+    read_identity,
+)
 from services.actuator.state_store import StateStore
 from shared.config.model import ProcessGroup
 from shared.logs import Log
@@ -247,15 +256,206 @@ def test_freeze_a_group_in_a_cgroup_of_its_own(
     wait_until(lambda: not frozen(), what="thawed by cleanup")
 
 
-def test_freeze_falls_back_to_signals_in_a_shared_cgroup(
+def test_freeze_in_a_shared_cgroup_moves_the_members_into_warden_s_own(
+    tmp_path: Path, spawned: Spawned
+) -> None:
+    pids = spawned.start(2)  # in the test's own cgroup, with the test itself
+    layout = detect_layout("/sys/fs/cgroup")
+    if layout.v2_mount is None:
+        missing("no cgroup2 hierarchy on this host")
+    home = process_cgroups(layout, "/proc", pids[0]).v2
+    group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
+    store = StateStore(tmp_path / "state.json", LOG)
+    control = real_control(store)
+    ours = layout.v2_mount / OWN_CGROUPS / "enc"
+
+    def frozen() -> bool:
+        return ours.exists() and "frozen 1" in (ours / "cgroup.events").read_text()
+
+    try:
+        assert control.apply(GroupTarget(group, paused=True), members(group)) == []
+        wait_until(frozen, what="Warden's cgroup frozen")
+        assert {int(p) for p in (ours / "cgroup.procs").read_text().split()} == set(pids)
+        assert all(store.process(p.key).cgroup == str(home) for p in members(group))  # type: ignore[union-attr]
+        assert not any(is_stopped("/proc", pid) for pid in pids)  # frozen, not SIGSTOPped
+        assert control.apply(GroupTarget(group, paused=False), members(group)) == []
+        wait_until(lambda: not ours.exists(), what="thawed, moved back and removed")
+        assert all(process_cgroups(layout, "/proc", pid).v2 == home for pid in pids)
+        # Frozen again, then --cleanup's restore (after a crash): back home, running.
+        control.apply(GroupTarget(group, paused=True), members(group))
+        wait_until(frozen, what="frozen again")
+        assert restore_processes(StateStore(tmp_path / "state.json", LOG), "/proc", LOG) == []
+        assert all(process_cgroups(layout, "/proc", pid).v2 == home for pid in pids)
+        assert not ours.exists()
+    finally:
+        if ours.exists():
+            for pid in (ours / "cgroup.procs").read_text().split():
+                (layout.v2_mount / "cgroup.procs").write_text(pid)
+            (ours / "cgroup.freeze").write_text("0")
+            ours.rmdir()
+
+
+def test_freeze_says_why_not_and_falls_back_to_signals(
     tmp_path: Path, spawned: Spawned, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (pid,) = spawned.start(1)  # in the test's own cgroup, with the test itself
+    """A cgroup2 'mount' that is a plain directory: no cgroup.freeze in what Warden makes."""
+    (pid,) = spawned.start(1)
+    fake = CgroupLayout(root=tmp_path, v2_mount=tmp_path / "unified", v1_mounts={})
     group = ProcessGroup(name="enc", match_name=[spawned.name], pause_with="freeze")
-    control = real_control(StateStore(tmp_path / "s.json", LOG))
+    store = StateStore(tmp_path / "s.json", LOG)
+    control = ProcessControl("/proc", fake, store, False, LOG)
     control.apply(GroupTarget(group, paused=True), members(group))
     wait_until(lambda: is_stopped("/proc", pid), what="stopped by signal instead")
-    assert any(r.getMessage() == "apply.freeze_unavailable" for r in caplog.records)
+    (said,) = [r for r in caplog.records if r.getMessage() == "apply.freeze_unavailable"]
+    assert "has no cgroup.freeze" in said.warden_fields["reason"]  # type: ignore[attr-defined]
+    assert all(r.cgroup is None for _, r in store.process_items())
+    control.apply(GroupTarget(group, paused=False), members(group))
+    wait_until(lambda: not is_stopped("/proc", pid), what="continued")
+
+
+# --- process trees --------------------------------------------------------------------------
+
+
+def ident(pid: int, ppid: int, comm: str) -> ProcessIdentity:
+    return ProcessIdentity(pid, 100 + pid, comm, (comm,), ppid=ppid)
+
+
+TREE = {
+    p.pid: p
+    for p in (
+        ident(1, 0, "init"),
+        ident(10, 1, "wrapper"),  # matched: the encoder wrapper
+        ident(11, 10, "ffmpeg"),  # its worker
+        ident(12, 11, "ffprobe"),  # the worker's child
+        ident(13, 10, "backup"),  # a child another group matches: that group's
+        ident(14, 13, "tar"),  # and its child with it
+        ident(20, 1, "shell"),
+        ident(21, 20, "wrapper"),  # matched under an unmatched parent
+        ident(30, 1, "warden"),  # excluded (Warden itself), and what it starts
+        ident(31, 30, "wrapper"),  # matched on its own account
+        ident(32, 30, "sleep"),
+        ident(40, 9999, "orphan"),  # parent unknown
+    )
+}
+
+
+@pytest.mark.parametrize(
+    ("include_children", "expect"),
+    [
+        (True, {"enc": [10, 21, 31, 11, 12], "backup": [13, 14]}),
+        (False, {"enc": [10, 21, 31], "backup": [13]}),
+    ],
+)
+def test_group_trees_parents_first(include_children: bool, expect: dict[str, list[int]]) -> None:
+    groups = [
+        ProcessGroup(name="enc", match_name=["wrapper"], include_children=include_children),
+        ProcessGroup(name="backup", match_name=["backup"], include_children=include_children),
+    ]
+    trees = group_trees(TREE, groups, exclude=(30,))
+    assert {name: [p.pid for p in found] for name, found in trees.items()} == expect
+
+
+class Tree:
+    """A shell (a copy of sh under a unique name, matched by that name) that forks two
+    sleeping children, and one more on SIGHUP: the encoder wrapper and its workers."""
+
+    SCRIPT = "trap 'sleep 600 &' HUP; sleep 600 & sleep 600 & while :; do wait; done"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.name = "wtree" + uuid.uuid4().hex[:6]
+        binary = tmp_path / self.name
+        shutil.copy(shutil.which("sh") or "/bin/sh", binary)
+        self.shell = subprocess.Popen([str(binary), "-c", self.SCRIPT])
+        wait_until(lambda: len(self.children()) == 2, what="the shell's two children")
+
+    def children(self) -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            identity = read_identity("/proc", int(entry.name)) if entry.name.isdigit() else None
+            if identity is not None and identity.ppid == self.shell.pid:
+                found.append(identity.pid)
+        return sorted(found)
+
+    def pids(self) -> list[int]:
+        return [self.shell.pid, *self.children()]
+
+    def stop(self) -> None:
+        pids = self.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGKILL)
+        self.shell.wait(10)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[Tree]:
+    t = Tree(tmp_path)
+    yield t
+    t.stop()
+
+
+def state_of(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
+def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: Tree) -> None:
+    group = ProcessGroup(name="enc", match_name=[tree.name], nice=14)
+    pids = tree.pids()
+    assert [p.pid for p in members(group)] == pids  # the shell first, then its children
+    nice_before = {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in pids}
+    store = StateStore(tmp_path / "state.json", LOG)
+    control = real_control(store)
+
+    rescan = lambda: members(group)  # noqa: E731
+    assert control.apply(GroupTarget(group, paused=True), members(group), rescan) == []
+    for pid in pids:
+        wait_until(lambda pid=pid: state_of(pid) == "T", what=f"pid {pid} stopped")
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 14
+
+    # A child forked while the group is paused (the shell ran again for a moment: someone
+    # continued it, and it forked on the HUP it had waiting) is stopped too, as the shell
+    # is again, at the next look.
+    os.kill(tree.shell.pid, signal.SIGHUP)
+    os.kill(tree.shell.pid, signal.SIGCONT)
+    wait_until(lambda: len(tree.children()) == 3, what="a third child forked")
+    (late,) = set(tree.children()) - set(pids)
+    assert control.apply(GroupTarget(group, paused=True), members(group), rescan) == []
+    for pid in [*pids, late]:
+        wait_until(lambda pid=pid: state_of(pid) == "T", what=f"pid {pid} stopped")
+    assert os.getpriority(os.PRIO_PROCESS, late) == 14
+
+    assert control.apply(GroupTarget(group, paused=False), members(group)) == []
+    for pid in [*pids, late]:
+        wait_until(lambda pid=pid: state_of(pid) in "SR", what=f"pid {pid} running")
+
+    # Restored: every member's nice level as it was, and nothing left recorded.
+    assert restore_processes(store, "/proc", LOG) == []
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before[pid]
+    assert os.getpriority(os.PRIO_PROCESS, late) == nice_before[tree.shell.pid]
+    assert store.process_items() == []
+
+
+def test_children_are_stopped_before_their_parent_and_continued_after(
+    tmp_path: Path, tree: Tree, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    group = ProcessGroup(name="enc", match_name=[tree.name])
+    control = real_control(StateStore(tmp_path / "state.json", LOG))
+    control.apply(GroupTarget(group, paused=True), members(group))
+    control.apply(GroupTarget(group, paused=False), members(group))
+    order = [
+        (r.getMessage(), r.warden_fields["pid"])  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() in ("apply.sigstop", "apply.sigcont")
+    ]
+    shell, children = tree.shell.pid, tree.children()
+    stops = [pid for kind, pid in order if kind == "apply.sigstop"]
+    conts = [pid for kind, pid in order if kind == "apply.sigcont"]
+    assert stops[-1] == shell and set(stops[:-1]) == set(children)
+    assert conts[0] == shell and set(conts[1:]) == set(children)
 
 
 def test_actuator_pauses_a_group_by_desired_state_and_cleanup_after_a_crash(

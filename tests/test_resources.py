@@ -10,19 +10,25 @@ from pathlib import Path
 import pytest
 
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
-from services.sensors.resources import (
+from services.sensors.processes import (
     CLOCK_TICKS,
     PAGE_BYTES,
-    CpuTimes,
+    ProcessSample,
     ProcParseError,
+    parse_pid_io,
+    parse_pid_stat,
+    scan_processes,
+    top_processes,
+)
+from services.sensors.resources import (
+    CpuTimes,
+    DiskCounters,
     ResourceSampler,
     RunningContainer,
     container_io_by_disk,
     io_rates,
     parse_diskstats,
     parse_meminfo,
-    parse_pid_io,
-    parse_pid_stat,
     parse_proc_stat,
     physical_disks,
     rate,
@@ -84,14 +90,12 @@ DISKSTATS = """\
 @pytest.mark.parametrize(
     ("disks", "expect"),
     [
-        (["vda"], (2000 * 512, 4000 * 512)),
-        (["vda", "nvme0n1"], (2010 * 512, 4020 * 512)),
-        ([], (0, 0)),
+        (["vda"], DiskCounters(2000 * 512, 4000 * 512, 1000, 500)),
+        (["vda", "nvme0n1"], DiskCounters(2010 * 512, 4020 * 512, 1001, 501)),
+        ([], DiskCounters()),
     ],
 )
-def test_diskstats_counts_only_whole_physical_disks(
-    disks: list[str], expect: tuple[int, int]
-) -> None:
+def test_diskstats_counts_only_whole_physical_disks(disks: list[str], expect: DiskCounters) -> None:
     assert parse_diskstats(DISKSTATS, disks) == expect
 
 
@@ -208,7 +212,50 @@ def test_fake_tree_first_reading_has_no_rates(tmp_path: Path) -> None:
     assert second.machine.cpu_percent == pytest.approx(66.7)
     assert second.machine.disk_read_bytes_per_second == 2000 * 512 / 2
     assert second.machine.disk_write_bytes_per_second == 0
+    # Operations per second (reads completed 1000 -> 1400) and the counters since boot.
+    (proc / "diskstats").write_text(DISKSTATS.replace("vda 1000 0 2000", "vda 1400 0 4000"))
+    third = sampler.sample("h", 4.0, {})
+    assert third.machine.disk_reads_per_second == 200 and third.machine.disk_writes_per_second == 0
+    assert (third.machine.disk_reads, third.machine.disk_read_bytes) == (1400, 4000 * 512)
+    assert third.machine.memory_used_bytes == (24683880 - 20000000) * 1024
     assert second.errors == []
+
+
+def sample(
+    pid: int, ticks: int, rss: int, start: int = 1, group: str | None = None
+) -> ProcessSample:
+    return ProcessSample(pid, None, ticks, rss, None, f"p{pid}", start)
+
+
+@pytest.mark.parametrize(
+    ("samples", "previous", "count", "expect"),
+    [
+        # The first sample: no CPU yet, the largest by memory only.
+        ([sample(1, 10, 100), sample(2, 10, 300)], {}, 1, [(2, None, 300)]),
+        # Busiest by CPU first, then the largest by memory not already listed.
+        (
+            [sample(1, 50, 100), sample(2, 12, 900), sample(3, 30, 500), sample(4, 10, 50)],
+            {(1, 1): 10, (2, 1): 10, (3, 1): 10, (4, 1): 10},
+            2,
+            [(1, 40.0, 100), (3, 20.0, 500), (2, 2.0, 900)],
+        ),
+        # A reused pid (another start time) has no earlier reading: no CPU, never a jump.
+        ([sample(1, 90, 100, start=2)], {(1, 1): 10}, 1, [(1, None, 100)]),
+        # Idle processes are not "busiest by CPU"; none at all: none listed.
+        ([sample(1, 10, 0)], {(1, 1): 10}, 3, []),
+        ([sample(1, 10, 100)], {}, 0, []),
+    ],
+)
+def test_top_processes(
+    samples: list[ProcessSample],
+    previous: dict[tuple[int, int], int],
+    count: int,
+    expect: list[tuple[int, float | None, int]],
+) -> None:
+    # One tick per second is 1 % of the machine here; memory is of 1000 bytes.
+    top = top_processes(samples, previous, 1.0 if previous else None, 1000, count)
+    assert [(p.pid, p.cpu_percent, p.rss_bytes) for p in top] == expect
+    assert all(p.memory_percent == round(p.rss_bytes / 10, 1) for p in top)
 
 
 def test_unreadable_proc_is_unknown_with_the_reason(tmp_path: Path) -> None:
@@ -225,7 +272,7 @@ def test_this_machines_host_and_a_real_process_group() -> None:
     )
     try:
         group = ProcessGroup(name="burner", match_cmdline=[marker])
-        sampler = ResourceSampler("/proc", "/sys", [group])
+        sampler = ResourceSampler("/proc", "/sys", [group], top=3)
         sampler.sample("here", time.monotonic(), {})
         time.sleep(1.0)
         fact = sampler.sample("here", time.monotonic(), {})
@@ -244,6 +291,12 @@ def test_this_machines_host_and_a_real_process_group() -> None:
     assert usage.rss_bytes and usage.rss_bytes > 0
     assert usage.read_bytes_per_second is not None  # root may read /proc/<pid>/io
     assert CLOCK_TICKS > 0
+    # The busy loop is among the busiest processes, named by comm, with its group.
+    assert len(fact.top_processes) <= 6
+    busiest = {p.pid: p for p in fact.top_processes}
+    assert burner.pid in busiest, fact.top_processes
+    assert busiest[burner.pid].group == "burner" and busiest[burner.pid].name.startswith("python")
+    assert machine.memory_used_bytes and machine.memory_used_bytes < machine.memory_total_bytes
 
 
 def test_a_real_containers_cpu_and_memory(containers: Containers) -> None:
@@ -298,3 +351,19 @@ def test_each_cpu_s_own_use_from_the_real_proc_stat() -> None:
     per_core = sampler.sample("here", time.monotonic(), {}).machine.cpu_per_core_percent
     assert per_core is not None and len(per_core) == len(cores)
     assert all(0 <= value <= 100 for value in per_core)
+
+
+def test_a_group_s_workers_count_as_the_group_s_own_use(tmp_path: Path) -> None:
+    """As the actuator pauses them: a wrapper's children are in its group, so their CPU is
+    never counted against the group as everyone else's."""
+    fields = ["S", "{ppid}"] + ["0"] * 9 + ["{ticks}", "0"] + ["0"] * 6 + ["5", "0", "10"]
+    for pid, ppid, comm in ((10, 1, "wrapper"), (11, 10, "ffmpeg"), (12, 1, "other")):
+        entry = tmp_path / str(pid)
+        entry.mkdir()
+        line = " ".join(fields).format(ppid=ppid, ticks=pid * 100)
+        (entry / "stat").write_text(f"{pid} ({comm}) {line}")
+        (entry / "cmdline").write_bytes(comm.encode() + b"\0")
+        (entry / "io").write_text("read_bytes: 0\nwrite_bytes: 0\n")
+    group = ProcessGroup(name="enc", match_name=["wrapper"])
+    samples = {s.pid: s.group for s in scan_processes(tmp_path, [group])}
+    assert samples == {10: "enc", 11: "enc", 12: None}

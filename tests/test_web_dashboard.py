@@ -300,8 +300,30 @@ def test_without_a_token_the_page_says_why_it_is_empty_and_shows_nothing_unread(
             lambda: preset.first_selected_option.text == "Balanced", what="the preset in force"
         )
         assert browser.find_element(By.ID, "cpu-threshold-value").text.endswith("% (preset)")
+        # The nice level beside the sliders: the preset's, then set from the page.
+        nice = browser.find_element(By.ID, "nice")
+        wait_until(lambda: nice.get_attribute("value") == "10", what="Balanced's nice 10")
+        assert browser.find_element(By.ID, "nice-value").text == "(preset)"
+        nice.clear()
+        nice.send_keys("7\t")
+        probe.wait_for(f"warden/{host_id}/settings", lambda m: b'"nice":7' in m.payload)
         assert csp_violations(browser) == []
         browser.save_screenshot(str(tmp_path / "warden-dashboard-in.png"))
         shutil.copy(tmp_path / "warden-dashboard-in.png", IN_SCREENSHOT)
     finally:
         web.kill(signal.SIGTERM)
+
+
+def test_the_page_draws_its_marks_and_offers_the_nice_level() -> None:
+    """A host without an emoji font shows a box for one: the page has none (the protected
+    mark is an inline SVG); the nice level is a setting beside the sliders, 0-19 as
+    Optimizarr's input, sent as /api/v1's `nice`."""
+    from services.web.page import dashboard_page
+
+    page, csp = dashboard_page()
+    emoji = [c for c in page if ord(c) >= 0x1F000 or 0x2600 <= ord(c) <= 0x27BF]
+    assert emoji == []
+    assert 'aria-label", "protected"' in page and "createElementNS(svgNS" in page
+    assert '<input type="number" id="nice" min="0" max="19" step="1" disabled>' in page
+    assert "changeSettings({ nice: level })" in page
+    assert "script-src 'sha256-" in csp

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import docker
 
@@ -21,6 +23,9 @@ from host.docker.replies import (
     parse,
     parse_list,
 )
+from shared.config.check import ContainerLister
+from shared.config.model import WardenConfig
+from shared.errors import SetupError
 from shared.logs import Log
 
 # Docker reports these on the container event stream; each can change what we manage.
@@ -219,3 +224,34 @@ class EventWatcher:
         if action in INVENTORY_ACTIONS:
             name = (event.Actor.Attributes or {}).get("name", "")
             self._on_event(ContainerEvent(action, event.Actor.ID, name))
+
+
+# --- --check-config ----------------------------------------------------------------------
+
+
+def running_names(endpoint: Endpoint, timeout: float = 5) -> list[str]:
+    """The running containers' names, read-only (one list call). Raises DockerError."""
+    api = endpoint.client(timeout)
+    try:
+        summaries = parse_list(ContainerSummary, api.containers(), "list containers")
+    finally:
+        api.close()
+    return sorted((s.Names or [s.Id[:12]])[0].lstrip("/") for s in summaries)
+
+
+def container_lister(section: Literal["sensors", "actuator"]) -> ContainerLister:
+    """How --check-config asks Docker, through the config section's own way to the engine:
+    (its address, the running names or why it could not be asked)."""
+
+    def lister(cfg: WardenConfig) -> tuple[str, list[str] | str]:
+        access = cfg.sensors if section == "sensors" else cfg.actuator
+        try:
+            endpoint = Endpoint.of(access, section)
+        except SetupError as exc:
+            return access.resolved_url(os.environ), str(exc)
+        try:
+            return endpoint.url, running_names(endpoint)
+        except DockerError as exc:
+            return endpoint.url, reason(exc)
+
+    return lister

@@ -21,6 +21,12 @@ class ProcessRecord(BaseModel):
     ioprio: int
     affinity: list[int]
     stopped_by_warden: bool = False
+    # Clock ticks after boot when it was recorded: a child started later inherited what
+    # Warden set, and takes its parent's originals as its own.
+    since: int = 0
+    # The cgroup2 directory it was in before Warden moved it into one of its own to freeze
+    # it (host/processes/freezer.py); None: never moved.
+    cgroup: str | None = None
 
 
 class ProcessLedger(Protocol):
@@ -34,6 +40,8 @@ class ProcessLedger(Protocol):
     def record_process(self, key: str, record: ProcessRecord) -> None: ...
 
     def mark_stopped(self, key: str, stopped: bool) -> None: ...
+
+    def set_cgroup(self, key: str, directory: str | None) -> None: ...
 
     def forget_process(self, key: str) -> None: ...
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from host.cgroups.view import detect_layout
 from host.docker.client import Endpoint, Engine
+from host.docker.view import container_lister
 from services.actuator.download_clients import client_for
 from services.actuator.restore import restore_everything
 from services.actuator.service import start_actuator
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
         _arguments,
         _command,
+        list_containers=container_lister("actuator"),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from host.docker.client import DockerError, Endpoint, Engine
 from host.docker.client import reason as docker_reason
 from host.processes.control import ProcessControl
 from host.processes.plan import group_targets
-from host.processes.view import find_group_processes
+from host.processes.view import ProcessIdentity, find_group_processes
 from services.actuator.admission import Admission
 from services.actuator.applier import Applier
 from services.actuator.download_clients import client_for
@@ -441,14 +442,11 @@ class ActuatorService:
             return [], []
         desired = self.lease.desired if self.lease else None
         targets, refusals = group_targets(self.cfg, desired)
-        found = find_group_processes(
-            self.cfg.actuator.proc_root,
-            self.cfg.process_groups,
-            exclude=(os.getpid(), os.getppid()),
-        )
+        found = self._group_members()
         errors = []
         for target in targets:
-            problems = self.processes.apply(target, found[target.group.name])
+            name = target.group.name
+            problems = self.processes.apply(target, found[name], rescan=self._members_of(name))
             if problems:
                 errors.append(
                     Refusal(target=f"process group {target.group.name}", reason="; ".join(problems))
@@ -457,6 +455,17 @@ class ActuatorService:
         if departed:
             errors.append(Refusal(target="process groups", reason="; ".join(departed)))
         return refusals, errors
+
+    def _group_members(self) -> dict[str, list[ProcessIdentity]]:
+        """Each group's process trees, parents first; never Warden itself or its parent."""
+        return find_group_processes(
+            self.cfg.actuator.proc_root,
+            self.cfg.process_groups,
+            exclude=(os.getpid(), os.getppid()),
+        )
+
+    def _members_of(self, group: str) -> Callable[[], list[ProcessIdentity]]:
+        return lambda: self._group_members()[group]
 
     def refuse(self, refusal: Refusal, publish_applied: bool = True) -> None:
         key = (refusal.target, refusal.reason)

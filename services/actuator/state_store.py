@@ -273,6 +273,13 @@ class StateStore:
                 record.stopped_by_warden = stopped
                 self._save()
 
+    def set_cgroup(self, key: str, directory: str | None) -> None:
+        with self._lock:
+            record = self._data.processes.get(key)
+            if record is not None and record.cgroup != directory:
+                record.cgroup = directory
+                self._save()
+
     def forget_process(self, key: str) -> None:
         with self._lock:
             if self._data.processes.pop(key, None) is not None:

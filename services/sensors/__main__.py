@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from host.docker.view import container_lister
 from services.sensors.service import SensorsService
 from shared.service import run_service
 
@@ -15,6 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Publish host facts (pressure, containers) on the Warden bus.",
         SensorsService,
         argv,
+        list_containers=container_lister("sensors"),
     )
 
 

@@ -14,17 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.cgroups.view import ProcessCgroups, read_flat_keyed, resident_bytes
-from host.processes.view import group_of
+from services.sensors.processes import (
+    CLOCK_TICKS,
+    ProcessSample,
+    ProcParseError,
+    scan_processes,
+    top_processes,
+)
 from shared.config.model import ProcessGroup
-from shared.messages import ContainerUsage, HostUsage, ProcessGroupUsage, ResourcesFact
+from shared.messages import (
+    ContainerUsage,
+    HostUsage,
+    ProcessGroupUsage,
+    ProcessUsage,
+    ResourcesFact,
+)
 
 SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's own size
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-
-
-class ProcParseError(ValueError):
-    pass
 
 
 # --- parsing (pure) ---------------------------------------------------------------
@@ -86,58 +92,31 @@ def parse_meminfo(text: str) -> tuple[int, int]:
     return total, available
 
 
-def parse_diskstats(text: str, disks: Iterable[str]) -> tuple[int, int]:
-    """(bytes read, bytes written) summed over the named whole disks."""
+@dataclass(frozen=True)
+class DiskCounters:
+    read_bytes: int = 0
+    write_bytes: int = 0
+    # Operations completed.
+    reads: int = 0
+    writes: int = 0
+
+
+def parse_diskstats(text: str, disks: Iterable[str]) -> DiskCounters:
+    """Bytes and operations, read and written, summed over the named whole disks."""
     wanted = set(disks)
-    read = written = 0
+    read = written = reads = writes = 0
     for line in text.splitlines():
         parts = line.split()
         if len(parts) < 10 or parts[2] not in wanted:
             continue
         try:
+            reads += int(parts[3])
             read += int(parts[5]) * SECTOR_BYTES
+            writes += int(parts[7])
             written += int(parts[9]) * SECTOR_BYTES
         except ValueError:
             raise ProcParseError(f"/proc/diskstats: bad line {line[:80]!r}") from None
-    return read, written
-
-
-@dataclass(frozen=True)
-class PidStat:
-    comm: str
-    cpu_ticks: int
-    rss_bytes: int
-
-
-def parse_pid_stat(text: str) -> PidStat:
-    """/proc/<pid>/stat; comm is in parentheses and may itself hold spaces and ')'."""
-    open_, close = text.find("("), text.rfind(")")
-    if open_ < 0 or close < open_:
-        raise ProcParseError(f"stat: no (comm) in {text[:80]!r}")
-    rest = text[close + 1 :].split()
-    try:
-        # Fields 14 (utime), 15 (stime) and 24 (rss); rest starts at field 3.
-        utime, stime, rss = int(rest[11]), int(rest[12]), int(rest[21])
-    except (IndexError, ValueError):
-        raise ProcParseError(f"stat: too few or bad fields in {text[:80]!r}") from None
-    return PidStat(text[open_ + 1 : close], utime + stime, max(0, rss) * PAGE_BYTES)
-
-
-def parse_pid_io(text: str) -> tuple[int, int]:
-    values = read_keyed(text)
-    try:
-        return values["read_bytes"], values["write_bytes"]
-    except KeyError:
-        raise ProcParseError("io: no read_bytes/write_bytes") from None
-
-
-def read_keyed(text: str) -> dict[str, int]:
-    values = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if value.strip().isdigit():
-            values[key.strip()] = int(value)
-    return values
+    return DiskCounters(read, written, reads, writes)
 
 
 def rate(previous: float | None, current: float | None, seconds: float) -> float | None:
@@ -180,36 +159,6 @@ def physical_disks(sys_root: str | Path) -> list[str]:
     if not block.is_dir():
         return []
     return sorted(d.name for d in block.iterdir() if (d / "device").exists())
-
-
-@dataclass(frozen=True)
-class ProcessSample:
-    pid: int
-    group: str
-    cpu_ticks: int
-    rss_bytes: int
-    io: tuple[int, int] | None
-
-
-def scan_processes(proc_root: Path, groups: Sequence[ProcessGroup]) -> list[ProcessSample]:
-    samples = []
-    for entry in proc_root.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = parse_pid_stat((entry / "stat").read_text())
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except (OSError, ProcParseError):
-            continue  # exited while we looked, or a kernel thread's oddity
-        group = group_of(stat.comm, [a for a in argv if a], groups)
-        if group is None:
-            continue
-        try:
-            io: tuple[int, int] | None = parse_pid_io((entry / "io").read_text())
-        except (OSError, ProcParseError):
-            io = None
-        samples.append(ProcessSample(int(entry.name), group, stat.cpu_ticks, stat.rss_bytes, io))
-    return samples
 
 
 @dataclass(frozen=True)
@@ -267,8 +216,10 @@ class _Previous:
     at: float | None = None
     cpu: CpuTimes | None = None
     cores: dict[str, CpuTimes] = field(default_factory=dict)
-    disk: tuple[int, int] | None = None
+    disk: DiskCounters | None = None
     pids: dict[int, tuple[int, tuple[int, int] | None]] = field(default_factory=dict)
+    # CPU ticks of every process, by (pid, start time), for the busiest processes.
+    ticks: dict[tuple[int, int], int] = field(default_factory=dict)
     containers: dict[str, int] = field(default_factory=dict)
     container_io: dict[str, dict[str, int]] = field(default_factory=dict)
     container_memory: dict[str, int] = field(default_factory=dict)
@@ -281,10 +232,13 @@ class ResourceSampler:
         sys_root: str | Path,
         groups: Sequence[ProcessGroup],
         cpu_count: int | None = None,
+        top: int = 0,
     ) -> None:
+        """top: how many processes by CPU and by memory the fact lists (0: none)."""
         self._proc = Path(proc_root)
         self._sys = Path(sys_root)
         self._groups = list(groups)
+        self._top = top
         self._cpu_count = cpu_count or os.cpu_count() or 1
         self._prev = _Previous()
 
@@ -322,18 +276,20 @@ class ResourceSampler:
         except (OSError, ProcParseError) as exc:
             errors.append(f"memory: {exc}")
 
-        read_rate = write_rate = None
+        rates: dict[str, float | None] = {}
         disks = physical_disks(self._sys)
         if not disks:
             errors.append(f"disk: no physical disks under {self._sys / 'block'}")
         else:
             try:
                 current.disk = parse_diskstats((self._proc / "diskstats").read_text(), disks)
-                if prev.disk is not None:
-                    read_rate = rate(prev.disk[0], current.disk[0], elapsed)
-                    write_rate = rate(prev.disk[1], current.disk[1], elapsed)
             except (OSError, ProcParseError) as exc:
                 errors.append(f"disk: {exc}")
+        if current.disk is not None and prev.disk is not None:
+            for key in ("read_bytes", "write_bytes", "reads", "writes"):
+                before, now_ = getattr(prev.disk, key), getattr(current.disk, key)
+                rates[key] = _round(rate(before, now_, elapsed))
+        disk = current.disk
 
         machine = HostUsage(
             cpu_count=self._cpu_count,
@@ -342,15 +298,46 @@ class ResourceSampler:
             memory_total_bytes=memory_total,
             memory_available_bytes=memory_available,
             memory_used_percent=memory_percent,
-            disk_read_bytes_per_second=_round(read_rate),
-            disk_write_bytes_per_second=_round(write_rate),
+            memory_used_bytes=memory_total - memory_available
+            if memory_total is not None and memory_available is not None
+            else None,
+            disk_read_bytes_per_second=rates.get("read_bytes"),
+            disk_write_bytes_per_second=rates.get("write_bytes"),
+            disk_reads_per_second=rates.get("reads"),
+            disk_writes_per_second=rates.get("writes"),
+            disk_read_bytes=disk.read_bytes if disk else None,
+            disk_write_bytes=disk.write_bytes if disk else None,
+            disk_reads=disk.reads if disk else None,
+            disk_writes=disk.writes if disk else None,
         )
-        groups = self._process_groups(prev, current, elapsed)
+        samples = scan_processes(self._proc, self._groups) if self._groups or self._top > 0 else []
+        groups = self._process_groups(prev, current, elapsed, samples)
+        top = self._top_processes(prev, current, elapsed, samples, memory_total)
         usages = self._containers(prev, current, elapsed, containers, errors)
         self._prev = current
         return ResourcesFact(
-            host=host, machine=machine, process_groups=groups, containers=usages, errors=errors
+            host=host,
+            machine=machine,
+            process_groups=groups,
+            containers=usages,
+            top_processes=top,
+            errors=errors,
         )
+
+    def _top_processes(
+        self,
+        prev: _Previous,
+        current: _Previous,
+        elapsed: float,
+        samples: Sequence[ProcessSample],
+        memory_total: int | None,
+    ) -> list[ProcessUsage]:
+        if self._top <= 0:
+            return []
+        current.ticks = {s.key: s.cpu_ticks for s in samples}
+        known = prev.at is not None and elapsed > 0
+        per_tick = 100 / (CLOCK_TICKS * elapsed * self._cpu_count) if known else None
+        return top_processes(samples, prev.ticks, per_tick, memory_total, self._top)
 
     def _machine_share(self, cpu_seconds: float | None, elapsed: float) -> float | None:
         if cpu_seconds is None or elapsed <= 0:
@@ -358,11 +345,14 @@ class ResourceSampler:
         return share(cpu_seconds, elapsed * self._cpu_count)
 
     def _process_groups(
-        self, prev: _Previous, current: _Previous, elapsed: float
+        self,
+        prev: _Previous,
+        current: _Previous,
+        elapsed: float,
+        samples: Sequence[ProcessSample],
     ) -> list[ProcessGroupUsage]:
         if not self._groups:
             return []
-        samples = scan_processes(self._proc, self._groups)
         result = []
         for group in self._groups:
             members = [s for s in samples if s.group == group.name]

@@ -271,7 +271,10 @@ class SensorsService:
 
     def _start_resources(self) -> None:
         self._resources = ResourceSampler(
-            self.settings.proc_root, self.settings.sys_root, self.ctx.config.process_groups
+            self.settings.proc_root,
+            self.settings.sys_root,
+            self.ctx.config.process_groups,
+            top=self.settings.top_processes,
         )
         self._resources_errors: list[str] | None = None
         self._resources_at = float("-inf")

@@ -39,6 +39,7 @@ from services.web.models import (
     TriggerAccepted,
     TriggerProblem,
 )
+from services.web.optimizarr import add_routes as add_optimizarr_routes
 from services.web.page import dashboard_page
 from services.web.status import (
     build_status,
@@ -118,7 +119,8 @@ def create_app(backend: Backend) -> FastAPI:
     app = WardenApp(
         title="Warden",
         version=__version__,
-        summary="ADRG's /status and /trigger, and Warden's API under /api/v1",
+        summary="ADRG's /status and /trigger, Optimizarr's /api/resources and "
+        "/api/settings/resources, and Warden's API under /api/v1",
         # The schema is served (and kept in the repository); the interactive pages are not,
         # since they load their JavaScript from elsewhere.
         docs_url=None,
@@ -201,6 +203,10 @@ def create_app(backend: Backend) -> FastAPI:
             return parsed
         accepted = backend.trigger(parsed)
         return JSONResponse(accepted.model_dump(), 200)
+
+    # --- Optimizarr's, at its own paths (services/web/optimizarr.py) -------------
+
+    add_optimizarr_routes(app, backend, read, admin, REFUSALS, ACT_REFUSALS)
 
     # --- Warden's own, versioned ----------------------------------------------
 

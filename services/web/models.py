@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.messages.settings import Percent
-from shared.presets import PresetName
+from shared.presets import AnyCasePreset, PresetName
 
 
 class Out(BaseModel):
@@ -123,6 +123,15 @@ class TemperatureNow(Out):
     selected: bool
 
 
+class ProcessNow(Out):
+    pid: int
+    name: str = Field(description="the process name (comm); never its command line")
+    cpu_percent: float | None = Field(description="of the whole machine; null: first seen")
+    rss_bytes: int
+    memory_percent: float | None
+    group: str | None = Field(description="the process group it belongs to, if any")
+
+
 class ResourcesNow(Out):
     """Nested for people, and flat numbers (null when unknown) for JSON-path widgets."""
 
@@ -130,7 +139,10 @@ class ResourcesNow(Out):
     cpu: dict[str, float | int | list[float] | None]
     memory: dict[str, float | int | None]
     gpu: list[GpuNow] | None = Field(description="null: no GPU could be read")
-    disk: dict[str, float | None]
+    disk: dict[str, float | int | None]
+    top_processes: list[ProcessNow] = Field(
+        description="the busiest processes, by CPU then by memory (sensors.top_processes each)"
+    )
     temperatures: list[TemperatureNow]
     hottest_celsius: float | None
     pressure: dict[str, PsiNow | None]
@@ -138,10 +150,13 @@ class ResourcesNow(Out):
     # Flat.
     cpu_percent: float | None
     memory_percent: float | None
+    memory_used_bytes: int | None
     gpu_percent: float | None
     gpu_temperature_c: float | None
     disk_read_bytes_per_second: float | None
     disk_write_bytes_per_second: float | None
+    disk_reads_per_second: float | None
+    disk_writes_per_second: float | None
     temperature_c: float | None
     psi_cpu_some_avg10: float | None
     psi_memory_some_avg10: float | None
@@ -174,7 +189,7 @@ class ResourceSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool | None = None
-    preset: PresetName | None = None
+    preset: AnyCasePreset | None = Field(None, description="a preset name, in any case")
     cpu_threshold_percent: Percent | None = None
     memory_threshold_percent: Percent | None = None
     gpu_threshold_percent: Percent | None = None

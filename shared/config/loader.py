@@ -15,6 +15,10 @@ from pydantic import ValidationError
 from shared.config.model import WardenConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Where a config is looked for when none is named: Warden's, then ADRG's (with its
+# adrg.env beside it), so an ADRG host runs Warden on the config it has.
+WARDEN_CONFIG = "etc/warden/config.yaml"
+ADRG_CONFIG = "etc/adrg/config.yaml"
 # Looked for beside the config when no env file is named: Warden's, then ADRG's.
 DEFAULT_ENV_FILES = ("warden.env", "adrg.env")
 
@@ -54,6 +58,34 @@ class LoadedConfig:
     # Variables the file references that were set nowhere; they expand to "".
     unset_variables: list[str] = field(default_factory=list)
     stamp: FileStamp | None = None
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    path: Path
+    # How it was chosen: "given" (--config or $WARDEN_CONFIG), "warden" (/etc/warden's),
+    # "adrg" (ADRG's, since /etc/warden has none).
+    source: str
+
+    @property
+    def is_adrg_fallback(self) -> bool:
+        return self.source == "adrg"
+
+
+def choose_config(
+    given: str | None, environ: Mapping[str, str], root: str | Path = "/"
+) -> ConfigChoice:
+    """The config file to read: --config, else $WARDEN_CONFIG, else /etc/warden/config.yaml,
+    else ADRG's /etc/adrg/config.yaml where that exists and Warden's does not. root: where
+    /etc is (a test's temporary root; $WARDEN_ROOT)."""
+    if given:
+        return ConfigChoice(Path(given), "given")
+    if environ.get("WARDEN_CONFIG"):
+        return ConfigChoice(Path(environ["WARDEN_CONFIG"]), "given")
+    warden, adrg = Path(root) / WARDEN_CONFIG, Path(root) / ADRG_CONFIG
+    if not warden.exists() and adrg.is_file():
+        return ConfigChoice(adrg, "adrg")
+    return ConfigChoice(warden, "warden")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -24,7 +24,12 @@ class ProcessGroup(Section):
         default=[],
         description="regular expressions searched in the command line, arguments joined by spaces",
     )
-    # Applied to every matched process while Warden runs (Optimizarr's nice level and affinity).
+    include_children: bool = Field(
+        default=True,
+        description="every descendant of a matched process belongs to the group too (an "
+        "encoder wrapper's workers): paused, re-niced and restored with it",
+    )
+    # Applied to every member while Warden runs (Optimizarr's nice level and affinity).
     nice: Annotated[int, Field(ge=-20, le=19)] | None = Field(
         default=None, description="nice level of every member; none: the preset's"
     )
@@ -37,10 +42,10 @@ class ProcessGroup(Section):
     cpu_affinity: list[Annotated[int, Field(ge=0)]] | None = Field(
         default=None, description="CPUs the members may run on; none: the process's own"
     )
-    # cgroup.freeze needs a cgroup of the group's own (a systemd unit, say) holding nothing else.
     pause_with: Literal["signal", "freeze"] = Field(
         default="signal",
-        description="how a pause stops the members: SIGSTOP/SIGCONT or cgroup.freeze",
+        description="how a pause stops the members: SIGSTOP/SIGCONT, or cgroup.freeze (of "
+        "their own cgroup, else of one of Warden's they are moved into while paused)",
     )
     # Optimizarr's thresholds are against the use of everything else on the host, never the
     # group's own: an encoder pegs a CPU or GPU by design.

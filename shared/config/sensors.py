@@ -61,6 +61,11 @@ class Sensors(DockerAccess):
         default=50,
         description="cpu `some` stall share (% of the window) that fires the cpu trigger",
     )
+    top_processes: Annotated[int, Field(ge=0, le=32)] = Field(
+        default=5,
+        description="the busiest processes in the resources fact: this many by CPU and by "
+        "memory (0: none, and no scan of every process)",
+    )
     thermal: ThermalSensors = Field(
         default=ThermalSensors(), description="which temperature sensors count"
     )

@@ -232,9 +232,32 @@ class HostUsage(Strict):
     memory_total_bytes: Annotated[int, Field(ge=0)] | None = None
     memory_available_bytes: Annotated[int, Field(ge=0)] | None = None
     memory_used_percent: Ratio | None = None
+    # MemTotal - MemAvailable: what cannot be had back without swapping or killing.
+    memory_used_bytes: Annotated[int, Field(ge=0)] | None = None
     # Summed over physical disks (partitions and virtual devices would count twice).
     disk_read_bytes_per_second: NonNegative | None = None
     disk_write_bytes_per_second: NonNegative | None = None
+    # Read and write operations completed per second (/proc/diskstats fields 4 and 8).
+    disk_reads_per_second: NonNegative | None = None
+    disk_writes_per_second: NonNegative | None = None
+    # The counters themselves, since boot (Optimizarr's disk_io shows these).
+    disk_read_bytes: Annotated[int, Field(ge=0)] | None = None
+    disk_write_bytes: Annotated[int, Field(ge=0)] | None = None
+    disk_reads: Annotated[int, Field(ge=0)] | None = None
+    disk_writes: Annotated[int, Field(ge=0)] | None = None
+
+
+class ProcessUsage(Strict):
+    """One process among the busiest. Its name (comm) only: a command line may hold a secret."""
+
+    pid: Annotated[int, Field(ge=1)]
+    name: str
+    # Percent of the whole machine; None on the first reading of the process.
+    cpu_percent: Ratio | None = None
+    rss_bytes: Annotated[int, Field(ge=0)]
+    memory_percent: Ratio | None = None
+    # The configured process group it belongs to, if any.
+    group: str | None = None
 
 
 class ProcessGroupUsage(Strict):
@@ -273,5 +296,8 @@ class ResourcesFact(Message):
     machine: HostUsage
     process_groups: list[ProcessGroupUsage] = []
     containers: list[ContainerUsage] = []
+    # The busiest processes: the top `sensors.top_processes` by CPU, then by memory (the
+    # union, busiest CPU first); bounded, so a host with thousands stays one small message.
+    top_processes: Annotated[list[ProcessUsage], Field(max_length=64)] = []
     # What could not be read, once per kind, so an unknown says why.
     errors: list[str] = []
