@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import get_args
 
 from shared.bridge import bridge_conf
-from shared.channels import acl
+from shared.channel_files import acl
 from shared.config import ConfigError, WardenConfig, load_config
 from shared.secrets import ensure_secret_file, mosquitto_password_line
 from shared.topics import ServiceName

@@ -12,7 +12,8 @@ gone, so no stale `online` is left there for a host that is really gone.
 
 from __future__ import annotations
 
-from shared.channels import CHANNELS, SERVICES, Channel, render
+from shared.channel_files import render
+from shared.channels import BRIDGE_AVAILABILITY, CHANNELS, SERVICES, Channel
 from shared.config.model import WardenConfig
 from shared.topics import Topics, discovery_node, host_slug
 
@@ -47,6 +48,7 @@ def bridge_topics(cfg: WardenConfig) -> list[tuple[str, str]]:
 def bridge_conf(cfg: WardenConfig) -> str:
     """Lines for this host's mosquitto.conf; the bridge section of the config must be on."""
     bridge = cfg.bridge
+    here = Topics(cfg.mqtt.topic_root, cfg.host_id)
     assert bridge.enabled and bridge.address
     name = f"warden-{host_slug(cfg.host_id)}"
     lines = [
@@ -64,7 +66,7 @@ def bridge_conf(cfg: WardenConfig) -> str:
         "restart_timeout 1 30",
         "notifications true",
         "notifications_local_only false",
-        f"notification_topic {Topics(cfg.mqtt.topic_root, cfg.host_id).bridge_availability}",
+        f"notification_topic {BRIDGE_AVAILABILITY.topic_for(here)}",
     ]
     if bridge.username is not None:
         lines += [f"remote_username {bridge.username}", f"remote_password {bridge.password}"]

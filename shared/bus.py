@@ -22,7 +22,7 @@ from paho.mqtt.client import topic_matches_sub
 from pydantic import BaseModel
 
 from shared.broker_link import BrokerLink, LinkCallbacks
-from shared.channels import Channel
+from shared.channels import AVAILABILITY, Channel
 from shared.config.model import Mqtt
 from shared.logs import Log
 from shared.messages.base import PayloadError
@@ -76,7 +76,7 @@ class Bus:
         self._topics = topics
         self._subscriptions: list[_Subscription] = []
         self._on_connect: list[Callable[[], None]] = []
-        self.availability_topic = topics.availability(service)
+        self.availability_topic = AVAILABILITY.topic_for(topics, service=service)
         # Raises SetupError when the config's TLS files cannot be used.
         self._link = BrokerLink(
             config,

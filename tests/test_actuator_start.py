@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from services.actuator.service import ActuatorService, connect_host, start_actuator
+from shared import channels
 from tests.support.in_process import InProcess, RecordingBus, build, context
 from tests.support.processes import write_config
 
@@ -51,9 +52,9 @@ def test_the_builder_the_runner_uses_is_connect_then_start(tmp_path: Path) -> No
     try:
         assert isinstance(running.service, ActuatorService)
         assert {s.topic_filter for s in running.bus._subscriptions} == {
-            running.ctx.topics.desired,
-            running.ctx.topics.actions,
-            running.ctx.topics.availability("governor"),
+            channels.DESIRED.topic_for(running.ctx.topics),
+            channels.ACTIONS.topic_for(running.ctx.topics),
+            channels.AVAILABILITY.topic_for(running.ctx.topics, service="governor"),
         }
     finally:
         running.stop()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shared import channels
 from shared.bus import Bus, Received, model_decoder
 from shared.config.model import Mqtt
 from shared.logs import Log
@@ -38,7 +39,9 @@ class RunningBus:
         self.bus = Bus(settings, self.topics, service, self.loop, log)  # type: ignore[arg-type]
         self.received: queue.Queue[Received[Event]] = queue.Queue()
         self.connects = 0
-        self.bus.subscribe(self.topics.events, model_decoder(Event), self.received.put)
+        self.bus.subscribe(
+            channels.EVENTS.topic_for(self.topics), model_decoder(Event), self.received.put
+        )
         self.bus.on_connect(self._count)
         self._thread = threading.Thread(target=self.loop.run, daemon=True)
 
@@ -70,8 +73,11 @@ def event(host: str, message: str = "hello") -> Event:
 def test_online_on_connect_and_typed_delivery(
     running_bus: RunningBus, probe: Probe, host_id: str
 ) -> None:
-    probe.wait_for(running_bus.topics.availability("notifier"), lambda s: s.text == "online")
-    probe.publish(running_bus.topics.events, event(host_id).model_dump_json())
+    probe.wait_for(
+        channels.AVAILABILITY.topic_for(running_bus.topics, service="notifier"),
+        lambda s: s.text == "online",
+    )
+    probe.publish(channels.EVENTS.topic_for(running_bus.topics), event(host_id).model_dump_json())
     got = running_bus.received.get(timeout=10)
     assert got.value.message == "hello" and got.retained is False
 
@@ -80,8 +86,11 @@ def test_invalid_payloads_are_logged_and_dropped_and_the_loop_goes_on(
     running_bus: RunningBus, probe: Probe, host_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    probe.wait_for(running_bus.topics.availability("notifier"), lambda s: s.text == "online")
-    topic = running_bus.topics.events
+    probe.wait_for(
+        channels.AVAILABILITY.topic_for(running_bus.topics, service="notifier"),
+        lambda s: s.text == "online",
+    )
+    topic = channels.EVENTS.topic_for(running_bus.topics)
     for garbage in (
         b"{",
         b"[]",
@@ -108,12 +117,15 @@ def test_handler_errors_do_not_stop_the_loop(broker: Mosquitto, probe: Probe, ho
         calls.append(received.value.message)
         raise RuntimeError("handler bug")
 
-    rb.bus.subscribe(rb.topics.events, model_decoder(Event), explode)
+    rb.bus.subscribe(channels.EVENTS.topic_for(rb.topics), model_decoder(Event), explode)
     rb.start()
     try:
-        probe.wait_for(rb.topics.availability("notifier"), lambda s: s.text == "online")
-        probe.publish(rb.topics.events, event(host_id, "one").model_dump_json())
-        probe.publish(rb.topics.events, event(host_id, "two").model_dump_json())
+        probe.wait_for(
+            channels.AVAILABILITY.topic_for(rb.topics, service="notifier"),
+            lambda s: s.text == "online",
+        )
+        probe.publish(channels.EVENTS.topic_for(rb.topics), event(host_id, "one").model_dump_json())
+        probe.publish(channels.EVENTS.topic_for(rb.topics), event(host_id, "two").model_dump_json())
         assert rb.received.get(timeout=10).value.message == "one"
         assert rb.received.get(timeout=10).value.message == "two"
         assert calls == ["one", "two"]
@@ -137,8 +149,14 @@ def test_reconnects_and_resubscribes_after_a_broker_restart(
         probe = Probe(own_broker.host, own_broker.port)
         try:
             # The restarted broker kept nothing: availability came back from the reconnect.
-            probe.wait_for(rb.topics.availability("notifier"), lambda s: s.text == "online")
-            probe.publish(rb.topics.events, event(host_id, "after restart").model_dump_json())
+            probe.wait_for(
+                channels.AVAILABILITY.topic_for(rb.topics, service="notifier"),
+                lambda s: s.text == "online",
+            )
+            probe.publish(
+                channels.EVENTS.topic_for(rb.topics),
+                event(host_id, "after restart").model_dump_json(),
+            )
             assert rb.received.get(timeout=10).value.message == "after restart"
         finally:
             probe.close()

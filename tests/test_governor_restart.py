@@ -6,6 +6,7 @@ import signal
 import time
 from pathlib import Path
 
+from shared import channels
 from shared.messages import DesiredState, GovernorMemory
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
@@ -78,12 +79,18 @@ def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> 
     topics = ctx.topics
     governor = GovernorService(ctx)
 
-    governor.on_trigger(Received(topics.trigger, Trigger(event="media_start"), False))
+    governor.on_trigger(
+        Received(channels.TRIGGER.topic_for(topics), Trigger(event="media_start"), False)
+    )
     kept = GovernorMemory(host="h", seq=7, switches=Switches(tier3_manual_pause=True))
-    governor.on_own_memory(Received(topics.governor_memory, kept, True))
+    governor.on_own_memory(Received(channels.GOVERNOR_MEMORY.topic_for(topics), kept, True))
     old = DesiredState(host="h", seq=7, lease_seconds=30)
     governor.on_own_desired(
-        Received(topics.desired, decode_retained_desired(old.model_dump_json().encode()), True)
+        Received(
+            channels.DESIRED.topic_for(topics),
+            decode_retained_desired(old.model_dump_json().encode()),
+            True,
+        )
     )
 
     assert governor.ready and governor.seq >= 7

@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.notifier.home_assistant.discovery import build_entities
 from services.notifier.home_assistant.states import HaState
+from shared import channels
 from shared.config.model import WardenConfig
 from shared.messages import (
     DesiredState,
@@ -35,11 +36,11 @@ BOTH = ResourcePressure(some=LINE, full=LINE)
 
 # topic -> (a payload with every value known, a payload with them unknown or None)
 SAMPLES: dict[str, tuple[str, str | None]] = {
-    TOPICS.sensor("pressure"): (
+    channels.PRESSURE.topic_for(TOPICS): (
         PressureFact(host=HOST, cpu=BOTH, memory=BOTH, io=BOTH).model_dump_json(),
         PressureFact(host=HOST).model_dump_json(),
     ),
-    TOPICS.sensor("thermal"): (
+    channels.THERMAL.topic_for(TOPICS): (
         ThermalFact(
             host=HOST,
             available=True,
@@ -53,7 +54,7 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
         ).model_dump_json(),
         ThermalFact(host=HOST, available=False, reason="no sensors").model_dump_json(),
     ),
-    TOPICS.sensor("gpu"): (
+    channels.GPU.topic_for(TOPICS): (
         GpuFact(
             host=HOST,
             available=True,
@@ -70,7 +71,7 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
         ).model_dump_json(),
         GpuFact(host=HOST, available=False, reasons=["no GPU"]).model_dump_json(),
     ),
-    TOPICS.sensor("streams"): (
+    channels.STREAMS.topic_for(TOPICS): (
         StreamsFact(
             host=HOST, provider="jellyfin", source="jellyfin api", count=2
         ).model_dump_json(),
@@ -82,11 +83,11 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
             error="connection refused",
         ).model_dump_json(),
     ),
-    TOPICS.ha("state"): (
+    channels.HA_STATE.topic_for(TOPICS): (
         HaState(paused=2, throttled=1, thermal_stage=1).model_dump_json(),
         HaState().model_dump_json(),
     ),
-    TOPICS.desired: (
+    channels.DESIRED.topic_for(TOPICS): (
         DesiredState(
             host=HOST,
             seq=1,
@@ -95,11 +96,11 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
         ).model_dump_json(),
         None,
     ),
-    TOPICS.governor_memory: (
+    channels.GOVERNOR_MEMORY.topic_for(TOPICS): (
         GovernorMemory(host=HOST, switches=Switches(media_forced=True)).model_dump_json(),
         None,
     ),
-    TOPICS.decision: (
+    channels.DECISION.topic_for(TOPICS): (
         LastDecision(
             host=HOST,
             container="tdarr",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shared import channels
 from shared.bus import model_decoder, text_decoder
 from shared.messages import (
     ContainerIntent,
@@ -22,16 +23,18 @@ from shared.topics import Topics
 
 def test_topics_hang_under_root_and_host() -> None:
     t = Topics("warden", "nas")
-    assert t.sensor("pressure") == "warden/nas/sensors/pressure"
-    assert t.sensor("containers") == "warden/nas/sensors/containers"
-    assert t.desired == "warden/nas/desired"
-    assert t.actions == "warden/nas/actions"
-    assert t.applied == "warden/nas/applied"
-    assert t.events == "warden/nas/events"
-    assert t.trigger == "warden/nas/trigger"
-    assert t.trigger_all_hosts == "warden/trigger"
-    assert t.availability("actuator") == "warden/nas/actuator/availability"
-    assert Topics("home/warden", "pi5").desired == "home/warden/pi5/desired"
+    assert channels.PRESSURE.topic_for(t) == "warden/nas/sensors/pressure"
+    assert channels.CONTAINERS.topic_for(t) == "warden/nas/sensors/containers"
+    assert channels.DESIRED.topic_for(t) == "warden/nas/desired"
+    assert channels.ACTIONS.topic_for(t) == "warden/nas/actions"
+    assert channels.APPLIED.topic_for(t) == "warden/nas/applied"
+    assert channels.EVENTS.topic_for(t) == "warden/nas/events"
+    assert channels.TRIGGER.topic_for(t) == "warden/nas/trigger"
+    assert channels.TRIGGER_ALL_HOSTS.topic_for(t) == "warden/trigger"
+    assert (
+        channels.AVAILABILITY.topic_for(t, service="actuator") == "warden/nas/actuator/availability"
+    )
+    assert channels.DESIRED.topic_for(Topics("home/warden", "pi5")) == "home/warden/pi5/desired"
 
 
 def _desired() -> DesiredState:

@@ -33,19 +33,24 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_readme_documents_every_topic_the_code_builds() -> None:
-    from shared.topics import SensorKind, Topics
+    from shared import channels
+    from shared.topics import Topics
 
     readme = (REPO / "README.md").read_text()
     t = Topics("warden", "<host>")
-    sensors = [t.sensor(kind) for kind in typing.get_args(SensorKind)]
     for topic in (
-        *sensors,
-        t.desired,
-        t.actions,
-        t.applied,
-        t.events,
-        t.trigger,
-        t.trigger_all_hosts,
+        *(c.topic_for(t) for c in channels.SENSOR_FACTS.values()),
+        *(
+            c.topic_for(t)
+            for c in (
+                channels.DESIRED,
+                channels.ACTIONS,
+                channels.APPLIED,
+                channels.EVENTS,
+                channels.TRIGGER,
+                channels.TRIGGER_ALL_HOSTS,
+            )
+        ),
         "warden/<host>/<service>/availability",
     ):
         assert f"`{topic}`" in readme, topic

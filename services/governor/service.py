@@ -96,7 +96,9 @@ class GovernorService:
         bus.listen(channels.TRIGGER_ALL_HOSTS, self.on_trigger)
         bus.listen(channels.TRIGGER, self.on_trigger)
         # Not the table's decoder: a desired state from before the memory topic must load.
-        bus.subscribe(ctx.topics.desired, decode_retained_desired, self.on_own_desired)
+        bus.subscribe(
+            channels.DESIRED.topic_for(ctx.topics), decode_retained_desired, self.on_own_desired
+        )
         bus.listen(channels.GOVERNOR_MEMORY, self.on_own_memory)
         bus.listen(channels.AVAILABILITY, self.on_actuator_availability, service="actuator")
         bus.on_connect(self.on_connect)

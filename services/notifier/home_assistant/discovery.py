@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared import channels
 from shared.config.model import WardenConfig
 from shared.topics import OFFLINE, ONLINE, ServiceName, Topics
 from shared.topics import discovery_node as node_id
@@ -125,23 +126,28 @@ SERVICES: tuple[ServiceName, ...] = ("sensors", "governor", "actuator", "notifie
 
 
 def _availability_topic(service: ServiceName) -> Callable[[Topics], str]:
-    return lambda t: t.availability(service)
+    return lambda t: channels.AVAILABILITY.topic_for(t, service=service)
 
 
-# The topics the table's `*_topic` fields name, for one host.
+# The channels the table's `*_topic` fields name, for one host.
 HOST_TOPICS: dict[str, Callable[[Topics], str]] = {
-    "pressure": lambda t: t.sensor("pressure"),
-    "thermal": lambda t: t.sensor("thermal"),
-    "gpu": lambda t: t.sensor("gpu"),
-    "streams": lambda t: t.sensor("streams"),
-    "derived": lambda t: t.ha("state"),
-    "desired": lambda t: t.desired,
-    "governor_memory": lambda t: t.governor_memory,
-    "trigger": lambda t: t.trigger,
-    "republish": lambda t: t.ha("republish"),
-    "preset": lambda t: t.preset,
-    "preset_set": lambda t: t.preset_set,
-    "decision": lambda t: t.decision,
+    **{
+        key: channel.topic_for
+        for key, channel in (
+            ("pressure", channels.PRESSURE),
+            ("thermal", channels.THERMAL),
+            ("gpu", channels.GPU),
+            ("streams", channels.STREAMS),
+            ("derived", channels.HA_STATE),
+            ("desired", channels.DESIRED),
+            ("governor_memory", channels.GOVERNOR_MEMORY),
+            ("trigger", channels.TRIGGER),
+            ("republish", channels.HA_REPUBLISH),
+            ("preset", channels.PRESET),
+            ("preset_set", channels.PRESET_SET),
+            ("decision", channels.DECISION),
+        )
+    },
     **{f"{s}_availability": _availability_topic(s) for s in SERVICES},
 }
 
@@ -341,7 +347,7 @@ def _availability(
 ) -> list[dict[str, str]]:
     entries = [
         {
-            "topic": topics.availability(s),
+            "topic": channels.AVAILABILITY.topic_for(topics, service=s),
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
         }
@@ -352,7 +358,7 @@ def _availability(
         # central broker; the bridge's own last will there is what says so.
         entries.append(
             {
-                "topic": topics.bridge_availability,
+                "topic": channels.BRIDGE_AVAILABILITY.topic_for(topics),
                 "payload_available": "1",
                 "payload_not_available": "0",
             }
@@ -389,7 +395,7 @@ def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Enti
             "device_automation",
             {
                 "automation_type": "trigger",
-                "topic": topics.ha(f"event/{kind}"),
+                "topic": channels.HA_EVENT.topic_for(topics, kind=kind),
                 "type": trigger_type,
                 "subtype": subtype,
                 "device": device,
