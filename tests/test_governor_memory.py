@@ -18,7 +18,7 @@ from services.governor.rules.memory_pressure import MemoryPressureMemory
 from services.governor.rules.process_groups import GroupsMemory, ProcessGroupMemory
 from services.governor.rules.protect import ProtectMemory, ProtectState, ProtectThrottle
 from services.governor.rules.thermal import ThermalMemory
-from services.governor.rules.yielding import YieldState
+from services.governor.yielding import YieldState
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
 from shared.signing import Keyring, load_keyring, sign
 from tests.support.broker import Mosquitto

@@ -5,7 +5,10 @@ shares, host/ is how a service touches the machine, and the services stay apart.
 - host/ may import shared/, never a service;
 - no service imports another (services/stack.py, the launcher, imports none);
 - cli/ (the `warden` command) reaches services only through their entry points, and
-  nothing imports it.
+  nothing imports it;
+- the five services never import the files made from the channel table
+  (shared/channel_files.py, shared/bridge.py): those are the launcher's and the tests';
+- the governor's rules/ holds rules only, each importing no other rule.
 """
 
 from __future__ import annotations
@@ -79,6 +82,17 @@ def test_the_command_is_a_client_and_a_launcher() -> None:
         assert offenders(package, lambda _p, m: top(m) != "cli") == []
 
 
+GENERATORS = ("shared.channel_files", "shared.bridge")
+
+
+def test_the_services_never_load_the_generators() -> None:
+    def allowed(path: Path, module: str) -> bool:
+        launcher = path == REPO / "services" / "stack.py"
+        return launcher or not module.startswith(GENERATORS)
+
+    assert offenders("services", allowed) == []
+
+
 def test_the_rules_see_real_imports() -> None:
     """The reader finds what each layer does import, so an empty list above means something."""
     plan = imported_modules(REPO / "host" / "processes" / "plan.py")
@@ -90,3 +104,15 @@ def test_the_rules_see_real_imports() -> None:
     assert "services.actuator.state_store" in imported_modules(
         REPO / "services" / "actuator" / "service.py"
     )
+
+
+def test_the_rules_folder_holds_rules_only_and_none_imports_another() -> None:
+    rules = REPO / "services" / "governor" / "rules"
+    for path in sorted(rules.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        assert "\nRULE = " in path.read_text(), f"{path.name} is not a rule"
+        others = {
+            m for m in imported_modules(path) if m.startswith("services.governor.rules.")
+        }
+        assert others == set(), f"{path.name} imports {others}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.governor.rules.memory_restart import memory_restart
+from services.governor.rules.memory_pressure import memory_restart
 from shared.config.model import MemoryPressure
 from shared.messages import (
     ContainerFact,

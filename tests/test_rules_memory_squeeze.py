@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.governor.rules.memory_squeeze import memory_squeeze
+from services.governor.rules.memory_pressure import memory_squeeze
 from shared.config.model import MemoryPressure, Tier
 from shared.messages import ContainerFact, PressureFact
 from tests.support.views import pressure

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.governor.rules.yielding import YieldState, next_state, protected_activity
+from services.governor.yielding import YieldState, next_state, protected_activity
 from shared.config.model import WardenConfig
 from shared.messages import ContainerUsage
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Memory
-from services.governor.rules.overrides import apply_overrides
 from shared.messages import ContainerFact, ContainerIntent, DesiredState, GovernorStatus, Reason
 from shared.messages.overrides import Override
 from tests.support.broker import Mosquitto, free_port

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from services.governor.policy import Facts, decide
-from services.governor.rules.settings import with_settings
+from services.governor.settings import with_settings
 from shared.config.model import WardenConfig
 from shared.messages import HostUsage, ProcessGroupUsage, ResourcesFact
 from shared.messages.settings import ResourceSettings

@@ -16,10 +16,10 @@ from services.governor.memory_store import (
     to_message,
 )
 from services.governor.outcome import EventDraft, RestartDraft
+from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Facts, Memory, decide, enforceable
-from services.governor.rules.overrides import apply_overrides
-from services.governor.rules.settings import with_settings
-from services.governor.rules.triggers import apply_trigger
+from services.governor.settings import with_settings
+from services.governor.triggers import apply_trigger
 from shared import channels
 from shared.bus import Received
 from shared.config import WardenConfig

@@ -9,7 +9,7 @@ from services.governor.memory_store import LegacyMemory, from_legacy
 from services.governor.policy import Memory
 from services.governor.rule import Outcome, Rule, Target, View
 from services.governor.rules import io_pressure, media_mode, memory_pressure, thermal
-from services.governor.rules.triggers import apply_trigger
+from services.governor.triggers import apply_trigger
 from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerFact,

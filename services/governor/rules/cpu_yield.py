@@ -18,7 +18,7 @@ equally, which would take tier 2's precedence over tier 3 away.
 
 from __future__ import annotations
 
-from services.governor.rules.yielding import YieldSpec, yield_rule
+from services.governor.yielding import YieldSpec, yield_rule
 from shared.messages import ContainerIntent, ContainerUsage
 
 NAME = "cpu_yield"

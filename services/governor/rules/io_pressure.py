@@ -12,8 +12,8 @@ releases, and a hold in progress starts again: only time known to be calm counts
 
 from __future__ import annotations
 
+from services.governor.hold import hold_reading
 from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.hold import hold_reading
 from shared.config.model import IoPressure
 from shared.messages import ContainerIntent, IoMax, PressureFact, Reason
 from shared.messages.base import Strict

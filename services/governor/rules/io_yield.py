@@ -22,8 +22,8 @@ Tier 2 keeps its disk (ADRG's media mode caps it while streams play).
 
 from __future__ import annotations
 
-from services.governor.rules.protect import disks_used, io_limit
-from services.governor.rules.yielding import YieldSpec, yield_rule
+from services.governor.stalls import disks_used, io_limit
+from services.governor.yielding import YieldSpec, yield_rule
 from shared.config.model import Protect
 from shared.messages import ContainerIntent, ContainerUsage, Reason
 from shared.units import MB_PER_SEC

@@ -25,19 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
 from services.governor.rule import Outcome, Rule, View, merge_intent
+from services.governor.stalls import Resource as ProtectResource
+from services.governor.stalls import Stall, disks_used, io_limit, stall_of, union
 from shared.config.model import Protect
 from shared.messages import (
     ContainerFact,
     ContainerIntent,
     ContainerUsage,
     CpuMax,
-    IoMax,
-    IoRate,
     PressureFact,
     Reason,
 )
@@ -46,7 +46,6 @@ from shared.tiers import TierMatcher
 from shared.units import MB_PER_SEC
 
 NAME = "protect"
-ProtectResource = Literal["cpu", "io", "memory"]
 RESOURCES: tuple[ProtectResource, ...] = ("io", "cpu", "memory")
 CPU_PERIOD_US = 100_000
 # The kernel's smallest cpu.max quota the actuator accepts.
@@ -84,16 +83,6 @@ class ProtectState(Strict):
 
 
 @dataclass(frozen=True)
-class Stall:
-    """One resource over the protected containers: "stalled", "calm" or "unknown"."""
-
-    state: Literal["stalled", "calm", "unknown"]
-    # Highest known share among the stalled ones (None: only a trigger said so).
-    share: float | None = None
-    who: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class ProtectOutcome:
     memory: dict[ProtectResource, ProtectMemory]
     # Container name -> its limits, the tighter of each where two resources limit it.
@@ -101,52 +90,6 @@ class ProtectOutcome:
     wake_at: float | None = None
     # Live readings, for debug logs and the decision's attributes: never in a reason.
     readings: dict[str, str] = field(default_factory=dict)
-
-
-def stall_of(
-    cfg: Protect, matcher: TierMatcher, pressure: PressureFact | None, resource: str
-) -> Stall:
-    if pressure is None:
-        return Stall("unknown")
-    threshold = getattr(cfg.stall_percent, resource)
-    stalled: list[tuple[str, float | None]] = []
-    unknown = False
-    for c in pressure.containers:
-        if not matcher.watched(c.name):
-            continue
-        fired = any(f.scope == c.id and f.resource == resource for f in pressure.fired)
-        share = next((s.some_percent for s in c.stall if s.resource == resource), None)
-        if fired or (share is not None and share > threshold):
-            stalled.append((c.name, share))
-        elif share is None:
-            unknown = True
-    if stalled:
-        shares = [s for _, s in stalled if s is not None]
-        return Stall("stalled", max(shares) if shares else None, tuple(n for n, _ in stalled))
-    return Stall("unknown" if unknown else "calm")
-
-
-def disks_used(usages: Sequence[ContainerUsage]) -> frozenset[str] | None:
-    """The disks these containers read or wrote in the last reading; None (every disk) where
-    that is not known for one of them, or none is named."""
-    disks: set[str] = set()
-    for u in usages:
-        if u.io_bytes_per_second_by_disk is None:
-            return None
-        disks.update(u.io_bytes_per_second_by_disk)
-    return frozenset(disks) or None
-
-
-def union(a: Iterable[str] | None, b: Iterable[str] | None) -> list[str] | None:
-    """Two sets of disks, where None is every disk."""
-    return None if a is None or b is None else sorted({*a, *b})
-
-
-def io_limit(bps: int, disks: Iterable[str] | None) -> IoMax:
-    """bps each way on these disks, or on every disk behind the container's data."""
-    if disks is None:
-        return IoMax(read_bps=bps, write_bps=bps)
-    return IoMax(disks={d: IoRate(read_bps=bps, write_bps=bps) for d in sorted(disks)})
 
 
 def _use(resource: str, usage: ContainerUsage, disks: frozenset[str] | None) -> float | None:

@@ -16,9 +16,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from services.governor.hold import hold_reading
 from services.governor.outcome import EventDraft, LogNote
 from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.hold import hold_reading
 from shared.config.model import Thermal
 from shared.messages import ContainerIntent, Reason
 from shared.messages.base import Strict

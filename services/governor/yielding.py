@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.governor.rule import Outcome, Rule, View
-from services.governor.rules.protect import ProtectResource, stall_of, union
+from services.governor.stalls import Resource as ProtectResource
+from services.governor.stalls import stall_of, union
 from shared.config.model import Protect
 from shared.messages import ContainerIntent, ContainerUsage, Reason
 from shared.messages.base import BlockDevice, Strict
