@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from services.actuator.service import ActuatorService, connect_host, start_actuator
+from services.actuator.host_access import connect_host
+from services.actuator.service import ActuatorService, start_actuator
 from shared import channels
 from tests.support.in_process import InProcess, RecordingBus, build, context
 from tests.support.processes import write_config

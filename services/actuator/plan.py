@@ -8,12 +8,12 @@ config is targeted, and limits are clamped to sane bounds.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from host.docker.view import DockerContainer
 from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
-from shared.messages import CpuMax, DesiredState, IoMax, Refusal
+from shared.messages import AppliedContainer, CpuMax, DesiredState, IoMax, Refusal
 from shared.tiers import TierMatcher
 
 MIN_CPU_QUOTA_US = 1000
@@ -40,6 +40,17 @@ class Target:
     paused: bool
     settings: Settings
     reasons: tuple[str, ...] = ()
+
+    def report(self) -> AppliedContainer:
+        """What the applied state says of it: the one conversion, every setting by name."""
+        return AppliedContainer(
+            name=self.container.name,
+            id=self.container.id,
+            tier=self.tier,
+            paused=self.paused,
+            reasons=list(self.reasons),
+            **asdict(self.settings),
+        )
 
 
 def baseline(cfg: WardenConfig, tier: int) -> Settings:

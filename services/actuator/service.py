@@ -1,117 +1,35 @@
 """Wiring: reconcile the host to the live desired state, or to the baseline when there is none.
 
 Reconciles on every desired-state renewal, every Docker container event, the
-lease running out, the governor going offline, and a slow resync timer.
+lease running out, the governor going offline, and a slow resync timer. What a
+reconcile does is reconcile.py's; restart actions are restart_actions.py's; how the
+host is reached, host_access.py's.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from host.docker import view as docker_view
-from host.docker.client import DockerError, Endpoint, Engine
-from host.docker.client import reason as docker_reason
-from host.processes.control import ProcessControl
-from host.processes.plan import group_targets
-from host.processes.view import ProcessIdentity, find_group_processes
 from services.actuator.admission import Admission
-from services.actuator.applier import Applier
-from services.actuator.download_clients import client_for
-from services.actuator.download_throttle import DownloadThrottleControl
+from services.actuator.host_access import HostAccess, connect_host
 from services.actuator.lease import Lease
-from services.actuator.plan import Settings, plan
-from services.actuator.preflight import run_preflight
-from services.actuator.restarts import RestartBounds, restart_refusal
+from services.actuator.reconcile import Reconciler
+from services.actuator.restart_actions import RestartActions
 from services.actuator.restore import restore_everything
-from services.actuator.state_store import StateStore
 from shared import channels
 from shared.bus import Received
 from shared.config import WardenConfig
 from shared.config.model import NotifyEvent
-from shared.errors import brief
 from shared.messages import Action, Applied, AppliedContainer, DesiredState, Event, Refusal
 from shared.messages.events import Severity
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.topics import OFFLINE
 
-REAPPLY_ACTIONS = frozenset({"start", "restart"})
 APPLY_WORKERS = 16
 # Docker events arriving within this long are handled by one reconcile.
 EVENT_SETTLE_SECONDS = 0.05
-# Docker's list (an inspect per container) is reused until Docker reports a change:
-# a desired state is then applied without waiting on it. Never older than this.
-LIST_KEPT_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class HostAccess:
-    """What the actuator reaches the host through, found and connected once at start."""
-
-    docker: Engine
-    dry_run: bool
-    applier: Applier
-    processes: ProcessControl
-    download: DownloadThrottleControl | None
-
-
-def connect_host(ctx: ServiceContext) -> HostAccess:
-    """Preflight (what this host lets the actuator do, reported once), the Docker client,
-    the state store and the controls built on them."""
-    settings = ctx.config.actuator
-    log = ctx.log
-    docker = Engine(Endpoint.of(settings, "actuator"))
-    pre = run_preflight(settings, docker)
-    log.info(
-        "preflight",
-        cgroups=pre.layout.kind,
-        docker_root=pre.docker_root,
-        io_devices=",".join(pre.io_devices) or None,
-    )
-    for problem in pre.problems:
-        log.warning("preflight.problem", problem=problem)
-    if ctx.keyring is None:
-        log.warning(
-            "signing.off",
-            reason="no signing key configured",
-            risk="any client that may write the desired topic can steer this host",
-        )
-    dry_run = bool(getattr(ctx.args, "dry_run", False) or settings.dry_run)
-    if pre.docker_problem:
-        # A host without Docker still has bare process groups to manage; the stack
-        # launcher is what chooses dry-run for a user without privileges.
-        log.warning(
-            "preflight.no_docker",
-            reason=pre.docker_problem,
-            action="containers left alone until Docker answers",
-        )
-    if dry_run:
-        log.info("dry_run", reason="nothing on the host will be changed")
-
-    store = StateStore(None if dry_run else settings.state_file, log)
-    applier = Applier(
-        docker,
-        pre.layout,
-        settings.proc_root,
-        pre.docker_root,
-        store,
-        dry_run,
-        log,
-    )
-    throttle = ctx.config.media_mode.download_throttle
-    return HostAccess(
-        docker=docker,
-        dry_run=dry_run,
-        applier=applier,
-        processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
-        download=DownloadThrottleControl(client_for(throttle), throttle.url, store, dry_run, log)
-        if throttle.enabled
-        else None,
-    )
 
 
 def start_actuator(ctx: ServiceContext) -> ActuatorService:
@@ -145,27 +63,26 @@ class ActuatorService:
         store = access.applier.store
         # The replay guard outlives a restart: it starts from the newest the store kept.
         self.admission = Admission(ctx.keyring, store.admitted, store.note_admitted)
-        self.docker = access.docker
         self.dry_run = access.dry_run
         self.applier = access.applier
-        self.processes = access.processes
         self.download = access.download
+        self._docker = access.docker
         # A deliberate stop (SIGTERM, SIGINT) puts everything back as before Warden.
         self.cleanup_on_stop = bool(getattr(ctx.args, "cleanup_on_stop", False))
         # Docker calls are I/O: applying to many containers at once is what makes a
         # 50-container media-mode change take one round trip, not fifty.
         self._pool = ThreadPoolExecutor(max_workers=APPLY_WORKERS, thread_name_prefix="apply")
+        self.reconciler = Reconciler(access, self._pool, ctx.log)
+        self.restarts = RestartActions(
+            access.docker, store, self._pool, ctx.log, self.dry_run, self._restart_failed
+        )
         self.lease: Lease | None = None
         self.baseline_reason = "no live desired state yet"
         self.started = False
-        self.last_applied: dict[str, Settings] = {}
         self.foreign_refusals: list[Refusal] = []
         self._reported: set[tuple[str, str]] = set()
         self._lease_timer: Timer | None = None
         self._reconcile_timer: Timer | None = None
-        self._docker_problem: str | None = None
-        self._listed: tuple[float, list[docker_view.DockerContainer]] | None = None
-        self._pids: dict[str, int] = {}
         self._events: docker_view.EventWatcher | None = None
 
     def start(self) -> ActuatorService:
@@ -176,7 +93,7 @@ class ActuatorService:
         bus.listen(channels.ACTIONS, self.on_action, on_other_host=self.refuse_foreign)
         bus.listen(channels.AVAILABILITY, self.on_governor_availability, service="governor")
         self._events = docker_view.EventWatcher(
-            self.docker.endpoint,
+            self._docker.endpoint,
             lambda e: loop.post(self.on_docker_event, e),
             ctx.log,
             on_reconnect=lambda: loop.post(self.resync),
@@ -250,69 +167,21 @@ class ActuatorService:
 
     def on_action(self, received: Received[Action]) -> None:
         action = received.value
-        store, log = self.applier.store, self.ctx.log
         if (problem := self.admission.action(action)) is not None:
             self.ctx.log.warning("action.refused", id=action.id, reason=problem)
             self.refuse(Refusal(target=f"action {action.kind}", reason=f"refused: {problem}"))
             return
-        if store.seen_action(action.id):
-            log.info("action.duplicate", id=action.id, container=action.container)
-            return
-        history = store.restarts
-        # Wall-clock, not the loop's monotonic clock: the restart limits are kept in the
-        # state file and must hold across the actuator's own restarts.
-        refusal = restart_refusal(
-            action.container,
-            action.reasons,
-            self.matcher,
-            history.last_of,
-            history.last_any,
-            time.time(),
-            self.restart_bounds(),
+        now = self.ctx.loop.now()
+        refusal = self.restarts.take(
+            action, self.cfg, self.matcher, lambda: self.reconciler.containers(self.cfg, now)
         )
-        if refusal is None:
-            try:
-                if not any(c.name == action.container for c in self._list_containers()):
-                    refusal = "no such container"
-            except DockerError as exc:
-                refusal = f"Docker unavailable: {docker_reason(exc)}"
-        reasons = "; ".join(map(str, action.reasons))
         if refusal is not None:
             self.refuse(Refusal(target=action.container, reason=f"restart refused: {refusal}"))
-            return
-        log.info(
-            "apply.restart",
-            container=action.container,
-            id=action.id,
-            reasons=reasons,
-            dry_run=self.dry_run,
-        )
-        if self.dry_run:
-            return
-        store.record_restart(action.id, action.container, time.time())
-        self._pool.submit(self._restart, action)
 
-    def _restart(self, action: Action) -> None:
-        """On a pool thread: a restart takes seconds and must not hold the loop."""
-        try:
-            self.docker.api.restart(action.container, timeout=10)
-        except DockerError as exc:
-            self.ctx.log.warning(
-                "apply.restart_failed", container=action.container, reason=brief(exc)
-            )
-            self.ctx.loop.post(
-                self.publish_event,
-                "refusal",
-                f"Restart of {action.container} failed: {brief(exc)}",
-                "warning",
-            )
-
-    def restart_bounds(self) -> RestartBounds:
-        cooldown = self.cfg.memory_pressure.restart_cooldown_seconds
-        settings = self.cfg.actuator
-        return RestartBounds(
-            per_container_seconds=settings.restart_container_interval_seconds or cooldown,
-            global_seconds=settings.restart_global_interval_seconds or cooldown,
+    def _restart_failed(self, container: str, reason: str) -> None:
+        """From a pool thread: said on the loop."""
+        self.ctx.loop.post(
+            self.publish_event, "refusal", f"Restart of {container} failed: {reason}", "warning"
         )
 
     def on_governor_availability(self, received: Received[str]) -> None:
@@ -320,12 +189,7 @@ class ActuatorService:
             self.drop_lease("governor offline")
 
     def on_docker_event(self, event: docker_view.ContainerEvent) -> None:
-        self._listed = None
-        if event.action in REAPPLY_ACTIONS or event.action == "destroy":
-            # A new or restarted container starts from Docker's values: apply ours again.
-            self.last_applied.pop(event.id, None)
-        if event.action == "destroy":
-            self.applier.store.forget(event.id)
+        self.reconciler.on_docker_event(event)
         self.request_reconcile()
 
     def request_reconcile(self) -> None:
@@ -352,8 +216,7 @@ class ActuatorService:
         self.reconcile()
 
     def resync(self) -> None:
-        self.last_applied.clear()  # rewrite everything: catches changes made behind our back
-        self._listed = None
+        self.reconciler.resync()
         self.reconcile()
 
     # --- reconciling -----------------------------------------------------
@@ -365,107 +228,22 @@ class ActuatorService:
         if not self.started:
             return
         desired = self.lease.desired if self.lease else None
-        errors: list[Refusal] = []
-        try:
-            containers: list[docker_view.DockerContainer] | None = self._list_containers()
-        except DockerError as exc:
-            # No Docker (or not now): bare process groups and the download client still count.
-            if self._docker_problem != docker_reason(exc):
-                self._docker_problem = docker_reason(exc)
-                self.ctx.log.warning("reconcile.docker_unavailable", reason=self._docker_problem)
-            errors.append(Refusal(target="docker", reason=docker_reason(exc)))
-            containers = None
-        else:
-            self._docker_problem = None
-        targets, refusals = plan(containers or [], desired, self.cfg, self.matcher)
-        download = None
-        if self.download is not None:
-            limit = desired.download_limit_bps if desired else None
-            why = "media_mode" if limit else self.baseline_reason if not desired else "no limit"
-            download = self._pool.submit(self.download.apply, limit, why)
-        applied: list[AppliedContainer] = []
-        reports = self._pool.map(
-            lambda t: self.applier.apply(t, self.last_applied.get(t.container.id)), targets
+        done = self.reconciler.run(
+            self.cfg, self.matcher, desired, self.baseline_reason, self.ctx.loop.now()
         )
-        for target, report in zip(targets, reports, strict=True):
-            cid = target.container.id
-            if report.errors:
-                self.last_applied.pop(cid, None)  # try again next time
-                errors.append(
-                    Refusal(target=target.container.name, reason="; ".join(report.errors))
-                )
-            else:
-                self.last_applied[cid] = target.settings
-            s = target.settings
-            applied.append(
-                AppliedContainer(
-                    name=target.container.name,
-                    id=cid,
-                    tier=target.tier,
-                    paused=target.paused,
-                    cpu_weight=s.cpu_weight,
-                    io_weight=s.io_weight,
-                    memory_high=s.memory_high,
-                    memory_max=s.memory_max,
-                    cpu_max=s.cpu_max,
-                    io_max=s.io_max,
-                    cpu_idle=s.cpu_idle,
-                    reasons=list(target.reasons),
-                )
-            )
-        if download is not None and (problem := download.result()) is not None:
-            errors.append(Refusal(target="download client", reason=problem))
-        group_refusals, group_errors = self.reconcile_processes()
-        refusals += group_refusals
-        errors += group_errors
-        if containers is not None:
-            live = {c.id for c in containers}
-            for cid in set(self.last_applied) - live:
-                del self.last_applied[cid]
-        for refusal in refusals:
+        for refusal in done.refusals:
             self.refuse(refusal, publish_applied=False)
-        self.publish_applied(desired, applied, refusals + self.foreign_refusals, errors)
-
-    def _list_containers(self) -> list[docker_view.DockerContainer]:
-        now = self.ctx.loop.now()
-        if self._listed is not None and now - self._listed[0] < LIST_KEPT_SECONDS:
-            return self._listed[1]
-        containers = docker_view.list_containers(
-            self.docker.api, self._pids, self.cfg.actuator.proc_root
+        self.publish_applied(
+            desired, done.containers, done.refusals + self.foreign_refusals, done.errors
         )
-        self._listed = (now, containers)
-        return containers
 
-    def reconcile_processes(self) -> tuple[list[Refusal], list[Refusal]]:
-        """Bring every configured process group to its target; returns refusals and errors."""
+    def reconcile_processes(self) -> None:
+        """The process-scan timer: new members of a group brought to its target."""
         if not self.started:
-            return [], []
+            return
         desired = self.lease.desired if self.lease else None
-        targets, refusals = group_targets(self.cfg, desired)
-        found = self._group_members()
-        errors = []
-        for target in targets:
-            name = target.group.name
-            problems = self.processes.apply(target, found[name], rescan=self._members_of(name))
-            if problems:
-                errors.append(
-                    Refusal(target=f"process group {target.group.name}", reason="; ".join(problems))
-                )
-        departed = self.processes.settle_departed(p for ms in found.values() for p in ms)
-        if departed:
-            errors.append(Refusal(target="process groups", reason="; ".join(departed)))
-        return refusals, errors
-
-    def _group_members(self) -> dict[str, list[ProcessIdentity]]:
-        """Each group's process trees, parents first; never Warden itself or its parent."""
-        return find_group_processes(
-            self.cfg.actuator.proc_root,
-            self.cfg.process_groups,
-            exclude=(os.getpid(), os.getppid()),
-        )
-
-    def _members_of(self, group: str) -> Callable[[], list[ProcessIdentity]]:
-        return lambda: self._group_members()[group]
+        # Said by the next full reconcile, which the same scan would only repeat.
+        self.reconciler.processes(self.cfg, desired)
 
     def refuse(self, refusal: Refusal, publish_applied: bool = True) -> None:
         key = (refusal.target, refusal.reason)

@@ -1,29 +1,27 @@
 """Memory pressure (ADRG's three stages): squeeze tier 3, then restart the biggest.
 
-The stages share one memory slice because a restart resets what the squeeze
-learned: a restarted container starts afresh, its memory.high ratcheting down
-from its new RSS.
+The stages share one memory slice because a restart resets what the squeeze learned: a
+restarted container starts afresh, its memory.high ratcheting down from its new RSS.
 
-Stage 1 squeezes tier 3's memory.high while some_avg10 is high. Each tier-3 container gets memory.high = RSS x reduction_factor, floored at
-half of tier 3's memory_max, and it only ever ratchets down while pressure
-lasts. Unlike ADRG, a squeeze never sets memory.high above tier 3's own
-memory_high: squeezing must not loosen the baseline. When some_avg10 is back
-at or below the threshold, every squeeze is released. Unknown pressure
-changes nothing: it neither starts nor ends one.
+Stage 1 squeezes tier 3's memory.high while some_avg10 is high. Each tier-3 container
+gets memory.high = RSS x reduction_factor, floored at half of tier 3's memory_max, and
+it only ever ratchets down while pressure lasts. Unlike ADRG, a squeeze never sets
+memory.high above tier 3's own memory_high: squeezing must not loosen the baseline. When
+some_avg10 is back at or below the threshold, every squeeze is released. Unknown
+pressure changes nothing: it neither starts nor ends one.
 
-Stages 2 and 3 restart the biggest bulk container. Stage 3 (emergency): memory full_avg10 above emergency_full_avg10_threshold
-restarts the highest-RSS tier-3 container, or, when no tier-3 container is
-left to restart, the highest-RSS tier-2 one. Stage 2 (critical), looked at
-only when stage 3 did not trigger: some_avg60 above critical_avg60_threshold
-restarts the highest-RSS tier-3 container, never tier 2.
+Stages 2 and 3 restart the biggest bulk container. Stage 3 (emergency): memory
+full_avg10 above emergency_full_avg10_threshold restarts the highest-RSS tier-3
+container, or, when no tier-3 container is left to restart, the highest-RSS tier-2 one.
+Stage 2 (critical), looked at only when stage 3 did not trigger: some_avg60 above
+critical_avg60_threshold restarts the highest-RSS tier-3 container, never tier 2.
 
-Two gates, both restart_cooldown_seconds: no restart at all within that long
-of the last one (global), and no container twice within it (which the global
-gate already implies while both share one cooldown). The times live
-in the rule's memory on the wall clock, so a restarted governor still waits.
-Unknown pressure restarts nothing. Only running containers with a known RSS
-are candidates: a paused one cannot be restarted by Docker, and one of
-unknown size cannot be shown to be the biggest.
+Two gates, both restart_cooldown_seconds: no restart at all within that long of the last
+one (global), and no container twice within it (which the global gate already implies
+while both share one cooldown). The times live in the rule's memory on the wall clock,
+so a restarted governor still waits. Unknown pressure restarts nothing. Only running
+containers with a known RSS are candidates: a paused one cannot be restarted by Docker,
+and one of unknown size cannot be shown to be the biggest.
 """
 
 from __future__ import annotations
