@@ -112,7 +112,5 @@ def test_the_rules_folder_holds_rules_only_and_none_imports_another() -> None:
         if path.name == "__init__.py":
             continue
         assert "\nRULE = " in path.read_text(), f"{path.name} is not a rule"
-        others = {
-            m for m in imported_modules(path) if m.startswith("services.governor.rules.")
-        }
+        others = {m for m in imported_modules(path) if m.startswith("services.governor.rules.")}
         assert others == set(), f"{path.name} imports {others}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.actuator.restarts import RestartBounds, restart_refusal
+from services.actuator.restart_policy import RestartBounds, restart_refusal
 from shared.config.model import WardenConfig
 from shared.messages import Action, Event, Reason
 from tests.support.broker import Mosquitto

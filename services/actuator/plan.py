@@ -14,7 +14,7 @@ from host.docker.view import DockerContainer
 from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
 from shared.messages import AppliedContainer, CpuMax, DesiredState, IoMax, Refusal
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 MIN_CPU_QUOTA_US = 1000
 LIVE_STATES = ("running", "paused")

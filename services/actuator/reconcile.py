@@ -19,7 +19,7 @@ from services.actuator.plan import Settings, plan
 from shared.config import WardenConfig
 from shared.logs import Log
 from shared.messages import AppliedContainer, DesiredState, Refusal
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 # Docker's list (an inspect per container) is reused until Docker reports a change:
 # a desired state is then applied without waiting on it. Never older than this.

@@ -10,22 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from host.docker import view as docker_view
 from host.docker.client import DockerError, Engine
 from host.docker.client import reason as docker_reason
-from services.actuator.restarts import RestartBounds, restart_refusal
+from services.actuator.restart_policy import restart_bounds, restart_refusal
 from services.actuator.state_store import StateStore
 from shared.config import WardenConfig
 from shared.errors import brief
 from shared.logs import Log
 from shared.messages import Action
-from shared.tiers import TierMatcher
-
-
-def restart_bounds(cfg: WardenConfig) -> RestartBounds:
-    cooldown = cfg.memory_pressure.restart_cooldown_seconds
-    settings = cfg.actuator
-    return RestartBounds(
-        per_container_seconds=settings.restart_container_interval_seconds or cooldown,
-        global_seconds=settings.restart_global_interval_seconds or cooldown,
-    )
+from shared.tier_matcher import TierMatcher
 
 
 class RestartActions:

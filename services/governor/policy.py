@@ -40,7 +40,7 @@ from shared.messages import (
     Switches,
     ThermalFact,
 )
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 T = TypeVar("T")
 # Providers with no stream count to wait for: triggers alone drive media mode.

@@ -33,7 +33,7 @@ from shared.messages import (
 )
 from shared.messages.base import Strict
 from shared.messages.desired import lower, lower_rate
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 M = TypeVar("M", bound=BaseModel)
 # A live, unprotected container in tiers 1-3, and its tier: the only ones a rule may target.

@@ -9,7 +9,7 @@ from typing import Literal
 
 from shared.config.model import Protect
 from shared.messages import ContainerUsage, IoMax, IoRate, PressureFact
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 Resource = Literal["cpu", "io", "memory"]
 

@@ -21,7 +21,7 @@ from services.governor.stalls import stall_of, union
 from shared.config.model import Protect
 from shared.messages import ContainerIntent, ContainerUsage, Reason
 from shared.messages.base import BlockDevice, Strict
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 Activity = Literal["active", "quiet", "unknown"]
 

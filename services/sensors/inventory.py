@@ -8,7 +8,7 @@ from pathlib import Path
 from host.cgroups.view import CgroupLayout, ProcessCgroups, process_cgroups, resident_bytes
 from host.docker.view import DockerContainer
 from shared.messages import ContainerFact
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 _KNOWN_STATES = {"created", "running", "paused", "restarting", "removing", "exited", "dead"}
 

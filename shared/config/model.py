@@ -40,7 +40,7 @@ from shared.config.thermal import Thermal
 from shared.config.tiers import Tier, TierNumber
 from shared.config.web import HistoryTier, Web, WebHistory
 from shared.messages.events import AdrgEvent, NotifyEvent
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 __all__ = [
     "ADRG_NOTIFY_ON",

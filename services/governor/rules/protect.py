@@ -42,7 +42,7 @@ from shared.messages import (
     Reason,
 )
 from shared.messages.base import BlockDevice, Strict
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 from shared.units import MB_PER_SEC
 
 NAME = "protect"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.actuator.safety import restart_refusal as tier_refusal
+from shared.config import WardenConfig
 from shared.messages import Reason
-from shared.tiers import TierMatcher
+from shared.tier_matcher import TierMatcher
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,12 @@ def restart_refusal(
         wait = bounds.global_seconds - (now - last_restart_any)
         return f"a restart ran {now - last_restart_any:.0f}s ago; global limit: next in {wait:.0f}s"
     return None
+
+
+def restart_bounds(cfg: WardenConfig) -> RestartBounds:
+    cooldown = cfg.memory_pressure.restart_cooldown_seconds
+    settings = cfg.actuator
+    return RestartBounds(
+        per_container_seconds=settings.restart_container_interval_seconds or cooldown,
+        global_seconds=settings.restart_global_interval_seconds or cooldown,
+    )
