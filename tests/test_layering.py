@@ -101,7 +101,7 @@ def test_the_rules_see_real_imports() -> None:
         m.startswith("host.")
         for m in imported_modules(REPO / "services" / "actuator" / "applier.py")
     )
-    assert "services.actuator.state_store" in imported_modules(
+    assert "services.actuator.reconcile" in imported_modules(
         REPO / "services" / "actuator" / "service.py"
     )
 
