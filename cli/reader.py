@@ -25,6 +25,7 @@ READ: dict[str, Channel[Any]] = {
     "applied": channels.APPLIED,
     "inventory": channels.CONTAINERS,
     "memory": channels.GOVERNOR_MEMORY,
+    "catalogue": channels.RULES,
     "decision": channels.DECISION,
     "overrides": channels.OVERRIDES,
     "preset": channels.PRESET,

@@ -15,11 +15,14 @@ from shared.messages import (
     DesiredState,
     GovernorMemory,
     LastDecision,
-    PressureFact,
     Reason,
-    ThermalFact,
+    RuleCatalogue,
 )
 from shared.messages.overrides import Overrides
+from shared.readings import host_reading
+
+# A timed override's reason (services/governor/overrides.py): its end is the override's.
+PAUSE_REASON = "timed_pause"
 
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 
@@ -216,51 +219,26 @@ def _yes(value: bool | None) -> str:
 
 def reading(metric: str | None, snap: Snapshot) -> float | None:
     """The live reading of a reason's metric, where the facts on the bus carry it."""
-    if metric is None:
-        return None
-    if metric == "temperature_c":
-        heat: ThermalFact | None = snap.get("thermal")
-        return heat.max_celsius if heat and heat.available else None
-    resource, _, rest = metric.partition(".")
-    line, _, window = rest.partition("_")
-    pressure: PressureFact | None = snap.get("pressure")
-    if pressure is None or resource not in ("cpu", "memory", "io") or line not in ("some", "full"):
-        return None
-    found = getattr(pressure, resource)
-    part = getattr(found, line, None) if found is not None else None
-    value = getattr(part, window, None) if part is not None else None
-    return value if isinstance(value, int | float) else None
+    return (
+        None if metric is None else host_reading(metric, snap.get("pressure"), snap.get("thermal"))
+    )
 
 
-def ends(reason: Reason, cfg: WardenConfig, snap: Snapshot, now: float) -> str:
-    """When a reason stops holding, in words."""
-    rule, detail = reason.rule, reason.detail
+def ends(reason: Reason, snap: Snapshot, now: float) -> str:
+    """When a reason stops holding, in words: as the governor's catalogue says it of the
+    rule, and for a timed pause the override's own end."""
     overrides: Overrides | None = snap.get("overrides")
-    if rule == "media_mode":
-        cooldown = f"{cfg.media_mode.cooldown_seconds:g} s"
-        if detail == "forced by trigger":
-            return f"a media_stop trigger, then a cooldown of {cooldown}"
-        if detail.startswith("cooldown"):
-            return f"when the cooldown of {cooldown} after the last stream is over"
-        return f"{cooldown} after the last stream stops"
-    if rule == "manual_pause":
-        return "a tier3_resume trigger"
-    if rule == "timed_pause" and overrides is not None:
+    if reason.rule == PAUSE_REASON and overrides is not None:
         live = [o.until for o in overrides.items if o.kind == "pause_tier3" and o.until > now]
         if live:
             until = max(live)
             stamp = time.strftime("%H:%M:%S", time.localtime(until))
             return f"at {stamp} (in {until - now:.0f} s), or when the override is ended"
-    if rule == "memory_squeeze" and reason.threshold is not None:
-        return f"when {reason.metric} is back at or below {reason.threshold:g}"
-    if rule == "protect":
-        return (
-            f"loosened a step after {cfg.protect.hold_seconds:g} s without a stall, "
-            "lifted after the last"
-        )
-    if detail:
-        return detail
-    return "when the rule no longer asks for it"
+    catalogue: RuleCatalogue | None = snap.get("catalogue")
+    card = catalogue.card(reason.rule) if catalogue else None
+    if card is not None and (said := card.ends_for(reason.detail)):
+        return said
+    return reason.detail or "when the rule no longer asks for it"
 
 
 def why_lines(
@@ -327,5 +305,5 @@ def why_lines(
             noted = [v for k, v in decision.readings.items() if k.startswith(reason.rule)]
             for note in noted:
                 lines.append(f"    seen: {note}")
-        lines.append(f"    ends: {ends(reason, cfg, snap, now)}")
+        lines.append(f"    ends: {ends(reason, snap, now)}")
     return lines

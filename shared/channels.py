@@ -30,6 +30,7 @@ from shared.messages import (
     LastDecision,
     PressureFact,
     ResourcesFact,
+    RuleCatalogue,
     StreamsFact,
     ThermalFact,
     Trigger,
@@ -160,6 +161,17 @@ GOVERNOR_MEMORY: Channel[GovernorMemory] = Channel(
     "what the governor remembers across its restart: the trigger switches, a status "
     "(media mode, thermal stage, io throttled) and each rule's own memory; it goes "
     "out with each desired state that changes and on renewal, if it changed",
+)
+
+RULES: Channel[RuleCatalogue] = Channel(
+    "{root}/{host}/governor/rules",
+    RuleCatalogue,
+    True,
+    ("governor",),
+    "host",
+    "the rule catalogue: for each reason a rule gives, what it may set by tier, its "
+    "host thresholds under the config in force, ADRG's name for it and how it ends; "
+    "the web service, /metrics and `warden` read it instead of restating a rule",
 )
 
 ACTIONS: Channel[Action] = Channel(
@@ -362,6 +374,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     RESOURCES,
     DESIRED,
     GOVERNOR_MEMORY,
+    RULES,
     ACTIONS,
     APPLIED,
     EVENTS,

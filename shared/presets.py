@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator
@@ -34,6 +34,19 @@ PRESETS: dict[PresetName, Preset] = {
     "balanced": Preset(85, 80, 85, 10),
     "aggressive": Preset(95, 90, 95, 5),
 }
+
+
+def in_force(own: object, preset: PresetName) -> Preset:
+    """The numbers in force: each one `own` sets (a process group's, the run-time
+    settings'; None: not set), else the preset's."""
+    base = PRESETS[preset]
+    values = {
+        f.name: getattr(base, f.name)
+        if getattr(own, f.name, None) is None
+        else getattr(own, f.name)
+        for f in fields(Preset)
+    }
+    return Preset(**values)
 
 
 def display_name(name: PresetName) -> str:

@@ -1,10 +1,13 @@
-"""Which rule stands behind each control in ADRG's /status *_by lists: a table of intents."""
+"""Which rule stands behind each control in ADRG's /status *_by lists: a table of intents,
+read against the governor's catalogue (what each rule may set)."""
 
 from __future__ import annotations
 
 import pytest
 
+from services.governor.catalogue import catalogue
 from services.web.status import rules_by_control
+from shared.config.model import WardenConfig
 from shared.messages import ContainerIntent, CpuMax, IoMax, Reason
 
 
@@ -63,5 +66,6 @@ def reason(rule: str) -> Reason:
 def test_each_control_names_the_rules_that_set_it(
     intent: ContainerIntent | None, expected: dict[str, list[str]]
 ) -> None:
-    got = {control: rules for control, rules in rules_by_control(intent).items() if rules}
+    rules = rules_by_control(intent, catalogue(WardenConfig()))
+    got = {control: names for control, names in rules.items() if names}
     assert got == expected

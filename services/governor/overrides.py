@@ -12,12 +12,22 @@ from dataclasses import replace
 
 from services.governor.outcome import earliest
 from services.governor.policy import Decision
-from shared.messages import ContainerFact, ContainerIntent, Reason
+from shared.messages import ContainerFact, ContainerIntent, Reason, ReasonCard
 from shared.messages.overrides import Override
 
 PAUSE_RULE = "timed_pause"
 # What an unthrottle leaves in force: the thermal stages protect the hardware itself.
 KEPT_BY_UNTHROTTLE = ("thermal_stage1", "thermal_stage2")
+
+
+# What a timed pause is, for the catalogue (an unthrottle gives no reason: it lifts).
+CARD = ReasonCard(
+    reason=PAUSE_RULE,
+    rule="overrides",
+    title="tier 3 paused for a while, by hand",
+    controls={"3": ["paused"]},
+    ends="at the override's end, or when it is ended",
+)
 
 
 def _until(override: Override) -> str:

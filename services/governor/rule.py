@@ -27,6 +27,7 @@ from shared.messages import (
     IoMax,
     PressureFact,
     ProcessGroupIntent,
+    ReasonCard,
     ResourcesFact,
     Switches,
     ThermalFact,
@@ -89,6 +90,9 @@ class Rule(Generic[M]):
     name: str
     memory: type[M]
     run: Callable[[View, M], Outcome[M]]
+    # What every face of Warden knows of it, under this config: a card per reason it
+    # gives (what each may set, its thresholds, ADRG's name, how it ends).
+    describe: Callable[[WardenConfig], list[ReasonCard]]
 
     def fresh(self) -> M:
         return self.memory()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from services.governor.catalogue import catalogue
 from services.governor.memory_store import (
     RetainedDesiredPayload,
     decode_retained_desired,
@@ -110,9 +111,10 @@ class GovernorService:
     # --- inputs ----------------------------------------------------------
 
     def reload(self, config: WardenConfig) -> None:
-        """Decide again at once on the new tiers and rules."""
+        """Decide again at once on the new tiers and rules, and say what the rules are now."""
         self.cfg = config
         self.matcher = config.tier_matcher()
+        self.publish_catalogue()
         if self.ready:
             self.evaluate(force=True)
 
@@ -258,10 +260,14 @@ class GovernorService:
             self.publish_desired(force=True)  # a fresh actuator trusts only live renewals
 
     def on_connect(self) -> None:
+        self.publish_catalogue()
         if self.ready:
             self.publish_desired(force=True)
         else:
             self.ctx.loop.call_later(RESTORE_WAIT_SECONDS, self.become_ready)
+
+    def publish_catalogue(self) -> None:
+        self.ctx.bus.send(channels.RULES, catalogue(self.cfg))
 
     # --- deciding --------------------------------------------------------
 

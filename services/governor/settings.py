@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from shared.config.model import WardenConfig
 from shared.messages.settings import ResourceSettings
+from shared.presets import Preset
 
-FIELDS = ("cpu_threshold_percent", "memory_threshold_percent", "gpu_threshold_percent", "nice")
+# What a setting may replace: a preset's numbers, each by its name.
+FIELDS = tuple(f.name for f in fields(Preset))
 
 
 def with_settings(cfg: WardenConfig, settings: ResourceSettings | None) -> WardenConfig:

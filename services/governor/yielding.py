@@ -18,9 +18,10 @@ from typing import Literal
 from services.governor.rule import Outcome, Rule, View
 from services.governor.stalls import Resource as ProtectResource
 from services.governor.stalls import stall_of, union
-from shared.config.model import Protect
-from shared.messages import ContainerIntent, ContainerUsage, Reason
+from shared.config.model import Protect, WardenConfig
+from shared.messages import ContainerIntent, ContainerUsage, Reason, ReasonCard
 from shared.messages.base import BlockDevice, Strict
+from shared.messages.catalogue import Control
 from shared.tier_matcher import TierMatcher
 
 Activity = Literal["active", "quiet", "unknown"]
@@ -98,6 +99,9 @@ class YieldSpec:
     hold_seconds: Callable[[Protect], float]
     # What a tier-3 container is asked for while it yields, on which disks (None: all).
     ask: Callable[[Protect, Reason, list[str] | None], ContainerIntent]
+    # What it is, in a line, and what it sets on tier 3 (the catalogue's card).
+    title: str
+    controls: list[Control]
     # The disks the given protected containers use (the active and the stalled ones);
     # None: every disk, as for a resource without disks.
     disks: Callable[[Sequence[ContainerUsage]], frozenset[str] | None] = lambda _: None
@@ -141,4 +145,17 @@ def yield_rule(spec: YieldSpec) -> Rule[YieldState]:
         readings = {f"{spec.name}.activity": activity}
         return Outcome(state, containers=asks, wake_at=wake_at, readings=readings)
 
-    return Rule(spec.name, YieldState, run)
+    def cards(cfg: WardenConfig) -> list[ReasonCard]:
+        protect = cfg.protect
+        return [
+            ReasonCard(
+                reason=spec.name,
+                rule=spec.name,
+                title=spec.title,
+                controls={"3": spec.controls},
+                ends=f"{spec.hold_seconds(protect):g} s after protected work goes quiet",
+                enabled=protect.enabled and spec.enabled(protect),
+            )
+        ]
+
+    return Rule(spec.name, YieldState, run, cards)

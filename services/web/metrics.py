@@ -21,6 +21,27 @@ class ViewCollector(Collector):
     def __init__(self, view: View) -> None:
         self._view = view
 
+    @staticmethod
+    def _reasons(v: View) -> GaugeMetricFamily:
+        """How many containers and process groups each reason holds now: every reason the
+        governor's catalogue lists (0 while it holds none), and any it gives beyond it."""
+        reasons = GaugeMetricFamily(
+            "warden_reason_targets",
+            "containers and process groups a reason holds now",
+            labels=["reason", "rule"],
+        )
+        held: dict[str, int] = {}
+        if v.desired:
+            reasons_of = [i.reasons for i in v.desired.containers.values()]
+            reasons_of += [g.reasons for g in v.desired.process_groups.values()]
+            for given in reasons_of:
+                for name in {r.rule for r in given}:
+                    held[name] = held.get(name, 0) + 1
+        rule_of = {c.reason: c.rule for c in v.catalogue.cards} if v.catalogue else {}
+        for name in sorted(set(rule_of) | set(held)):
+            reasons.add_metric([name, rule_of.get(name, "")], held.get(name, 0))
+        return reasons
+
     def collect(self) -> Iterator[Metric]:
         v = self._view
         psi = GaugeMetricFamily(
@@ -80,13 +101,12 @@ class ViewCollector(Collector):
             for c in v.applied.containers:
                 labels = [c.name, str(c.tier)]
                 paused.add_metric(labels, 1.0 if c.paused else 0.0)
-                limited = c.cpu_max is not None or c.io_max is not None
-                limited = limited or (c.memory_high is not None and bool(c.reasons))
-                throttled.add_metric(labels, 1.0 if limited else 0.0)
+                throttled.add_metric(labels, 1.0 if c.throttled else 0.0)
                 tier.add_metric([c.name], c.tier)
         yield paused
         yield throttled
         yield tier
+        yield self._reasons(v)
         media = GaugeMetricFamily("warden_media_mode_active", "1: media mode is on")
         media.add_metric([], 1.0 if v.desired and v.desired.media_mode else 0.0)
         yield media

@@ -122,6 +122,7 @@ class WebService:
             (channels.GPU, "gpu"),
             (channels.RESOURCES, "resources"),
             (channels.GOVERNOR_MEMORY, "memory"),
+            (channels.RULES, "catalogue"),
         ]
         for channel, attribute in facts:
             bus.listen(channel, self._keep(attribute), host="+")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import asdict
 from typing import Literal
 
 from services.web.models import (
@@ -31,63 +32,40 @@ from shared.messages import (
     PressureFact,
     ResourcePressure,
     ResourcesFact,
+    RuleCatalogue,
     StreamsFact,
     Switches,
     ThermalFact,
 )
 from shared.messages.settings import ResourceSettings
-from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
+from shared.presets import DEFAULT_PRESET, PRESETS, PresetName, in_force
+from shared.readings import host_reading
 
-# Which control each known rule sets (by tier where it differs), to fill ADRG's *_by lists.
-# A rule not listed here (a new one) is counted against every control its intent sets.
-_CONTROLS: dict[str, dict[int | None, set[str]]] = {
-    "media_mode": {3: {"paused"}, 2: {"cpu_max", "io_max"}, None: {"cpu_max", "io_max"}},
-    "manual_pause": {None: {"paused"}},
-    "thermal_stage1": {None: {"paused"}},
-    "thermal_stage2": {None: {"paused"}},
-    "io_pressure": {None: {"io_max"}},
-    "memory_squeeze": {None: {"memory_high"}},
-    "timed_pause": {None: {"paused"}},
-    # Warden's own: protect limits io or cpu; cpu yield's cpu.idle has no ADRG list, io
-    # yield's cap is an io.max.
-    "protect": {None: {"io_max", "cpu_max"}},
-    "cpu_yield": {None: set()},
-    "io_yield": {None: {"io_max"}},
-}
+# The controls of ADRG's *_by lists.
+BY_CONTROLS = ("paused", "cpu_max", "io_max", "memory_high")
 
 
-def _controls_of(rule: str, tier: int) -> set[str] | None:
-    by_tier = _CONTROLS.get(rule)
-    if by_tier is None:
-        return None
-    return by_tier.get(tier, by_tier.get(None, set()))
+def adrg_names(rules: list[str], catalogue: RuleCatalogue | None) -> list[str]:
+    """ADRG's name for each rule where the catalogue gives one (its *_by lists say it)."""
+    named = {c.reason: c.listed_as for c in catalogue.cards} if catalogue else {}
+    return sorted({named.get(rule, rule) for rule in rules})
 
 
-# Where ADRG has its own name for a rule, its *_by lists say that name.
-ADRG_NAMES = {
-    "manual_pause": "webhook_manual",
-    "io_pressure": "io_saturation",
-    "memory_squeeze": "memory_pressure",
-}
-
-
-def adrg_names(rules: list[str]) -> list[str]:
-    return sorted({ADRG_NAMES.get(rule, rule) for rule in rules})
-
-
-def rules_by_control(intent: ContainerIntent | None) -> dict[str, list[str]]:
-    """control ("paused", "cpu_max", "io_max", "memory_high") -> the rules behind it."""
-    result: dict[str, list[str]] = {"paused": [], "cpu_max": [], "io_max": [], "memory_high": []}
+def rules_by_control(
+    intent: ContainerIntent | None, catalogue: RuleCatalogue | None
+) -> dict[str, list[str]]:
+    """control ("paused", "cpu_max", "io_max", "memory_high") -> the rules behind it. A
+    rule the catalogue does not list (yet) counts against every control its intent sets."""
+    result: dict[str, list[str]] = {control: [] for control in BY_CONTROLS}
     if intent is None:
         return result
     active = {
-        "paused": intent.paused,
-        "cpu_max": intent.cpu_max is not None,
-        "io_max": intent.io_max is not None,
-        "memory_high": intent.memory_high is not None,
+        control: control in intent.limits or (control == "paused" and intent.paused)
+        for control in BY_CONTROLS
     }
     for reason in intent.reasons:
-        controls = _controls_of(reason.rule, intent.tier)
+        card = catalogue.card(reason.rule) if catalogue else None
+        controls = card.controls_for(intent.tier) if card else None
         for control, on in active.items():
             wanted = on and (controls is None or control in controls)
             if wanted and reason.rule not in result[control]:
@@ -126,12 +104,12 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         tier = intent.tier if intent else (fact.tier if fact and fact.tier is not None else None)
         if tier is None:
             tier = done.tier if done else (matcher.tier_of(name) or 0)
-        by = rules_by_control(intent)
+        by = rules_by_control(intent, view.catalogue)
         containers[name] = StatusContainer(
             tier=tier,
-            paused_by=adrg_names(by["paused"]),
-            cpu_max_by=adrg_names(by["cpu_max"]),
-            io_max_by=adrg_names(by["io_max"]),
+            paused_by=adrg_names(by["paused"], view.catalogue),
+            cpu_max_by=adrg_names(by["cpu_max"], view.catalogue),
+            io_max_by=adrg_names(by["io_max"], view.catalogue),
             memory_high_override_bytes=intent.memory_high if intent else None,
             memory_high_by=by["memory_high"],
             protected=matcher.is_protected(name) or bool(fact and fact.protected),
@@ -191,9 +169,7 @@ def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:
     rows = []
     for name, c in status.containers.items():
         intent = intents.get(name)
-        limits = [
-            k for k in ("cpu_max", "io_max", "memory_high", "cpu_idle") if getattr(intent, k, None)
-        ]
+        limits = intent.limits if intent else []
         state = c.state or "unknown"
         if c.paused and state == "running":
             state = "paused"
@@ -347,77 +323,35 @@ def effective_settings(
     settings: ResourceSettings | None, preset: PresetName
 ) -> dict[str, float | int]:
     """What process groups without numbers of their own get now."""
-    base = PRESETS[preset]
-    s = settings or ResourceSettings(host="-")
-    return {
-        "cpu_threshold_percent": s.cpu_threshold_percent
-        if s.cpu_threshold_percent is not None
-        else base.cpu_threshold_percent,
-        "memory_threshold_percent": s.memory_threshold_percent
-        if s.memory_threshold_percent is not None
-        else base.memory_threshold_percent,
-        "gpu_threshold_percent": s.gpu_threshold_percent
-        if s.gpu_threshold_percent is not None
-        else base.gpu_threshold_percent,
-        "nice": s.nice if s.nice is not None else base.nice,
-    }
+    return asdict(in_force(settings, preset))
 
 
-def _host_thresholds(view: View, cfg: WardenConfig) -> list[Threshold]:
+def _host_thresholds(view: View) -> list[Threshold]:
+    """Each enabled rule's host thresholds, as its card gives them, against the facts."""
     out: list[Threshold] = []
-    pressure: PressureFact | None = view.pressure
-    memory = pressure.memory if pressure else None
-    io = pressure.io if pressure else None
-
-    def add(metric: str, value: float | None, threshold: float, effect: str) -> None:
-        crossed = value is not None and value > threshold
-        out.append(
-            Threshold(
-                scope="host",
-                metric=metric,
-                value=value,
-                threshold=threshold,
-                crossed=crossed,
-                effect=effect,
+    cards = view.catalogue.cards if view.catalogue else []
+    for card in cards:
+        if not card.enabled:
+            continue
+        for t in card.thresholds:
+            value = host_reading(t.metric, view.pressure, view.thermal)
+            out.append(
+                Threshold(
+                    scope="host",
+                    metric=t.metric,
+                    value=value,
+                    threshold=t.above,
+                    crossed=value is not None and value > t.above,
+                    effect=t.effect,
+                )
             )
-        )
-
-    mp = cfg.memory_pressure
-    if mp.enabled:
-        add(
-            "memory.some_avg10",
-            memory.some.avg10 if memory else None,
-            mp.some_avg10_threshold,
-            "squeeze tier 3 memory.high",
-        )
-        add(
-            "memory.some_avg60",
-            memory.some.avg60 if memory else None,
-            mp.critical_avg60_threshold,
-            "restart a tier 3 container",
-        )
-        full = memory.full.avg10 if memory and memory.full else None
-        add("memory.full_avg10", full, mp.emergency_full_avg10_threshold, "emergency restart")
-    if cfg.io_pressure.enabled:
-        add(
-            "io.some_avg10",
-            io.some.avg10 if io else None,
-            cfg.io_pressure.trigger_avg10_threshold,
-            "cap tier 3 io.max",
-        )
-    heat: ThermalFact | None = view.thermal
-    if cfg.thermal.enabled:
-        celsius = heat.max_celsius if heat and heat.available else None
-        add("temperature_c", celsius, cfg.thermal.warn_temp_c, "warning")
-        add("temperature_c", celsius, cfg.thermal.stage1_temp_c, "pause tier 3")
-        add("temperature_c", celsius, cfg.thermal.stage2_temp_c, "pause tiers 2 and 3")
     return out
 
 
 def thresholds_now(view: View, cfg: WardenConfig) -> Thresholds:
     """Host thresholds against the facts; process groups' from the governor's own reasons
     (it alone knows each group's share of the load, the part its thresholds exclude)."""
-    items = _host_thresholds(view, cfg)
+    items = _host_thresholds(view)
     groups = view.desired.process_groups if view.desired else {}
     for name, intent in groups.items():
         for reason in intent.reasons:

@@ -20,6 +20,7 @@ from shared.messages import (
     LastDecision,
     PressureFact,
     ResourcesFact,
+    RuleCatalogue,
     StreamsFact,
     ThermalFact,
 )
@@ -43,6 +44,8 @@ class View:
     preset: str | None = None
     settings: ResourceSettings | None = None
     overrides: Overrides | None = None
+    # What each rule is (the governor's catalogue); None: not heard yet.
+    catalogue: RuleCatalogue | None = None
     availability: dict[str, str] = field(default_factory=dict)
     # Something came from this host (its own host is listed before that, while alone).
     heard: bool = False

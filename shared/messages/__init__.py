@@ -3,6 +3,7 @@
 from shared.messages.actions import Action
 from shared.messages.applied import Applied, AppliedContainer, Refusal
 from shared.messages.base import SCHEMA_VERSION, BlockDevice, Message, PayloadError
+from shared.messages.catalogue import HostThreshold, ReasonCard, RuleCatalogue
 from shared.messages.decision import LastDecision
 from shared.messages.desired import (
     ContainerIntent,
@@ -58,6 +59,7 @@ __all__ = [
     "GpuDevice",
     "GpuFact",
     "GpuProcess",
+    "HostThreshold",
     "HostUsage",
     "IoMax",
     "IoRate",
@@ -71,9 +73,11 @@ __all__ = [
     "ProcessUsage",
     "PsiTriggerFired",
     "Reason",
+    "ReasonCard",
     "Refusal",
     "ResourcePressure",
     "ResourcesFact",
+    "RuleCatalogue",
     "StallShare",
     "StreamSession",
     "StreamsFact",

@@ -22,6 +22,16 @@ class AppliedContainer(Strict):
     cpu_idle: bool = False
     reasons: list[str] = []
 
+    @property
+    def throttled(self) -> bool:
+        """A cpu, io or memory limit beyond the tier baseline applied (a memory.high with
+        no reason is the tier's own)."""
+        return (
+            self.cpu_max is not None
+            or self.io_max is not None
+            or (self.memory_high is not None and bool(self.reasons))
+        )
+
 
 class Refusal(Strict):
     target: str

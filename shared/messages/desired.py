@@ -85,6 +85,11 @@ class ContainerIntent(Strict):
     cpu_idle: bool = False
     reasons: list[Reason] = Field(min_length=1)
 
+    @property
+    def limits(self) -> list[str]:
+        """The limiting controls it sets beyond the tier baseline, by name."""
+        return [k for k in ("cpu_max", "io_max", "memory_high", "cpu_idle") if getattr(self, k)]
+
 
 class ProcessGroupIntent(Strict):
     """A configured process group's deviation from its baseline."""

@@ -3,6 +3,8 @@ stack leaves them on the bus: what the web views read, without running the stack
 
 from __future__ import annotations
 
+from services.governor.catalogue import catalogue
+from shared.config.model import WardenConfig
 from shared.messages import (
     Applied,
     AppliedContainer,
@@ -68,6 +70,8 @@ def publish_facts(probe: Probe, host: str) -> None:
             memory=ResourcePressure(some=line(60), full=line(1)),
             io=ResourcePressure(some=line(10), full=line(2)),
         ),
+        # The governor's catalogue (its default config): what each rule is.
+        "governor/rules": catalogue(WardenConfig(host_id=host)),
         "sensors/thermal": ThermalFact(host=host, available=True, hottest="zone/x", max_celsius=71),
         "sensors/gpu": GpuFact(host=host, available=False, reasons=["no GPU"]),
         "sensors/containers": ContainerInventory(

@@ -38,5 +38,7 @@ SPEC = YieldSpec(
     enabled=lambda cfg: cfg.cpu_yield,
     hold_seconds=lambda cfg: cfg.cpu_yield_hold_seconds,
     ask=lambda _cfg, reason, _disks: ContainerIntent(tier=3, cpu_idle=True, reasons=[reason]),
+    title="protected work uses the CPU: tier 3 runs only on what it leaves (cpu.idle)",
+    controls=["cpu_idle"],
 )
 RULE = yield_rule(SPEC)

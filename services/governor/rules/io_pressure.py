@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from services.governor.hold import hold_reading
 from services.governor.rule import Outcome, Rule, View
-from shared.config.model import IoPressure
-from shared.messages import ContainerIntent, IoMax, PressureFact, Reason
+from shared.config.model import IoPressure, WardenConfig
+from shared.messages import ContainerIntent, HostThreshold, IoMax, PressureFact, Reason, ReasonCard
 from shared.messages.base import Strict
 from shared.units import MB_PER_SEC
 
@@ -98,4 +98,25 @@ def _reason(cfg: IoPressure, value: float | None, fired: bool) -> Reason:
     )
 
 
-RULE = Rule("io_pressure", IoMemory, io_pressure)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    io = cfg.io_pressure
+    return [
+        ReasonCard(
+            reason="io_pressure",
+            rule="io_pressure",
+            title="the host waits on its disks: tier 3 capped",
+            adrg_name="io_saturation",
+            controls={"3": ["io_max"]},
+            thresholds=[
+                HostThreshold(
+                    metric=METRIC, above=io.trigger_avg10_threshold, effect="cap tier 3 io.max"
+                )
+            ],
+            ends=f"after {io.recovery_hold_seconds:g} s with {METRIC} below "
+            f"{io.recovery_avg10_threshold:g}",
+            enabled=io.enabled,
+        )
+    ]
+
+
+RULE = Rule("io_pressure", IoMemory, io_pressure, cards)

@@ -49,6 +49,8 @@ SPEC = YieldSpec(
     enabled=lambda cfg: cfg.io_yield,
     hold_seconds=lambda cfg: cfg.io_yield_hold_seconds,
     ask=capped,
+    title="protected work uses its disks: tier 3 capped on them",
+    controls=["io_max"],
     disks=disks_used,
 )
 RULE = yield_rule(SPEC)

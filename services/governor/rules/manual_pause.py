@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services.governor.rule import NoMemory, Outcome, Rule, View
-from shared.messages import ContainerIntent, Reason
+from shared.config.model import WardenConfig
+from shared.messages import ContainerIntent, Reason, ReasonCard
 
 REASON = Reason(rule="manual_pause", detail="tier3_pause trigger")
 
@@ -15,4 +16,17 @@ def manual_pause(view: View, memory: NoMemory) -> Outcome[NoMemory]:
     return Outcome(memory, containers=paused)
 
 
-RULE = Rule("manual_pause", NoMemory, manual_pause)
+def cards(_cfg: WardenConfig) -> list[ReasonCard]:
+    return [
+        ReasonCard(
+            reason=REASON.rule,
+            rule="manual_pause",
+            title="tier 3 paused by hand (tier3_pause)",
+            adrg_name="webhook_manual",
+            controls={"3": ["paused"]},
+            ends="a tier3_resume trigger",
+        )
+    ]
+
+
+RULE = Rule("manual_pause", NoMemory, manual_pause, cards)

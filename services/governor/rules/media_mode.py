@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from services.governor.outcome import EventDraft
 from services.governor.rule import Outcome, Rule, View
-from shared.config.model import MediaMode
-from shared.messages import ContainerIntent, CpuMax, IoMax, Reason
+from shared.config.model import MediaMode, WardenConfig
+from shared.messages import ContainerIntent, CpuMax, IoMax, Reason, ReasonCard
 from shared.messages.base import Strict
+from shared.messages.catalogue import Control, TierKey
 from shared.units import MB_PER_SEC
 
 CPU_PERIOD_US = 100_000
+
+
+# The detail of a reason that only a trigger holds on.
+FORCED = "forced by trigger"
 
 
 class MediaMemory(Strict):
@@ -74,7 +79,7 @@ def _step(
         return memory, None, [], None
 
     if forced or (streams or 0) > 0:
-        detail = "forced by trigger" if forced else f"{streams} active stream(s)"
+        detail = FORCED if forced else f"{streams} active stream(s)"
         reason = Reason(rule="media_mode", detail=detail)
         events = []
         if not memory.active:
@@ -97,4 +102,25 @@ def _step(
     return memory.model_copy(update={"cooldown_since": since}), reason, [], ends
 
 
-RULE = Rule("media_mode", MediaMemory, media_mode)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    cooldown = f"{cfg.media_mode.cooldown_seconds:g} s"
+    controls: dict[TierKey, list[Control]] = {"3": ["paused"], "2": ["cpu_max", "io_max"]}
+    if cfg.media_mode.download_throttle.enabled:
+        controls["any"] = ["download_limit"]
+    return [
+        ReasonCard(
+            reason="media_mode",
+            rule="media_mode",
+            title="a stream plays: tier 3 paused, tier 2 throttled",
+            controls=controls,
+            ends=f"{cooldown} after the last stream stops",
+            ends_by_detail={
+                FORCED: f"a media_stop trigger, then a cooldown of {cooldown}",
+                "cooldown": f"when the cooldown of {cooldown} after the last stream is over",
+            },
+            enabled=cfg.media_mode.enabled,
+        )
+    ]
+
+
+RULE = Rule("media_mode", MediaMemory, media_mode, cards)

@@ -34,9 +34,17 @@ from pydantic import Field
 
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.rule import Outcome, Rule, View
-from shared.config.model import MemoryPressure, NotifyEvent, Tier
-from shared.messages import ContainerFact, ContainerIntent, PressureFact, Reason
+from shared.config.model import MemoryPressure, NotifyEvent, Tier, WardenConfig
+from shared.messages import (
+    ContainerFact,
+    ContainerIntent,
+    HostThreshold,
+    PressureFact,
+    Reason,
+    ReasonCard,
+)
 from shared.messages.base import Strict
+from shared.messages.catalogue import Control
 from shared.units import parse_size
 
 # --- stage 1: the squeeze ------------------------------------------------------
@@ -199,4 +207,58 @@ def memory_pressure(view: View, memory: MemoryPressureMemory) -> Outcome[MemoryP
     )
 
 
-RULE = Rule("memory_pressure", MemoryPressureMemory, memory_pressure)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    mp = cfg.memory_pressure
+    restart: list[Control] = ["restart"]
+    cooldown = f"at most one restart per {mp.restart_cooldown_seconds:g} s"
+    return [
+        ReasonCard(
+            reason="memory_squeeze",
+            rule="memory_pressure",
+            title="the host is short of memory: tier 3's memory.high squeezed",
+            adrg_name="memory_pressure",
+            controls={"3": ["memory_high"]},
+            thresholds=[
+                HostThreshold(
+                    metric=METRIC,
+                    above=mp.some_avg10_threshold,
+                    effect="squeeze tier 3 memory.high",
+                )
+            ],
+            ends=f"when {METRIC} is back at or below {mp.some_avg10_threshold:g}",
+            enabled=mp.enabled,
+        ),
+        ReasonCard(
+            reason="memory_critical_restart",
+            rule="memory_pressure",
+            title="memory critical: the biggest tier-3 container restarted",
+            controls={"3": restart},
+            thresholds=[
+                HostThreshold(
+                    metric="memory.some_avg60",
+                    above=mp.critical_avg60_threshold,
+                    effect="restart a tier 3 container",
+                )
+            ],
+            ends=cooldown,
+            enabled=mp.enabled,
+        ),
+        ReasonCard(
+            reason="memory_emergency_restart",
+            rule="memory_pressure",
+            title="memory emergency: the biggest bulk container restarted",
+            controls={"2": restart, "3": restart},
+            thresholds=[
+                HostThreshold(
+                    metric="memory.full_avg10",
+                    above=mp.emergency_full_avg10_threshold,
+                    effect="emergency restart",
+                )
+            ],
+            ends=cooldown,
+            enabled=mp.enabled,
+        ),
+    ]
+
+
+RULE = Rule("memory_pressure", MemoryPressureMemory, memory_pressure, cards)

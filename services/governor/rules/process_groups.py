@@ -13,18 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.governor.rule import Outcome, Rule, View
-from shared.config.model import MemoryPressure, ProcessGroup, Thermal
+from shared.config.model import MemoryPressure, ProcessGroup, Thermal, WardenConfig
 from shared.messages import (
     GpuFact,
     PressureFact,
     ProcessGroupIntent,
     ProcessGroupUsage,
     Reason,
+    ReasonCard,
     ResourcesFact,
     ThermalFact,
 )
 from shared.messages.base import Strict
-from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
+from shared.presets import DEFAULT_PRESET, PresetName, in_force
 
 # The rule named in each reason.
 REASON_RULE = "process_group"
@@ -93,15 +94,11 @@ def thresholds(
 ) -> Thresholds:
     """The group's own numbers first, then the run-time preset, the group's preset, balanced."""
     name = run_time_preset or group.preset or DEFAULT_PRESET
-    preset = PRESETS[name]
-
-    def pick(own: float | None, from_preset: float) -> float:
-        return from_preset if own is None else own
-
+    numbers = in_force(group, name)
     limits: dict[str, float] = {
-        OTHERS_CPU: pick(group.cpu_threshold_percent, preset.cpu_threshold_percent),
-        OTHERS_MEMORY: pick(group.memory_threshold_percent, preset.memory_threshold_percent),
-        OTHERS_GPU: pick(group.gpu_threshold_percent, preset.gpu_threshold_percent),
+        OTHERS_CPU: numbers.cpu_threshold_percent,
+        OTHERS_MEMORY: numbers.memory_threshold_percent,
+        OTHERS_GPU: numbers.gpu_threshold_percent,
     }
     warn = thermal.warn_temp_c if thermal.enabled else None
     pressure = memory_pressure.some_avg10_threshold if memory_pressure.enabled else None
@@ -115,7 +112,7 @@ def thresholds(
             limits[metric] = limit
     return Thresholds(
         preset=name,
-        nice=group.nice if group.nice is not None else preset.nice,
+        nice=numbers.nice,
         limits=limits,
         resume_factor=1 - group.resume_margin_percent / 100,
     )
@@ -314,4 +311,27 @@ def process_groups_rule(view: View, memory: GroupsMemory) -> Outcome[GroupsMemor
     )
 
 
-RULE = Rule("process_groups", GroupsMemory, process_groups_rule)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    """A group's thresholds are its own, carried by each reason with its reading."""
+    on = bool(cfg.process_groups)
+    return [
+        ReasonCard(
+            reason=REASON_RULE,
+            rule="process_groups",
+            title="a process group's thresholds crossed: the group paused",
+            controls={"any": ["group_paused"]},
+            ends="after its resume hold with every reading below its thresholds",
+            enabled=on,
+        ),
+        ReasonCard(
+            reason="preset",
+            rule="process_groups",
+            title="the run-time preset sets the groups' nice level",
+            controls={"any": ["group_nice"]},
+            ends="another preset, or none",
+            enabled=on,
+        ),
+    ]
+
+
+RULE = Rule("process_groups", GroupsMemory, process_groups_rule, cards)

@@ -32,7 +32,7 @@ from pydantic import Field
 from services.governor.rule import Outcome, Rule, View, merge_intent
 from services.governor.stalls import Resource as ProtectResource
 from services.governor.stalls import Stall, disks_used, io_limit, stall_of, union
-from shared.config.model import Protect
+from shared.config.model import Protect, WardenConfig
 from shared.messages import (
     ContainerFact,
     ContainerIntent,
@@ -40,6 +40,7 @@ from shared.messages import (
     CpuMax,
     PressureFact,
     Reason,
+    ReasonCard,
 )
 from shared.messages.base import BlockDevice, Strict
 from shared.tier_matcher import TierMatcher
@@ -323,4 +324,20 @@ def protect_rule(view: View, memory: ProtectState) -> Outcome[ProtectState]:
     )
 
 
-RULE = Rule(NAME, ProtectState, protect_rule)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    p = cfg.protect
+    return [
+        ReasonCard(
+            reason=NAME,
+            rule=NAME,
+            title="a protected container stalls: the bulk container using most of that "
+            "resource limited, a step at a time",
+            controls={"2": ["io_max", "cpu_max"], "3": ["io_max", "cpu_max"]},
+            ends=f"loosened a step after {p.hold_seconds:g} s without a stall, "
+            "lifted after the last",
+            enabled=p.enabled,
+        )
+    ]
+
+
+RULE = Rule(NAME, ProtectState, protect_rule, cards)

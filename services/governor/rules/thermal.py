@@ -19,8 +19,8 @@ from pydantic import Field
 from services.governor.hold import hold_reading
 from services.governor.outcome import EventDraft, LogNote
 from services.governor.rule import Outcome, Rule, View
-from shared.config.model import Thermal
-from shared.messages import ContainerIntent, Reason
+from shared.config.model import Thermal, WardenConfig
+from shared.messages import ContainerIntent, HostThreshold, Reason, ReasonCard
 from shared.messages.base import Strict
 
 METRIC = "temperature_c"
@@ -156,4 +156,34 @@ def _reason(cfg: Thermal, rule: str, threshold: float, celsius: float | None) ->
     )
 
 
-RULE = Rule("thermal", ThermalMemory, thermal)
+def cards(cfg: WardenConfig) -> list[ReasonCard]:
+    t = cfg.thermal
+    ends = f"after {t.recovery_hold_seconds:g} s below {t.recovery_temp_c:g}°C"
+    return [
+        ReasonCard(
+            reason="thermal_stage1",
+            rule="thermal",
+            title="the host runs hot: tier 3 paused",
+            controls={"3": ["paused"]},
+            thresholds=[
+                HostThreshold(metric=METRIC, above=t.warn_temp_c, effect="warning"),
+                HostThreshold(metric=METRIC, above=t.stage1_temp_c, effect="pause tier 3"),
+            ],
+            ends=ends,
+            enabled=t.enabled,
+        ),
+        ReasonCard(
+            reason="thermal_stage2",
+            rule="thermal",
+            title="the host runs very hot: tiers 2 and 3 paused",
+            controls={"2": ["paused"], "3": ["paused"]},
+            thresholds=[
+                HostThreshold(metric=METRIC, above=t.stage2_temp_c, effect="pause tiers 2 and 3")
+            ],
+            ends=ends,
+            enabled=t.enabled,
+        ),
+    ]
+
+
+RULE = Rule("thermal", ThermalMemory, thermal, cards)
