@@ -28,6 +28,7 @@ from services.notifier.render import Notification
 from shared.config.model import Notifications
 from shared.errors import brief
 from shared.logs import Log
+from shared.state_dir import state_file
 
 RATE_LIMITED = "HTTP 429"
 
@@ -277,7 +278,7 @@ class Outbox:
         self._cfg = cfg
         self._log = log
         self._wall = wall
-        self._store = OutboxStore(cfg.outbox_file, log)
+        self._store = OutboxStore(state_file(cfg, "outbox_file"), log)
         self._workers = {
             c.name: ChannelWorker(c, cfg, self._store, log, on_failed, on_recovered, wall=wall)
             for c in channels
