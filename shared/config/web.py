@@ -13,6 +13,8 @@ from shared.config.base import Section, Size
 # asks for one, and scripts/run writes the file (mode 0600) where this says.
 ADMIN_TOKEN_ENV = "WARDEN_WEB_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "run/web-admin.token"
+# ... and `warden-stack --setup-systemd` here (the web unit loads it as a credential).
+SYSTEMD_ADMIN_TOKEN_FILE = "/etc/warden/web-admin.token"
 # warden-stack and the systemd unit hand the web service that file's path in this variable:
 # its token counts as one of web.admin_tokens.
 ADMIN_TOKEN_FILE_ENV = "WARDEN_WEB_ADMIN_TOKEN_FILE"
