@@ -23,7 +23,7 @@ import pytest
 
 from services.stack import accounts
 from services.stack.plan import StackPaths, StackPlan, mosquitto_conf
-from services.stack.prepare import prepare
+from services.stack.prepare import PrepareError, prepare
 from shared.config import WardenConfig
 from tests.support.broker import free_port, wait_for_port
 from tests.support.docker_env import Containers
@@ -306,3 +306,18 @@ def test_a_second_start_changes_no_file(workdir: Path) -> None:
     assert said.count(f"moved {workdir / 'state' / 'web.sqlite3'} to {moved}") == 1
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o640
     assert config_path.stat().st_gid == grp.getgrnam(accounts.CONFIG_GROUP).gr_gid
+
+
+def test_a_directory_closed_to_the_services_is_named(workdir: Path) -> None:
+    """A config (or checkout) under a directory other users cannot pass, as /root is: the
+    stack says which one, rather than five services failing to start."""
+    python = needs_root_parts()
+    closed = workdir / "home"
+    closed.mkdir(mode=0o700)
+    config_path = write_config(closed / "config.yaml", {})
+    paths = StackPaths(
+        REPO, workdir / "run", config_path, python, "/usr/sbin/mosquitto", state_dir=workdir / "s"
+    )
+    plan = StackPlan(False, False, 1883, True, "test", own_users=True)
+    with pytest.raises(PrepareError, match=f"cannot reach {config_path}: {closed} is closed"):
+        prepare(paths, plan, WardenConfig(), accounts.own_users(None), lambda _line: None)

@@ -84,8 +84,12 @@ def own_users(engine_group: str | None) -> Users:
 def accounts_of(users: Users) -> dict[str, Account]:
     """Program name (a service, `broker`, `proxy`) -> its account, looked up now."""
     found: dict[str, Account] = {s: Account.named(n) for s, n in users.services.items()}
-    found["broker"] = Account.named(users.broker)
-    found["proxy"] = Account.named(users.proxy) if users.proxy else Account.current()
+    # Neither is made where it is not needed (a broker elsewhere, no Docker here).
+    for program, name in (("broker", users.broker), ("proxy", users.proxy)):
+        try:
+            found[program] = Account.named(name) if name else Account.current()
+        except KeyError:
+            found[program] = Account.current()
     return found
 
 
