@@ -8,13 +8,12 @@ import re
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -30,8 +29,14 @@ from tests.support.compose_stack import compose_command
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
 from tests.support.real import missing
+from tests.support.service_users import (
+    Identity,
+    reachable_by_others,
+    service_python,
+    shared_workdir,
+)
+from tests.support.stack import SERVICES, Stack, assert_all, service_pid, stack_command
 
-SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 DEPLOY = REPO / "deploy"
 SUPERVISORD_CONF = DEPLOY / "supervisord.conf"
 ACL = DEPLOY / "mosquitto" / "acl"
@@ -89,6 +94,7 @@ def test_plan_stack(
     reason: str | None,
 ) -> None:
     plan = stack.plan_stack(config_of(data), is_root, docker_ok, cgroup_ok, dry_run_flag=flag)
+    assert plan.own_users is is_root  # each service its own user only where root makes them
     assert plan.local_broker is local and plan.reuse_broker is False
     assert plan.broker_port == port
     assert plan.dry_run is (reason is not None)
@@ -120,12 +126,8 @@ def test_shipped_local_broker_conf_matches_the_generated_one() -> None:
         return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
     shipped = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
-    assert settings(shipped) == settings(stack.mosquitto_conf(1883, Path("run"), "root"))
-    assert "listener 2883 127.0.0.1" in settings(stack.mosquitto_conf(2883, Path("run"), "root"))
-
-
-def stack_command(config: Path, *options: str) -> list[str]:
-    return [sys.executable, "-m", "services.stack", "--config", str(config), *options]
+    assert settings(shipped) == settings(stack.mosquitto_conf(1883, Path("run"), "mosquitto"))
+    assert "listener 2883 127.0.0.1" in settings(stack.mosquitto_conf(2883, Path("run"), "x"))
 
 
 def test_print_env_starts_nothing(tmp_path: Path) -> None:
@@ -144,6 +146,7 @@ def test_print_env_starts_nothing(tmp_path: Path) -> None:
     assert env["WARDEN_RUN_DIR"] == str(run_dir)
     assert env["WARDEN_LOCAL_BROKER"] == "true"
     assert env["WARDEN_ACTUATOR_FLAGS"] == "--dry-run"
+    assert env["WARDEN_WEB_ADMIN_TOKEN_FILE"] == str(run_dir / "web-admin.token")
     assert "dry-run: --dry-run was given" in result.stderr
     assert "127.0.0.1:2999" in result.stderr
     assert not run_dir.exists()
@@ -177,25 +180,66 @@ def realize(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ServerOptio
     return options
 
 
-@pytest.mark.parametrize(("local", "dry_run"), [(True, True), (False, False)])
+# Supervisor looks every user= up when it reads the file: users every Debian has stand in
+# for warden-sensors & co (the real ones: tests/test_stack_privileges.py).
+OWN_USERS = stack.Users(
+    {"sensors": "daemon", "governor": "bin", "actuator": "root", "notifier": "sys", "web": "games"},
+    "nobody",
+    proxy="man",
+    engine_group="docker",
+)
+
+
+@pytest.mark.parametrize(("local", "dry_run", "root"), [(True, True, True), (False, False, False)])
 def test_supervisord_conf_programs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: bool, dry_run: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: bool, dry_run: bool, root: bool
 ) -> None:
     config = tmp_path / "my config.yaml"  # a space, to prove the quoting
-    plan = stack.StackPlan(local, False, 1883, dry_run, "test" if dry_run else None)
-    options = realize(monkeypatch, stack.stack_env(plan, stack_paths(tmp_path, config)))
+    plan = stack.StackPlan(
+        local, False, 1883, dry_run, "test" if dry_run else None, docker_proxy=root, own_users=root
+    )
+    users = OWN_USERS if root else stack.Users.everyone("nobody")
+    options = realize(monkeypatch, stack.stack_env(plan, stack_paths(tmp_path, config), users))
     programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
 
-    assert set(programs) == {"mosquitto", *SERVICES}
+    assert set(programs) == {"mosquitto", "docker-proxy", *SERVICES}
+    uids = {name: program.uid for name, program in programs.items()}
+    for name, user in {**users.services, "mosquitto": users.broker}.items():
+        if name == "actuator":
+            assert uids[name] is None  # the stack's own user: root where it is root
+        else:
+            assert uids[name] == pwd.getpwnam(user).pw_uid, name
+    assert uids["docker-proxy"] is None  # binds as root, then drops to its own user
+    proxy = programs["docker-proxy"]
+    assert proxy.autostart is root
+    assert shlex.split(proxy.command) == [
+        "/usr/sbin/haproxy",
+        "-db",
+        "-f",
+        str(REPO / "deploy" / "docker-proxy" / "haproxy.cfg"),
+    ]
+    environments = {name: program.environment or {} for name, program in programs.items()}
+    assert environments["web"]["STATE_DIRECTORY"] == ("/var/lib/warden/web" if root else "")
+    assert environments["notifier"]["STATE_DIRECTORY"] == (
+        "/var/lib/warden/notifier" if root else ""
+    )
+    signers = {n for n, env in environments.items() if "WARDEN_SIGNING_KEY_FILE" in env}
+    assert signers == {"governor", "actuator"}
     for name in SERVICES:
+        assert programs[name].umask == 0o077
         program = programs[name]
-        extra = ["--dry-run"] if name == "actuator" and dry_run else []
+        # The actuator's stop puts everything back (--cleanup-on-stop), and may take long.
+        actuator = name == "actuator"
+        extra = [
+            *(["--cleanup-on-stop"] if actuator else []),
+            *(["--dry-run"] if actuator and dry_run else []),
+        ]
         expected = [sys.executable, "-m", f"services.{name}", "--config", str(config), *extra]
         assert shlex.split(program.command) == expected
         assert program.directory == str(REPO)
         assert program.autostart is True
         assert program.autorestart is RestartUnconditionally
-        assert (program.startsecs, program.stopwaitsecs) == (1, 15)
+        assert (program.startsecs, program.stopwaitsecs) == (1, 120 if actuator else 15)
         assert program.stopsignal == signal.SIGTERM
         assert program.stdout_logfile == "/dev/stdout"
         assert program.redirect_stderr is True
@@ -220,75 +264,21 @@ def test_supervisorctl_finds_the_socket(tmp_path: Path, monkeypatch: pytest.Monk
     assert options.serverurl == f"unix://{tmp_path}/supervisor.sock"
 
 
-# --- (c) the real stack ------------------------------------------------------
+# --- (c) the real stack, not root ---------------------------------------------
 
 
-class Stack:
-    """warden-stack as a user runs it; after the exec the process is supervisord."""
-
-    def __init__(self, config: Path, run_dir: Path) -> None:
-        self.log = run_dir.parent / "stack.log"
-        self._sink = self.log.open("ab")
-        self.process = subprocess.Popen(
-            stack_command(config, "--run-dir", str(run_dir), "--dry-run"),
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=self._sink,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def terminate(self, timeout: float = 90) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def cleanup(self) -> None:
-        try:
-            self.terminate()
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._sink.close()
+NOBODY = 65534
 
 
-StartStack = Callable[[dict], Stack]
-
-
-@pytest.fixture
-def start_stack(tmp_path: Path) -> Iterator[StartStack]:
-    started: list[Stack] = []
-
-    def start(config: dict) -> Stack:
-        path = write_config(tmp_path / "config.yaml", config)
-        started.append(Stack(path, tmp_path / "run"))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.cleanup()
-
-
-def stack_config(tmp_path: Path, host_id: str, mqtt: dict) -> dict:
+def stack_config(workdir: Path, host_id: str, mqtt: dict) -> dict:
     return {
         "host_id": host_id,
         "mqtt": mqtt,
-        "actuator": {"dry_run": True, "state_file": str(tmp_path / "actuator-state.json")},
+        "actuator": {"dry_run": True, "state_file": str(workdir / "actuator-state.json")},
         # The web service's port and database, away from a real one on this machine.
         "general": {"http_server": {"port": free_port()}},
-        "web": {"database": str(tmp_path / "web.sqlite3")},
+        "web": {"database": str(workdir / "web.sqlite3")},
     }
-
-
-def assert_all(probe: Probe, host_id: str, state: str, after: float, running: Stack) -> None:
-    for name in SERVICES:
-        topic = f"warden/{host_id}/{name}/availability"
-        try:
-            probe.wait_for(topic, lambda s: s.text == state, timeout=45, after=after)
-        except TimeoutError:
-            pytest.fail(f"{topic} never said {state}; stack output:\n{running.output()[-6000:]}")
 
 
 def run_and_stop(probe: Probe, host_id: str, running: Stack) -> None:
@@ -299,49 +289,53 @@ def run_and_stop(probe: Probe, host_id: str, running: Stack) -> None:
     assert_all(probe, host_id, "offline", stopping, running)
 
 
-def service_pid(name: str, config: Path) -> int:
-    """The pid of `python -m services.<name> --config <config>`, found in /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"services.{name}".encode() in argv and str(config).encode() in argv:
-            return int(entry.name)
-    raise LookupError(f"no {name} running with {config}")
-
-
-def printed_env(config: Path, run_dir: Path) -> dict[str, str]:
+def printed_env(config: Path, run_dir: Path, python: str) -> dict[str, str]:
     result = subprocess.run(
-        stack_command(config, "--run-dir", str(run_dir), "--dry-run", "--print-env"),
+        stack_command(config, "--run-dir", str(run_dir), "--dry-run", "--print-env", python=python),
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
         timeout=30,
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
     )
     return dict(shlex.split(line)[0].split("=", 1) for line in result.stdout.splitlines())
 
 
-def test_stack_runs_all_services_on_a_broker(
-    tmp_path: Path, broker: Mosquitto, host_id: str, start_stack: StartStack
-) -> None:
-    mqtt_settings = {"host": broker.host, "port": broker.port}
+def test_stack_without_root_runs_everything_as_its_user(broker: Mosquitto, host_id: str) -> None:
+    """A user without root (here `nobody`): every program as that user, the actuator in
+    dry-run; supervisord restarts a crashed service and passes SIGHUP on."""
+    if os.geteuid() != 0:
+        missing("the test starts the stack as `nobody`, which needs root")
+    try:
+        python = service_python()
+    except RuntimeError as exc:
+        missing(f"no Python other users can run: {exc}")
+    if not reachable_by_others(REPO / "services" / "__init__.py"):
+        missing(f"{REPO} is closed to other users")
+    workdir = shared_workdir("warden-nobody-")
+    os.chown(workdir, NOBODY, NOBODY)
+    config = write_config(
+        workdir / "config.yaml",
+        stack_config(workdir, host_id, {"host": broker.host, "port": broker.port}),
+    )
     probe = Probe(broker.host, broker.port, subscribe=f"warden/{host_id}/#")
     topic = f"warden/{host_id}/governor/availability"
+    running = Stack(config, workdir / "run", "--dry-run", python=python, user=(NOBODY, NOBODY))
     try:
-        running = start_stack(stack_config(tmp_path, host_id, mqtt_settings))
         assert_all(probe, host_id, "online", 0.0, running)
+        for name in SERVICES:
+            assert Identity.of(service_pid(name, config)).uid == NOBODY, name
         # A crash: supervisord starts the service again, and it says so on the bus.
         crashed_at = time.monotonic()
-        os.kill(service_pid("governor", tmp_path / "config.yaml"), signal.SIGKILL)
+        os.kill(service_pid("governor", config), signal.SIGKILL)
         offline = probe.wait_for(topic, lambda s: s.text == "offline", after=crashed_at)
         probe.wait_for(topic, lambda s: s.text == "online", after=offline.at, timeout=30)
         # README's reload under warden-stack: supervisorctl signals the services.
-        env = printed_env(tmp_path / "config.yaml", tmp_path / "run")
-        supervisorctl = str(Path(sys.executable).parent / "supervisorctl")
+        env = printed_env(config, workdir / "run", python)
+        supervisorctl = str(Path(python).parent / "supervisorctl")
         subprocess.run(
             [supervisorctl, "-c", str(SUPERVISORD_CONF), "signal", "HUP", "all"],
             env={**os.environ, **env},
@@ -352,58 +346,13 @@ def test_stack_runs_all_services_on_a_broker(
         for name in SERVICES:
             wait_until(lambda n=name: f"{n} config.reloaded" in running.output(), what=name)
         run_and_stop(probe, host_id, running)
+        output = running.output()
+        assert "actuator in dry-run: --dry-run was given" in output
+        assert "spawned: 'mosquitto'" not in output  # the config names a broker
     finally:
         probe.close()
-    output = running.output()
-    assert "actuator in dry-run" in output
-    assert "spawned: 'mosquitto'" not in output  # the config names a broker
-
-
-def assert_local_broker_is_locked(probe: Probe, host_id: str, run_dir: Path, config: Path) -> None:
-    """Each service logged in with its own 0600 password; anonymous only fires triggers."""
-    for path in (
-        run_dir,
-        run_dir / "mqtt",
-        run_dir / "mosquitto.passwd",
-        run_dir / "signing.key",
-        *(run_dir / "mqtt" / f"{name}.password" for name in SERVICES),
-    ):
-        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
-    passwd = (run_dir / "mosquitto.passwd").read_text()
-    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(SERVICES)
-    for name in SERVICES:
-        environ = Path(f"/proc/{service_pid(name, config)}/environ").read_bytes().split(b"\0")
-        key = f"WARDEN_SIGNING_KEY_FILE={run_dir / 'signing.key'}".encode()
-        assert (key in environ) is (name in ("governor", "actuator")), name
-    # The probe logs in as no one.
-    for topic in (f"warden/{host_id}/desired", f"warden/{host_id}/governor/availability"):
-        probe.publish(topic, "forged", retain=True)
-    probe.publish(f"warden/{host_id}/trigger", "tier3_resume")
-    probe.wait_for(f"warden/{host_id}/trigger", lambda s: s.text == "tier3_resume")
-    time.sleep(0.5)  # a late delivery of a refused write would show up now
-    assert not [s for s in probe.seen if s.payload == b"forged"]
-
-
-def test_stack_starts_its_own_broker(tmp_path: Path, host_id: str, start_stack: StartStack) -> None:
-    port = free_port()
-    running = start_stack(stack_config(tmp_path, host_id, {"port": port}))
-    try:
-        wait_for_port(port, timeout=30)
-    except TimeoutError:
-        pytest.fail(f"no local broker on {port}; stack output:\n{running.output()[-6000:]}")
-    run_dir = tmp_path / "run"
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    assert (run_dir / "mosquitto.conf").read_text() == stack.mosquitto_conf(port, run_dir, user)
-    # Anonymous, as the README's mosquitto_pub: reads the bus, and nothing else goes through.
-    probe = Probe("127.0.0.1", port, subscribe=f"warden/{host_id}/#")
-    try:
-        assert_all(probe, host_id, "online", 0.0, running)
-        assert_local_broker_is_locked(probe, host_id, run_dir, tmp_path / "config.yaml")
-        run_and_stop(probe, host_id, running)
-    finally:
-        probe.close()
-    with pytest.raises(TimeoutError):
-        wait_for_port(port, timeout=1)  # the broker went with the stack
+        running.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- (d) compose.yaml ---------------------------------------------------------

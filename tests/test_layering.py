@@ -3,7 +3,7 @@ shares, host/ is how a service touches the machine, and the services stay apart.
 
 - shared/ imports neither host/ nor any service;
 - host/ may import shared/, never a service;
-- no service imports another (services/stack.py, the launcher, imports none);
+- no service imports another (services/stack/, the launcher, imports none of them);
 - cli/ (the `warden` command) reaches services only through their entry points, and
   nothing imports it;
 - the five services never import the files made from the channel table
@@ -62,7 +62,7 @@ def test_host_imports_no_service() -> None:
 def test_no_service_imports_another() -> None:
     def allowed(path: Path, module: str) -> bool:
         parts = path.relative_to(REPO / "services").parts
-        own = parts[0] if len(parts) > 1 else None  # None: services/stack.py, services/__init__
+        own = parts[0] if len(parts) > 1 else None  # None: services/__init__.py
         other = service_of(module)
         return other is None or other == own
 

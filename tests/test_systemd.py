@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import configparser
-import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,13 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from services.stack.systemd import unit_text
 from shared.sd_notify import notify, watchdog_interval
 from tests.support.broker import Mosquitto
 from tests.support.processes import REPO, Service, write_config
 from tests.support.real import missing
-
-UNITS = REPO / "deploy" / "systemd"
-SERVICES = ("sensors", "governor", "actuator", "notifier")
+from tests.support.systemd_units import (
+    LIMITS,
+    SERVICES,
+    UNIT_NAMES,
+    UNITS,
+    analyze,
+    environment,
+    exposure,
+    one,
+    units,
+)
 
 
 class NotifySocket:
@@ -123,49 +131,112 @@ def test_a_service_is_ready_after_its_first_connect_and_pings_the_watchdog(
         governor.kill()
 
 
-def units() -> dict[str, configparser.ConfigParser]:
-    parsed = {}
-    for path in sorted(UNITS.iterdir()):
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        parser.read(path)
-        parsed[path.name] = parser
-    return parsed
-
-
 def test_units_are_notify_with_a_watchdog_and_the_actuator_cleans_up() -> None:
     found = units()
-    assert set(found) == {"warden.target", *(f"warden-{name}.service" for name in SERVICES)}
+    assert set(found) == set(UNIT_NAMES)
     for name in SERVICES:
-        service = found[f"warden-{name}.service"]["Service"]
-        assert service["Type"] == "notify"
-        assert int(service["WatchdogSec"]) > 0
-        assert service["ExecStart"].split()[0] == f"/opt/warden/bin/warden-{name}"
-        assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
-        assert found[f"warden-{name}.service"]["Install"]["WantedBy"] == "warden.target"
-    actuator = found["warden-actuator.service"]["Service"]
-    assert actuator["ExecStopPost"].endswith(
-        "warden-actuator --config /etc/warden/config.yaml --cleanup"
-    )
-    # Only the actuator runs with root's powers to write; governor and notifier are not root.
-    for name in ("governor", "notifier"):
-        assert found[f"warden-{name}.service"]["Service"]["User"] == "warden"
+        unit = found[f"warden-{name}.service"]
+        assert one(unit, "Type") == "notify"
+        assert int(one(unit, "WatchdogSec")) > 0
+        assert one(unit, "ExecStart").split()[0] == f"/opt/warden/bin/warden-{name}"
+        assert one(unit, "ExecReload") == "/bin/kill -HUP $MAINPID"
+        assert one(unit, "WantedBy", "Install") == "warden.target"
+    target = one(found["warden.target"], "Wants", "Unit").split()
+    assert set(target) == set(UNIT_NAMES) - {"warden.target"}
+    actuator = found["warden-actuator.service"]
+    # A stop puts everything back (and may take a while); a crash, restarted, keeps it.
+    assert one(actuator, "ExecStart").endswith("--cleanup-on-stop")
+    assert int(one(actuator, "TimeoutStopSec")) >= 120
+    assert "ExecStopPost" not in actuator["Service"]
+
+
+def test_each_unit_has_only_its_own_privileges_and_secrets() -> None:
+    found = units()
+    for name in SERVICES:
+        unit = found[f"warden-{name}.service"]
+        service = unit["Service"]
+        credentials = {value.split(":")[0] for value in service.get("LoadCredential", [])}
+        expected = {f"{name}.password"}
+        expected |= {"signing.key"} if name in ("governor", "actuator") else set()
+        expected |= {"web-admin.token"} if name == "web" else set()
+        assert credentials == expected, name
+        env = environment(unit)
+        assert env["WARDEN_MQTT_SECRETS_DIR"] == "%d"
+        assert ("WARDEN_SIGNING_KEY_FILE" in env) is (name in ("governor", "actuator"))
+        if name == "actuator":
+            # Root, with five capabilities' worth of power cut to three.
+            assert "User" not in service
+            caps = one(unit, "CapabilityBoundingSet").split()
+            assert set(caps) == {"CAP_KILL", "CAP_SYS_NICE", "CAP_DAC_OVERRIDE"}
+        else:
+            assert one(unit, "User") == f"warden-{name}"
+            assert one(unit, "CapabilityBoundingSet") == ""
+        assert one(unit, "NoNewPrivileges") == "yes"
+        assert one(unit, "ProtectSystem") == "strict"
+        protected = name in ("actuator", "governor", "sensors")
+        assert ("OOMScoreAdjust" in service) is protected, name
+        if protected:
+            assert one(unit, "OOMScoreAdjust") == "-900"
+            assert one(unit, "MemoryMin").endswith("M")
+    states = {n: found[f"warden-{n}.service"]["Service"].get("StateDirectory") for n in SERVICES}
+    assert states == {
+        "sensors": None,
+        "governor": None,
+        "actuator": ["warden"],
+        "notifier": ["warden/notifier"],
+        "web": ["warden/web"],
+    }
+
+
+def test_the_sensors_read_docker_through_the_proxy_alone() -> None:
+    found = units()
+    proxy = found["warden-docker-proxy.service"]
+    bind = environment(proxy)["WARDEN_DOCKER_PROXY_BIND"]
+    path = bind.split()[0].removeprefix("unix@")
+    assert bind.endswith("mode 660 group warden-sensors")
+    assert path.startswith(f"/run/{one(proxy, 'RuntimeDirectory')}/")
+    assert one(proxy, "User") == "warden-docker-proxy"
+    assert one(proxy, "PrivateNetwork") == "yes"
+    assert one(proxy, "RestrictAddressFamilies") == "AF_UNIX"
+    assert one(proxy, "ExecStart") == "/usr/sbin/haproxy -db -f /etc/warden/docker-proxy.cfg"
+    sensors = found["warden-sensors.service"]
+    assert environment(sensors)["WARDEN_SENSORS_DOCKER_URL"] == f"unix://{path}"
+    assert "warden-docker-proxy.service" in one(sensors, "Wants", "Unit").split()
+    # Nothing but the proxy is in the engine socket's group.
+    for name, unit in found.items():
+        groups = " ".join(unit.get("Service", {}).get("SupplementaryGroups", []))
+        assert ("docker" in groups.split()) is (name == "warden-docker-proxy.service"), name
+
+
+@pytest.mark.parametrize("unit", sorted(LIMITS))
+def test_the_shipped_units_score_low(unit: str) -> None:
+    assert exposure(str(UNITS / unit)) <= LIMITS[unit]
+
+
+def commands_dir() -> Path:
+    """A directory with warden-governor & co, where /opt/warden/bin stands in the units."""
+    found = shutil.which("warden-governor")
+    for candidate in (
+        Path(sys.executable).parent,
+        *([Path(found).parent] if found else []),
+        REPO / ".venv" / "bin",
+    ):
+        if (candidate / "warden-actuator").exists():
+            return candidate
+    missing("no virtualenv with the warden-* commands (pip install -e .)")
 
 
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        missing("systemd-analyze is not installed (apt-get install systemd)")
-    # The units name /opt/warden/bin as the README installs it; here, this checkout's
-    # virtualenv stands in, since verify checks that every command is executable.
-    bin_dir = Path(os.path.dirname(shutil.which("warden-governor") or ""))
-    if not (bin_dir / "warden-actuator").exists():
-        bin_dir = REPO / ".venv" / "bin"
+    if not Path("/usr/sbin/haproxy").exists():
+        missing("HAProxy is not installed (apt-get install haproxy)")
+    # The units as --setup-systemd installs them (unit_text), with the commands of this
+    # checkout's virtualenv: verify checks that every command is executable.
     for path in UNITS.iterdir():
-        text = path.read_text().replace("/opt/warden/bin/", f"{bin_dir}/")
-        (tmp_path / path.name).write_text(text)
+        (tmp_path / path.name).write_text(
+            unit_text(path.read_text(), str(commands_dir()), "docker")
+        )
     result = subprocess.run(
-        [analyze, "verify", *sorted(str(p) for p in tmp_path.iterdir())],
+        [analyze(), "verify", *sorted(str(p) for p in tmp_path.iterdir())],
         capture_output=True,
         text=True,
         timeout=60,

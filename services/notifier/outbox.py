@@ -32,6 +32,7 @@ from services.notifier.render import Notification
 from shared.config.model import Notifications
 from shared.errors import brief
 from shared.logs import Log
+from shared.state_dir import state_file
 
 # Only the user Warden runs as may read it: it names destinations and quotes their errors.
 FILE_MODE = 0o600
@@ -303,7 +304,7 @@ class Outbox:
         self._cfg = cfg
         self._log = log
         self._wall = wall
-        self._store = OutboxStore(cfg.outbox_file, log)
+        self._store = OutboxStore(state_file(cfg, "outbox_file"), log)
         self._workers = {
             d.name: DestinationWorker(d, cfg, self._store, log, on_failed, on_recovered, wall=wall)
             for d in destinations

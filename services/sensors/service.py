@@ -24,6 +24,7 @@ from services.sensors.resources import ResourceSampler, RunningContainer
 from services.sensors.thermal import read_thermal
 from shared.channels import SENSOR_FACTS, STREAMS
 from shared.config import WardenConfig
+from shared.config.docker import SENSORS_URL_ENV
 from shared.messages import (
     ContainerInventory,
     GpuFact,
@@ -72,7 +73,8 @@ class SensorsService:
         self.layout = detect_layout(self.settings.cgroup_root)
         self._last: dict[str, dict[str, Any]] = {}
         self._last_sent: dict[str, float] = {}
-        endpoint = Endpoint.of(self.settings, "sensors")
+        # Under warden-stack and systemd: the read-only proxy, never the engine's own socket.
+        endpoint = Endpoint.of(self.settings.pointed_by(os.environ, SENSORS_URL_ENV), "sensors")
         self.docker = Engine(endpoint)
         self._docker_problem: str | None = None
         self._pids: dict[str, int] = {}

@@ -9,16 +9,19 @@ import html
 import re
 from importlib import resources
 
-from shared.config.web import ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE
+from shared.config.web import ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, SYSTEMD_ADMIN_TOKEN_FILE
 
 
 def dashboard_page() -> tuple[str, str]:
     """The page, told where the admin token lives, and its Content-Security-Policy: its
     one inline script and one inline style by their hashes, so no other script runs."""
     page = resources.files("services.web").joinpath("dashboard.html").read_text()
-    page = page.replace("{admin_token_env}", html.escape(ADMIN_TOKEN_ENV)).replace(
-        "{admin_token_file}", html.escape(ADMIN_TOKEN_FILE)
-    )
+    for name, value in (
+        ("{admin_token_env}", ADMIN_TOKEN_ENV),
+        ("{admin_token_file}", ADMIN_TOKEN_FILE),
+        ("{systemd_admin_token_file}", SYSTEMD_ADMIN_TOKEN_FILE),
+    ):
+        page = page.replace(name, html.escape(value))
 
     def digest(tag: str) -> str:
         found = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S)

@@ -8,10 +8,12 @@ on a central broker that is the fleet, and its own host_id stays the default.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import uvicorn
@@ -27,6 +29,7 @@ from services.web.view import MAX_HOSTS, Fleet, View
 from shared import channels
 from shared.bus import Received
 from shared.channels import Channel
+from shared.config.web import ADMIN_TOKEN_FILE_ENV, TOKEN
 from shared.messages import (
     Action,
     Applied,
@@ -38,7 +41,9 @@ from shared.messages.base import PayloadError
 from shared.messages.overrides import Overrides
 from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
+from shared.secrets import SecretFileError, read_secret_file
 from shared.service import ServiceContext
+from shared.state_dir import state_file
 
 SERVICES = ("sensors", "governor", "actuator", "notifier")
 START_TIMEOUT_SECONDS = 10.0
@@ -50,6 +55,22 @@ DECISIONS_SEEN = 10
 
 class StartError(Exception):
     pass
+
+
+def admin_token_from_file(environ: Mapping[str, str]) -> list[str]:
+    """The admin token warden-stack or the systemd unit hands over as a file
+    ($WARDEN_WEB_ADMIN_TOKEN_FILE, readable by this service alone), beside the config's."""
+    path = environ.get(ADMIN_TOKEN_FILE_ENV)
+    if not path:
+        return []
+    try:
+        token = read_secret_file(path)
+    except (OSError, SecretFileError) as exc:
+        raise StartError(f"${ADMIN_TOKEN_FILE_ENV}: cannot read the admin token: {exc}") from None
+    if not TOKEN.match(token):
+        # Never the token itself: it must not reach a log line.
+        raise StartError(f"{path}: a token must be printable ASCII without spaces")
+    return [token]
 
 
 class WebService:
@@ -65,7 +86,8 @@ class WebService:
         self.view.settings = self.store.load_settings()[0]
         self.view.overrides = self.store.load_overrides()
         loopback = is_loopback(http.host)
-        if http.enabled and not loopback and not cfg.web.admin_tokens + cfg.web.read_tokens:
+        admin_tokens = [*cfg.web.admin_tokens, *admin_token_from_file(os.environ)]
+        if http.enabled and not loopback and not admin_tokens + cfg.web.read_tokens:
             raise StartError(
                 f"general.http_server.host is {http.host}, beyond loopback, but web.admin_tokens "
                 "and web.read_tokens are empty: set a token (see README, HTTP API)"
@@ -77,7 +99,7 @@ class WebService:
             fleet=self.fleet,
             store=self.store,
             metrics=self.metrics,
-            auth=Auth(tuple(cfg.web.admin_tokens), tuple(cfg.web.read_tokens), loopback),
+            auth=Auth(tuple(admin_tokens), tuple(cfg.web.read_tokens), loopback),
             publish=self._publish,
             log=ctx.log,
             bus_connected=lambda: ctx.bus.connected,
@@ -93,13 +115,14 @@ class WebService:
 
     def _open_store(self) -> Store:
         web = self.cfg.web
+        database = state_file(web, "database")
         try:
-            return Store(web.database, web.history, web.recent_decisions)
+            return Store(database, web.history, web.recent_decisions)
         except (OSError, sqlite3.Error) as exc:
             # Still serve the API and the page; what it cannot keep, it says it cannot.
             self.ctx.log.warning(
                 "database.unavailable",
-                path=web.database,
+                path=database,
                 reason=str(exc),
                 effect="settings and history kept in memory only, lost at a restart",
             )

@@ -11,6 +11,10 @@ from shared.config.base import Section
 
 DOCKER_SCHEMES = ("unix", "tcp", "http", "https", "ssh")
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
+# Where warden-stack and the systemd unit point the sensors: the read-only proxy's socket
+# (deploy/docker-proxy/haproxy.cfg). It wins over sensors.docker_url, as
+# $WARDEN_SIGNING_KEY_FILE wins over security.signing_key_file.
+SENSORS_URL_ENV = "WARDEN_SENSORS_DOCKER_URL"
 
 
 class DockerTls(Section):
@@ -47,6 +51,14 @@ class DockerAccess(Section):
     def resolved_url(self, environ: Mapping[str, str]) -> str:
         """Where the engine is: the config's url, else DOCKER_HOST, else the local socket."""
         return self.docker_url or environ.get("DOCKER_HOST") or LOCAL_SOCKET
+
+    def pointed_by(self, environ: Mapping[str, str], variable: str) -> DockerAccess:
+        """This access, or, where `variable` names an engine, that one, with no TLS (a
+        local proxy's socket): how the install paths point a service at the proxy."""
+        url = environ.get(variable)
+        if not url:
+            return self
+        return self.model_copy(update={"docker_url": url, "docker_tls": None})
 
     @field_validator("docker_url")
     @classmethod

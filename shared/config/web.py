@@ -13,6 +13,11 @@ from shared.config.base import Section, Size
 # asks for one, and scripts/run writes the file (mode 0600) where this says.
 ADMIN_TOKEN_ENV = "WARDEN_WEB_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "run/web-admin.token"
+# ... and `warden-stack --setup-systemd` here (the web unit loads it as a credential).
+SYSTEMD_ADMIN_TOKEN_FILE = "/etc/warden/web-admin.token"
+# warden-stack and the systemd unit hand the web service that file's path in this variable:
+# its token counts as one of web.admin_tokens.
+ADMIN_TOKEN_FILE_ENV = "WARDEN_WEB_ADMIN_TOKEN_FILE"
 # A bearer token is printable ASCII without spaces (RFC 6750 allows less still): anything
 # else could never arrive intact in an Authorization header.
 TOKEN = re.compile(r"^[\x21-\x7e]+$")
@@ -56,7 +61,9 @@ class Web(Section):
     read_tokens: list[str] = Field(default=[], description="bearer tokens that may only look")
     database: str = Field(
         default="/var/lib/warden/web.sqlite3",
-        description="settings, history and decisions of the web service",
+        description="settings, history and decisions of the web service (left at the "
+        "default under systemd or warden-stack: `web.sqlite3` in the service's own "
+        "`$STATE_DIRECTORY`, /var/lib/warden/web)",
     )
     history: WebHistory = Field(
         default=WebHistory(), description="the history of readings it keeps"
