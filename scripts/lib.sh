@@ -24,7 +24,7 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# venv_install EXTRAS: the project, editable, in $VENV ("" or "[test]").
+# venv_install EXTRAS: the project, editable, in $VENV ("", "[test,docs]", "[docs]").
 venv_install() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$VENV"; }

@@ -131,7 +131,7 @@ README_END = "<!-- channels: end -->"
 
 
 def readme_with_table(readme: str) -> str:
-    """README text with the table between the markers replaced by the generated one."""
+    """A page's text with the table between the markers replaced by the generated one."""
     return with_section(readme, README_START, README_END, readme_table())
 
 

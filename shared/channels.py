@@ -6,7 +6,7 @@ service imports) and a topic cannot be forgotten in any of them.
 
 Topic templates use `{root}` (mqtt.topic_root), `{host}` (the host id) and
 `{discovery}` (home_assistant.discovery_prefix); any other `{name}` is one
-topic level that varies (a wildcard `+` in the ACL, `<name>` in the README).
+topic level that varies (a wildcard `+` in the ACL, `<name>` in the topic reference).
 `{service}` is each writer's own name, so each service writes only its own
 availability.
 """
@@ -77,7 +77,7 @@ class Channel(Generic[P]):
     what: str
     # Who may read it besides everyone's read of the whole `{root}/#`.
     readers: tuple[User, ...] = ()
-    # The README's payload column where the model cannot say it.
+    # The topic reference's payload column where the model cannot say it.
     payload: str = ""
     # How its payload is read where not as JSON of `model` (or, with no model, as text).
     decode: Callable[[bytes], P] | None = None

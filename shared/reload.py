@@ -17,7 +17,7 @@ from shared.config import FileStamp, WardenConfig
 # Read once at start by every service: the bus login and topics, the host id in
 # every message, logging.
 # The signing key is read once, by the governor and the actuator: a rotation restarts
-# them (README, "Security model"); the bridge is the broker's config, written at start.
+# them (docs/security.md); the bridge is the broker's config, written at start.
 RESTART_ONLY_EVERYWHERE = ("host_id", "mqtt", "general", "security", "bridge")
 
 

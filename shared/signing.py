@@ -3,7 +3,7 @@
 The key is a file that only the governor and the actuator read (warden-stack
 writes one at first start, mode 0600; compose hands it in as a secret). Each
 line is a key: the first signs, every line verifies, so a key is rotated
-without a moment in which the two disagree (README, "Security model").
+without a moment in which the two disagree (docs/security.md).
 
 A signature covers the whole payload but its own MAC: the host, the seq, the
 lease and the sender's start id and epoch. The actuator admits a desired state

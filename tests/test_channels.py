@@ -1,4 +1,4 @@
-"""The channel table: complete, the source of the shipped ACL and README table, and
+"""The channel table: complete, the source of the shipped ACL and the topic reference, and
 enforced by a real Mosquitto exactly as written."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from shared import channel_files
 from shared.channels import CHANNELS, USERS, Channel
 from shared.topics import Topics
 from tests.support.acl_broker import SHIPPED_ACL, AclBroker, login, shipped_acl_broker
-from tests.support.processes import REPO, wait_until
+from tests.support.processes import wait_until
 
 ACL = SHIPPED_ACL
 HOST = "h1"
@@ -42,11 +42,6 @@ def test_shipped_acl_is_the_generated_one() -> None:
     assert ACL.read_text() == channel_files.acl(), (
         "run: python -m shared.channel_files --acl > " + str(ACL)
     )
-
-
-def test_readme_topic_table_is_the_generated_one() -> None:
-    readme = (REPO / "README.md").read_text()
-    assert readme == channel_files.readme_with_table(readme), "README's topic table is stale"
 
 
 def test_every_topic_outside_the_table_that_the_code_builds_is_one_channel() -> None:

@@ -1,10 +1,10 @@
 """The shipped compose.yaml, up for real on this machine's Docker engine, walked as the
-README's "Docker compose" section says, step by step.
+documentation's compose page (docs/install/compose.md) says, step by step.
 
 Images come from no registry: a Debian base made here (debootstrap | docker import,
 cached by tag), the Warden images built from the Dockerfile on it, and the same base
 as the broker's and the Docker proxy's image (it holds mosquitto and haproxy), named
-in .env as the README shows. The services reach the broker by name on the project's
+in .env as the compose page shows. The services reach the broker by name on the project's
 own network; the test, and Home Assistant in its place, through the published port.
 """
 
@@ -43,7 +43,7 @@ from tests.support.real import missing
 # The first test carries the build (a few minutes on a fresh machine).
 pytestmark = pytest.mark.timeout(1200)
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
-# What a checkout holds that the README's compose steps use.
+# What a checkout holds that the compose page's steps use.
 SHIPPED = (
     "Dockerfile",
     "pyproject.toml",
@@ -81,7 +81,7 @@ class Stack:
         self.encoder_nice = 0
 
     def compose(self, *args: str, timeout: float = 120) -> str:
-        """compose as the README has it typed: the project's name comes from .env."""
+        """compose as the compose page has it typed: the project's name comes from .env."""
         result = subprocess.run(
             [*self.command, *args],
             cwd=self.workdir,
@@ -93,8 +93,8 @@ class Stack:
         return result.stdout + result.stderr
 
     def run_readme(self, marker: str, timeout: float = 120) -> None:
-        """A block of the README's compose section, as it stands (with docker-compose 1.29
-        typed for `docker compose`, as the README says, where the plugin is missing)."""
+        """A block of the compose page, as it stands (with docker-compose 1.29
+        typed for `docker compose`, as the page says, where the plugin is missing)."""
         block = readme_block(marker).replace("docker compose", " ".join(self.command))
         subprocess.run(
             ["bash", "-euo", "pipefail", "-c", block],
@@ -118,7 +118,7 @@ class Stack:
 
 
 def readme_block(marker: str) -> str:
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "install" / "compose.md").read_text()
     start = readme.index("```sh\n", readme.index(f"<!-- {marker}")) + len("```sh\n")
     return readme[start : readme.index("```", start)]
 
@@ -151,13 +151,13 @@ def replace_config(stack: Stack) -> None:
 
 
 def set_up(stack: Stack, images: dict[str, str], encoder: str) -> None:
-    """README steps 1 and 2, as a new user takes them."""
+    """The compose page's steps 1 and 2, as a new user takes them."""
     workdir = stack.workdir
     copy_checkout(workdir)
     for _ in range(2):
         stack.run_readme("compose-setup")
         stack.env_runs.append((workdir / ".env").read_bytes())
-    # The README's build variables for an image made without a registry, and the
+    # The compose page's build variables for an image made without a registry, and the
     # published ports and the project's name (so that its commands run as typed).
     stack.port = free_port()
     stack.web_port = free_port()
@@ -432,7 +432,7 @@ def test_the_outbox_survives_a_notifier_restart(stack: Stack) -> None:
 
 
 def test_down_leaves_every_container_and_process_as_before_warden(stack: Stack) -> None:
-    """The README's uninstall: the actuator's --cleanup-on-stop, with the reduced
+    """The compose page's uninstall: the actuator's --cleanup-on-stop, with the reduced
     privileges of the shipped compose.yaml."""
     trigger(stack, "media_start")
     wait_until(lambda: state(stack, "t3") == "paused", timeout=30, what="tier 3 paused")

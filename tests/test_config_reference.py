@@ -1,4 +1,4 @@
-"""The config reference: every key described, the README's table generated from it,
+"""The config reference: every key described, the documentation's table generated from it,
 and ADRG's keys told apart from Warden's exactly as an ADRG config.yaml has them."""
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ from shared.messages import events
 from tests.support.processes import REPO
 
 ADRG_TEMPLATE = Path(__file__).parent / "fixtures" / "adrg_config.yaml"
-
-
-def test_readme_config_table_is_the_generated_one() -> None:
-    readme = (REPO / "README.md").read_text()
-    assert readme == reference.readme_with_table(readme), (
-        "README's config table is stale: python -m shared.config.reference --readme"
-    )
 
 
 def _models(annotation: object) -> Iterator[type[BaseModel]]:

@@ -289,13 +289,14 @@ def test_templates_show_unknown_not_zero(key: str, expected: str) -> None:
 
 
 def test_readme_automations_use_what_warden_offers() -> None:
-    """The README's copy-paste automations name real entities and send accepted triggers."""
+    """The documentation's copy-paste automations name real entities and send accepted
+    triggers."""
     import yaml
 
     from shared.messages import parse_trigger
     from tests.support.processes import REPO
 
-    section = (REPO / "README.md").read_text().split("## Home Assistant", 1)[1]
+    section = (REPO / "docs" / "guides" / "home-assistant.md").read_text()
     section = section.split("\n## ", 1)[0]
     blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
     automations = [a for block in blocks for a in yaml.safe_load(block)]

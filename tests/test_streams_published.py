@@ -409,8 +409,8 @@ def test_emby_events(event: str, action: str | None) -> None:
 
 
 def tautulli_template() -> str:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("- Tautulli (Notification agent Webhook", 1)[1]
+    guide = (REPO / "docs" / "guides" / "media-streams.md").read_text()
+    section = guide.split("- Tautulli (Notification agent Webhook", 1)[1]
     block = re.search(r"```json\n(.*?)```", section, flags=re.S)
     assert block
     return block.group(1)

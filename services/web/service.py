@@ -90,7 +90,8 @@ class WebService:
         if http.enabled and not loopback and not admin_tokens + cfg.web.read_tokens:
             raise StartError(
                 f"general.http_server.host is {http.host}, beyond loopback, but web.admin_tokens "
-                "and web.read_tokens are empty: set a token (see README, HTTP API)"
+                "and web.read_tokens are empty: set a token "
+                "(see docs/reference/http-api.md, Tokens)"
             )
         self.backend = Backend(
             cfg=cfg,

@@ -20,7 +20,7 @@ TOPIC_LEVEL = re.compile(r"^[^/#+\s]+$")
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # The keys of this section that an ADRG config.yaml has (README's reference says
+    # The keys of this section that an ADRG config.yaml has (the configuration reference says
     # which are ADRG's); every other key, and everything under it, is Warden's.
     ADRG_KEYS: ClassVar[frozenset[str]] = frozenset()
 

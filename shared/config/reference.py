@@ -1,6 +1,8 @@
-"""The README's config reference, generated from the config model's Field descriptions.
+"""The configuration reference (docs/reference/configuration.md), generated from the
+config model's Field descriptions.
 
-    python -m shared.config.reference --readme   # the table between the README's markers
+    python -m shared.config.reference --readme   # the table between the page's markers
+    scripts/docs-generate                        # written into the page
 
 One row per key: nested sections are walked into, and a list or map of
 sections (tiers, process_groups, web.history.tiers) gets a row of its own and
@@ -75,7 +77,7 @@ def _bounds(metadata: Sequence[Any]) -> str:
 
 
 def type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
-    """How the README names a field's type: `number > 0`, `list of text`, `size or none`."""
+    """How the reference names a field's type: `number > 0`, `list of text`, `size or none`."""
     if typing.get_origin(annotation) is typing.Annotated:
         inner, *extra = typing.get_args(annotation)
         flat: list[Any] = []
@@ -198,7 +200,7 @@ README_END = "<!-- config: end -->"
 
 
 def readme_with_table(readme: str) -> str:
-    """README text with the table between the markers replaced by the generated one."""
+    """A page's text with the table between the markers replaced by the generated one."""
     return with_section(readme, README_START, README_END, readme_table())
 
 

@@ -13,7 +13,7 @@
   (playback.start, playback.pause, playback.unpause, playback.stop, ...),
   User.Name, Item {Name, SeriesName, Type, MediaType}, Session {DeviceId, Id,
   RemoteEndPoint, Client, DeviceName}.
-- Tautulli (Webhook agent, JSON data we document in the README): action
+- Tautulli (Webhook agent, JSON data docs/guides/media-streams.md documents): action
   (play, pause, resume, buffer, stop, watched, ...), machine_id or
   session_key, user, title, player, the decisions, media_type and live,
   stream_bandwidth and stream_bitrate, the hardware flags, stream_local.
