@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 from host.cgroups.view import detect_layout, process_cgroups
@@ -285,13 +286,15 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
     ]
     before = {cid: control_state(containers, cid) for cid in ids}
     cfg = config(tmp_path, broker, host_id, containers)
-    # The actuator stops itself right after its sixth change to the host: eight pauses
-    # alone are more than that, so the kill lands mid-way, between two changes.
+    # The actuator stops itself right after its sixth change to the host, a pass over
+    # eight containers taking more (a pause, then the limits, each): the kill lands
+    # between two changes of one pass, which never ends (its report never goes out).
     actuator = Service("actuator", cfg, tmp_path, env={STOP_AFTER_CHANGES: "6"})
     try:
         probe.wait_for(f"warden/{host_id}/actuator/availability", lambda s: s.text == "online")
         names = [containers.name(f"t3-{n}") for n in range(4)]
         names += [containers.name(f"t3-own{n}") for n in range(4)]
+        asked_at = time.monotonic()
         probe.publish(f"warden/{host_id}/desired", pause(host_id, *names))
         wait_until(lambda: _stopped(actuator.process.pid), what="stopped after six changes")
         actuator.kill(signal.SIGKILL)
@@ -302,7 +305,12 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
         cid for cid in ids if mid_way[cid] != before[cid] or containers.state(cid) != "running"
     ]
     assert changed, "the kill came before any change"
-    assert len(changed) < len(ids) or any(containers.state(c) == "running" for c in ids)
+    applied_since = [
+        Applied.model_validate_json(s.payload)
+        for s in probe.messages(f"warden/{host_id}/applied")
+        if s.at >= asked_at
+    ]
+    assert not any(a.mode == "desired" for a in applied_since), "the pass had ended"
     done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
     for cid in ids:

@@ -35,12 +35,15 @@ from shared.messages import (
     Event,
     GovernorMemory,
     GpuFact,
+    HostThreshold,
     HostUsage,
     LastDecision,
     PressureFact,
     PressureLine,
+    ReasonCard,
     ResourcePressure,
     ResourcesFact,
+    RuleCatalogue,
     StreamsFact,
     Switches,
     ThermalFact,
@@ -83,6 +86,18 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
             items=[Override(kind="unthrottle", container="fz-t3", since=1.0, until=2e9)],
         ),
         LastDecision(host=HOST, container="fz-t3", action="enforce", summary="s"),
+        RuleCatalogue(
+            host=HOST,
+            cards=[
+                ReasonCard(
+                    reason="r",
+                    rule="r",
+                    title="t",
+                    controls={"3": ["paused"]},
+                    thresholds=[HostThreshold(metric="io.some_avg10", above=1, effect="e")],
+                )
+            ],
+        ),
     )
 }
 

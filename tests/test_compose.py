@@ -187,6 +187,8 @@ def set_up(stack: Stack, images: dict[str, str], encoder: str) -> None:
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     assert config["mqtt"]["host"] == "mosquitto"
     config["host_id"] = stack.host
+    # A tier-1 container: watched, so the sensors arm PSI triggers on its cgroup.
+    config["tiers"][1]["containers"] = [stack.name("t1")]
     config["tiers"][2]["containers"] = [stack.name("t2")]
     config["tiers"][3]["containers"] = [stack.name("t3")]
     config["media_mode"] = {"enabled": True, "provider": "none", "cooldown_seconds": 1}
@@ -238,7 +240,7 @@ def stack(docker_api: docker.APIClient) -> Iterator[Stack]:
     encoder = "wenc" + uuid.uuid4().hex[:6]
     shutil.copy(shutil.which("sleep") or "/bin/sleep", workdir / encoder)
     try:
-        for suffix in ("t2", "t3", "t4"):
+        for suffix in ("t1", "t2", "t3", "t4"):
             made.append(
                 docker_api.create_container(busybox, ["sleep", "3600"], name=running.name(suffix))[
                     "Id"
@@ -357,9 +359,12 @@ def test_home_assistant_sees_discovery_decision_preset_state_and_events(stack: S
 def test_psi_triggers_are_armed_in_the_sensors_container(stack: Stack) -> None:
     logs = stack.logs("sensors")
     assert "pressure.triggers_armed scope=host" in logs, logs[-3000:]
-    # Per-container triggers would need the cgroup tree writable, which compose keeps
-    # read-only for the sensors: that scope polls instead, and says so once.
-    assert logs.count("pressure.triggers_unavailable scope=containers") == 1
+    # Per-container triggers (on the watched tier-1 container's cgroup) would need the
+    # cgroup tree writable, which compose keeps read-only for the sensors: that scope
+    # polls instead, and says so once.
+    unavailable = "pressure.triggers_unavailable scope=containers"
+    wait_until(lambda: unavailable in stack.logs("sensors"), timeout=60, what="said")
+    assert stack.logs("sensors").count(unavailable) == 1
 
 
 def applied(stack: Stack) -> list[Applied]:

@@ -118,3 +118,26 @@ def test_pause_tier3_for_n_minutes_over_http_ends_by_itself_across_a_governor_re
         )
         assert time.time() >= until - 1  # ended by its end, not before
         assert http.get("/api/v1/overrides").json() == []
+
+
+def test_an_echo_of_an_earlier_list_never_replaces_a_newer_one(
+    tmp_path: Path, broker: Mosquitto, host_id: str
+) -> None:
+    """Two changes in a row: the broker's echo of the first arrives after the second was
+    made; taken as it came, it would drop the second, and the next change with it."""
+    from shared.bus import Received
+    from shared.messages.overrides import Override, Overrides
+    from tests.support.web import in_process_web
+
+    with in_process_web(tmp_path, broker, host_id) as web:
+        topic = f"warden/{host_id}/overrides"
+        first = Override(kind="pause_tier3", since=NOW, until=NOW + 600)
+        second = Override(kind="pause_tier3", since=NOW + 1, until=NOW + 900)
+        older = Overrides(host=host_id, items=[first], ts=NOW)
+        newer = Overrides(host=host_id, items=[first, second], ts=NOW + 1)
+        web.service.on_overrides(Received(topic, newer, False))
+        web.service.on_overrides(Received(topic, older, False))
+        assert web.service.view.overrides == newer
+        latest = Overrides(host=host_id, items=[second], ts=NOW + 2)
+        web.service.on_overrides(Received(topic, latest, False))
+        assert web.service.view.overrides == latest

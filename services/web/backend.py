@@ -21,8 +21,8 @@ from services.web.models import (
 from services.web.status import (
     effective_preset,
     effective_settings,
-    live_overrides,
     managed_names,
+    override_out,
 )
 from services.web.store import Store
 from services.web.view import Fleet, View
@@ -176,7 +176,9 @@ class Backend:
             minutes=wanted.minutes,
             id=override.id,
         )
-        return next(o for o in live_overrides(self.view, now) if o.id == override.id)
+        # Built from what was made, not read back: the bus may hand the view an older
+        # list meanwhile (an echo of the previous change).
+        return override_out(override, now)
 
     def end_override(self, override_id: str) -> bool:
         items = self.current_overrides()

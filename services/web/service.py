@@ -291,6 +291,11 @@ class WebService:
         if (found := self._host_view(received)) is None:
             return
         host, view = found
+        known = view.overrides
+        if known is not None and received.value.ts < known.ts:
+            # The echo of an earlier change (this service's own, or another's): the newer
+            # list stays, or the change made since would be lost with the next one.
+            return
         view.overrides = received.value
         self.fleet.changed(host)
 

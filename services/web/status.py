@@ -37,6 +37,7 @@ from shared.messages import (
     Switches,
     ThermalFact,
 )
+from shared.messages.overrides import Override
 from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PRESETS, PresetName, in_force
 from shared.readings import host_reading
@@ -146,20 +147,20 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
     )
 
 
+def override_out(o: Override, now: float) -> OverrideOut:
+    return OverrideOut(
+        id=o.id,
+        kind=o.kind,
+        container=o.container,
+        since=o.since,
+        until=o.until,
+        seconds_left=round(o.until - now, 1),
+    )
+
+
 def live_overrides(view: View, now: float) -> list[OverrideOut]:
     items = view.overrides.items if view.overrides else []
-    return [
-        OverrideOut(
-            id=o.id,
-            kind=o.kind,
-            container=o.container,
-            since=o.since,
-            until=o.until,
-            seconds_left=round(o.until - now, 1),
-        )
-        for o in items
-        if o.until > now
-    ]
+    return [override_out(o, now) for o in items if o.until > now]
 
 
 def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:
