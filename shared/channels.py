@@ -33,6 +33,7 @@ from shared.messages import (
     GpuFact,
     LastDecision,
     PressureFact,
+    ProcessesFact,
     ResourcesFact,
     StreamsFact,
     ThermalFact,
@@ -61,8 +62,9 @@ USERS: tuple[User, ...] = (
     "anonymous",
 )
 # Under warden/<host>/...; all_hosts: directly under the root; discovery: under
-# Home Assistant's discovery prefix.
-Scope = Literal["host", "all_hosts", "discovery"]
+# Home Assistant's discovery prefix; anywhere: any topic the config names (outside
+# Warden's root: Home Assistant's mqtt_statestream, say).
+Scope = Literal["host", "all_hosts", "discovery", "anywhere"]
 
 SERVICES: tuple[User, ...] = ("sensors", "governor", "actuator", "notifier")
 TRIGGER_WRITERS: tuple[User, ...] = ("homeassistant", "web", "anonymous")
@@ -143,6 +145,25 @@ RESOURCES: Channel[ResourcesFact] = _sensor(
     "resources",
     ResourcesFact,
     "CPU, memory and disk use of the host, each process group and container",
+)
+
+PROCESSES: Channel[ProcessesFact] = _sensor(
+    "processes",
+    ProcessesFact,
+    "the host processes `conditions` watch (Unraid's mover, a backup): per condition, "
+    "whether one runs and which",
+)
+
+CONDITION_TOPICS: Channel[str] = Channel(
+    "#",
+    None,
+    False,
+    (),
+    "anywhere",
+    "any topic a condition reads (`conditions[].mqtt.topic`: Home Assistant's "
+    "mqtt_statestream, an automation's): the governor reads its value as text",
+    readers=("governor",),
+    payload="text or JSON, at most 4 KiB",
 )
 
 DESIRED: Channel[DesiredState] = Channel(
@@ -356,6 +377,7 @@ SENSOR_FACTS: dict[SensorKind, Channel[Any]] = {
     "thermal": THERMAL,
     "gpu": GPU,
     "resources": RESOURCES,
+    "processes": PROCESSES,
 }
 
 CHANNELS: tuple[Channel[Any], ...] = (
@@ -365,6 +387,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     THERMAL,
     GPU,
     RESOURCES,
+    PROCESSES,
     DESIRED,
     GOVERNOR_MEMORY,
     ACTIONS,
@@ -385,6 +408,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     OVERRIDES,
     DISCOVERY_CONFIG,
     HA_STATUS,
+    CONDITION_TOPICS,
 )
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -420,7 +444,7 @@ def grants(
     extra_reads = {
         acl_filters(c, user, root, discovery)
         for c in CHANNELS
-        if user in c.readers and c.scope == "discovery"
+        if user in c.readers and c.scope in ("discovery", "anywhere")
     }
     writes: list[str] = []
     for channel in CHANNELS:
@@ -452,7 +476,8 @@ ACL_HEADER = """\
 _USER_NOTES: dict[User, str] = {
     "anonymous": "Clients without a login (only where the broker allows them, as "
     "warden-stack's local\n# broker does): read, and fire triggers.",
-    "governor": "Decides: the only writer of desired state and one-shot actions.",
+    "governor": "Decides: the only writer of desired state and one-shot actions; reads any\n"
+    "# topic, since a condition may watch any (Home Assistant's mqtt_statestream).",
     "actuator": "Changes the host: the only writer of what was applied.",
     "sensors": "Reports facts.",
     "notifier": "Sends events out, and announces Warden to Home Assistant.",
@@ -477,6 +502,8 @@ def acl(root: str = "warden", discovery: str = "homeassistant") -> str:
 def _writers_cell(channel: Channel) -> str:
     if "{service}" in channel.topic:
         return "each service"
+    if channel.scope == "anywhere":
+        return "anyone the broker lets"
     if not channel.writers:
         return "Mosquitto's bridge"
     return ", ".join("anyone (no login)" if w == "anonymous" else w for w in channel.writers)

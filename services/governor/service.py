@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import tzinfo
 from typing import Any
 
 from services.governor.memory_store import (
@@ -16,7 +17,7 @@ from services.governor.memory_store import (
     to_message,
 )
 from services.governor.outcome import EventDraft, RestartDraft
-from services.governor.policy import Decision, Facts, Memory, decide, enforceable
+from services.governor.policy import Decision, Facts, Memory, decide
 from services.governor.rules.overrides import apply_overrides
 from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
@@ -35,6 +36,7 @@ from shared.messages import (
     Switches,
     Trigger,
 )
+from shared.messages.base import PayloadError
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
@@ -42,7 +44,11 @@ from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.signing import Signed, sign, verify, verify_payload
+from shared.time_zone import zone_of
 from shared.topics import ONLINE, SensorKind
+
+# A condition's MQTT value is one short reading (a price, `home`); more is not one.
+MAX_CONDITION_PAYLOAD = 4096
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -60,6 +66,7 @@ class GovernorService:
         self.matcher = self.cfg.tier_matcher()
         self.clock = clock
         self.facts = Facts()
+        self.zone: tzinfo = zone_of(self.cfg.governor.timezone)
         self.memory = Memory()
         self.seq = 0
         self.ready = False
@@ -85,7 +92,13 @@ class GovernorService:
 
         bus, loop = ctx.bus, ctx.loop
         # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
-        timed_facts: tuple[SensorKind, ...] = ("pressure", "resources", "thermal", "gpu")
+        timed_facts: tuple[SensorKind, ...] = (
+            "pressure",
+            "resources",
+            "thermal",
+            "gpu",
+            "processes",
+        )
         for kind in timed_facts:
             bus.listen(channels.SENSOR_FACTS[kind], self.on_host_fact(kind))
         bus.listen(channels.CONTAINERS, self.on_inventory)
@@ -99,6 +112,8 @@ class GovernorService:
         bus.subscribe(ctx.topics.desired, decode_retained_desired, self.on_own_desired)
         bus.listen(channels.GOVERNOR_MEMORY, self.on_own_memory)
         bus.listen(channels.AVAILABILITY, self.on_actuator_availability, service="actuator")
+        self._watched_topics: set[str] = set()
+        self.watch_condition_topics()
         bus.on_connect(self.on_connect)
         loop.call_every(
             self.cfg.governor.renew_interval, self.renew, first=self.cfg.governor.renew_interval
@@ -111,6 +126,8 @@ class GovernorService:
         """Decide again at once on the new tiers and rules."""
         self.cfg = config
         self.matcher = config.tier_matcher()
+        self.zone = zone_of(config.governor.timezone)
+        self.watch_condition_topics()
         if self.ready:
             self.evaluate(force=True)
 
@@ -124,7 +141,28 @@ class GovernorService:
         if fact.count != self.facts.streams:
             log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
-        self.facts = replace(self.facts, streams=fact.count, streams_seen_at=seen_at)
+        sessions = tuple(fact.sessions) if fact.count is not None else None
+        self.facts = replace(
+            self.facts, streams=fact.count, streams_seen_at=seen_at, sessions=sessions
+        )
+        self.evaluate()
+
+    def watch_condition_topics(self) -> None:
+        """Subscribe to every topic a condition reads that is not watched yet (a topic a
+        reload drops stays subscribed, and its value is read by no one)."""
+        for condition in self.cfg.conditions:
+            if condition.mqtt is None or condition.mqtt.topic in self._watched_topics:
+                continue
+            topic = condition.mqtt.topic
+            self._watched_topics.add(topic)
+            self.ctx.bus.subscribe(topic, condition_text, self.on_condition_topic)
+
+    def on_condition_topic(self, received: Received[str]) -> None:
+        before = self.facts.topic_values.get(received.topic)
+        if before != received.value:
+            self.ctx.log.info("condition.value", topic=received.topic, value=received.value[:80])
+        values = {**self.facts.topic_values, received.topic: received.value}
+        self.facts = replace(self.facts, topic_values=values)
         self.evaluate()
 
     def on_host_fact(self, kind: str) -> Callable[[Received[Message]], None]:
@@ -168,15 +206,29 @@ class GovernorService:
         self.evaluate()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
-        self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
-        if received.value.event.startswith("media_") and not self.cfg.media_mode.enabled:
+        trigger = received.value
+        self.ctx.log.info(
+            "trigger.received",
+            trigger=trigger.event,
+            schedule=trigger.schedule,
+            topic=received.topic,
+        )
+        if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
             self.ctx.log.warning(
-                "trigger.ignored",
-                trigger=received.value.event,
-                reason="media_mode.enabled is false",
+                "trigger.ignored", trigger=trigger.event, reason="media_mode.enabled is false"
             )
             return
-        self.apply_command(lambda s: apply_trigger(s, received.value))
+        if trigger.schedule is not None and trigger.schedule not in {
+            s.name for s in self.cfg.schedules
+        }:
+            self.ctx.log.warning(
+                "trigger.ignored",
+                trigger=trigger.event,
+                reason=f"no schedule named {trigger.schedule!r} in the config",
+            )
+            return
+        now = self.clock()
+        self.apply_command(lambda s: apply_trigger(s, trigger, now))
 
     def apply_command(self, change: Callable[[Switches], Switches]) -> None:
         """A trigger or preset flips a switch. Before the governor is ready, the change
@@ -281,9 +333,10 @@ class GovernorService:
         if not self.ready:
             return
         now = self.clock()
-        decision = decide(self.cfg, self.matcher, self.facts, self.memory, now)
-        targets = enforceable(self.facts.inventory, self.matcher)
-        decision = apply_overrides(decision, targets, self.overrides, now)
+        decision = decide(
+            self.cfg, self.matcher, self.facts, self.memory, now, self.zone, self.overrides
+        )
+        decision = apply_overrides(decision, decision.targets, self.overrides, now)
         self.log_changes(decision)
         self.memory = decision.memory
         for note in decision.notes:
@@ -398,6 +451,7 @@ class GovernorService:
             media_mode=decision.media_mode,
             containers=decision.containers,
             download_limit_bps=decision.download_limit_bps,
+            download_client=decision.download_client,
             process_groups=decision.process_groups,
         )
         same = {"ts", "seq", "signature"}
@@ -472,3 +526,13 @@ class GovernorService:
 
     def on_stop(self) -> None:
         self.publish_event(EventDraft("daemon_stop", "Warden governor stopped"))
+
+
+def condition_text(payload: bytes) -> str:
+    """A condition topic's payload as text: UTF-8, and short; anything else is dropped."""
+    if len(payload) > MAX_CONDITION_PAYLOAD:
+        raise PayloadError(f"{len(payload)} bytes, more than {MAX_CONDITION_PAYLOAD}")
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise PayloadError("payload is not UTF-8 text") from None

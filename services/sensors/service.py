@@ -17,6 +17,7 @@ from host.cgroups.view import detect_layout, process_cgroups
 from host.docker import view as docker_view
 from host.docker.client import DockerError, Endpoint, Engine
 from host.docker.client import reason as docker_reason
+from services.sensors import host_processes
 from services.sensors.gpu import GpuReader
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
@@ -60,8 +61,8 @@ def resample_delay(now: float, last_sample_at: float) -> float:
 
 
 class SensorsService:
-    # Readers, sources and timers set up once at start; the media watcher and the
-    # tiers follow a reload.
+    # Readers, sources and timers set up once at start; the media watcher, the tiers and
+    # the conditions' processes follow a reload.
     restart_only = ("sensors", "process_groups")
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -106,6 +107,7 @@ class SensorsService:
         self._start_thermal()
         self._start_gpu()
         self._start_resources()
+        self._start_processes()
 
     def _publish_fact(self, kind: SensorKind, message: BaseModel) -> None:
         """Publish when the content changed, or when the heartbeat is due."""
@@ -188,8 +190,11 @@ class SensorsService:
             self._streams.reconcile()
 
     def reload(self, config: WardenConfig) -> None:
-        """New tiers: the inventory again now; a new media server: a new watcher."""
+        """New tiers: the inventory again now; a new media server: a new watcher; new
+        conditions: their processes looked for now."""
         self.matcher = config.tier_matcher()
+        self._conditions = host_processes.watched(config.conditions)
+        self.publish_processes()
         if config.media_mode != self._media:
             if self._streams is not None:
                 self._streams.stop()
@@ -303,3 +308,29 @@ class SensorsService:
                 self.ctx.log.warning("resources.unreadable", errors="; ".join(fact.errors))
             self._resources_errors = fact.errors
         self._publish_fact("resources", fact)
+
+    # --- the processes conditions watch ----------------------------------------
+
+    def _start_processes(self) -> None:
+        """Read /proc for the conditions' processes; nothing at all while none names one."""
+        self._conditions = host_processes.watched(self.ctx.config.conditions)
+        self.ctx.loop.call_every(self.settings.condition_scan_seconds, self.publish_processes)
+        self.publish_processes()
+
+    def publish_processes(self) -> None:
+        if not self._conditions:
+            return
+        fact = host_processes.scan(
+            self.settings.proc_root,
+            self._conditions,
+            self.ctx.config.host_id,
+            exclude=(os.getpid(), os.getppid()),
+        )
+        before = self._last.get("processes")
+        if fact.error is not None and (before or {}).get("error") != fact.error:
+            self.ctx.log.warning("processes.unreadable", reason=fact.error)
+        running = sorted(c.condition for c in fact.conditions if c.running)
+        was = sorted(c["condition"] for c in (before or {}).get("conditions", []) if c["running"])
+        if running != was:
+            self.ctx.log.info("processes.changed", running=",".join(running) or "none")
+        self._publish_fact("processes", fact)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.messages.overrides import OverrideKind
 from shared.messages.settings import Percent
 from shared.presets import PresetName
 
@@ -67,8 +68,9 @@ class Status(Out):
 
 class OverrideOut(Out):
     id: str
-    kind: Literal["pause_tier3", "unthrottle"]
+    kind: OverrideKind
     container: str | None
+    schedule: str | None = None
     since: float
     until: float
     seconds_left: float
@@ -231,12 +233,14 @@ class HistoryMetrics(Out):
 
 class OverrideIn(BaseModel):
     """pause_tier3: pause every tier-3 container; unthrottle: let `container` run at its
-    tier baseline (thermal stages still apply). Both end by themselves."""
+    tier baseline (thermal stages still apply); skip_schedule: `schedule` is outside its
+    windows meanwhile. Each ends by itself."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["pause_tier3", "unthrottle"]
+    kind: OverrideKind
     container: str | None = Field(None, min_length=1, max_length=255)
+    schedule: str | None = Field(None, min_length=1, max_length=40)
     minutes: float = Field(gt=0, le=24 * 60)
 
 

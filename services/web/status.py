@@ -174,6 +174,7 @@ def live_overrides(view: View, now: float) -> list[OverrideOut]:
             id=o.id,
             kind=o.kind,
             container=o.container,
+            schedule=o.schedule,
             since=o.since,
             until=o.until,
             seconds_left=round(o.until - now, 1),

@@ -61,6 +61,10 @@ class Sensors(DockerAccess):
         default=50,
         description="cpu `some` stall share (% of the window) that fires the cpu trigger",
     )
+    condition_scan_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=2,
+        description="how often the processes that `conditions` name are looked for (seconds)",
+    )
     thermal: ThermalSensors = Field(
         default=ThermalSensors(), description="which temperature sensors count"
     )

@@ -8,6 +8,7 @@ from shared.messages.desired import (
     ContainerIntent,
     CpuMax,
     DesiredState,
+    DownloadClientIntent,
     IoMax,
     IoRate,
     ProcessGroupIntent,
@@ -25,7 +26,10 @@ from shared.messages.facts import (
     HostUsage,
     PressureFact,
     PressureLine,
+    ProcessCondition,
+    ProcessesFact,
     ProcessGroupUsage,
+    ProcessSeen,
     PsiTriggerFired,
     ResourcePressure,
     ResourcesFact,
@@ -35,7 +39,13 @@ from shared.messages.facts import (
     TemperatureReading,
     ThermalFact,
 )
-from shared.messages.memory import GovernorMemory, GovernorStatus, Switches
+from shared.messages.memory import (
+    ConditionStatus,
+    GovernorMemory,
+    GovernorStatus,
+    ScheduleStatus,
+    Switches,
+)
 from shared.messages.triggers import Trigger, TriggerError, parse_trigger
 
 __all__ = [
@@ -44,6 +54,7 @@ __all__ = [
     "Applied",
     "AppliedContainer",
     "BlockDevice",
+    "ConditionStatus",
     "ContainerFact",
     "ContainerIntent",
     "ContainerInventory",
@@ -51,6 +62,7 @@ __all__ = [
     "ContainerUsage",
     "CpuMax",
     "DesiredState",
+    "DownloadClientIntent",
     "Event",
     "GovernorMemory",
     "GovernorStatus",
@@ -65,13 +77,17 @@ __all__ = [
     "PayloadError",
     "PressureFact",
     "PressureLine",
+    "ProcessCondition",
     "ProcessGroupIntent",
     "ProcessGroupUsage",
+    "ProcessSeen",
+    "ProcessesFact",
     "PsiTriggerFired",
     "Reason",
     "Refusal",
     "ResourcePressure",
     "ResourcesFact",
+    "ScheduleStatus",
     "StallShare",
     "StreamSession",
     "StreamsFact",

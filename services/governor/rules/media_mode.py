@@ -1,13 +1,17 @@
 """Media mode (ADRG rule 4): on while streams play or a trigger forces it; off after a cooldown.
 
 While it is on, tier 3 is paused, tier 2 gets cpu.max and io.max, and the
-download client gets its global limit.
+download client gets its global limit. A schedule's quiet hours or a
+condition (Unraid's mover, a backup) forces it too, through the modes the
+rules before it set; their reason is the detail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from services.governor.outcome import EventDraft
-from services.governor.rule import Outcome, Rule, View
+from services.governor.rule import Outcome, Rule, Target, View
 from shared.config.model import MediaMode
 from shared.messages import ContainerIntent, CpuMax, IoMax, Reason
 from shared.messages.base import Strict
@@ -26,17 +30,11 @@ def media_mode(view: View, memory: MediaMemory) -> Outcome[MediaMemory]:
     """Unknown streams are not zero: an unknown count never ends media mode, it only
     cannot start it."""
     cfg = view.cfg.media_mode
-    memory, reason, events, wake_at = _step(
-        cfg, memory, view.switches.media_forced, view.streams, view.now
-    )
+    forced = _forced_by(view)
+    memory, reason, events, wake_at = _step(cfg, memory, forced, view.streams, view.now)
     if reason is None:
         return Outcome(memory, events=events, status={"media_mode": memory.active})
-    intents = {c.name: ContainerIntent(tier=3, paused=True, reasons=[reason]) for c in view.tier(3)}
-    cpu_max, io_max = _tier2_limits(cfg, view.cpu_count)
-    for container in view.tier(2):
-        intents[container.name] = ContainerIntent(
-            tier=2, cpu_max=cpu_max, io_max=io_max, reasons=[reason]
-        )
+    intents = treatment(cfg, view.targets, view.cpu_count, reason)
     throttle = cfg.download_throttle
     return Outcome(
         memory,
@@ -49,6 +47,29 @@ def media_mode(view: View, memory: MediaMemory) -> Outcome[MediaMemory]:
         else None,
         readings={"media_mode": f"cooldown ends in {wake_at - view.now:.0f}s"} if wake_at else {},
     )
+
+
+def _forced_by(view: View) -> str | None:
+    """What forces media mode on, in words; None: nothing does (streams may still)."""
+    why = ["trigger"] if view.switches.media_forced else []
+    why += [r.detail or r.rule for r in view.modes.media]
+    return ", ".join(why) if why else None
+
+
+def treatment(
+    cfg: MediaMode, targets: Iterable[Target], cpu_count: int, reason: Reason
+) -> dict[str, ContainerIntent]:
+    """What media mode asks of these containers: tier 3 paused, tier 2 held back."""
+    cpu_max, io_max = _tier2_limits(cfg, cpu_count)
+    intents = {}
+    for container, tier in targets:
+        if tier == 3:
+            intents[container.name] = ContainerIntent(tier=3, paused=True, reasons=[reason])
+        elif tier == 2:
+            intents[container.name] = ContainerIntent(
+                tier=2, cpu_max=cpu_max, io_max=io_max, reasons=[reason]
+            )
+    return intents
 
 
 def _tier2_limits(cfg: MediaMode, cpu_count: int) -> tuple[CpuMax, IoMax]:
@@ -64,7 +85,7 @@ def _tier2_limits(cfg: MediaMode, cpu_count: int) -> tuple[CpuMax, IoMax]:
 
 
 def _step(
-    cfg: MediaMode, memory: MediaMemory, forced: bool, streams: int | None, now: float
+    cfg: MediaMode, memory: MediaMemory, forced: str | None, streams: int | None, now: float
 ) -> tuple[MediaMemory, Reason | None, list[EventDraft], float | None]:
     """The next memory, the reason while on, the events, and when the cooldown ends."""
     if not cfg.enabled:
@@ -74,7 +95,7 @@ def _step(
         return memory, None, [], None
 
     if forced or (streams or 0) > 0:
-        detail = "forced by trigger" if forced else f"{streams} active stream(s)"
+        detail = f"forced by {forced}" if forced else f"{streams} active stream(s)"
         reason = Reason(rule="media_mode", detail=detail)
         events = []
         if not memory.active:
