@@ -20,7 +20,7 @@ from host.processes.view import find_group_processes
 from services.actuator.admission import Admission
 from services.actuator.applier import Applier
 from services.actuator.download_clients import client_for
-from services.actuator.download_throttle import DownloadThrottleControl
+from services.actuator.download_throttle import DownloadThrottleControl, limits_of
 from services.actuator.lease import Lease
 from services.actuator.plan import Settings, plan
 from services.actuator.preflight import run_preflight
@@ -107,7 +107,7 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
         applier=applier,
         processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
         download=DownloadThrottleControl(client_for(throttle), throttle.url, store, dry_run, log)
-        if throttle.enabled
+        if throttle.enabled or ctx.config.bandwidth.active
         else None,
     )
 
@@ -132,6 +132,9 @@ class ActuatorService:
         "actuator.process_scan_seconds",
         "process_groups",
         "media_mode.download_throttle",
+        # Whether the download client is reached at all.
+        "bandwidth.upload_mbps",
+        "bandwidth.download_mbps",
     )
 
     def __init__(self, ctx: ServiceContext, access: HostAccess) -> None:
@@ -376,9 +379,13 @@ class ActuatorService:
         targets, refusals = plan(containers or [], desired, self.cfg, self.matcher)
         download = None
         if self.download is not None:
-            limit = desired.download_limit_bps if desired else None
-            why = "media_mode" if limit else self.baseline_reason if not desired else "no limit"
-            download = self._pool.submit(self.download.apply, limit, why)
+            limits = limits_of(desired)
+            why = self.baseline_reason if not desired else "no limit"
+            if desired is not None and desired.download_client is not None:
+                why = "; ".join(map(str, desired.download_client.reasons))
+            elif limits is not None:
+                why = "media_mode"
+            download = self._pool.submit(self.download.apply, limits, why)
         applied: list[AppliedContainer] = []
         reports = self._pool.map(
             lambda t: self.applier.apply(t, self.last_applied.get(t.container.id)), targets
