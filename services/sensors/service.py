@@ -176,7 +176,8 @@ class SensorsService:
     def _start_streams(self) -> None:
         """Ask the media server for sessions, on webhooks and on a slow poll, when it has one."""
         media = self._media = self.ctx.config.media_mode
-        if not media.queries_server:
+        self._watching = self.ctx.config.watches_streams
+        if not self._watching:
             return  # webhook/none: triggers drive media mode, no server to ask
         # Imported here: the providers, their reply models and the webhook receiver are
         # about a megabyte that a host with no media server to ask does not carry.
@@ -195,7 +196,7 @@ class SensorsService:
         self.matcher = config.tier_matcher()
         self._conditions = host_processes.watched(config.conditions)
         self.publish_processes()
-        if config.media_mode != self._media:
+        if config.media_mode != self._media or config.watches_streams != self._watching:
             if self._streams is not None:
                 self._streams.stop()
                 self._streams = None

@@ -194,6 +194,17 @@ class WardenConfig(Section):
                     )
         return self
 
+    @property
+    def watches_streams(self) -> bool:
+        """The sensors ask the media server for sessions: for media mode, or for the
+        bandwidth the streams reserve (which needs the server's sessions even with media
+        mode off)."""
+        media = self.media_mode
+        for_bandwidth = (
+            self.bandwidth.active and media.provider in MEDIA_SERVER_PROVIDERS and bool(media.url)
+        )
+        return media.queries_server or for_bandwidth
+
     def tier(self, number: int) -> Tier:
         return self.tiers.get(number, Tier())
 

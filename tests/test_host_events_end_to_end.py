@@ -1,0 +1,165 @@
+"""Host events and schedules through real processes: a real process named like Unraid's mover
+switches media mode on and off (real sensors reading /proc, a real governor), and a schedule
+window that starts a minute from now pauses and resumes a tier-3 container on the real
+Docker engine (a real governor and actuator; the test plays the inventory)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.messages import ContainerFact, ContainerInventory, DesiredState, ProcessesFact
+from tests.support.broker import Mosquitto
+from tests.support.docker_env import Containers
+from tests.support.probe import Probe, Seen
+from tests.support.processes import Service, wait_until, write_config
+
+ZONE = "Europe/Berlin"
+
+
+def desired(seen: Seen) -> DesiredState:
+    return DesiredState.model_validate_json(seen.payload)
+
+
+@pytest.fixture
+def mover(tmp_path: Path) -> Iterator[Path]:
+    """A binary named like Unraid's mover (a copy of sleep), for the test to start."""
+    binary = tmp_path / "bin" / "mover"
+    binary.parent.mkdir()
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
+    yield binary
+
+
+def test_a_real_mover_switches_media_mode_on_and_off(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str, mover: Path
+) -> None:
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port, "keepalive_seconds": 5},
+            "general": {"poll_interval_seconds": 600},
+            "sensors": {"heartbeat_seconds": 600, "condition_scan_seconds": 0.5},
+            "media_mode": {"enabled": True, "provider": "webhook", "cooldown_seconds": 0},
+            "conditions": [
+                {
+                    "name": "mover",
+                    "process": {"name": ["mover"], "cmdline": ["^/usr/local/sbin/mover"]},
+                    "media_mode": True,
+                    "hold_seconds": 1,
+                }
+            ],
+            "governor": {"lease_seconds": 10, "renew_seconds": 2},
+        },
+    )
+    topic = f"warden/{host_id}/desired"
+    services = [Service(n, cfg, tmp_path) for n in ("sensors", "governor")]
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        for name in ("sensors", "governor"):
+            probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
+        probe.wait_for(topic, lambda s: not desired(s).media_mode)
+
+        started = time.monotonic()
+        process = subprocess.Popen([str(mover), "600"])
+        probe.wait_for(topic, lambda s: desired(s).media_mode, after=started)
+        pid = process.pid
+        fact = probe.wait_for(
+            f"warden/{host_id}/sensors/processes",
+            lambda s: ProcessesFact.model_validate_json(s.payload).conditions[0].running,
+        )
+        seen = ProcessesFact.model_validate_json(fact.payload).conditions[0].processes
+        assert [(p.pid, p.name) for p in seen] == [(pid, "mover")]
+
+        process.kill()
+        process.wait()
+        ended = time.monotonic()
+        off = probe.wait_for(topic, lambda s: not desired(s).media_mode, after=ended)
+        assert off.at - ended >= 1  # the hold ran first
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+        for service in services:
+            service.kill(signal.SIGTERM)
+    output = "".join(s.output() for s in services)
+    assert "Traceback" not in output
+    assert "condition.holds" in output and "condition.ended" in output
+    # The event (and so the notification) says why.
+    assert "forced by mover: process mover /^/usr/local/sbin/mover/, held 1s after" in output
+
+
+def window_a_minute_ahead(zone: ZoneInfo) -> tuple[str, str, datetime]:
+    """HH:MM of the next whole minute at least 20 s away, the one two minutes after, and the
+    start as a time."""
+    now = datetime.now(zone)
+    start = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if (start - now).total_seconds() < 20:
+        start += timedelta(minutes=1)
+    end = start + timedelta(minutes=2)
+    return start.strftime("%H:%M"), end.strftime("%H:%M"), start
+
+
+def test_a_window_a_minute_ahead_pauses_then_resumes_a_tier3_container(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> None:
+    zone = ZoneInfo(ZONE)
+    start, end, starts_at = window_a_minute_ahead(zone)
+    t3 = containers.run("t3")
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "tiers": {3: {"containers": [f"{containers.prefix}-t3*"]}},
+            "schedules": [
+                {
+                    "name": "night",
+                    "windows": [{"start": start, "end": end}],
+                    "mode": "run_inside",
+                    "tiers": [3],
+                }
+            ],
+            "governor": {"lease_seconds": 10, "renew_seconds": 2, "timezone": ZONE},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+    inventory = ContainerInventory(
+        host=host_id,
+        cpu_count=2,
+        containers=[ContainerFact(id=t3, name=containers.name("t3"), state="running", tier=3)],
+    )
+    services = [Service(n, cfg, tmp_path) for n in ("governor", "actuator")]
+    topic = f"warden/{host_id}/desired"
+    try:
+        for name in ("governor", "actuator"):
+            probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
+        probe.publish(
+            f"warden/{host_id}/sensors/containers", inventory.model_dump_json(), retain=True
+        )
+        # Outside the window: paused, the schedule its reason.
+        paused = probe.wait_for(topic, lambda s: containers.name("t3") in desired(s).containers)
+        reason = desired(paused).containers[containers.name("t3")].reasons[0]
+        assert reason.rule == "schedule"
+        assert reason.detail == (
+            f"night: runs only inside its windows, next {starts_at.strftime('%a %H:%M')}"
+        )
+        wait_until(lambda: containers.state(t3) == "paused", what="paused outside the window")
+
+        # The window starts: resumed, no sooner.
+        resumed = probe.wait_for(
+            topic, lambda s: containers.name("t3") not in desired(s).containers, timeout=120
+        )
+        assert desired(resumed).ts >= starts_at.timestamp() - 1
+        wait_until(lambda: containers.state(t3) == "running", what="running inside the window")
+    finally:
+        for service in services:
+            service.kill(signal.SIGTERM)
+    assert "schedule.entered" in services[0].output()
