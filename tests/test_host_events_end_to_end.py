@@ -163,3 +163,53 @@ def test_a_window_a_minute_ahead_pauses_then_resumes_a_tier3_container(
         for service in services:
             service.kill(signal.SIGTERM)
     assert "schedule.entered" in services[0].output()
+
+
+def test_a_price_on_any_topic_pauses_tier3_and_garbage_changes_nothing(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    """Home Assistant's mqtt_statestream publishes the price outside Warden's root; the
+    governor reads it, validates it, and a payload that is no price leaves things as they are."""
+    price = f"statestream-{host_id}/sensor/electricity_price/state"
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "tiers": {3: {"containers": ["tdarr"]}},
+            "conditions": [
+                {"name": "expensive", "mqtt": {"topic": price, "above": 0.3}, "pause_tier3": True}
+            ],
+            "governor": {"lease_seconds": 10, "renew_seconds": 2},
+        },
+    )
+    inventory = ContainerInventory(
+        host=host_id,
+        cpu_count=2,
+        containers=[ContainerFact(id="c0ffee", name="tdarr", state="running", tier=3)],
+    )
+    probe.publish(f"warden/{host_id}/sensors/containers", inventory.model_dump_json(), retain=True)
+    topic = f"warden/{host_id}/desired"
+    governor = Service("governor", cfg, tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/governor/availability", lambda s: s.text == "online")
+        probe.wait_for(topic, lambda s: "tdarr" not in desired(s).containers)
+        sent = time.monotonic()
+        probe.publish(price, "0.42", retain=True)
+        on = probe.wait_for(topic, lambda s: "tdarr" in desired(s).containers, after=sent)
+        assert [str(r) for r in desired(on).containers["tdarr"].reasons] == [
+            f"condition(expensive: {price} > 0.3)"
+        ]
+        # Not a number, not UTF-8, too long: unknown or dropped, never an end to the pause.
+        for garbage in (b"unavailable", b"\xff\xfe", b"9" * 5000):
+            probe.publish(price, garbage)
+        probe.publish(price, "0.12")
+        off = probe.wait_for(topic, lambda s: "tdarr" not in desired(s).containers, after=sent)
+        between = [s for s in probe.messages(topic) if on.at <= s.at < off.at]
+        assert all("tdarr" in desired(s).containers for s in between)
+    finally:
+        governor.kill(signal.SIGTERM)
+        probe.publish(price, b"", retain=True)
+    output = governor.output()
+    assert "Traceback" not in output
+    assert "bus.payload_dropped" in output  # the bytes that are no text, and the 5000
