@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from shared.messages import DesiredState
+from shared.messages import DesiredState, LastDecision
 from tests.support.broker import Mosquitto, free_port
 from tests.support.download_daemons import (
     QBT_PASSWORD,
@@ -199,6 +199,12 @@ def test_two_streams_set_qbittorrents_limits_which_hold_survive_a_restart_and_en
         intent = client_intent(probe.wait_for(desired, lambda s: client_intent(s) is not None))
         assert (intent.upload_bps, intent.download_bps) == (UPLOAD_BPS, DOWNLOAD_BPS)
         assert "2 stream(s) reserve 12 Mbps" in intent.reasons[0].detail
+        # The decision log and Home Assistant's last decision say it, with the reason.
+        decision = probe.wait_for(
+            f"warden/{host_id}/governor/decision",
+            lambda s: "upload 8 Mbps, download 88 Mbps" in s.text,
+        )
+        assert LastDecision.model_validate_json(decision.payload).container == "download client"
 
         # Both end: the reservations hold (the desired state says so), and so do the limits.
         ended = time.monotonic()

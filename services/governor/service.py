@@ -47,6 +47,8 @@ from shared.signing import Signed, sign, verify, verify_payload
 from shared.time_zone import zone_of
 from shared.topics import ONLINE, SensorKind
 
+# How the decision log and Home Assistant's last decision name the download client.
+DOWNLOAD_CLIENT = "download client"
 # A condition's MQTT value is one short reading (a price, `home`); more is not one.
 MAX_CONDITION_PAYLOAD = 4096
 
@@ -365,6 +367,7 @@ class GovernorService:
 
     def log_changes(self, decision: Decision) -> None:
         self.log_group_changes(decision)
+        self.log_download_changes(decision)
         before = self.published.containers if self.published else {}
         for name in sorted(set(before) | set(decision.containers)):
             old, new = before.get(name), decision.containers.get(name)
@@ -396,6 +399,36 @@ class GovernorService:
             summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
             readings = {k: v for k, v in decision.readings.items() if k == name or "." in k}
             self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons], readings)
+
+    def log_download_changes(self, decision: Decision) -> None:
+        """The download client's limits are a decision too: logged, and the last decision."""
+        old = self.published.download_client if self.published else None
+        new = decision.download_client
+        if old == new:
+            return
+        if new is None:
+            was = "; ".join(map(str, old.reasons)) if old else ""
+            self.ctx.log.info("decision.download_release", was=was)
+            summary = f"{DOWNLOAD_CLIENT}: back to the user's own limits"
+            self.publish_decision(DOWNLOAD_CLIENT, "release", summary, [])
+            return
+        reasons = [str(r) for r in new.reasons]
+        self.ctx.log.info(
+            "decision.download",
+            upload_bps=new.upload_bps,
+            download_bps=new.download_bps,
+            alternative=new.alternative,
+            reasons="; ".join(reasons),
+        )
+        limits = ", ".join(
+            f"{way} {bps / 125_000:g} Mbps"
+            for way, bps in (("upload", new.upload_bps), ("download", new.download_bps))
+            if bps is not None
+        )
+        mode = " (alternative speed)" if new.alternative else ""
+        summary = f"{DOWNLOAD_CLIENT}: {limits}{mode} ({reasons[0]})"
+        readings = {k: v for k, v in decision.readings.items() if k == "bandwidth"}
+        self.publish_decision(DOWNLOAD_CLIENT, "enforce", summary, reasons, readings)
 
     def log_group_changes(self, decision: Decision) -> None:
         before = self.published.process_groups if self.published else {}

@@ -39,6 +39,31 @@ class StatusProcessGroup(Out):
     reasons: list[str]
 
 
+class StatusDownloadClient(Out):
+    """The download client's limits the governor asks for now (bytes per second; null: the
+    user's own), and why."""
+
+    download_bps: int | None
+    upload_bps: int | None
+    alternative: bool
+    reasons: list[str]
+
+
+class StatusSchedule(Out):
+    enabled: bool
+    inside: bool
+    next_change: str | None = Field(description="ISO 8601 in the host's zone; null: none soon")
+    skipped_until: str | None
+    summary: str
+
+
+class StatusCondition(Out):
+    holds: bool
+    unknown: bool
+    held_until: float | None
+    detail: str
+
+
 class Status(Out):
     # ADRG's keys, with ADRG's meaning.
     version: str
@@ -64,6 +89,9 @@ class Status(Out):
     services: dict[str, str]
     process_groups: dict[str, StatusProcessGroup]
     overrides: list[OverrideOut] = []
+    schedules: dict[str, StatusSchedule] = {}
+    conditions: dict[str, StatusCondition] = {}
+    download_client: StatusDownloadClient | None = None
 
 
 class OverrideOut(Out):
