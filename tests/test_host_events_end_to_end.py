@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.messages import ContainerFact, ContainerInventory, DesiredState, ProcessesFact
+from shared.messages import (
+    ContainerFact,
+    ContainerInventory,
+    DesiredState,
+    GovernorMemory,
+    ProcessesFact,
+)
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe, Seen
@@ -213,3 +219,74 @@ def test_a_price_on_any_topic_pauses_tier3_and_garbage_changes_nothing(
     output = governor.output()
     assert "Traceback" not in output
     assert "bus.payload_dropped" in output  # the bytes that are no text, and the 5000
+
+
+def test_home_assistants_schedule_switch_and_skip_reach_the_governor(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    """What Home Assistant's switch and button send (their discovery payloads, as built)
+    switches a schedule off and on and skips its window, kept in the governor's memory."""
+    from services.notifier.home_assistant.discovery import build_entities
+    from shared.config import load_config
+
+    zone = ZoneInfo(ZONE)
+    # A window that ends in a few hours: outside it now, so tier 3 is paused.
+    later = datetime.now(zone) + timedelta(hours=3)
+    window = {
+        "start": later.strftime("%H:%M"),
+        "end": (later + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    cfg = write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "tiers": {3: {"containers": ["tdarr"]}},
+            "schedules": [
+                {"name": "night", "windows": [window], "mode": "run_inside", "tiers": [3]}
+            ],
+            "governor": {"lease_seconds": 10, "renew_seconds": 2, "timezone": ZONE},
+        },
+    )
+    entities = build_entities(load_config(cfg).config, host_id, "test")
+    switch, skip = entities["schedule_night"].config, entities["schedule_night_skip"].config
+    inventory = ContainerInventory(
+        host=host_id,
+        cpu_count=2,
+        containers=[ContainerFact(id="c0ffee", name="tdarr", state="running", tier=3)],
+    )
+    probe.publish(f"warden/{host_id}/sensors/containers", inventory.model_dump_json(), retain=True)
+    topic, memory = f"warden/{host_id}/desired", f"warden/{host_id}/governor/memory"
+    governor = Service("governor", cfg, tmp_path)
+    try:
+        probe.wait_for(topic, lambda s: "tdarr" in desired(s).containers)
+        sent = time.monotonic()
+        probe.publish(switch["command_topic"], switch["payload_off"])
+        probe.wait_for(topic, lambda s: "tdarr" not in desired(s).containers, after=sent)
+        off = probe.wait_for(memory, lambda s: '"schedules_off":["night"]' in s.text, after=sent)
+        assert (
+            GovernorMemory.model_validate_json(off.payload).status.schedules["night"].enabled
+            is False
+        )
+
+        sent = time.monotonic()
+        probe.publish(switch["command_topic"], switch["payload_on"])
+        probe.wait_for(topic, lambda s: "tdarr" in desired(s).containers, after=sent)
+        probe.publish(skip["command_topic"], skip["payload_press"])
+        skipped = probe.wait_for(
+            memory,
+            lambda s: (
+                GovernorMemory.model_validate_json(s.payload)
+                .status.schedules["night"]
+                .skipped_until
+                is not None
+            ),
+            after=sent,
+        )
+        # The window ahead is skipped, until its end.
+        night = GovernorMemory.model_validate_json(skipped.payload).status.schedules["night"]
+        ends = later + timedelta(hours=1)
+        assert night.skipped_until == ends.replace(second=0, microsecond=0).isoformat()
+    finally:
+        governor.kill(signal.SIGTERM)
+    assert "Traceback" not in governor.output()
