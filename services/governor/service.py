@@ -18,6 +18,8 @@ from services.governor.memory_store import (
 )
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.policy import Decision, Facts, Memory, decide
+from services.governor.rules import bandwidth
+from services.governor.rules.conditions import condition_text
 from services.governor.rules.overrides import apply_overrides
 from services.governor.rules.settings import with_settings
 from services.governor.rules.triggers import apply_trigger
@@ -36,7 +38,6 @@ from shared.messages import (
     Switches,
     Trigger,
 )
-from shared.messages.base import PayloadError
 from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
@@ -49,8 +50,6 @@ from shared.topics import ONLINE, SensorKind
 
 # How the decision log and Home Assistant's last decision name the download client.
 DOWNLOAD_CLIENT = "download client"
-# A condition's MQTT value is one short reading (a price, `home`); more is not one.
-MAX_CONDITION_PAYLOAD = 4096
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -420,14 +419,8 @@ class GovernorService:
             alternative=new.alternative,
             reasons="; ".join(reasons),
         )
-        limits = ", ".join(
-            f"{way} {bps / 125_000:g} Mbps"
-            for way, bps in (("upload", new.upload_bps), ("download", new.download_bps))
-            if bps is not None
-        )
-        mode = " (alternative speed)" if new.alternative else ""
-        summary = f"{DOWNLOAD_CLIENT}: {limits}{mode} ({reasons[0]})"
-        readings = {k: v for k, v in decision.readings.items() if k == "bandwidth"}
+        summary = f"{DOWNLOAD_CLIENT}: {bandwidth.limits_text(new)} ({reasons[0]})"
+        readings = {k: v for k, v in decision.readings.items() if k == bandwidth.NAME}
         self.publish_decision(DOWNLOAD_CLIENT, "enforce", summary, reasons, readings)
 
     def log_group_changes(self, decision: Decision) -> None:
@@ -559,13 +552,3 @@ class GovernorService:
 
     def on_stop(self) -> None:
         self.publish_event(EventDraft("daemon_stop", "Warden governor stopped"))
-
-
-def condition_text(payload: bytes) -> str:
-    """A condition topic's payload as text: UTF-8, and short; anything else is dropped."""
-    if len(payload) > MAX_CONDITION_PAYLOAD:
-        raise PayloadError(f"{len(payload)} bytes, more than {MAX_CONDITION_PAYLOAD}")
-    try:
-        return payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise PayloadError("payload is not UTF-8 text") from None

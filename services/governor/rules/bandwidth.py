@@ -147,6 +147,13 @@ def _mbps(bps: int | None) -> str:
     return "-" if bps is None else f"{bps / BYTES_PER_MBIT:g} Mbps"
 
 
+def limits_text(intent: DownloadClientIntent) -> str:
+    """The limits in a few words, for the decision log: `upload 8 Mbps, download 88 Mbps`."""
+    ways = (("upload", intent.upload_bps), ("download", intent.download_bps))
+    text = ", ".join(f"{way} {_mbps(bps)}" for way, bps in ways if bps is not None)
+    return text + (" (alternative speed)" if intent.alternative else "")
+
+
 def bandwidth(view: View, memory: BandwidthMemory) -> Outcome[BandwidthMemory]:
     cfg = view.cfg.bandwidth
     if not cfg.active:

@@ -32,13 +32,27 @@ from shared.messages import (
     ProcessesFact,
     Reason,
 )
-from shared.messages.base import Strict
+from shared.messages.base import PayloadError, Strict
 from shared.presets import PresetName
 
 NAME = "condition"
 # Container states in which a container is up: paused is, or a condition pausing tier 3
 # would end itself by pausing its own container.
 UP_STATES = ("running", "paused", "restarting")
+
+
+# What the governor takes from a condition's topic: one short reading (a price, `home`).
+MAX_PAYLOAD_BYTES = 4096
+
+
+def condition_text(payload: bytes) -> str:
+    """A condition topic's payload as text: UTF-8, and short; anything else is dropped."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"{len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise PayloadError("payload is not UTF-8 text") from None
 
 
 class ConditionState(Strict):
