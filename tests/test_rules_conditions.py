@@ -199,3 +199,19 @@ def test_the_mover_turns_media_mode_on_with_its_reason() -> None:
         "media_mode(forced by mover: process mover, held 60s after)"
     ]
     assert decision.status.conditions["mover"].holds
+
+
+def test_a_conditions_preset_reaches_the_process_groups_with_its_reason() -> None:
+    cheap = Condition.model_validate(
+        {"name": "cheap", "mqtt": {"topic": "p", "below": 0.1}, "preset": "aggressive"}
+    )
+    cfg = config(cheap)
+    decision = decide(cfg, cfg.tier_matcher(), Facts(topic_values={"p": "0.05"}), Memory(), 0.0)
+    group = decision.process_groups["enc"]
+    assert group.nice == 5  # aggressive's
+    assert [str(r) for r in group.reasons] == [
+        "preset(aggressive: nice 5)",
+        "condition(cheap: p < 0.1)",
+    ]
+    calm = decide(cfg, cfg.tier_matcher(), Facts(topic_values={"p": "0.2"}), Memory(), 0.0)
+    assert calm.process_groups["enc"].nice == 10  # balanced, the default, again

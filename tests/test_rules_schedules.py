@@ -307,3 +307,18 @@ def test_windows_lay_out_far_enough_for_a_weekly_window() -> None:
     now = at("2024-06-11 12:00")  # a Tuesday
     assert where(occurrences(weekly, BERLIN, now), now).next_change == at("2024-06-17 10:00")
     assert at("2024-06-17 10:00") - now < timedelta(days=7).total_seconds()
+
+
+def test_a_process_group_runs_only_inside_and_keeps_its_presets_nice() -> None:
+    encoders = Schedule(
+        name="night", windows=[win("23:00", "07:00")], mode="run_inside", process_groups=["enc"]
+    )
+    out = run(encoders, "2024-06-12 22:00")
+    assert out.process_groups["enc"].paused and out.containers == {}
+    assert run(encoders, "2024-06-12 23:30").process_groups == {}
+    # In the policy, beside the process-group rule's preset: one intent, both reasons.
+    cfg = config(encoders)
+    decision = decide(cfg, cfg.tier_matcher(), Facts(), Memory(), at("2024-06-12 22:00"), BERLIN)
+    group = decision.process_groups["enc"]
+    assert group.paused and group.nice == 10
+    assert [r.rule for r in group.reasons] == ["schedule", "preset"]
