@@ -47,7 +47,7 @@ def grants(
     extra_reads = {
         acl_filters(c, user, root, discovery)
         for c in CHANNELS
-        if user in c.readers and c.scope == "discovery"
+        if user in c.readers and c.scope in ("discovery", "anywhere")
     }
     writes: list[str] = []
     for channel in CHANNELS:
@@ -79,7 +79,8 @@ ACL_HEADER = """\
 _USER_NOTES: dict[User, str] = {
     "anonymous": "Clients without a login (only where the broker allows them, as "
     "warden-stack's local\n# broker does): read, and fire triggers.",
-    "governor": "Decides: the only writer of desired state and one-shot actions.",
+    "governor": "Decides: the only writer of desired state and one-shot actions; reads any\n"
+    "# topic, since a condition may watch any (Home Assistant's mqtt_statestream).",
     "actuator": "Changes the host: the only writer of what was applied.",
     "sensors": "Reports facts.",
     "notifier": "Sends events out, and announces Warden to Home Assistant.",
@@ -104,6 +105,8 @@ def acl(root: str = "warden", discovery: str = "homeassistant") -> str:
 def _writers_cell(channel: Channel) -> str:
     if "{service}" in channel.topic:
         return "each service"
+    if channel.scope == "anywhere":
+        return "anyone the broker lets"
     if not channel.writers:
         return "Mosquitto's bridge"
     return ", ".join("anyone (no login)" if w == "anonymous" else w for w in channel.writers)

@@ -29,6 +29,7 @@ from shared.messages import (
     GpuFact,
     LastDecision,
     PressureFact,
+    ProcessesFact,
     ResourcesFact,
     RuleCatalogue,
     StreamsFact,
@@ -57,8 +58,9 @@ USERS: tuple[User, ...] = (
     "anonymous",
 )
 # Under warden/<host>/...; all_hosts: directly under the root; discovery: under
-# Home Assistant's discovery prefix.
-Scope = Literal["host", "all_hosts", "discovery"]
+# Home Assistant's discovery prefix; anywhere: any topic the config names (outside
+# Warden's root: Home Assistant's mqtt_statestream, say).
+Scope = Literal["host", "all_hosts", "discovery", "anywhere"]
 
 SERVICES: tuple[User, ...] = ("sensors", "governor", "actuator", "notifier")
 TRIGGER_WRITERS: tuple[User, ...] = ("homeassistant", "web", "anonymous")
@@ -139,6 +141,25 @@ RESOURCES: Channel[ResourcesFact] = _sensor(
     "resources",
     ResourcesFact,
     "CPU, memory and disk use of the host, each process group and container",
+)
+
+PROCESSES: Channel[ProcessesFact] = _sensor(
+    "processes",
+    ProcessesFact,
+    "the host processes `conditions` watch (Unraid's mover, a backup): per condition, "
+    "whether one runs and which",
+)
+
+CONDITION_TOPICS: Channel[str] = Channel(
+    "#",
+    None,
+    False,
+    (),
+    "anywhere",
+    "any topic a condition reads (`conditions[].mqtt.topic`: Home Assistant's "
+    "mqtt_statestream, an automation's): the governor reads its value as text",
+    readers=("governor",),
+    payload="text or JSON, at most 4 KiB",
 )
 
 DESIRED: Channel[DesiredState] = Channel(
@@ -363,6 +384,7 @@ SENSOR_FACTS: dict[SensorKind, Channel[Any]] = {
     "thermal": THERMAL,
     "gpu": GPU,
     "resources": RESOURCES,
+    "processes": PROCESSES,
 }
 
 CHANNELS: tuple[Channel[Any], ...] = (
@@ -372,6 +394,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     THERMAL,
     GPU,
     RESOURCES,
+    PROCESSES,
     DESIRED,
     GOVERNOR_MEMORY,
     RULES,
@@ -393,4 +416,5 @@ CHANNELS: tuple[Channel[Any], ...] = (
     OVERRIDES,
     DISCOVERY_CONFIG,
     HA_STATUS,
+    CONDITION_TOPICS,
 )

@@ -41,6 +41,16 @@ class TierMatcher:
                 return tier
         return None
 
+    def with_protected(self, names: Iterable[str]) -> TierMatcher:
+        """The same tiers, with more containers protected (a condition's, while it holds)."""
+        extra = set(names) - self._protected
+        if not extra:
+            return self
+        wider = TierMatcher({})
+        wider._exact, wider._patterns = self._exact, self._patterns
+        wider._protected = self._protected | extra
+        return wider
+
     def is_protected(self, container_name: str) -> bool:
         """Never paused, throttled or restarted: listed as protected, or in tier 0."""
         name = container_name.lstrip("/")

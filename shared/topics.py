@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 ServiceName = Literal["sensors", "governor", "actuator", "notifier", "web"]
-SensorKind = Literal["pressure", "containers", "streams", "thermal", "gpu", "resources"]
+SensorKind = Literal[
+    "pressure", "containers", "streams", "thermal", "gpu", "resources", "processes"
+]
 
 
 @dataclass(frozen=True)

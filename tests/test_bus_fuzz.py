@@ -40,6 +40,9 @@ from shared.messages import (
     LastDecision,
     PressureFact,
     PressureLine,
+    ProcessCondition,
+    ProcessesFact,
+    ProcessSeen,
     ReasonCard,
     ResourcePressure,
     ResourcesFact,
@@ -73,6 +76,16 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         ResourcesFact(host=HOST, machine=HostUsage(cpu_count=2)),
         ThermalFact(host=HOST, available=True, max_celsius=50.0),
         GpuFact(host=HOST, available=False),
+        ProcessesFact(
+            host=HOST,
+            conditions=[
+                ProcessCondition(
+                    condition="fz-mover",
+                    running=True,
+                    processes=[ProcessSeen(pid=7, name="mover")],
+                )
+            ],
+        ),
         DesiredState(host=HOST, seq=1, lease_seconds=30),
         GovernorMemory(
             host=HOST, switches=Switches(media_forced=True), rules={"thermal": {"stage": 1}}
@@ -174,6 +187,14 @@ def write_fuzz_config(tmp: Path, broker: Mosquitto, root: str) -> Path:
             "web": {"database": str(tmp / f"{root}-web.sqlite3")},
             # Renewals far apart: what a service publishes in a test is the test's doing.
             "governor": {"lease_seconds": 3600},
+            # A topic outside the root that the governor reads as a condition's value.
+            "conditions": [
+                {
+                    "name": "fz-price",
+                    "mqtt": {"topic": f"{root}-ha/price", "above": 0.3},
+                    "pause_tier3": True,
+                }
+            ],
         },
     )
 

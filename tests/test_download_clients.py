@@ -11,11 +11,15 @@ import pytest
 
 from services.actuator.download_clients import (
     DownloadClientError,
+    Limits,
     QBittorrent,
     Transmission,
     client_for,
 )
+from services.actuator.download_throttle import DownloadThrottleControl
+from services.actuator.state_store import StateStore
 from shared.config.model import DownloadThrottle
+from shared.logs import Log
 from shared.messages import DesiredState
 from tests.support.broker import Mosquitto
 from tests.support.download_daemons import (
@@ -57,15 +61,48 @@ def qbt(daemon: Daemon, password: str = QBT_PASSWORD) -> QBittorrent:
     return QBittorrent(f"http://127.0.0.1:{daemon.port}", QBT_USER, password, 10)
 
 
-def test_qbittorrent_limit_is_set_read_back_and_restored(qbittorrent: Daemon) -> None:
+def kib(bps: int) -> int:
+    """What qBittorrent keeps of a limit: whole KiB per second."""
+    return bps // 1024 * 1024
+
+
+def test_qbittorrent_limits_are_set_read_back_and_restored(qbittorrent: Daemon) -> None:
     client = qbt(qbittorrent)
-    client.set_limit(3 * MIB)  # the user's own setting before Warden
+    client.write({"limit": 3 * MIB, "up_limit": MIB})  # the user's own settings before Warden
     original = client.read()
-    assert original == {"limit": 3 * MIB}
-    client.set_limit(5 * MIB)
-    assert qbt(qbittorrent).read() == {"limit": 5 * MIB}  # a fresh session sees it too
+    assert original == {
+        "limit": 3 * MIB,
+        "up_limit": MIB,
+        "alt_dl_limit": 10 * 1024,  # qBittorrent's default alternative limits
+        "alt_up_limit": 10 * 1024,
+        "alt_mode": False,
+    }
+    client.write(client.settings_for(Limits(11_000_000, 1_000_000), original))
+    # A fresh session sees it too; qBittorrent keeps whole KiB.
+    assert qbt(qbittorrent).read() == {
+        **original,
+        "limit": kib(11_000_000),
+        "up_limit": kib(1_000_000),
+    }
     client.restore(original)
     assert client.read() == original
+
+
+def test_qbittorrent_alternative_speed_mode(qbittorrent: Daemon) -> None:
+    client = qbt(qbittorrent)
+    original = client.read()
+    client.write(client.settings_for(Limits(11_000_000, 1_000_000, alternative=True), original))
+    now = qbt(qbittorrent).read()
+    assert now == {
+        **original,
+        "alt_dl_limit": kib(11_000_000),
+        "alt_up_limit": kib(1_000_000),
+        "alt_mode": True,
+    }
+    # The global limits are the user's all along.
+    assert (now["limit"], now["up_limit"]) == (original["limit"], original["up_limit"])
+    client.restore(original)
+    assert client.read() == original and original["alt_mode"] is False
 
 
 def test_qbittorrent_refuses_a_bad_password_with_the_reason(qbittorrent: Daemon) -> None:
@@ -73,16 +110,54 @@ def test_qbittorrent_refuses_a_bad_password_with_the_reason(qbittorrent: Daemon)
         qbt(qbittorrent, "wrong").read()
 
 
-def test_transmission_limit_is_set_read_back_and_restored(transmission: Daemon) -> None:
+def test_transmission_limits_are_set_read_back_and_restored(transmission: Daemon) -> None:
     client = Transmission(f"http://127.0.0.1:{transmission.port}", "", "", 10)
     original = client.read()
     assert original["speed-limit-down-enabled"] is False
-    client.set_limit(5 * MIB)
+    assert original["speed-limit-up-enabled"] is False
+    client.write(client.settings_for(Limits(11_000_000, 1_000_000), original))
     now = client.read()
-    assert now["speed-limit-down-enabled"] is True
-    assert now["speed-limit-down"] == round(5 * MIB / 1000)  # Transmission counts kB of 1000
+    # Transmission counts kB of 1000.
+    assert now == {
+        **original,
+        "speed-limit-down": 11_000,
+        "speed-limit-down-enabled": True,
+        "speed-limit-up": 1000,
+        "speed-limit-up-enabled": True,
+    }
     client.restore(original)
     assert client.read() == original
+
+
+def test_transmission_turtle_mode(transmission: Daemon) -> None:
+    client = Transmission(f"http://127.0.0.1:{transmission.port}", "", "", 10)
+    original = client.read()
+    client.write(client.settings_for(Limits(11_000_000, 1_000_000, alternative=True), original))
+    assert client.read() == {
+        **original,
+        "alt-speed-down": 11_000,
+        "alt-speed-up": 1000,
+        "alt-speed-enabled": True,
+    }
+    client.restore(original)
+    assert client.read() == original and original["alt-speed-enabled"] is False
+
+
+def test_an_older_record_is_completed_before_the_first_change(
+    tmp_path: Path, qbittorrent: Daemon
+) -> None:
+    """A record an older Warden kept (the download limit only) gets the user's other settings
+    from the client before Warden changes them, so --cleanup puts back all of them."""
+    client = qbt(qbittorrent)
+    client.write({"limit": 3 * MIB, "up_limit": 2 * MIB})
+    store = StateStore(tmp_path / "state.json", Log("test"))
+    store.record_download("qbittorrent", "http://x", {"limit": 3 * MIB})
+    control = DownloadThrottleControl(client, "http://x", store, False, Log("test"))
+    assert control.apply(Limits(MIB, MIB), "test") is None
+    assert store.download is not None and store.download.original["up_limit"] == 2 * MIB
+    assert control.apply(None, "test") is None
+    assert (client.read()["limit"], client.read()["up_limit"]) == (3 * MIB, 2 * MIB)
+    assert store.download is None
 
 
 @pytest.mark.parametrize(
@@ -114,7 +189,7 @@ def test_unreachable_client_is_an_error_not_a_crash() -> None:
 def test_media_mode_throttles_qbittorrent_and_cleanup_restores_it(
     tmp_path: Path, broker: Mosquitto, probe: Probe, qbittorrent: Daemon, host_id: str
 ) -> None:
-    qbt(qbittorrent).set_limit(3 * MIB)
+    qbt(qbittorrent).write({"limit": 3 * MIB})
     cfg = write_config(
         tmp_path / "config.yaml",
         {
@@ -142,7 +217,7 @@ def test_media_mode_throttles_qbittorrent_and_cleanup_restores_it(
         for name in ("governor", "actuator"):
             probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
         probe.publish("warden/trigger", "media_start")
-        wait_until(lambda: qbt(qbittorrent).read() == {"limit": MIB}, what="throttled")
+        wait_until(lambda: qbt(qbittorrent).read()["limit"] == MIB, what="throttled")
         throttling = DesiredState.model_validate_json(
             probe.wait_for(
                 f"warden/{host_id}/desired",
@@ -151,11 +226,11 @@ def test_media_mode_throttles_qbittorrent_and_cleanup_restores_it(
         )
         assert throttling.media_mode and throttling.download_limit_bps == MIB
         probe.publish("warden/trigger", "media_stop")
-        wait_until(lambda: qbt(qbittorrent).read() == {"limit": 3 * MIB}, what="restored")
+        wait_until(lambda: qbt(qbittorrent).read()["limit"] == 3 * MIB, what="restored")
 
         # Throttled again, then both die at once: --cleanup gives the user's limit back.
         probe.publish("warden/trigger", "media_start")
-        wait_until(lambda: qbt(qbittorrent).read() == {"limit": MIB}, what="throttled again")
+        wait_until(lambda: qbt(qbittorrent).read()["limit"] == MIB, what="throttled again")
         governor.kill(signal.SIGKILL)
         actuator.kill(signal.SIGKILL)
     finally:
@@ -163,4 +238,4 @@ def test_media_mode_throttles_qbittorrent_and_cleanup_restores_it(
         actuator.kill(signal.SIGTERM)
     done = run_cleanup(cfg)
     assert done.returncode == 0, done.stderr
-    assert qbt(qbittorrent).read() == {"limit": 3 * MIB}
+    assert qbt(qbittorrent).read()["limit"] == 3 * MIB

@@ -12,11 +12,14 @@ from pydantic import JsonValue
 
 from services.governor.memory_store import LegacyMemory, from_legacy, from_message, to_message
 from services.governor.policy import RULES, Memory
+from services.governor.rules.bandwidth import BandwidthMemory, Reservation
+from services.governor.rules.conditions import ConditionsMemory, ConditionState
 from services.governor.rules.io_pressure import IoMemory
 from services.governor.rules.media_mode import MediaMemory
 from services.governor.rules.memory_pressure import MemoryPressureMemory
 from services.governor.rules.process_groups import GroupsMemory, ProcessGroupMemory
 from services.governor.rules.protect import ProtectMemory, ProtectState, ProtectThrottle
+from services.governor.rules.schedules import ScheduleMemory
 from services.governor.rules.thermal import ThermalMemory
 from services.governor.yielding import YieldState
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
@@ -65,8 +68,19 @@ EVERY_SLICE = {
 NEWER_SLICES = {
     "cpu_yield": YieldState(yielding=True, quiet_since=1300.0),
     "io_yield": YieldState(yielding=True, disks=["8:16", "254:0"]),
+    "conditions": ConditionsMemory(
+        conditions={"mover": ConditionState(holds=True, cleared_at=1400.0)}
+    ),
+    "schedules": ScheduleMemory(inside=["night"]),
+    "bandwidth": BandwidthMemory(
+        streams={"s1": Reservation(kbps=4000, media_type="video", ended_at=1500.0)}
+    ),
 }
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")
+# And the switches newer than the memory topic.
+EVERY_SWITCH = SWITCHES.model_copy(
+    update={"schedules_off": ["night"], "schedule_skips": {"day": 1600.0}}
+)
 
 
 def legacy_desired(host: str, governor: dict[str, JsonValue], seq: int = 41) -> dict[str, Any]:
@@ -102,7 +116,7 @@ def signed_legacy(host: str, keyring: Keyring) -> bytes:
 
 
 def test_each_slice_goes_out_and_comes_back_through_its_own_model() -> None:
-    memory = Memory(SWITCHES, {**EVERY_SLICE, **NEWER_SLICES})
+    memory = Memory(EVERY_SWITCH, {**EVERY_SLICE, **NEWER_SLICES})
     status = GovernorStatus(media_mode=True, thermal_stage=2, io_throttled=True)
     message = to_message("h", 7, memory, status)
     again = GovernorMemory.model_validate_json(message.model_dump_json())

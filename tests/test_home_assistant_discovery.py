@@ -129,14 +129,34 @@ CONFIGS = {
             "mqtt": {"topic_root": "home/warden"},
         }
     ),
+    "two schedules": WardenConfig.model_validate(
+        {
+            "host_id": "nas",
+            "schedules": [
+                {
+                    "name": "night-work",
+                    "windows": [{"start": "23:00", "end": "07:00"}],
+                    "mode": "run_inside",
+                    "tiers": [3],
+                },
+                {
+                    "name": "quiet",
+                    "windows": [{"start": "20:00", "end": "22:00"}],
+                    "mode": "quiet_inside",
+                },
+            ],
+        }
+    ),
 }
+# Each schedule adds a switch, a skip button and a next-change sensor.
+COUNTS = {"default": 31, "custom prefix, odd host id, public http": 31, "two schedules": 37}
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_every_payload_passes_the_schema(name: str) -> None:
     cfg = CONFIGS[name]
     messages = discovery_messages(cfg, cfg.host_id, "1.2.3")
-    assert len(messages) == 31
+    assert len(messages) == COUNTS[name]
     for topic, payload in messages.items():
         raw = json.dumps(payload, ensure_ascii=False)
         assert check_discovery(topic, raw, cfg.home_assistant.discovery_prefix) == [], topic
@@ -231,6 +251,31 @@ def test_commands_are_what_the_governor_takes() -> None:
         "warden/nas/preset/set",
         "warden/nas/preset",
     )
+
+
+def test_a_schedules_switch_button_and_next_change() -> None:
+    from shared.messages import parse_trigger
+
+    entities = build_entities(CONFIGS["two schedules"], "nas", "1.2.3")
+    switch = entities["schedule_night_work"]
+    assert switch.component == "switch"
+    c = switch.config
+    on, off = parse_trigger(c["payload_on"].encode()), parse_trigger(c["payload_off"].encode())
+    assert (on.event, on.schedule, off.event, off.schedule) == (
+        "schedule_on",
+        "night-work",
+        "schedule_off",
+        "night-work",
+    )
+    assert (c["command_topic"], c["state_topic"]) == (
+        "warden/nas/trigger",
+        "warden/nas/governor/memory",
+    )
+    skip = entities["schedule_night_work_skip"].config
+    pressed = parse_trigger(skip["payload_press"].encode())
+    assert (pressed.event, pressed.schedule) == ("schedule_skip", "night-work")
+    sensor = entities["schedule_night_work_next_change"]
+    assert (sensor.component, sensor.config["device_class"]) == ("sensor", "timestamp")
 
 
 def test_device_and_origin() -> None:

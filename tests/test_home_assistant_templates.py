@@ -19,9 +19,11 @@ from shared.config.model import WardenConfig
 from shared.messages import (
     DesiredState,
     GovernorMemory,
+    GovernorStatus,
     PressureFact,
     PressureLine,
     ResourcePressure,
+    ScheduleStatus,
     Switches,
 )
 from shared.messages.decision import LastDecision
@@ -157,3 +159,46 @@ def test_the_expected_values_come_through() -> None:
     assert float(shown("gpu_temperature")) == 70
     assert float(shown("active_streams")) == 2
     assert shown("media_mode") == "ON"
+
+
+def test_schedule_templates() -> None:
+    """The switch is ON unless switched off; the next change is a time, or None (unknown)."""
+    cfg = WardenConfig.model_validate(
+        {
+            "host_id": HOST,
+            "schedules": [
+                {
+                    "name": "night-work",
+                    "windows": [{"start": "23:00", "end": "07:00"}],
+                    "mode": "run_inside",
+                    "tiers": [3],
+                }
+            ],
+        }
+    )
+    entities = build_entities(cfg, HOST, "test")
+    switch = entities["schedule_night_work"].config
+    sensor = entities["schedule_night_work_next_change"].config
+    status = GovernorStatus(
+        schedules={
+            "night-work": ScheduleStatus(
+                inside=False, next_change="2024-06-12T23:00:00+02:00", summary="tier 3 ..."
+            )
+        }
+    )
+    on = GovernorMemory(host=HOST, status=status).model_dump_json()
+    off = GovernorMemory(
+        host=HOST,
+        switches=Switches(schedules_off=["night-work"]),
+        status=GovernorStatus(schedules={"night-work": ScheduleStatus(enabled=False)}),
+    ).model_dump_json()
+    before = GovernorMemory(host=HOST).model_dump_json()  # a governor before the schedule
+    assert [render(switch["value_template"], p) for p in (on, off, before)] == ["ON", "OFF", "ON"]
+    assert [render(sensor["value_template"], p) for p in (on, off, before)] == [
+        "2024-06-12T23:00:00+02:00",
+        "None",
+        "None",
+    ]
+    attributes = json.loads(render(switch["json_attributes_template"], on))
+    assert attributes["next_change"] == "2024-06-12T23:00:00+02:00"
+    assert json.loads(render(switch["json_attributes_template"], before)) == {}

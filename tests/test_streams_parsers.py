@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from services.sensors.streams import emby, jellyfin, plex, tautulli
+from services.sensors.streams.classify import lines_of
 from services.sensors.streams.common import (
     StreamQueryError,
     count_streams,
@@ -46,6 +47,8 @@ def test_jellyfin_and_emby_sessions_with_something_playing_are_streams(parse) ->
     assert first.user == "alice"
     assert first.title == "Severance - Good News About Hell"
     assert first.client == "Jellyfin Android / Pixel 8"
+    # What stream-aware bandwidth reads: where the client is, and the job's lines.
+    assert (first.address, first.video_height) == ("203.0.113.7", 1080)
 
 
 @pytest.mark.parametrize(
@@ -150,6 +153,7 @@ def test_plex_sessions() -> None:
     assert sessions[0].title == "Severance - Good News About Hell"
     assert sessions[0].user == "alice"
     assert sessions[0].client == "Plex for Android (Mobile) / Pixel 8"
+    assert (sessions[0].address, sessions[0].video_height) == ("203.0.113.7", 1080)
 
 
 def test_plex_empty_container_has_no_metadata_key() -> None:
@@ -233,6 +237,7 @@ def test_tautulli_activity() -> None:
         ("player-shield", "playing", False, True),  # "copy": a direct stream
     ]
     assert sessions[0].user == "Alice" and sessions[0].title == "Arrival"
+    assert sessions[0].address == "203.0.113.7"
 
 
 def test_tautulli_error_result_is_an_error_with_its_message() -> None:
@@ -317,3 +322,21 @@ def test_counting_every_fixture_with_the_defaults_and_strictly() -> None:
         assert count_streams(sessions, defaults) == 2
         assert count_streams(sessions, strict) == 1
         assert count_streams(sessions, lan_ignored) == 1
+
+
+@pytest.mark.parametrize(
+    ("height", "resolution", "lines"),
+    [
+        (1080, None, 1080),
+        (None, "4k", 2160),
+        (None, "1080p", 1080),
+        (None, "720", 720),
+        (None, "sd", 480),
+        (None, "576", 576),
+        (None, "", None),
+        (None, "weird", None),
+        (0, "720", 720),  # a zero height says nothing
+    ],
+)
+def test_lines_of(height: float | None, resolution: str | None, lines: int | None) -> None:
+    assert lines_of(height, resolution) == lines

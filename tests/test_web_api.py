@@ -88,6 +88,10 @@ def test_trigger_over_http_pauses_tier3_and_status_shows_why(
                 "media_stop",
                 "tier3_pause",
                 "tier3_resume",
+                "schedule_on",
+                "schedule_off",
+                "schedule_skip",
+                "schedule_unskip",
             ]
         assert len(probe.messages(f"warden/{host_id}/trigger")) == sent
 

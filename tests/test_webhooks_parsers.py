@@ -133,6 +133,28 @@ def test_jellyfin_without_device_uses_user_and_item() -> None:
     assert parsed.session is not None and parsed.session.id == "e4b0c7a1:item-42"
 
 
+def test_tautulli_bandwidth_fields() -> None:
+    """What stream-aware bandwidth reads from the README's template: bitrate, address, lines."""
+    body = tautulli_body(
+        "play",
+        stream_bandwidth="4000",
+        ip_address="203.0.113.7",
+        stream_video_resolution="4k",
+        media_type="movie",
+    )
+    session = parse_json("tautulli", body).session
+    assert session is not None
+    assert (session.bitrate_kbps, session.address, session.video_height) == (
+        4000,
+        "203.0.113.7",
+        2160,
+    )
+    # Tautulli renders a field it has no value for as "".
+    empty = parse_json("tautulli", tautulli_body("play", ip_address="", stream_bandwidth=""))
+    assert empty.session is not None
+    assert (empty.session.address, empty.session.bitrate_kbps) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

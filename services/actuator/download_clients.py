@@ -1,12 +1,18 @@
-"""The download clients' global download limit: qBittorrent's Web API and Transmission's RPC.
+"""The download clients' speed limits: qBittorrent's Web API and Transmission's RPC.
 
-Each client reads its current setting (to record as the original), sets a
-limit, and puts an original back. Every reply is validated; a client that
-cannot be reached or answers nonsense raises DownloadClientError with why.
+Each client reads every setting Warden may change (to record the user's own),
+works out what to write for the limits asked, from those originals (pure), and
+writes settings back. Warden's asks: a download and an upload limit (None: the
+user's own), through the global limits or through the client's alternative
+speed mode (qBittorrent's alternative limits, Transmission's turtle mode), the
+global ones then left as the user has them. Every reply is validated; a client
+that cannot be reached or answers nonsense raises DownloadClientError with why.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -20,18 +26,33 @@ if TYPE_CHECKING:
     import requests
 
 Original = dict[str, int | bool]
+# No client limit below this: 0 is "unlimited" to both clients, and qBittorrent keeps KiB.
+MIN_BPS = 1024
 
 
 class DownloadClientError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bytes per second each way (None: the user's own), and through which of its limits."""
+
+    download_bps: int | None = None
+    upload_bps: int | None = None
+    alternative: bool = False
+
+
 class DownloadClient(Protocol):
     name: str
+    # Every setting read() returns and write() takes.
+    keys: tuple[str, ...]
 
     def read(self) -> Original: ...
 
-    def set_limit(self, bytes_per_second: int) -> None: ...
+    def settings_for(self, limits: Limits, original: Original) -> Original: ...
+
+    def write(self, settings: Original) -> None: ...
 
     def restore(self, original: Original) -> None: ...
 
@@ -47,10 +68,32 @@ def _request(
         raise DownloadClientError(f"{url}: {exc.__class__.__name__}: {exc}") from None
 
 
+def _at_least(bps: int) -> int:
+    return max(MIN_BPS, bps)
+
+
+class _QbtPreferences(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    dl_limit: int
+    up_limit: int
+    alt_dl_limit: int
+    alt_up_limit: int
+
+
 class QBittorrent:
-    """qBittorrent Web API v2: /api/v2/transfer/{downloadLimit,setDownloadLimit}, 0 = none."""
+    """qBittorrent Web API v2: app/preferences (limits in bytes per second, kept in whole KiB,
+    0 = none) and transfer/speedLimitsMode with its toggle (the alternative limits)."""
 
     name = "qbittorrent"
+    # "limit" is the global download limit (the name an older Warden recorded it under).
+    keys: tuple[str, ...] = ("limit", "up_limit", "alt_dl_limit", "alt_up_limit", "alt_mode")
+    PREFERENCE = {
+        "limit": "dl_limit",
+        "up_limit": "up_limit",
+        "alt_dl_limit": "alt_dl_limit",
+        "alt_up_limit": "alt_up_limit",
+    }
 
     def __init__(self, url: str, username: str, password: str, timeout: float) -> None:
         self.base = url.rstrip("/")
@@ -81,37 +124,84 @@ class QBittorrent:
             raise DownloadClientError(f"qBittorrent {path}: HTTP {reply.status_code}")
         return reply
 
-    def read(self) -> Original:
-        text = self._call("GET", "/api/v2/transfer/downloadLimit").text.strip()
-        if not text.isdigit():
-            raise DownloadClientError(f"qBittorrent downloadLimit: not a number: {text[:40]!r}")
-        return {"limit": int(text)}
+    def _alt_mode(self) -> bool:
+        text = self._call("GET", "/api/v2/transfer/speedLimitsMode").text.strip()
+        if text not in ("0", "1"):
+            raise DownloadClientError(f"qBittorrent speedLimitsMode: not 0 or 1: {text[:40]!r}")
+        return text == "1"
 
-    def set_limit(self, bytes_per_second: int) -> None:
-        self._call("POST", "/api/v2/transfer/setDownloadLimit", data={"limit": bytes_per_second})
+    def read(self) -> Original:
+        reply = self._call("GET", "/api/v2/app/preferences")
+        try:
+            prefs = _QbtPreferences.model_validate_json(reply.content)
+        except ValidationError as exc:
+            raise DownloadClientError(f"qBittorrent preferences: bad reply: {exc}") from None
+        return {
+            "limit": prefs.dl_limit,
+            "up_limit": prefs.up_limit,
+            "alt_dl_limit": prefs.alt_dl_limit,
+            "alt_up_limit": prefs.alt_up_limit,
+            "alt_mode": self._alt_mode(),
+        }
+
+    def settings_for(self, limits: Limits, original: Original) -> Original:
+        wanted = dict(original)
+        down, up = ("alt_dl_limit", "alt_up_limit") if limits.alternative else ("limit", "up_limit")
+        if limits.download_bps is not None:
+            wanted[down] = _at_least(limits.download_bps)
+        if limits.upload_bps is not None:
+            wanted[up] = _at_least(limits.upload_bps)
+        if limits.alternative:
+            wanted["alt_mode"] = True
+        return wanted
+
+    def write(self, settings: Original) -> None:
+        prefs = {self.PREFERENCE[k]: int(v) for k, v in settings.items() if k in self.PREFERENCE}
+        if prefs:
+            self._call("POST", "/api/v2/app/setPreferences", data={"json": json.dumps(prefs)})
+        if "alt_mode" in settings and self._alt_mode() != bool(settings["alt_mode"]):
+            # The toggle is in every version of the API; setSpeedLimitsMode only in newer ones.
+            self._call("POST", "/api/v2/transfer/toggleSpeedLimitsMode")
 
     def restore(self, original: Original) -> None:
-        self.set_limit(int(original["limit"]))
+        self.write(original)
 
 
 class _SessionGet(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     speed_limit_down: int
     speed_limit_down_enabled: bool
+    speed_limit_up: int
+    speed_limit_up_enabled: bool
+    alt_speed_down: int
+    alt_speed_up: int
+    alt_speed_enabled: bool
     speed_bytes: int = 1000
 
 
 class Transmission:
-    """Transmission RPC: session-get/session-set speed-limit-down (kB/s) and its switch."""
+    """Transmission RPC: session-get/session-set, speed limits in kB/s (the session's unit)
+    each with its switch, and the turtle mode's (alt-speed) limits and switch."""
 
     name = "transmission"
     SESSION_HEADER = "X-Transmission-Session-Id"
+    keys: tuple[str, ...] = (
+        "speed-limit-down",
+        "speed-limit-down-enabled",
+        "speed-limit-up",
+        "speed-limit-up-enabled",
+        "alt-speed-down",
+        "alt-speed-up",
+        "alt-speed-enabled",
+    )
 
     def __init__(self, url: str, username: str, password: str, timeout: float) -> None:
         parts = urlsplit(url)
         self.url = url if parts.path not in ("", "/") else url.rstrip("/") + "/transmission/rpc"
         self.timeout = timeout
+        # Bytes in the session's speed unit, as its last reply said.
+        self.unit = 1000
         import requests
 
         self.session = requests.Session()
@@ -137,37 +227,46 @@ class Transmission:
         return arguments_out if isinstance(arguments_out, dict) else {}
 
     def _get(self) -> _SessionGet:
-        args = self._rpc(
-            "session-get", {"fields": ["speed-limit-down", "speed-limit-down-enabled", "units"]}
-        )
+        args = self._rpc("session-get", {"fields": [*self.keys, "units"]})
         try:
-            return _SessionGet(
-                speed_limit_down=args["speed-limit-down"],
-                speed_limit_down_enabled=args["speed-limit-down-enabled"],
-                speed_bytes=(args.get("units") or {}).get("speed-bytes", 1000),
+            got = _SessionGet.model_validate(
+                {
+                    **{key.replace("-", "_"): args[key] for key in self.keys},
+                    "speed_bytes": (args.get("units") or {}).get("speed-bytes", 1000),
+                }
             )
         except (KeyError, ValidationError) as exc:
             raise DownloadClientError(f"Transmission session-get: bad reply: {exc}") from None
+        self.unit = got.speed_bytes
+        return got
 
     def read(self) -> Original:
         got = self._get()
-        return {
-            "speed-limit-down": got.speed_limit_down,
-            "speed-limit-down-enabled": got.speed_limit_down_enabled,
-        }
+        return {key: getattr(got, key.replace("-", "_")) for key in self.keys}
 
-    def set_limit(self, bytes_per_second: int) -> None:
-        unit = self._get().speed_bytes
-        self._rpc(
-            "session-set",
-            {
-                "speed-limit-down": max(1, round(bytes_per_second / unit)),
-                "speed-limit-down-enabled": True,
-            },
-        )
+    def _units(self, bps: int) -> int:
+        return max(1, round(_at_least(bps) / self.unit))
+
+    def settings_for(self, limits: Limits, original: Original) -> Original:
+        wanted = dict(original)
+        if limits.alternative:
+            if limits.download_bps is not None:
+                wanted["alt-speed-down"] = self._units(limits.download_bps)
+            if limits.upload_bps is not None:
+                wanted["alt-speed-up"] = self._units(limits.upload_bps)
+            wanted["alt-speed-enabled"] = True
+            return wanted
+        for bps, key in ((limits.download_bps, "down"), (limits.upload_bps, "up")):
+            if bps is not None:
+                wanted[f"speed-limit-{key}"] = self._units(bps)
+                wanted[f"speed-limit-{key}-enabled"] = True
+        return wanted
+
+    def write(self, settings: Original) -> None:
+        self._rpc("session-set", dict(settings))
 
     def restore(self, original: Original) -> None:
-        self._rpc("session-set", dict(original))
+        self.write(original)
 
 
 def client_for(cfg: DownloadThrottle) -> DownloadClient:

@@ -1,16 +1,33 @@
-"""The download client's global limit during media mode, with its original put back after.
+"""The download client's limits, with the user's own put back when nothing asks for any.
 
-ADRG sets the limit to "unlimited" when media mode ends; Warden restores
-whatever the user had, recorded before the first change.
+ADRG sets the limit to "unlimited" when media mode ends; Warden records every
+setting it may change before its first change, and restores them when the
+desired state asks nothing of the client (the streams' holds ran out, media
+mode ended, the lease ran out), when the actuator stops, and with --cleanup.
+A record from an older Warden that kept fewer settings gets the rest added
+from the client, before anything else is changed.
 """
 
 from __future__ import annotations
 
-from services.actuator.download_clients import DownloadClient, DownloadClientError
+from services.actuator.download_clients import DownloadClient, DownloadClientError, Limits
 from services.actuator.state_store import StateStore
 from shared.logs import Log
+from shared.messages import DesiredState
 
 _UNSET = object()
+
+
+def limits_of(desired: DesiredState | None) -> Limits | None:
+    """What the desired state asks of the client; None: the user's own settings."""
+    if desired is None:
+        return None
+    client = desired.download_client
+    if client is not None:
+        return Limits(client.download_bps, client.upload_bps, client.alternative)
+    if desired.download_limit_bps is not None:
+        return Limits(download_bps=desired.download_limit_bps)
+    return None
 
 
 class DownloadThrottleControl:
@@ -24,30 +41,40 @@ class DownloadThrottleControl:
         self.log = log
         self._applied: object = _UNSET
 
-    def apply(self, limit_bps: int | None, reasons: str) -> str | None:
-        """Returns what went wrong, or None. Does nothing when the limit is already applied."""
-        if limit_bps == self._applied:
+    def apply(self, limits: Limits | None, reasons: str) -> str | None:
+        """Returns what went wrong, or None. Does nothing when the limits are already applied."""
+        if limits == self._applied:
             return None
         self.log.info(
-            "apply.download_limit",
+            "apply.download_limits",
             client=self.client.name,
-            limit_bps=limit_bps,
+            download_bps=limits.download_bps if limits else None,
+            upload_bps=limits.upload_bps if limits else None,
+            alternative=limits.alternative if limits else None,
             dry_run=self.dry_run,
             reasons=reasons,
         )
         if self.dry_run:
-            self._applied = limit_bps
+            self._applied = limits
             return None
         try:
-            if limit_bps is not None:
-                if self.store.download is None:
-                    self.store.record_download(self.client.name, self.url, self.client.read())
-                self.client.set_limit(limit_bps)
+            if limits is not None:
+                self.client.write(self.client.settings_for(limits, self._originals()))
             elif (record := self.store.download) is not None:
                 self.client.restore(record.original)
                 self.store.forget_download()
         except DownloadClientError as exc:
             self._applied = _UNSET  # try again on the next reconcile
             return f"{self.client.name}: {exc}"
-        self._applied = limit_bps
+        self._applied = limits
         return None
+
+    def _originals(self) -> dict[str, int | bool]:
+        """The user's own settings, recorded before the first change (completed where an
+        older record lacks some)."""
+        record = self.store.download
+        if record is None or not set(self.client.keys) <= set(record.original):
+            self.store.record_download(self.client.name, self.url, self.client.read())
+            record = self.store.download
+        assert record is not None
+        return record.original

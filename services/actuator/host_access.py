@@ -76,6 +76,6 @@ def connect_host(ctx: ServiceContext) -> HostAccess:
         applier=applier,
         processes=ProcessControl(settings.proc_root, pre.layout, store, dry_run, log),
         download=DownloadThrottleControl(client_for(throttle), throttle.url, store, dry_run, log)
-        if throttle.enabled
+        if throttle.enabled or ctx.config.bandwidth.active
         else None,
     )

@@ -14,6 +14,7 @@ from host.docker.client import DockerError
 from host.docker.client import reason as docker_reason
 from host.processes.plan import group_targets
 from host.processes.view import ProcessIdentity, find_group_processes
+from services.actuator.download_throttle import limits_of
 from services.actuator.host_access import HostAccess
 from services.actuator.plan import Settings, plan
 from shared.config import WardenConfig
@@ -95,9 +96,13 @@ class Reconciler:
         targets, done.refusals = plan(containers or [], desired, cfg, matcher)
         download = None
         if (throttle := self.access.download) is not None:
-            limit = desired.download_limit_bps if desired else None
-            why = "media_mode" if limit else baseline_reason if not desired else "no limit"
-            download = self._pool.submit(throttle.apply, limit, why)
+            limits = limits_of(desired)
+            why = baseline_reason if not desired else "no limit"
+            if desired is not None and desired.download_client is not None:
+                why = "; ".join(map(str, desired.download_client.reasons))
+            elif limits is not None:
+                why = "media_mode"
+            download = self._pool.submit(throttle.apply, limits, why)
         applier = self.access.applier
         reports = self._pool.map(
             lambda t: applier.apply(t, self.last_applied.get(t.container.id)), targets

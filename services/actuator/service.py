@@ -52,6 +52,9 @@ class ActuatorService:
         "actuator.process_scan_seconds",
         "process_groups",
         "media_mode.download_throttle",
+        # Whether the download client is reached at all.
+        "bandwidth.upload_mbps",
+        "bandwidth.download_mbps",
     )
 
     def __init__(self, ctx: ServiceContext, access: HostAccess) -> None:

@@ -240,9 +240,15 @@ class StateStore:
         return self._data.download
 
     def record_download(self, provider: str, url: str, original: dict[str, bool | int]) -> None:
+        """The client's settings before Warden's first change; to a record that lacks some
+        (kept by an older Warden), only those it lacks are added."""
         with self._lock:
-            if self._data.download is None:
+            record = self._data.download
+            if record is None:
                 self._data.download = DownloadRecord(provider=provider, url=url, original=original)
+                self._save()
+            elif missing := {k: v for k, v in original.items() if k not in record.original}:
+                record.original = {**record.original, **missing}
                 self._save()
 
     def forget_download(self) -> None:

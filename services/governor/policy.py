@@ -9,15 +9,27 @@ concatenated. A new rule is a file in `rules/` and a line here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from services.governor.outcome import EventDraft, LogNote, RestartDraft, earliest
-from services.governor.rule import M, Outcome, Rule, Target, View, merge_intent
+from services.governor.rule import (
+    M,
+    Outcome,
+    Rule,
+    Target,
+    View,
+    merge_download,
+    merge_group_intent,
+    merge_intent,
+)
 from services.governor.rules import (
+    bandwidth,
+    conditions,
     cpu_yield,
     io_pressure,
     io_yield,
@@ -26,20 +38,26 @@ from services.governor.rules import (
     memory_pressure,
     process_groups,
     protect,
+    schedules,
     thermal,
 )
 from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerIntent,
     ContainerInventory,
+    DownloadClientIntent,
     GovernorStatus,
     GpuFact,
     PressureFact,
+    ProcessesFact,
     ProcessGroupIntent,
+    Reason,
     ResourcesFact,
+    StreamSession,
     Switches,
     ThermalFact,
 )
+from shared.messages.overrides import Override
 from shared.tier_matcher import TierMatcher
 
 T = TypeVar("T")
@@ -48,7 +66,11 @@ STREAMLESS_PROVIDERS = ("webhook", "none")
 # A container in these states has processes a rule can act on.
 LIVE_STATES = ("running", "paused")
 
+# Conditions and schedules come first: what they set (media mode forced, a preset, a
+# container protected) is what the rules after them see (rule.Modes).
 RULES: tuple[Rule[Any], ...] = (
+    conditions.RULE,
+    schedules.RULE,
     media_mode.RULE,
     manual_pause.RULE,
     memory_pressure.RULE,
@@ -58,6 +80,7 @@ RULES: tuple[Rule[Any], ...] = (
     cpu_yield.RULE,
     io_yield.RULE,
     process_groups.RULE,
+    bandwidth.RULE,
 )
 
 
@@ -78,6 +101,13 @@ class Facts:
     gpu_seen_at: float | None = None
     # Wall-clock time the pressure reading arrived; too old: unknown (see sensor_stale_after).
     pressure_seen_at: float | None = None
+    # The sessions of the streams reading (None while its count is unknown).
+    sessions: tuple[StreamSession, ...] | None = None
+    # The host processes the conditions watch, and when the reading arrived.
+    processes: ProcessesFact | None = None
+    processes_seen_at: float | None = None
+    # MQTT topic -> the text last received there (the topics conditions watch).
+    topic_values: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,11 @@ class Decision:
     wake_at: float | None = None
     # The download client's global limit while media plays (ADRG's download_throttle).
     download_limit_bps: int | None = None
+    # The download client's limits with `bandwidth` set (the fixed limit folded in).
+    download_client: DownloadClientIntent | None = None
+    # The containers rules could target, less those a condition protects: timed overrides
+    # act on these.
+    targets: list[Target] = field(default_factory=list)
     process_groups: dict[str, ProcessGroupIntent] = field(default_factory=dict)
     # One-shot restarts to publish on the actions topic, each with a fresh id.
     actions: list[RestartDraft] = field(default_factory=list)
@@ -162,7 +197,13 @@ def fresh_streams(facts: Facts, now: float, stale_after: float) -> tuple[int | N
 
 
 def view_of(
-    cfg: WardenConfig, matcher: TierMatcher, facts: Facts, switches: Switches, now: float
+    cfg: WardenConfig,
+    matcher: TierMatcher,
+    facts: Facts,
+    switches: Switches,
+    now: float,
+    zone: tzinfo = UTC,
+    overrides: Sequence[Override] = (),
 ) -> tuple[View, float | None]:
     """What the rules see now (each stale fact unknown), and when the next fact goes stale."""
     stale_after = sensor_stale_after(cfg)
@@ -179,6 +220,9 @@ def view_of(
     )
     heat, heat_stale_at = fresh_fact(facts.thermal, facts.thermal_seen_at, now, stale_after)
     gpu, gpu_stale_at = fresh_fact(facts.gpu, facts.gpu_seen_at, now, stale_after)
+    processes, processes_stale_at = fresh_fact(
+        facts.processes, facts.processes_seen_at, now, stale_after
+    )
     view = View(
         cfg=cfg,
         matcher=matcher,
@@ -192,30 +236,62 @@ def view_of(
         resources=resources,
         thermal=heat,
         gpu=gpu,
+        sessions=facts.sessions if streams is not None else None,
+        containers=tuple(facts.inventory.containers) if facts.inventory else None,
+        processes=processes,
+        topic_values=facts.topic_values,
+        zone=zone,
+        overrides=tuple(overrides),
     )
     stale_at = earliest(
-        streams_stale_at, pressure_stale_at, resources_stale_at, heat_stale_at, gpu_stale_at
+        streams_stale_at,
+        pressure_stale_at,
+        resources_stale_at,
+        heat_stale_at,
+        gpu_stale_at,
+        processes_stale_at,
     )
     return view, stale_at
 
 
 def decide(
-    cfg: WardenConfig, matcher: TierMatcher, facts: Facts, memory: Memory, now: float
+    cfg: WardenConfig,
+    matcher: TierMatcher,
+    facts: Facts,
+    memory: Memory,
+    now: float,
+    zone: tzinfo = UTC,
+    overrides: Sequence[Override] = (),
 ) -> Decision:
-    view, stale_at = view_of(cfg, matcher, facts, memory.switches, now)
-    outcomes: list[Outcome[Any]] = [rule.run(view, memory.of(rule)) for rule in RULES]
+    view, stale_at = view_of(cfg, matcher, facts, memory.switches, now, zone, overrides)
+    outcomes: list[Outcome[Any]] = []
+    for rule in RULES:
+        outcome = rule.run(view, memory.of(rule))
+        outcomes.append(outcome)
+        view = view.with_modes(outcome.modes)
 
     containers: dict[str, ContainerIntent] = {}
     groups: dict[str, ProcessGroupIntent] = {}
     readings: dict[str, str] = {}
-    status: dict[str, bool | int] = {}
+    status: dict[str, Any] = {}
+    client: DownloadClientIntent | None = None
     for outcome in outcomes:
         for name, ask in outcome.containers.items():
             containers[name] = merge_intent(containers.get(name), ask)
-        groups.update(outcome.process_groups)
+        for name, group_ask in outcome.process_groups.items():
+            groups[name] = merge_group_intent(groups.get(name), group_ask)
+        if outcome.download_client is not None:
+            client = merge_download(client, outcome.download_client)
         readings.update(outcome.readings)
         status.update(outcome.status)
     limits = [o.download_limit_bps for o in outcomes if o.download_limit_bps is not None]
+    if client is not None and limits:
+        # ADRG's fixed limit while media mode is on, folded into the stream-aware ones.
+        fixed = DownloadClientIntent(
+            download_bps=min(limits),
+            reasons=[Reason(rule="media_mode", detail="download_throttle")],
+        )
+        client = merge_download(client, fixed)
     return Decision(
         memory=Memory(
             memory.switches, {rule.name: o.memory for rule, o in zip(RULES, outcomes, strict=True)}
@@ -225,6 +301,8 @@ def decide(
         events=[e for o in outcomes for e in o.events],
         wake_at=earliest(stale_at, *(o.wake_at for o in outcomes)),
         download_limit_bps=min(limits, default=None),
+        download_client=client,
+        targets=list(view.targets),
         process_groups={name: stable(i, name, readings) for name, i in groups.items()},
         actions=[a for o in outcomes for a in o.actions],
         notes=[n for o in outcomes for n in o.notes],

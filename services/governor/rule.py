@@ -12,7 +12,8 @@ style of oomd's detectors and actions: a new rule is one file and one line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -23,23 +24,51 @@ from shared.messages import (
     ContainerFact,
     ContainerIntent,
     CpuMax,
+    DownloadClientIntent,
     GpuFact,
     IoMax,
     PressureFact,
+    ProcessesFact,
     ProcessGroupIntent,
     ReasonCard,
     ResourcesFact,
+    StreamSession,
     Switches,
     ThermalFact,
 )
 from shared.messages.base import Strict
-from shared.messages.desired import lower, lower_rate
+from shared.messages.desired import Reason, lower, lower_rate
+from shared.messages.overrides import Override
+from shared.presets import PresetName
 from shared.tier_matcher import TierMatcher
 
 M = TypeVar("M", bound=BaseModel)
 # A live, unprotected container in tiers 1-3, and its tier: the only ones a rule may target.
 Target = tuple[ContainerFact, int]
-StatusValue = bool | int
+StatusValue = bool | int | float | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Modes:
+    """What a rule sets for the rules after it in RULES, while it holds (schedules and
+    conditions do): media mode on, a process group's preset, a container protected. Each
+    with the reason that sets it; the first rule (and, within one, the first entry) wins."""
+
+    media: tuple[Reason, ...] = ()
+    # Process group name -> its preset, and why.
+    presets: Mapping[str, tuple[PresetName, Reason]] = field(default_factory=dict)
+    # Container name -> why no rule after this one may limit it.
+    protected: Mapping[str, Reason] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.media or self.presets or self.protected)
+
+    def plus(self, other: Modes) -> Modes:
+        return Modes(
+            media=(*self.media, *(r for r in other.media if r not in self.media)),
+            presets={**other.presets, **self.presets},
+            protected={**other.protected, **self.protected},
+        )
 
 
 @dataclass(frozen=True)
@@ -60,9 +89,37 @@ class View:
     resources: ResourcesFact | None = None
     thermal: ThermalFact | None = None
     gpu: GpuFact | None = None
+    # The streams' sessions, as the sensors last reported them; None: unknown.
+    sessions: tuple[StreamSession, ...] | None = None
+    # Every container the inventory lists, any tier; None: no inventory.
+    containers: tuple[ContainerFact, ...] | None = None
+    # The host processes the conditions watch; None: unknown.
+    processes: ProcessesFact | None = None
+    # MQTT topic -> the text last received there (the topics conditions watch).
+    topic_values: Mapping[str, str] = field(default_factory=dict)
+    # The zone schedules are read in.
+    zone: tzinfo = UTC
+    # Timed overrides, live or not (a schedule's skip is one).
+    overrides: tuple[Override, ...] = ()
+    # What the rules before this one set (see Modes).
+    modes: Modes = field(default_factory=Modes)
 
     def tier(self, tier: int) -> list[ContainerFact]:
         return [c for c, t in self.targets if t == tier]
+
+    def with_modes(self, modes: Modes) -> View:
+        """The view the rules after a mode-setting rule see: its containers protected are no
+        one's targets any more."""
+        if not modes:
+            return self
+        together = self.modes.plus(modes)
+        protected = set(together.protected)
+        return replace(
+            self,
+            modes=together,
+            matcher=self.matcher.with_protected(protected),
+            targets=tuple(t for t in self.targets if t[0].name not in protected),
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +139,10 @@ class Outcome(Generic[M]):
     status: Mapping[str, StatusValue] = field(default_factory=dict)
     # The download client's global limit (ADRG's download_throttle).
     download_limit_bps: int | None = None
+    # The download client's limits (stream-aware bandwidth); None: asks nothing of it.
+    download_client: DownloadClientIntent | None = None
+    # What this rule sets for the rules after it (see Modes).
+    modes: Modes = field(default_factory=Modes)
 
 
 @dataclass(frozen=True)
@@ -118,6 +179,38 @@ def merge_intent(current: ContainerIntent | None, ask: ContainerIntent) -> Conta
             "cpu_max": tighter_cpu(current.cpu_max, ask.cpu_max),
             "io_max": tighter_io(current.io_max, ask.io_max),
             "cpu_idle": current.cpu_idle or ask.cpu_idle,
+            "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
+        }
+    )
+
+
+def merge_group_intent(
+    current: ProcessGroupIntent | None, ask: ProcessGroupIntent
+) -> ProcessGroupIntent:
+    """Two rules' asks of one process group: paused while either pauses, the first's nice
+    where it sets one, both rules' reasons."""
+    if current is None:
+        return ask
+    return current.model_copy(
+        update={
+            "paused": current.paused or ask.paused,
+            "nice": current.nice if current.nice is not None else ask.nice,
+            "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
+        }
+    )
+
+
+def merge_download(
+    current: DownloadClientIntent | None, ask: DownloadClientIntent
+) -> DownloadClientIntent:
+    """Two rules' asks of the download client: the tighter of each limit, both reasons."""
+    if current is None:
+        return ask
+    return current.model_copy(
+        update={
+            "download_bps": lower(current.download_bps, ask.download_bps),
+            "upload_bps": lower(current.upload_bps, ask.upload_bps),
+            "alternative": current.alternative or ask.alternative,
             "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
         }
     )

@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import tzinfo
 from typing import Any
 
 from services.governor.catalogue import catalogue
@@ -18,7 +19,9 @@ from services.governor.memory_store import (
 )
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.overrides import apply_overrides
-from services.governor.policy import Decision, Facts, Memory, decide, enforceable
+from services.governor.policy import Decision, Facts, Memory, decide
+from services.governor.rules import bandwidth
+from services.governor.rules.conditions import condition_text
 from services.governor.settings import with_settings
 from services.governor.triggers import apply_trigger
 from shared import channels
@@ -43,7 +46,11 @@ from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
 from shared.signing import Signed, sign, verify, verify_payload
+from shared.time_zone import zone_of
 from shared.topics import ONLINE, SensorKind
+
+# How the decision log and Home Assistant's last decision name the download client.
+DOWNLOAD_CLIENT = "download client"
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -61,6 +68,7 @@ class GovernorService:
         self.matcher = self.cfg.tier_matcher()
         self.clock = clock
         self.facts = Facts()
+        self.zone: tzinfo = zone_of(self.cfg.governor.timezone)
         self.memory = Memory()
         self.seq = 0
         self.ready = False
@@ -86,7 +94,13 @@ class GovernorService:
 
         bus, loop = ctx.bus, ctx.loop
         # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
-        timed_facts: tuple[SensorKind, ...] = ("pressure", "resources", "thermal", "gpu")
+        timed_facts: tuple[SensorKind, ...] = (
+            "pressure",
+            "resources",
+            "thermal",
+            "gpu",
+            "processes",
+        )
         for kind in timed_facts:
             bus.listen(channels.SENSOR_FACTS[kind], self.on_host_fact(kind))
         bus.listen(channels.CONTAINERS, self.on_inventory)
@@ -102,6 +116,8 @@ class GovernorService:
         )
         bus.listen(channels.GOVERNOR_MEMORY, self.on_own_memory)
         bus.listen(channels.AVAILABILITY, self.on_actuator_availability, service="actuator")
+        self._watched_topics: set[str] = set()
+        self.watch_condition_topics()
         bus.on_connect(self.on_connect)
         loop.call_every(
             self.cfg.governor.renew_interval, self.renew, first=self.cfg.governor.renew_interval
@@ -114,6 +130,8 @@ class GovernorService:
         """Decide again at once on the new tiers and rules, and say what the rules are now."""
         self.cfg = config
         self.matcher = config.tier_matcher()
+        self.zone = zone_of(config.governor.timezone)
+        self.watch_condition_topics()
         self.publish_catalogue()
         if self.ready:
             self.evaluate(force=True)
@@ -128,7 +146,28 @@ class GovernorService:
         if fact.count != self.facts.streams:
             log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
-        self.facts = replace(self.facts, streams=fact.count, streams_seen_at=seen_at)
+        sessions = tuple(fact.sessions) if fact.count is not None else None
+        self.facts = replace(
+            self.facts, streams=fact.count, streams_seen_at=seen_at, sessions=sessions
+        )
+        self.evaluate()
+
+    def watch_condition_topics(self) -> None:
+        """Subscribe to every topic a condition reads that is not watched yet (a topic a
+        reload drops stays subscribed, and its value is read by no one)."""
+        for condition in self.cfg.conditions:
+            if condition.mqtt is None or condition.mqtt.topic in self._watched_topics:
+                continue
+            topic = condition.mqtt.topic
+            self._watched_topics.add(topic)
+            self.ctx.bus.subscribe(topic, condition_text, self.on_condition_topic)
+
+    def on_condition_topic(self, received: Received[str]) -> None:
+        before = self.facts.topic_values.get(received.topic)
+        if before != received.value:
+            self.ctx.log.info("condition.value", topic=received.topic, value=received.value[:80])
+        values = {**self.facts.topic_values, received.topic: received.value}
+        self.facts = replace(self.facts, topic_values=values)
         self.evaluate()
 
     def on_host_fact(self, kind: str) -> Callable[[Received[Message]], None]:
@@ -172,15 +211,29 @@ class GovernorService:
         self.evaluate()
 
     def on_trigger(self, received: Received[Trigger]) -> None:
-        self.ctx.log.info("trigger.received", trigger=received.value.event, topic=received.topic)
-        if received.value.event.startswith("media_") and not self.cfg.media_mode.enabled:
+        trigger = received.value
+        self.ctx.log.info(
+            "trigger.received",
+            trigger=trigger.event,
+            schedule=trigger.schedule,
+            topic=received.topic,
+        )
+        if trigger.event.startswith("media_") and not self.cfg.media_mode.enabled:
             self.ctx.log.warning(
-                "trigger.ignored",
-                trigger=received.value.event,
-                reason="media_mode.enabled is false",
+                "trigger.ignored", trigger=trigger.event, reason="media_mode.enabled is false"
             )
             return
-        self.apply_command(lambda s: apply_trigger(s, received.value))
+        if trigger.schedule is not None and trigger.schedule not in {
+            s.name for s in self.cfg.schedules
+        }:
+            self.ctx.log.warning(
+                "trigger.ignored",
+                trigger=trigger.event,
+                reason=f"no schedule named {trigger.schedule!r} in the config",
+            )
+            return
+        now = self.clock()
+        self.apply_command(lambda s: apply_trigger(s, trigger, now))
 
     def apply_command(self, change: Callable[[Switches], Switches]) -> None:
         """A trigger or preset flips a switch. Before the governor is ready, the change
@@ -289,9 +342,10 @@ class GovernorService:
         if not self.ready:
             return
         now = self.clock()
-        decision = decide(self.cfg, self.matcher, self.facts, self.memory, now)
-        targets = enforceable(self.facts.inventory, self.matcher)
-        decision = apply_overrides(decision, targets, self.overrides, now)
+        decision = decide(
+            self.cfg, self.matcher, self.facts, self.memory, now, self.zone, self.overrides
+        )
+        decision = apply_overrides(decision, decision.targets, self.overrides, now)
         self.log_changes(decision)
         self.memory = decision.memory
         for note in decision.notes:
@@ -320,6 +374,7 @@ class GovernorService:
 
     def log_changes(self, decision: Decision) -> None:
         self.log_group_changes(decision)
+        self.log_download_changes(decision)
         before = self.published.containers if self.published else {}
         for name in sorted(set(before) | set(decision.containers)):
             old, new = before.get(name), decision.containers.get(name)
@@ -351,6 +406,30 @@ class GovernorService:
             summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
             readings = {k: v for k, v in decision.readings.items() if k == name or "." in k}
             self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons], readings)
+
+    def log_download_changes(self, decision: Decision) -> None:
+        """The download client's limits are a decision too: logged, and the last decision."""
+        old = self.published.download_client if self.published else None
+        new = decision.download_client
+        if old == new:
+            return
+        if new is None:
+            was = "; ".join(map(str, old.reasons)) if old else ""
+            self.ctx.log.info("decision.download_release", was=was)
+            summary = f"{DOWNLOAD_CLIENT}: back to the user's own limits"
+            self.publish_decision(DOWNLOAD_CLIENT, "release", summary, [])
+            return
+        reasons = [str(r) for r in new.reasons]
+        self.ctx.log.info(
+            "decision.download",
+            upload_bps=new.upload_bps,
+            download_bps=new.download_bps,
+            alternative=new.alternative,
+            reasons="; ".join(reasons),
+        )
+        summary = f"{DOWNLOAD_CLIENT}: {bandwidth.limits_text(new)} ({reasons[0]})"
+        readings = {k: v for k, v in decision.readings.items() if k == bandwidth.NAME}
+        self.publish_decision(DOWNLOAD_CLIENT, "enforce", summary, reasons, readings)
 
     def log_group_changes(self, decision: Decision) -> None:
         before = self.published.process_groups if self.published else {}
@@ -406,6 +485,7 @@ class GovernorService:
             media_mode=decision.media_mode,
             containers=decision.containers,
             download_limit_bps=decision.download_limit_bps,
+            download_client=decision.download_client,
             process_groups=decision.process_groups,
         )
         same = {"ts", "seq", "signature"}

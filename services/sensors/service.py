@@ -17,6 +17,7 @@ from host.cgroups.view import detect_layout, process_cgroups
 from host.docker import view as docker_view
 from host.docker.client import DockerError, Endpoint, Engine
 from host.docker.client import reason as docker_reason
+from services.sensors import host_processes
 from services.sensors.gpu import GpuReader
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
@@ -61,8 +62,8 @@ def resample_delay(now: float, last_sample_at: float) -> float:
 
 
 class SensorsService:
-    # Readers, sources and timers set up once at start; the media watcher and the
-    # tiers follow a reload.
+    # Readers, sources and timers set up once at start; the media watcher, the tiers and
+    # the conditions' processes follow a reload.
     restart_only = ("sensors", "process_groups")
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -108,6 +109,7 @@ class SensorsService:
         self._start_thermal()
         self._start_gpu()
         self._start_resources()
+        self._start_processes()
 
     def _publish_fact(self, kind: SensorKind, message: BaseModel) -> None:
         """Publish when the content changed, or when the heartbeat is due."""
@@ -176,7 +178,8 @@ class SensorsService:
     def _start_streams(self) -> None:
         """Ask the media server for sessions, on webhooks and on a slow poll, when it has one."""
         media = self._media = self.ctx.config.media_mode
-        if not media.queries_server:
+        self._watching = self.ctx.config.watches_streams
+        if not self._watching:
             return  # webhook/none: triggers drive media mode, no server to ask
         # Imported here: the providers, their reply models and the webhook receiver are
         # about a megabyte that a host with no media server to ask does not carry.
@@ -190,9 +193,12 @@ class SensorsService:
             self._streams.reconcile()
 
     def reload(self, config: WardenConfig) -> None:
-        """New tiers: the inventory again now; a new media server: a new watcher."""
+        """New tiers: the inventory again now; a new media server: a new watcher; new
+        conditions: their processes looked for now."""
         self.matcher = config.tier_matcher()
-        if config.media_mode != self._media:
+        self._conditions = host_processes.watched(config.conditions)
+        self.publish_processes()
+        if config.media_mode != self._media or config.watches_streams != self._watching:
             if self._streams is not None:
                 self._streams.stop()
                 self._streams = None
@@ -308,3 +314,29 @@ class SensorsService:
                 self.ctx.log.warning("resources.unreadable", errors="; ".join(fact.errors))
             self._resources_errors = fact.errors
         self._publish_fact("resources", fact)
+
+    # --- the processes conditions watch ----------------------------------------
+
+    def _start_processes(self) -> None:
+        """Read /proc for the conditions' processes; nothing at all while none names one."""
+        self._conditions = host_processes.watched(self.ctx.config.conditions)
+        self.ctx.loop.call_every(self.settings.condition_scan_seconds, self.publish_processes)
+        self.publish_processes()
+
+    def publish_processes(self) -> None:
+        if not self._conditions:
+            return
+        fact = host_processes.scan(
+            self.settings.proc_root,
+            self._conditions,
+            self.ctx.config.host_id,
+            exclude=(os.getpid(), os.getppid()),
+        )
+        before = self._last.get("processes")
+        if fact.error is not None and (before or {}).get("error") != fact.error:
+            self.ctx.log.warning("processes.unreadable", reason=fact.error)
+        running = sorted(c.condition for c in fact.conditions if c.running)
+        was = sorted(c["condition"] for c in (before or {}).get("conditions", []) if c["running"])
+        if running != was:
+            self.ctx.log.info("processes.changed", running=",".join(running) or "none")
+        self._publish_fact("processes", fact)

@@ -155,11 +155,17 @@ class Backend:
             if wanted.container not in managed_names(self.view):
                 raise OverrideError(f"container: {wanted.container!r} is not a managed container")
         elif wanted.container is not None:
-            raise OverrideError("container: pause_tier3 takes no container")
+            raise OverrideError(f"container: {wanted.kind} takes no container")
+        if wanted.kind == "skip_schedule":
+            if wanted.schedule not in {s.name for s in self.cfg.schedules}:
+                raise OverrideError(f"schedule: no schedule named {wanted.schedule!r}")
+        elif wanted.schedule is not None:
+            raise OverrideError(f"schedule: {wanted.kind} takes no schedule")
         now = time.time()
         override = Override(
             kind=wanted.kind,
             container=wanted.container,
+            schedule=wanted.schedule,
             since=now,
             until=now + wanted.minutes * 60,
         )

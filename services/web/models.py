@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.messages.overrides import OverrideKind
 from shared.messages.settings import Percent
 from shared.presets import AnyCasePreset, PresetName
 
@@ -38,6 +39,31 @@ class StatusProcessGroup(Out):
     reasons: list[str]
 
 
+class StatusDownloadClient(Out):
+    """The download client's limits the governor asks for now (bytes per second; null: the
+    user's own), and why."""
+
+    download_bps: int | None
+    upload_bps: int | None
+    alternative: bool
+    reasons: list[str]
+
+
+class StatusSchedule(Out):
+    enabled: bool
+    inside: bool
+    next_change: str | None = Field(description="ISO 8601 in the host's zone; null: none soon")
+    skipped_until: str | None
+    summary: str
+
+
+class StatusCondition(Out):
+    holds: bool
+    unknown: bool
+    held_until: float | None
+    detail: str
+
+
 class Status(Out):
     # ADRG's keys, with ADRG's meaning.
     version: str
@@ -63,12 +89,16 @@ class Status(Out):
     services: dict[str, str]
     process_groups: dict[str, StatusProcessGroup]
     overrides: list[OverrideOut] = []
+    schedules: dict[str, StatusSchedule] = {}
+    conditions: dict[str, StatusCondition] = {}
+    download_client: StatusDownloadClient | None = None
 
 
 class OverrideOut(Out):
     id: str
-    kind: Literal["pause_tier3", "unthrottle"]
+    kind: OverrideKind
     container: str | None
+    schedule: str | None = None
     since: float
     until: float
     seconds_left: float
@@ -246,12 +276,14 @@ class HistoryMetrics(Out):
 
 class OverrideIn(BaseModel):
     """pause_tier3: pause every tier-3 container; unthrottle: let `container` run at its
-    tier baseline (thermal stages still apply). Both end by themselves."""
+    tier baseline (thermal stages still apply); skip_schedule: `schedule` is outside its
+    windows meanwhile. Each ends by itself."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["pause_tier3", "unthrottle"]
+    kind: OverrideKind
     container: str | None = Field(None, min_length=1, max_length=255)
+    schedule: str | None = Field(None, min_length=1, max_length=40)
     minutes: float = Field(gt=0, le=24 * 60)
 
 

@@ -15,8 +15,11 @@ from services.web.models import (
     PsiNow,
     ResourcesNow,
     Status,
+    StatusCondition,
     StatusContainer,
+    StatusDownloadClient,
     StatusProcessGroup,
+    StatusSchedule,
     TemperatureNow,
     Threshold,
     Thresholds,
@@ -27,6 +30,7 @@ from shared.config.model import WardenConfig
 from shared.messages import (
     AppliedContainer,
     ContainerIntent,
+    DesiredState,
     GovernorStatus,
     GpuFact,
     PressureFact,
@@ -144,6 +148,29 @@ def build_status(view: View, cfg: WardenConfig, now: float) -> Status:
         services=dict(view.availability),
         process_groups=groups,
         overrides=live_overrides(view, now),
+        schedules={n: StatusSchedule(**s.model_dump()) for n, s in status.schedules.items()},
+        conditions={n: StatusCondition(**c.model_dump()) for n, c in status.conditions.items()},
+        download_client=download_client_of(desired),
+    )
+
+
+def download_client_of(desired: DesiredState | None) -> StatusDownloadClient | None:
+    client = desired.download_client if desired else None
+    if client is None:
+        if desired is None or desired.download_limit_bps is None:
+            return None
+        # ADRG's fixed limit, while media mode is on.
+        return StatusDownloadClient(
+            download_bps=desired.download_limit_bps,
+            upload_bps=None,
+            alternative=False,
+            reasons=["media_mode(download_throttle)"],
+        )
+    return StatusDownloadClient(
+        download_bps=client.download_bps,
+        upload_bps=client.upload_bps,
+        alternative=client.alternative,
+        reasons=[str(r) for r in client.reasons],
     )
 
 
@@ -152,6 +179,7 @@ def override_out(o: Override, now: float) -> OverrideOut:
         id=o.id,
         kind=o.kind,
         container=o.container,
+        schedule=o.schedule,
         since=o.since,
         until=o.until,
         seconds_left=round(o.until - now, 1),

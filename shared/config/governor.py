@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.config.base import Section
 from shared.config.media_mode import MediaMode
@@ -25,6 +26,22 @@ class Governor(Section):
         description="an older fact counts as unknown; none: 3 x `media_mode.poll_seconds` "
         "(streams), 3 x `sensors.heartbeat_seconds` (the rest)",
     )
+
+    timezone: str | None = Field(
+        default=None,
+        description="the IANA zone schedules are read in (`Europe/Berlin`); none: the host's "
+        "(`TZ`, else /etc/localtime)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not a time zone this host knows") from None
+        return value
 
     @model_validator(mode="after")
     def _renew_inside_lease(self) -> Governor:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.config.actuator import Actuator
+from shared.config.bandwidth import Bandwidth, StreamDefaults, StreamHolds
 from shared.config.base import TOPIC_LEVEL, Percent, Port, Seconds, Section, Size
 from shared.config.bridge import Bridge
+from shared.config.conditions import Condition, ProcessMatch, TopicMatch
 from shared.config.general import General, HttpServer
 from shared.config.governor import Governor
 from shared.config.home_assistant import HomeAssistant
@@ -34,6 +36,7 @@ from shared.config.notifications import ADRG_NOTIFY_ON, Notifications, NtfyPrior
 from shared.config.pressure import IoPressure, MemoryPressure
 from shared.config.process_groups import ProcessGroup
 from shared.config.protect import Protect, ProtectStall
+from shared.config.schedules import Schedule, Window
 from shared.config.security import Security
 from shared.config.sensors import GpuSensors, Sensors, ThermalSensors
 from shared.config.thermal import Thermal
@@ -48,7 +51,9 @@ __all__ = [
     "TOPIC_LEVEL",
     "Actuator",
     "AdrgEvent",
+    "Bandwidth",
     "Bridge",
+    "Condition",
     "DownloadThrottle",
     "General",
     "Governor",
@@ -67,20 +72,26 @@ __all__ = [
     "Percent",
     "Port",
     "ProcessGroup",
+    "ProcessMatch",
     "Protect",
     "ProtectStall",
+    "Schedule",
     "Seconds",
     "Section",
     "Security",
     "Sensors",
     "Size",
+    "StreamDefaults",
+    "StreamHolds",
     "Thermal",
     "ThermalSensors",
     "Tier",
     "TierNumber",
+    "TopicMatch",
     "WardenConfig",
     "Web",
     "WebHistory",
+    "Window",
 ]
 
 
@@ -140,6 +151,16 @@ class WardenConfig(Section):
     )
     web: Web = Field(default=Web(), description="the web service")
     protect: Protect = Field(default=Protect(), description="Warden's protect rule")
+    schedules: list[Schedule] = Field(
+        default=[], description="time windows that say what tiers, containers and groups may do"
+    )
+    conditions: list[Condition] = Field(
+        default=[],
+        description="host events (a process, a container, an MQTT value) that change the policy",
+    )
+    bandwidth: Bandwidth = Field(
+        default=Bandwidth(), description="the download client's limits, less what streams use"
+    )
 
     @field_validator("host_id")
     @classmethod
@@ -156,6 +177,33 @@ class WardenConfig(Section):
         if duplicates:
             raise ValueError(f"process group names must be unique: {', '.join(duplicates)}")
         return value
+
+    @model_validator(mode="after")
+    def _named_things_exist(self) -> WardenConfig:
+        groups = {group.name for group in self.process_groups}
+        for kind, items in (("schedules", self.schedules), ("conditions", self.conditions)):
+            names = [item.name for item in items]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} names must be unique: {', '.join(duplicates)}")
+            for item in items:
+                unknown = sorted(set(item.process_groups) - groups)
+                if unknown:
+                    raise ValueError(
+                        f"{kind} {item.name}: no process group named {', '.join(unknown)}"
+                    )
+        return self
+
+    @property
+    def watches_streams(self) -> bool:
+        """The sensors ask the media server for sessions: for media mode, or for the
+        bandwidth the streams reserve (which needs the server's sessions even with media
+        mode off)."""
+        media = self.media_mode
+        for_bandwidth = (
+            self.bandwidth.active and media.provider in MEDIA_SERVER_PROVIDERS and bool(media.url)
+        )
+        return media.queries_server or for_bandwidth
 
     def tier(self, number: int) -> Tier:
         return self.tiers.get(number, Tier())

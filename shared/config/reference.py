@@ -48,6 +48,14 @@ def _section_of(annotation: Any) -> type[Section] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
 
 
+def _optional_section(annotation: Any) -> type[Section] | None:
+    """The section of `Section | None` (a key that is either absent or a section)."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return _section_of(args[0]) if len(args) == 1 else None
+
+
 def _is_size(metadata: Sequence[Any]) -> bool:
     return any(isinstance(m, BeforeValidator) and m.func is parse_size for m in metadata)
 
@@ -86,6 +94,8 @@ def type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
         return type_name(inner, [*metadata, *flat])
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
+        if _optional_section(annotation) is not None:
+            return "section (keys below) or none"
         named = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(named) + (" or none" if type(None) in args else "")
     if origin is Literal:
@@ -168,6 +178,8 @@ def rows(
             yield from rows(element, f"{key}.<n>.", top, is_adrg)
         elif origin is list and (element := _section_of(args[0])) is not None:
             yield from rows(element, f"{key}[].", top, is_adrg)
+        elif (optional := _optional_section(annotation)) is not None:
+            yield from rows(optional, f"{key}.", top, is_adrg)
 
 
 def _cell(text: str) -> str:

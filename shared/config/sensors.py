@@ -66,6 +66,10 @@ class Sensors(DockerAccess):
         description="the busiest processes in the resources fact: this many by CPU and by "
         "memory (0: none, and no scan of every process)",
     )
+    condition_scan_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=2,
+        description="how often the processes that `conditions` name are looked for (seconds)",
+    )
     thermal: ThermalSensors = Field(
         default=ThermalSensors(), description="which temperature sensors count"
     )

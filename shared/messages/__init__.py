@@ -9,6 +9,7 @@ from shared.messages.desired import (
     ContainerIntent,
     CpuMax,
     DesiredState,
+    DownloadClientIntent,
     IoMax,
     IoRate,
     ProcessGroupIntent,
@@ -26,7 +27,10 @@ from shared.messages.facts import (
     HostUsage,
     PressureFact,
     PressureLine,
+    ProcessCondition,
+    ProcessesFact,
     ProcessGroupUsage,
+    ProcessSeen,
     ProcessUsage,
     PsiTriggerFired,
     ResourcePressure,
@@ -37,7 +41,13 @@ from shared.messages.facts import (
     TemperatureReading,
     ThermalFact,
 )
-from shared.messages.memory import GovernorMemory, GovernorStatus, Switches
+from shared.messages.memory import (
+    ConditionStatus,
+    GovernorMemory,
+    GovernorStatus,
+    ScheduleStatus,
+    Switches,
+)
 from shared.messages.triggers import Trigger, TriggerError, parse_trigger
 
 __all__ = [
@@ -46,6 +56,7 @@ __all__ = [
     "Applied",
     "AppliedContainer",
     "BlockDevice",
+    "ConditionStatus",
     "ContainerFact",
     "ContainerIntent",
     "ContainerInventory",
@@ -53,6 +64,7 @@ __all__ = [
     "ContainerUsage",
     "CpuMax",
     "DesiredState",
+    "DownloadClientIntent",
     "Event",
     "GovernorMemory",
     "GovernorStatus",
@@ -68,9 +80,12 @@ __all__ = [
     "PayloadError",
     "PressureFact",
     "PressureLine",
+    "ProcessCondition",
     "ProcessGroupIntent",
     "ProcessGroupUsage",
+    "ProcessSeen",
     "ProcessUsage",
+    "ProcessesFact",
     "PsiTriggerFired",
     "Reason",
     "ReasonCard",
@@ -78,6 +93,7 @@ __all__ = [
     "ResourcePressure",
     "ResourcesFact",
     "RuleCatalogue",
+    "ScheduleStatus",
     "StallShare",
     "StreamSession",
     "StreamsFact",

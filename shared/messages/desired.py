@@ -100,6 +100,18 @@ class ProcessGroupIntent(Strict):
     reasons: list[Reason] = Field(min_length=1)
 
 
+class DownloadClientIntent(Strict):
+    """The download client's limits while something reserves bandwidth (bytes per second).
+
+    A None limit is the user's own; `alternative`: through the client's alternative speed
+    limits (qBittorrent) or turtle mode (Transmission), its global limits left alone."""
+
+    download_bps: Bytes | None = None
+    upload_bps: Bytes | None = None
+    alternative: bool = False
+    reasons: list[Reason] = Field(min_length=1)
+
+
 class DesiredState(Message):
     seq: Annotated[int, Field(ge=0)]
     # Finite: a lease of Infinity would never run out. The actuator clamps it further.
@@ -109,7 +121,11 @@ class DesiredState(Message):
     containers: dict[str, ContainerIntent] = {}
     # Keyed by process group name (config process_groups); absent: its baseline.
     process_groups: dict[str, ProcessGroupIntent] = {}
-    # The download client's global limit; None: whatever it had before Warden.
+    # The download client's global limit (ADRG's download_throttle, while media mode is
+    # on); None: whatever it had before Warden.
     download_limit_bps: Bytes | None = None
+    # The download client's limits when `bandwidth` is set (the fixed limit above folded
+    # in): where present, it is what the actuator applies; None: as download_limit_bps says.
+    download_client: DownloadClientIntent | None = None
     # None: sent by a governor without a signing key, which a keyed actuator refuses.
     signature: Signature | None = None

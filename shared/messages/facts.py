@@ -137,6 +137,12 @@ class StreamSession(Strict):
     hw_transcode: bool | None = None
     # None: the server did not say where the client is.
     local: bool | None = None
+    # The client's address as the server reports it ("203.0.113.7", "[2001:db8::1]:443");
+    # None: not said. Stream-aware bandwidth tells local from remote by it.
+    address: Annotated[str, Field(max_length=100)] | None = None
+    # The video's lines (1080 for 1080p) as the client receives it; None: not said, or no
+    # video. Stream-aware bandwidth's default bitrate goes by it.
+    video_height: Annotated[int, Field(gt=0, le=10_000)] | None = None
     client: str = ""
 
 
@@ -149,6 +155,32 @@ class StreamsFact(Message):
     count: Annotated[int, Field(ge=0)] | None
     # Every session the server reported, counted or not (paused ones too).
     sessions: list[StreamSession] = []
+    error: str | None = None
+
+
+# --- host processes ---------------------------------------------------------
+
+
+class ProcessSeen(Strict):
+    pid: Annotated[int, Field(gt=0)]
+    # The process name (comm), as /proc says it.
+    name: str
+
+
+class ProcessCondition(Strict):
+    """One condition's process match: the processes that match it now (at most a few)."""
+
+    condition: str
+    running: bool
+    processes: Annotated[list[ProcessSeen], Field(max_length=20)] = []
+
+
+class ProcessesFact(Message):
+    """Host processes the `conditions` watch (Unraid's mover, a backup): one entry each."""
+
+    source: str = "/proc"
+    conditions: list[ProcessCondition] = []
+    # Why /proc could not be read; then every condition is unknown.
     error: str | None = None
 
 

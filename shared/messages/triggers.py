@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from shared.messages.base import PayloadError, Strict, describe_validation_error
 
-TriggerEvent = Literal["media_start", "media_stop", "tier3_pause", "tier3_resume"]
+TriggerEvent = Literal[
+    "media_start",
+    "media_stop",
+    "tier3_pause",
+    "tier3_resume",
+    "schedule_on",
+    "schedule_off",
+    "schedule_skip",
+    "schedule_unskip",
+]
+# Warden's: each names the schedule it is for ({"event": "schedule_skip", "schedule": "night"}).
+SCHEDULE_EVENTS = ("schedule_on", "schedule_off", "schedule_skip", "schedule_unskip")
 
 
 class Trigger(Strict):
     event: TriggerEvent
+    # For the schedule_* events: the schedule's name (config `schedules[].name`).
+    schedule: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")] | None = None
+
+    @model_validator(mode="after")
+    def _schedule_where_needed(self) -> Trigger:
+        if (self.event in SCHEDULE_EVENTS) != (self.schedule is not None):
+            raise ValueError(f"{self.event}: a schedule is named with the schedule_* events only")
+        return self
 
 
 class TriggerError(PayloadError):
@@ -31,6 +50,8 @@ def parse_trigger(payload: bytes) -> Trigger:
             raise TriggerError(describe_validation_error(exc)) from None
     # Home Assistant's mqtt.publish sends a bare word, sometimes quoted.
     word = text.strip("\"'").lower()
+    if word in SCHEDULE_EVENTS:
+        raise TriggerError(f'{word} names its schedule: {{"event": "{word}", "schedule": "..."}}')
     try:
         return Trigger(event=word)  # type: ignore[arg-type]
     except ValidationError:

@@ -1,24 +1,24 @@
 """Media mode (ADRG rule 4): on while streams play or a trigger forces it; off after a cooldown.
 
 While it is on, tier 3 is paused, tier 2 gets cpu.max and io.max, and the
-download client gets its global limit.
+download client gets its global limit. A schedule's quiet hours or a
+condition (Unraid's mover, a backup) forces it too, through the modes the
+rules before it set; their reason is the detail.
 """
 
 from __future__ import annotations
 
+from services.governor.media_treatment import media_treatment
 from services.governor.outcome import EventDraft
 from services.governor.rule import Outcome, Rule, View
 from shared.config.model import MediaMode, WardenConfig
-from shared.messages import ContainerIntent, CpuMax, IoMax, Reason, ReasonCard
+from shared.messages import Reason, ReasonCard
 from shared.messages.base import Strict
 from shared.messages.catalogue import Control, TierKey
 from shared.units import MB_PER_SEC
 
-CPU_PERIOD_US = 100_000
-
-
-# The detail of a reason that only a trigger holds on.
-FORCED = "forced by trigger"
+# The start of a reason's detail while something other than streams holds it on.
+FORCED = "forced by "
 
 
 class MediaMemory(Strict):
@@ -31,17 +31,11 @@ def media_mode(view: View, memory: MediaMemory) -> Outcome[MediaMemory]:
     """Unknown streams are not zero: an unknown count never ends media mode, it only
     cannot start it."""
     cfg = view.cfg.media_mode
-    memory, reason, events, wake_at = _step(
-        cfg, memory, view.switches.media_forced, view.streams, view.now
-    )
+    forced = _forced_by(view)
+    memory, reason, events, wake_at = _step(cfg, memory, forced, view.streams, view.now)
     if reason is None:
         return Outcome(memory, events=events, status={"media_mode": memory.active})
-    intents = {c.name: ContainerIntent(tier=3, paused=True, reasons=[reason]) for c in view.tier(3)}
-    cpu_max, io_max = _tier2_limits(cfg, view.cpu_count)
-    for container in view.tier(2):
-        intents[container.name] = ContainerIntent(
-            tier=2, cpu_max=cpu_max, io_max=io_max, reasons=[reason]
-        )
+    intents = media_treatment(cfg, view.targets, view.cpu_count, reason)
     throttle = cfg.download_throttle
     return Outcome(
         memory,
@@ -56,20 +50,15 @@ def media_mode(view: View, memory: MediaMemory) -> Outcome[MediaMemory]:
     )
 
 
-def _tier2_limits(cfg: MediaMode, cpu_count: int) -> tuple[CpuMax, IoMax]:
-    cpu = CpuMax(
-        quota_us=max(1000, int(cfg.tier2_cpu_max_percent / 100 * CPU_PERIOD_US * cpu_count)),
-        period_us=CPU_PERIOD_US,
-    )
-    io = IoMax(
-        read_bps=int(cfg.tier2_io_max_read_mb_per_sec * MB_PER_SEC),
-        write_bps=int(cfg.tier2_io_max_write_mb_per_sec * MB_PER_SEC),
-    )
-    return cpu, io
+def _forced_by(view: View) -> str | None:
+    """What forces media mode on, in words; None: nothing does (streams may still)."""
+    why = ["trigger"] if view.switches.media_forced else []
+    why += [r.detail or r.rule for r in view.modes.media]
+    return ", ".join(why) if why else None
 
 
 def _step(
-    cfg: MediaMode, memory: MediaMemory, forced: bool, streams: int | None, now: float
+    cfg: MediaMode, memory: MediaMemory, forced: str | None, streams: int | None, now: float
 ) -> tuple[MediaMemory, Reason | None, list[EventDraft], float | None]:
     """The next memory, the reason while on, the events, and when the cooldown ends."""
     if not cfg.enabled:
@@ -79,7 +68,7 @@ def _step(
         return memory, None, [], None
 
     if forced or (streams or 0) > 0:
-        detail = FORCED if forced else f"{streams} active stream(s)"
+        detail = f"{FORCED}{forced}" if forced else f"{streams} active stream(s)"
         reason = Reason(rule="media_mode", detail=detail)
         events = []
         if not memory.active:
@@ -115,7 +104,9 @@ def cards(cfg: WardenConfig) -> list[ReasonCard]:
             controls=controls,
             ends=f"{cooldown} after the last stream stops",
             ends_by_detail={
-                FORCED: f"a media_stop trigger, then a cooldown of {cooldown}",
+                f"{FORCED}trigger": f"a media_stop trigger, then a cooldown of {cooldown}",
+                FORCED: f"when what forces it ends (a schedule's window, a condition), then"
+                f" a cooldown of {cooldown}",
                 "cooldown": f"when the cooldown of {cooldown} after the last stream is over",
             },
             enabled=cfg.media_mode.enabled,

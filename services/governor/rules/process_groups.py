@@ -9,7 +9,7 @@ thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.governor.rule import Outcome, Rule, View
@@ -259,18 +259,23 @@ def process_groups(
     facts: Readings,
     memory: dict[str, ProcessGroupMemory],
     now: float,
+    set_by: Mapping[str, tuple[PresetName, Reason]] | None = None,
 ) -> GroupsOutcome:
     """Pause on any known reading over its threshold held pause_hold_seconds; resume once every
     reading has been under its resume level for resume_hold_seconds.
 
     Unknown never pauses and never resumes: an unknown reading starts no pause, and
     while a reading that paused the group is unknown, the group stays paused.
+    set_by: a group's preset from a schedule or condition (before the run-time preset),
+    with its reason.
     """
     states: dict[str, ProcessGroupMemory] = {}
     intents: dict[str, ProcessGroupIntent] = {}
     wakes: list[float] = []
     for group in groups:
-        limits = thresholds(group, run_time_preset, thermal, memory_pressure)
+        chosen = (set_by or {}).get(group.name)
+        preset = chosen[0] if chosen is not None else run_time_preset
+        limits = thresholds(group, preset, thermal, memory_pressure)
         state, reasons, wake = _step(
             memory.get(group.name, ProcessGroupMemory()),
             limits,
@@ -285,6 +290,8 @@ def process_groups(
         nice = limits.nice if limits.nice != group.nice else None
         if nice is not None:
             reasons.append(Reason(rule="preset", detail=f"{limits.preset}: nice {nice}"))
+        if reasons and chosen is not None:
+            reasons.append(chosen[1])
         if reasons:
             intents[group.name] = ProcessGroupIntent(
                 paused=state.paused, nice=nice, reasons=reasons
@@ -305,6 +312,7 @@ def process_groups_rule(view: View, memory: GroupsMemory) -> Outcome[GroupsMemor
         readings,
         memory.groups,
         view.now,
+        view.modes.presets,
     )
     return Outcome(
         GroupsMemory(groups=step.memory), process_groups=step.intents, wake_at=step.wake_at

@@ -8,6 +8,7 @@ report renders as `None`, which Home Assistant shows as unknown, never 0.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -342,6 +343,64 @@ ENTITIES: tuple[EntitySpec, ...] = (
 )
 
 
+def _schedule_trigger(event: str, name: str) -> str:
+    return json.dumps({"event": event, "schedule": name})
+
+
+def schedule_entities(cfg: WardenConfig) -> list[EntitySpec]:
+    """Per schedule: a switch (on: it acts; off: it does nothing, kept in the governor's
+    memory), a button that skips its window in force or next ("skip tonight"), and a
+    sensor of when it next begins or ends. Keys by the schedule's name: rename one, and
+    Home Assistant gets new entities."""
+    specs = []
+    for schedule in cfg.schedules:
+        name = schedule.name
+        key = f"schedule_{name.lower().replace('-', '_')}"
+        status = f"value_json.status.schedules[{name!r}]"
+        specs += [
+            _spec(
+                "switch",
+                key,
+                f"Schedule {name}",
+                ("governor",),
+                command_topic="trigger",
+                payload_on=_schedule_trigger("schedule_on", name),
+                payload_off=_schedule_trigger("schedule_off", name),
+                state_topic="governor_memory",
+                value_template=_on_off(
+                    f"{name!r} not in (value_json.switches.schedules_off or [])"
+                ),
+                state_on="ON",
+                state_off="OFF",
+                json_attributes_topic="governor_memory",
+                json_attributes_template=f"{{{{ ({status} if {status} is defined else {{}})"
+                " | tojson }}",
+                icon="mdi:calendar-clock",
+            ),
+            _spec(
+                "button",
+                f"{key}_skip",
+                f"Skip schedule {name}",
+                ("governor",),
+                command_topic="trigger",
+                payload_press=_schedule_trigger("schedule_skip", name),
+                icon="mdi:calendar-remove",
+            ),
+            _spec(
+                "sensor",
+                f"{key}_next_change",
+                f"Schedule {name} next change",
+                ("governor",),
+                state_topic="governor_memory",
+                value_template=f"{{% set s = {status} if {status} is defined else None %}}"
+                "{{ s.next_change if s and s.next_change else None }}",
+                device_class="timestamp",
+                icon="mdi:calendar-arrow-right",
+            ),
+        ]
+    return specs
+
+
 def _availability(
     topics: Topics, services: tuple[ServiceName, ...], bridged: bool
 ) -> list[dict[str, str]]:
@@ -372,7 +431,7 @@ def build_entities(cfg: WardenConfig, host: str, version: str) -> dict[str, Enti
     device = device_block(cfg, host, version)
     origin = origin_block(version)
     entities: dict[str, Entity] = {}
-    for spec in ENTITIES:
+    for spec in (*ENTITIES, *schedule_entities(cfg)):
         config: dict[str, Any] = {
             "name": spec.name,
             "unique_id": f"{node_id(host)}_{spec.key}",

@@ -74,6 +74,32 @@ def kbps(value: float | None, *, bits_per_second: bool = False) -> int | None:
     return round(value / 1000) if bits_per_second else round(value)
 
 
+# Resolution words (Plex's videoResolution, Tautulli's stream_video_resolution) as lines.
+RESOLUTIONS = {"4k": 2160, "uhd": 2160, "2160": 2160, "1440": 1440, "1080": 1080, "720": 720}
+SD_LINES = 480
+
+
+def lines_of(height: float | None, resolution: str | None = None) -> int | None:
+    """A video's lines, from its height, else a resolution word ("1080", "4k", "sd");
+    None: not said."""
+    if height is not None and 0 < height <= 10_000:
+        return round(height)
+    word = (resolution or "").strip().lower().removesuffix("p")
+    if not word:
+        return None
+    if word in RESOLUTIONS:
+        return RESOLUTIONS[word]
+    if word == "sd" or (word.isdigit() and int(word) < 720):
+        return SD_LINES if not word.isdigit() else int(word)
+    return None
+
+
+def address_of(text: str | None) -> str | None:
+    """A client address as the server gave it, cut to what a fact keeps."""
+    text = (text or "").strip()
+    return text[:100] or None
+
+
 def first_known(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 

@@ -21,11 +21,13 @@ from services.sensors.streams.classify import (
     Decisions,
     Flag,
     Measure,
+    address_of,
     decision_of,
     describe,
     first_known,
     hw_transcode,
     kbps,
+    lines_of,
     media_type_of,
 )
 from services.sensors.streams.common import (
@@ -57,6 +59,7 @@ class MediaStreamInfo(Reply):
     Type: str | None = None
     Index: Measure = None
     BitRate: Measure = None
+    Height: Measure = None
     IsDefault: Flag = None
 
 
@@ -75,6 +78,8 @@ class TranscodeJob(Reply):
     IsAudioDirect: bool | None = None
     # Bits per second.
     Bitrate: Measure = None
+    # The video the job makes.
+    Height: Measure = None
     # Jellyfin: the acceleration the server is set to ask for, echoed even when this job
     # fell back to software (Tracearr#809, jellyfin-web#6043): never proof of a GPU.
     HardwareAccelerationType: str | None = None
@@ -210,6 +215,14 @@ def bitrate_of(
     return first_known(job, source)
 
 
+def height_of(decisions: Decisions, transcoding: TranscodeJob | None, item: ItemInfo) -> int | None:
+    """The lines the client gets: the job's where it transcodes video, else the source's."""
+    if decisions.video == "transcode" and transcoding is not None:
+        return lines_of(transcoding.Height)
+    video = next((s for s in item.MediaStreams or [] if (s.Type or "").lower() == "video"), None)
+    return lines_of(video.Height) if video is not None else None
+
+
 def session_of(info: SessionInfo) -> StreamSession | None:
     """One SessionInfo as a stream, or None when it plays nothing."""
     item = info.NowPlayingItem
@@ -233,6 +246,8 @@ def session_of(info: SessionInfo) -> StreamSession | None:
         bitrate_kbps=bitrate_of(decisions, info.TranscodingInfo, item, play.AudioStreamIndex),
         hw_transcode=hw_transcode(decisions, hardware_said(info.TranscodingInfo)),
         local=local_from_address(info.RemoteEndPoint),
+        address=address_of(info.RemoteEndPoint),
+        video_height=height_of(decisions, info.TranscodingInfo, item),
         client=client,
     )
 

@@ -25,11 +25,13 @@ from services.sensors.streams.classify import (
     Decisions,
     Flag,
     Measure,
+    address_of,
     decision_of,
     describe,
     first_known,
     hw_transcode,
     kbps,
+    lines_of,
     media_type_of,
 )
 from services.sensors.streams.common import (
@@ -56,6 +58,9 @@ def _first(value: object) -> object:
 class PlayerInfo(Reply):
     state: str
     local: bool | None = None
+    # Where the client connects from (its LAN address, or a public one), and the public one.
+    address: str | None = None
+    remotePublicAddress: str | None = None
     machineIdentifier: Text | None = None
     title: str | None = None
     product: str | None = None
@@ -100,6 +105,9 @@ class PartInfo(Reply):
 
 class MediaInfo(Reply):
     selected: Flag = None
+    # The source's lines and resolution word ("1080", "4k", "sd").
+    height: Measure = None
+    videoResolution: Text | None = None
     Part: list[PartInfo] = []
     TranscodeSession: Nested = None
 
@@ -149,6 +157,7 @@ class Played:
 
     def __init__(self, item: MetadataItem) -> None:
         media = next((m for m in item.Media if m.selected), None) or next(iter(item.Media), None)
+        self.media = media
         self.parts = media.Part if media else []
         streams = [s for part in self.parts for s in part.Stream]
         self.video = next((s for s in streams if s.streamType == VIDEO_STREAM), None)
@@ -265,6 +274,10 @@ def session_of(item: MetadataItem) -> StreamSession | None:
         bitrate_kbps=bitrate_of(item, played),
         hw_transcode=hw_transcode(decisions, hardware_said(played.transcode)),
         local=local,
+        address=address_of(item.Player.address or item.Player.remotePublicAddress),
+        video_height=lines_of(played.media.height, played.media.videoResolution)
+        if played.media is not None and media_type != "audio"
+        else None,
         client=" / ".join(p for p in (item.Player.product, item.Player.title) if p),
     )
 

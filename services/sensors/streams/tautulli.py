@@ -17,11 +17,13 @@ from services.sensors.streams.classify import (
     Decisions,
     Flag,
     Measure,
+    address_of,
     decision_of,
     describe,
     first_known,
     hw_transcode,
     kbps,
+    lines_of,
     media_type_of,
 )
 from services.sensors.streams.common import (
@@ -58,6 +60,9 @@ class Session(Reply):
     transcode_hw_encoding: Flag = None
     location: str | None = None
     local: Text | None = None
+    ip_address: str | None = None
+    stream_video_resolution: Text | None = None
+    stream_video_height: Measure = None
     player: str | None = None
     product: str | None = None
 
@@ -151,6 +156,10 @@ def session_of(item: Session) -> StreamSession | None:
             decisions, hardware_said(item.transcode_hw_decoding, item.transcode_hw_encoding)
         ),
         local=local_of(item.location, item.local),
+        address=address_of(item.ip_address),
+        video_height=lines_of(item.stream_video_height, item.stream_video_resolution)
+        if media_type != "audio"
+        else None,
         client=" / ".join(p for p in (item.product, item.player) if p),
     )
 

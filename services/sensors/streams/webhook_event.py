@@ -84,6 +84,8 @@ def session(
     decisions: Decisions = UNSAID,
     bitrate_kbps: int | None = None,
     hw_transcode: bool | None = None,
+    address: str | None = None,
+    video_height: int | None = None,
 ) -> StreamSession:
     return StreamSession(
         id=session_id,
@@ -99,5 +101,7 @@ def session(
         bitrate_kbps=bitrate_kbps,
         hw_transcode=hw_transcode,
         local=local,
+        address=address,
+        video_height=video_height,
         client=client,
     )

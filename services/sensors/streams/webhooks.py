@@ -34,9 +34,11 @@ from services.sensors.streams.classify import (
     Decisions,
     Flag,
     Measure,
+    address_of,
     first_known,
     hw_transcode,
     kbps,
+    lines_of,
 )
 from services.sensors.streams.common import Reply, Text, local_from_address, title_of
 from services.sensors.streams.webhook_event import (
@@ -120,6 +122,7 @@ def parse_plex(content_type: str, body: bytes) -> WebhookEvent:
             payload.Account.title if payload.Account else None,
             title_of(meta.title, meta.grandparentTitle),
             local=local if local is not None else local_from_address(payload.Player.publicAddress),
+            address=address_of(payload.Player.publicAddress),
             client=payload.Player.title or "",
             media_type=plex.media_type_of_item(meta.type, meta.live),
         ),
@@ -179,6 +182,7 @@ def parse_jellyfin(content_type: str, body: bytes) -> WebhookEvent:
             payload.NotificationUsername,
             title_of(payload.Name, payload.SeriesName),
             local=local_from_address(payload.RemoteEndPoint),
+            address=address_of(payload.RemoteEndPoint),
             client=" / ".join(p for p in (payload.ClientName, payload.DeviceName) if p),
             media_type=media_type,
             decisions=Decisions(said.video, said.audio, f"webhook: {said.reason}"),
@@ -264,6 +268,7 @@ def parse_emby(content_type: str, body: bytes) -> WebhookEvent:
             payload.User.Name if payload.User else None,
             title_of(item.Name, item.SeriesName),
             local=local_from_address(where.RemoteEndPoint),
+            address=address_of(where.RemoteEndPoint),
             client=" / ".join(p for p in (where.Client, where.DeviceName) if p),
             media_type=jellyfin.media_type_of_item(item.Type, item.MediaType),
         ),
@@ -300,6 +305,8 @@ class TautulliPayload(Reply):
     transcode_hw_decoding: Flag = None
     transcode_hw_encoding: Flag = None
     stream_local: Text | None = None
+    ip_address: str | None = None
+    stream_video_resolution: Text | None = None
 
 
 def parse_tautulli(content_type: str, body: bytes) -> WebhookEvent:
@@ -334,6 +341,10 @@ def parse_tautulli(content_type: str, body: bytes) -> WebhookEvent:
             decisions=decisions,
             bitrate_kbps=first_known(kbps(payload.stream_bandwidth), kbps(payload.stream_bitrate)),
             hw_transcode=hw_transcode(decisions, hw),
+            address=address_of(payload.ip_address),
+            video_height=lines_of(None, payload.stream_video_resolution)
+            if media_type != "audio"
+            else None,
         ),
     )
 

@@ -1,0 +1,275 @@
+"""Stream-aware bandwidth through real processes: Tautulli webhooks with bitrates reach the
+sensors, the governor reserves them, the actuator sets a real qbittorrent-nox's (and a real
+transmission-daemon's) limits; the limits hold after the streams end, come back after the
+actuator is killed and restarted, and the user's own limits return when the hold is over."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from shared.messages import DesiredState, LastDecision
+from tests.support.broker import Mosquitto, free_port
+from tests.support.download_daemons import (
+    QBT_PASSWORD,
+    QBT_USER,
+    Daemon,
+    start_qbittorrent,
+    start_transmission,
+)
+from tests.support.media_servers import FakeMediaServer, tautulli_session
+from tests.support.probe import Probe, Seen
+from tests.support.processes import Service, wait_until, write_config
+from tests.support.real import missing
+from tests.support.webhook_bodies import tautulli_body
+
+MIB = 1024**2
+TOKEN = "hook-s3cret"
+# Two remote streams of 4 and 2 Mbps, times 2.0: 12 Mbps of a 20/100 Mbps line reserved.
+UPLOAD_BPS, DOWNLOAD_BPS = 8 * 125_000, 88 * 125_000
+
+
+def kib(bps: int) -> int:
+    """What qBittorrent keeps of a limit: whole KiB per second."""
+    return bps // 1024 * 1024
+
+
+@pytest.fixture
+def qbittorrent(tmp_path: Path) -> Iterator[Daemon]:
+    try:
+        daemon = start_qbittorrent(tmp_path / "qbt")
+    except RuntimeError as exc:
+        missing(str(exc))
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def transmission(tmp_path: Path) -> Iterator[Daemon]:
+    try:
+        (tmp_path / "tr").mkdir()
+        daemon = start_transmission(tmp_path / "tr")
+    except RuntimeError as exc:
+        missing(str(exc))
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def tautulli() -> Iterator[FakeMediaServer]:
+    fake = FakeMediaServer()
+    yield fake
+    fake.close()
+
+
+def activity(*sessions: dict[str, object]) -> dict[str, object]:
+    data = {"stream_count": str(len(sessions)), "sessions": list(sessions)}
+    return {"response": {"result": "success", "message": None, "data": data}}
+
+
+def remote(machine: str, kbps: int) -> dict[str, object]:
+    """A remote session as Tautulli's activity lists it, with its bandwidth in kbps."""
+    return {**tautulli_session(machine, location="wan"), "bandwidth": str(kbps)}
+
+
+def config(
+    tmp_path: Path,
+    broker: Mosquitto,
+    host_id: str,
+    server: FakeMediaServer,
+    client: dict[str, object],
+    hold: float,
+    mode: str = "limits",
+) -> Path:
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "mqtt": {"host": broker.host, "port": broker.port, "keepalive_seconds": 5},
+            "general": {"poll_interval_seconds": 600},
+            "sensors": {"heartbeat_seconds": 600},
+            # Media mode off: the bandwidth rule needs only the server's sessions.
+            "media_mode": {
+                "enabled": False,
+                "provider": "tautulli",
+                "url": server.url,
+                "api_key": "tt-key",
+                # A 10-minute poll: only the webhooks bring the news in time.
+                "poll_seconds": 600,
+                "timeout_seconds": 2,
+                "webhook": {"enabled": True, "port": free_port(), "token": TOKEN},
+                "download_throttle": client,
+            },
+            "bandwidth": {
+                "upload_mbps": 20,
+                "download_mbps": 100,
+                "hold_seconds": {"video": hold},
+                "client_mode": mode,
+            },
+            "governor": {"lease_seconds": 10, "renew_seconds": 2},
+            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        },
+    )
+
+
+def hook_url(cfg: Path) -> str:
+    port = yaml.safe_load(cfg.read_text())["media_mode"]["webhook"]["port"]
+    return f"http://127.0.0.1:{port}/webhook/tautulli/{TOKEN}"
+
+
+def webhook(url: str, action: str, machine: str, kbps: int) -> None:
+    body = tautulli_body(
+        action,
+        machine_id=machine,
+        media_type="movie",
+        stream_bandwidth=str(kbps),
+        stream_local="0",
+        ip_address="203.0.113.7",
+    )
+    assert requests.post(url, json=body, timeout=5).status_code == 202
+
+
+def client_intent(seen: Seen) -> Any:
+    return DesiredState.model_validate_json(seen.payload).download_client
+
+
+def start(
+    names: tuple[str, ...], cfg: Path, tmp_path: Path, probe: Probe, host_id: str
+) -> list[Service]:
+    services = [Service(n, cfg, tmp_path) for n in names]
+    for name in names:
+        probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
+    return services
+
+
+def stop(services: list[Service]) -> None:
+    for service in services:
+        service.kill(signal.SIGTERM)
+    for service in services:
+        assert "Traceback" not in service.output(), service.output()
+
+
+def qbt_limits(daemon: Daemon) -> tuple[int, int]:
+    from services.actuator.download_clients import QBittorrent
+
+    settings = QBittorrent(f"http://127.0.0.1:{daemon.port}", QBT_USER, QBT_PASSWORD, 10).read()
+    return int(settings["limit"]), int(settings["up_limit"])
+
+
+def test_two_streams_set_qbittorrents_limits_which_hold_survive_a_restart_and_end(
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    host_id: str,
+    qbittorrent: Daemon,
+    tautulli: FakeMediaServer,
+) -> None:
+    from services.actuator.download_clients import QBittorrent
+
+    qbt = QBittorrent(f"http://127.0.0.1:{qbittorrent.port}", QBT_USER, QBT_PASSWORD, 10)
+    qbt.write({"limit": 3 * MIB, "up_limit": 2 * MIB})  # the user's own limits
+    users = (3 * MIB, 2 * MIB)
+    client = {
+        "provider": "qbittorrent",
+        "url": f"http://127.0.0.1:{qbittorrent.port}",
+        "username": QBT_USER,
+        "password": QBT_PASSWORD,
+    }
+    tautulli.answer(activity())
+    cfg = config(tmp_path, broker, host_id, tautulli, client, hold=30)
+    desired = f"warden/{host_id}/desired"
+    url = hook_url(cfg)
+    services = start(("sensors", "governor", "actuator"), cfg, tmp_path, probe, host_id)
+    actuator = services[2]
+    try:
+        # Two streams start: each webhook makes the sensors ask Tautulli at once.
+        tautulli.answer(activity(remote("tv-a", 4000)))
+        webhook(url, "play", "tv-a", 4000)
+        tautulli.answer(activity(remote("tv-a", 4000), remote("tv-b", 2000)))
+        webhook(url, "play", "tv-b", 2000)
+        expected = (kib(DOWNLOAD_BPS), kib(UPLOAD_BPS))
+        wait_until(lambda: qbt_limits(qbittorrent) == expected, what="the streams' limits")
+        intent = client_intent(probe.wait_for(desired, lambda s: client_intent(s) is not None))
+        assert (intent.upload_bps, intent.download_bps) == (UPLOAD_BPS, DOWNLOAD_BPS)
+        assert "2 stream(s) reserve 12 Mbps" in intent.reasons[0].detail
+        # The decision log and Home Assistant's last decision say it, with the reason.
+        decision = probe.wait_for(
+            f"warden/{host_id}/governor/decision",
+            lambda s: "upload 8 Mbps, download 88 Mbps" in s.text,
+        )
+        assert LastDecision.model_validate_json(decision.payload).container == "download client"
+
+        # Both end: the reservations hold (the desired state says so), and so do the limits.
+        ended = time.monotonic()
+        tautulli.answer(activity())
+        webhook(url, "stop", "tv-a", 4000)
+        webhook(url, "stop", "tv-b", 2000)
+        held = probe.wait_for(
+            desired,
+            lambda s: (c := client_intent(s)) is not None and "2 held" in c.reasons[0].detail,
+            after=ended,
+        )
+        assert (client_intent(held).upload_bps, client_intent(held).download_bps) == (
+            UPLOAD_BPS,
+            DOWNLOAD_BPS,
+        )
+        assert qbt_limits(qbittorrent) == expected
+
+        # The actuator is killed, and the client loses Warden's limits meanwhile (a restart
+        # of its own): the restarted actuator sets them again from the governor's renewal.
+        actuator.kill(signal.SIGKILL)
+        qbt.write({"limit": users[0], "up_limit": users[1]})
+        actuator = Service("actuator", cfg, tmp_path)
+        services[2] = actuator
+        wait_until(lambda: qbt_limits(qbittorrent) == expected, what="the limits back")
+
+        # The hold runs out: the user's own limits return.
+        wait_until(lambda: qbt_limits(qbittorrent) == users, timeout=60, what="the user's own")
+        probe.wait_for(desired, lambda s: client_intent(s) is None, after=ended)
+    finally:
+        stop(services)
+    assert qbt.read()["alt_mode"] is False
+
+
+def test_transmissions_turtle_mode_as_the_alternative(
+    tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    host_id: str,
+    transmission: Daemon,
+    tautulli: FakeMediaServer,
+) -> None:
+    from services.actuator.download_clients import Transmission
+
+    tr = Transmission(f"http://127.0.0.1:{transmission.port}", "", "", 10)
+    original = tr.read()
+    client = {"provider": "transmission", "url": f"http://127.0.0.1:{transmission.port}"}
+    tautulli.answer(activity())
+    cfg = config(tmp_path, broker, host_id, tautulli, client, hold=1, mode="alternative")
+    url = hook_url(cfg)
+    services = start(("sensors", "governor", "actuator"), cfg, tmp_path, probe, host_id)
+    try:
+        tautulli.answer(activity(remote("tv-a", 4000), remote("tv-b", 2000)))
+        webhook(url, "play", "tv-a", 4000)
+        webhook(url, "play", "tv-b", 2000)
+        turtle = {
+            **original,
+            "alt-speed-down": DOWNLOAD_BPS // 1000,  # Transmission counts kB of 1000
+            "alt-speed-up": UPLOAD_BPS // 1000,
+            "alt-speed-enabled": True,
+        }
+        wait_until(lambda: tr.read() == turtle, what="turtle mode with the streams' limits")
+        tautulli.answer(activity())
+        webhook(url, "stop", "tv-a", 4000)
+        webhook(url, "stop", "tv-b", 2000)
+        # The global limits were the user's all along; after the hold, the turtle is off.
+        wait_until(lambda: tr.read() == original, timeout=30, what="the user's own settings")
+    finally:
+        stop(services)
