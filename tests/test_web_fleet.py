@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.web.app import snapshot
-from services.web.status import host_summary
+from services.web.fleet_status import host_summary
+from services.web.snapshot import snapshot
 from services.web.view import Fleet, View
 from shared.messages import HostUsage, ResourcesFact
 from tests.support.broker import Mosquitto

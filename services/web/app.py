@@ -4,21 +4,20 @@ and the dashboard at /."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, get_args
+from collections.abc import Callable
+from typing import Annotated, get_args
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.auth import Access, Refused
 from services.web.backend import Backend, OverrideError, OverrideLimit, UnknownHost
+from services.web.fleet_routes import add_routes as add_fleet_routes
 from services.web.guard import normal_origin
 from services.web.middleware import GateRules, WardenApp
 from services.web.models import (
@@ -27,7 +26,6 @@ from services.web.models import (
     Health,
     HistoryMetrics,
     HistorySeries,
-    Hosts,
     OverrideIn,
     OverrideOut,
     Problem,
@@ -41,78 +39,21 @@ from services.web.models import (
 )
 from services.web.optimizarr import add_routes as add_optimizarr_routes
 from services.web.page import dashboard_page
-from services.web.status import (
-    build_status,
-    container_rows,
-    fleet_summary,
-    host_config,
-    host_status,
-    live_overrides,
-    resources_now,
-    thresholds_now,
+from services.web.readings_now import resources_now
+from services.web.route_parts import (
+    ACT_REFUSALS,
+    API,
+    BEARER,
+    REFUSALS,
+    TRIGGER_BODY,
+    read_trigger,
 )
+from services.web.snapshot import snapshots
+from services.web.status import build_status, container_rows, live_overrides, thresholds_now
 from shared import __version__
-from shared.messages import TriggerError, parse_trigger
-from shared.messages.triggers import Trigger, TriggerEvent
+from shared.messages.triggers import TriggerEvent
 
 TRIGGER_EVENTS: tuple[str, ...] = get_args(TriggerEvent)
-
-API = "/api/v1"
-# ADRG's bodies are a line of JSON; anything much larger is not a trigger.
-MAX_TRIGGER_BYTES = 4096
-SSE_POLL_SECONDS = 0.5
-SSE_KEEPALIVE_SECONDS = 15.0
-
-BEARER = HTTPBearer(auto_error=False, description="an admin or read-only token")
-
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "no valid bearer token"},
-    403: {"model": Problem, "description": "a read-only token where admin is needed"},
-}
-# What every POST and DELETE may also meet (services/web/middleware.py).
-ACT_REFUSALS: dict[int | str, dict[str, Any]] = {
-    **REFUSALS,
-    403: {
-        "model": Problem,
-        "description": "a read-only token where admin is needed, or sent by another origin's page",
-    },
-    413: {"model": Problem, "description": "a body larger than web.max_body_bytes"},
-}
-
-
-TRIGGER_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": Trigger.model_json_schema()},
-            "text/plain": {"schema": {"type": "string", "example": "tier3_pause"}},
-        },
-    }
-}
-
-
-async def read_trigger(request: Request) -> Trigger | JSONResponse:
-    """ADRG's trigger body, or the answer that refuses it."""
-    body = await request.body()
-    if len(body) > MAX_TRIGGER_BYTES:
-        return JSONResponse({"error": f"body larger than {MAX_TRIGGER_BYTES} bytes"}, 413)
-    try:
-        return parse_trigger(body)
-    except TriggerError as exc:
-        return JSONResponse({"error": str(exc), "valid_events": list(TRIGGER_EVENTS)}, 400)
-
-
-def host_decisions_of(backend: Backend, host: str, limit: int) -> list[Decision]:
-    view = backend.host_view(host)
-    if host == backend.cfg.host_id:
-        return backend.store.decisions(limit)
-    seen = view.decisions[::-1][:limit]
-    return [
-        Decision(
-            ts=d.ts, container=d.container, action=d.action, summary=d.summary, reasons=d.reasons
-        )
-        for d in seen
-    ]
 
 
 def create_app(backend: Backend) -> FastAPI:
@@ -206,7 +147,7 @@ def create_app(backend: Backend) -> FastAPI:
 
     # --- Optimizarr's, at its own paths (services/web/optimizarr.py) -------------
 
-    add_optimizarr_routes(app, backend, read, admin, REFUSALS, ACT_REFUSALS)
+    add_optimizarr_routes(app, backend, read, admin)
 
     # --- Warden's own, versioned ----------------------------------------------
 
@@ -361,79 +302,7 @@ def create_app(backend: Backend) -> FastAPI:
 
     # --- the fleet: every host this service sees on its broker ------------------
 
-    unknown: dict[int | str, dict[str, Any]] = {
-        404: {"model": Problem, "description": "no such host; the known ones named"}
-    }
-
-    @app.get(f"{API}/hosts", response_model=Hosts, dependencies=[read], responses=REFUSALS)
-    def hosts() -> Hosts:
-        """Every host seen on the broker (on a central broker: the fleet), own host first:
-        online or gone, media mode, paused and throttled counts, last applied, pressure."""
-        return Hosts(
-            default=backend.cfg.host_id,
-            hosts=fleet_summary(backend.fleet, backend.cfg.bridge.enabled),
-        )
-
-    @app.get(
-        f"{API}/hosts/{{host}}/status",
-        response_model=Status,
-        dependencies=[read],
-        responses={**REFUSALS, **unknown},
-    )
-    def host_status_v1(host: str) -> Status:
-        """/api/v1/status, for any host seen on the broker."""
-        return host_status(backend.host_view(host), backend.cfg, host, time.time())
-
-    @app.get(
-        f"{API}/hosts/{{host}}/resources/current",
-        response_model=ResourcesNow,
-        dependencies=[read],
-        responses={**REFUSALS, **unknown},
-    )
-    def host_current(host: str) -> ResourcesNow:
-        return resources_now(backend.host_view(host))
-
-    @app.get(
-        f"{API}/hosts/{{host}}/containers",
-        response_model=list[ContainerRow],
-        dependencies=[read],
-        responses={**REFUSALS, **unknown},
-    )
-    def host_containers(host: str) -> list[ContainerRow]:
-        view = backend.host_view(host)
-        return container_rows(view, host_config(backend.cfg, host))
-
-    @app.get(
-        f"{API}/hosts/{{host}}/decisions",
-        response_model=list[Decision],
-        dependencies=[read],
-        responses={**REFUSALS, **unknown},
-    )
-    def host_decisions(
-        host: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10
-    ) -> list[Decision]:
-        """The host's latest changes, newest first: the own host's from the database, another's
-        as seen on the bus since this service started (the last 10)."""
-        return host_decisions_of(backend, host, limit)
-
-    @app.post(
-        f"{API}/hosts/{{host}}/trigger",
-        response_model=TriggerAccepted,
-        dependencies=[act],
-        responses={
-            **ACT_REFUSALS,
-            **unknown,
-            400: {"model": TriggerProblem, "description": "unknown event"},
-        },
-        openapi_extra=TRIGGER_BODY,
-    )
-    async def host_trigger(host: str, request: Request) -> JSONResponse:
-        """/trigger for one host seen on the broker: published on warden/<host>/trigger."""
-        backend.host_view(host)
-        parsed = await read_trigger(request)
-        if isinstance(parsed, JSONResponse):
-            return parsed
-        return JSONResponse(backend.trigger_host(host, parsed).model_dump(), 200)
+    add_fleet_routes(app, backend, read, act)
 
     @app.get("/metrics", dependencies=[read], responses=REFUSALS, response_class=Response)
     def metrics() -> Response:
@@ -450,46 +319,3 @@ def create_app(backend: Backend) -> FastAPI:
         )
 
     return app
-
-
-def snapshot(backend: Backend, host: str | None = None) -> dict[str, Any]:
-    """What the dashboard shows of one host (default: the own), with the fleet strip."""
-    now = time.time()
-    host = host or backend.cfg.host_id
-    view, cfg = backend.host_view(host), host_config(backend.cfg, host)
-    own = host == backend.cfg.host_id
-    return {
-        "host": host,
-        "own": own,
-        "status": host_status(view, backend.cfg, host, now).model_dump(),
-        "resources": resources_now(view).model_dump(),
-        # Another host's thresholds are in its own config, not known here.
-        "thresholds": (
-            thresholds_now(view, cfg) if own else Thresholds(thresholds=[], crossed=[])
-        ).model_dump(),
-        "rows": [r.model_dump() for r in container_rows(view, cfg)],
-        "decisions": [d.model_dump() for d in host_decisions_of(backend, host, 10)],
-        "settings": backend.settings_out(view, cfg).model_dump(),
-        "overrides": [o.model_dump() for o in live_overrides(view, now)],
-        "streams": view.streams.model_dump() if view.streams else None,
-        "fleet": {
-            h: s.model_dump()
-            for h, s in fleet_summary(backend.fleet, backend.cfg.bridge.enabled).items()
-        },
-    }
-
-
-async def snapshots(backend: Backend, host: str | None = None) -> AsyncIterator[str]:
-    sent_version = -1
-    quiet_since = time.monotonic()
-    while True:
-        # Any host's change: the fleet strip shows them all.
-        version = backend.fleet.version + backend.view.version
-        if version != sent_version:
-            sent_version = version
-            quiet_since = time.monotonic()
-            yield f"event: snapshot\ndata: {json.dumps(snapshot(backend, host))}\n\n"
-        elif time.monotonic() - quiet_since > SSE_KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
-            yield ": keepalive\n\n"
-        await asyncio.sleep(SSE_POLL_SECONDS)

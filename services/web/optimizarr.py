@@ -29,7 +29,8 @@ from services.web.models import (
     ResourceSettingsOut,
     ResourcesNow,
 )
-from services.web.status import resources_now
+from services.web.readings_now import resources_now
+from services.web.route_parts import ACT_REFUSALS, REFUSALS
 from shared.messages.settings import Percent
 from shared.presets import AnyCasePreset, display_name
 
@@ -286,8 +287,6 @@ def add_routes(
     backend: Backend,
     read: Depends,
     admin: Depends,
-    refusals: dict[int | str, dict[str, Any]],
-    act_refusals: dict[int | str, dict[str, Any]],
 ) -> None:
     tags: list[str | Any] = ["optimizarr"]
 
@@ -299,7 +298,7 @@ def add_routes(
         "/api/resources/current",
         response_model=OptimizarrSnapshot,
         dependencies=[read],
-        responses=refusals,
+        responses=REFUSALS,
         tags=tags,
     )
     def current() -> OptimizarrSnapshot:
@@ -311,7 +310,7 @@ def add_routes(
         "/api/resources/thresholds",
         response_model=OptimizarrThresholds,
         dependencies=[read],
-        responses=refusals,
+        responses=REFUSALS,
         tags=tags,
     )
     def crossed() -> OptimizarrThresholds:
@@ -324,13 +323,13 @@ def add_routes(
         "/api/settings/resources",
         response_model=OptimizarrSettings,
         dependencies=[read],
-        responses=refusals,
+        responses=REFUSALS,
         tags=tags,
     )
     def get_settings() -> OptimizarrSettings:
         return from_warden(backend.settings_out())
 
-    change_refusals = {**act_refusals, 422: {"model": Problem, "description": "invalid settings"}}
+    change_refusals = {**ACT_REFUSALS, 422: {"model": Problem, "description": "invalid settings"}}
 
     @app.post(
         "/api/settings/resources",

@@ -23,7 +23,7 @@ from services.web.app import create_app
 from services.web.auth import Auth, is_loopback
 from services.web.backend import Backend
 from services.web.metrics import Metrics
-from services.web.status import samples_of
+from services.web.readings_now import samples_of
 from services.web.store import Store
 from services.web.view import MAX_HOSTS, Fleet, View
 from shared import channels

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict
-from typing import Literal
 
 from services.web.models import (
     ContainerRow,
-    GpuNow,
-    HostSummary,
     OverrideOut,
-    ProcessNow,
-    PsiNow,
-    ResourcesNow,
     Status,
     StatusCondition,
     StatusContainer,
     StatusDownloadClient,
     StatusProcessGroup,
     StatusSchedule,
-    TemperatureNow,
     Threshold,
     Thresholds,
 )
-from services.web.view import Fleet, View
+from services.web.view import View
 from shared import __version__
 from shared.config.model import WardenConfig
 from shared.messages import (
@@ -32,14 +24,8 @@ from shared.messages import (
     ContainerIntent,
     DesiredState,
     GovernorStatus,
-    GpuFact,
-    PressureFact,
-    ResourcePressure,
-    ResourcesFact,
     RuleCatalogue,
-    StreamsFact,
     Switches,
-    ThermalFact,
 )
 from shared.messages.overrides import Override
 from shared.messages.settings import ResourceSettings
@@ -230,111 +216,6 @@ def container_rows(view: View, cfg: WardenConfig) -> list[ContainerRow]:
     return rows
 
 
-# --- resources ---------------------------------------------------------------
-
-
-def _psi(resource: ResourcePressure | None) -> PsiNow | None:
-    if resource is None:
-        return None
-    full = resource.full
-    return PsiNow(
-        some_avg10=resource.some.avg10,
-        some_avg60=resource.some.avg60,
-        full_avg10=full.avg10 if full else None,
-        full_avg60=full.avg60 if full else None,
-    )
-
-
-def _gpus(gpu: GpuFact | None) -> list[GpuNow] | None:
-    if gpu is None or not gpu.available or not gpu.gpus:
-        return None
-    return [
-        GpuNow(
-            index=d.index,
-            vendor=d.vendor,
-            name=d.name,
-            utilization_percent=d.utilization_percent,
-            memory_used_bytes=d.memory_used_bytes,
-            memory_total_bytes=d.memory_total_bytes,
-            temperature_celsius=d.temperature_celsius,
-            power_watts=d.power_watts,
-        )
-        for d in gpu.gpus
-    ]
-
-
-def _busiest(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
-def resources_now(view: View) -> ResourcesNow:
-    res, heat, pressure = view.resources, view.thermal, view.pressure
-    machine = res.machine if res else None
-    gpus = _gpus(view.gpu)
-    psi = {
-        kind: _psi(getattr(pressure, kind) if pressure else None)
-        for kind in ("cpu", "memory", "io")
-    }
-    hottest = heat.max_celsius if heat and heat.available else None
-    stamps = [m.ts for m in (res, heat, pressure, view.gpu) if m is not None]
-
-    def psi_value(kind: str, line: str) -> float | None:
-        now = psi[kind]
-        return getattr(now, f"{line}_avg10") if now else None
-
-    first = res or heat or pressure
-    return ResourcesNow(
-        host=first.host if first else "",
-        cpu={
-            "percent": machine.cpu_percent if machine else None,
-            "count": machine.cpu_count if machine else None,
-            "per_core_percent": machine.cpu_per_core_percent if machine else None,
-        },
-        memory={
-            "percent": machine.memory_used_percent if machine else None,
-            "total_bytes": machine.memory_total_bytes if machine else None,
-            "available_bytes": machine.memory_available_bytes if machine else None,
-            "used_bytes": machine.memory_used_bytes if machine else None,
-        },
-        gpu=gpus,
-        disk={
-            "read_bytes_per_second": machine.disk_read_bytes_per_second if machine else None,
-            "write_bytes_per_second": machine.disk_write_bytes_per_second if machine else None,
-            "reads_per_second": machine.disk_reads_per_second if machine else None,
-            "writes_per_second": machine.disk_writes_per_second if machine else None,
-            "read_bytes": machine.disk_read_bytes if machine else None,
-            "write_bytes": machine.disk_write_bytes if machine else None,
-            "reads": machine.disk_reads if machine else None,
-            "writes": machine.disk_writes if machine else None,
-        },
-        top_processes=[ProcessNow(**p.model_dump()) for p in res.top_processes] if res else [],
-        temperatures=[
-            TemperatureNow(name=s.name, celsius=s.celsius, selected=s.selected)
-            for s in (heat.sensors if heat else [])
-        ],
-        hottest_celsius=hottest,
-        pressure=psi,
-        streams=view.streams.count if view.streams else None,
-        cpu_percent=machine.cpu_percent if machine else None,
-        memory_percent=machine.memory_used_percent if machine else None,
-        memory_used_bytes=machine.memory_used_bytes if machine else None,
-        gpu_percent=_busiest([g.utilization_percent for g in gpus]) if gpus else None,
-        gpu_temperature_c=_busiest([g.temperature_celsius for g in gpus]) if gpus else None,
-        disk_read_bytes_per_second=machine.disk_read_bytes_per_second if machine else None,
-        disk_write_bytes_per_second=machine.disk_write_bytes_per_second if machine else None,
-        disk_reads_per_second=machine.disk_reads_per_second if machine else None,
-        disk_writes_per_second=machine.disk_writes_per_second if machine else None,
-        temperature_c=hottest,
-        psi_cpu_some_avg10=psi_value("cpu", "some"),
-        psi_memory_some_avg10=psi_value("memory", "some"),
-        psi_memory_full_avg10=psi_value("memory", "full"),
-        psi_io_some_avg10=psi_value("io", "some"),
-        psi_io_full_avg10=psi_value("io", "full"),
-        updated_at=max(stamps) if stamps else None,
-    )
-
-
 # --- thresholds and settings ---------------------------------------------------
 
 
@@ -397,119 +278,3 @@ def thresholds_now(view: View, cfg: WardenConfig) -> Thresholds:
                 )
             )
     return Thresholds(thresholds=items, crossed=[t for t in items if t.crossed])
-
-
-# --- history -----------------------------------------------------------------
-
-
-def samples_of(message: object) -> dict[str, float]:
-    """The numbers history keeps from one fact; unknown readings are left out, not zero."""
-    out: dict[str, float | None] = {}
-    if isinstance(message, ResourcesFact):
-        m = message.machine
-        out |= {
-            "cpu_percent": m.cpu_percent,
-            "memory_percent": m.memory_used_percent,
-            "disk_read_bytes_per_second": m.disk_read_bytes_per_second,
-            "disk_write_bytes_per_second": m.disk_write_bytes_per_second,
-        }
-    elif isinstance(message, ThermalFact):
-        out["temperature_c"] = message.max_celsius if message.available else None
-    elif isinstance(message, GpuFact):
-        gpus = _gpus(message) or []
-        out["gpu_percent"] = _busiest([g.utilization_percent for g in gpus])
-        out["gpu_temperature_c"] = _busiest([g.temperature_celsius for g in gpus])
-    elif isinstance(message, PressureFact):
-        for kind in ("cpu", "memory", "io"):
-            resource: ResourcePressure | None = getattr(message, kind)
-            if resource is not None:
-                out[f"psi_{kind}_some_avg10"] = resource.some.avg10
-                if resource.full is not None and kind != "cpu":
-                    out[f"psi_{kind}_full_avg10"] = resource.full.avg10
-    elif isinstance(message, StreamsFact):
-        out["streams"] = message.count
-    return {k: float(v) for k, v in out.items() if v is not None}
-
-
-# --- the fleet ---------------------------------------------------------------
-
-
-def host_config(cfg: WardenConfig, host: str) -> WardenConfig:
-    """The config to read a host's view with: this service's own for its own host; for
-    another, the defaults (its config is on that host: what its messages say counts)."""
-    return cfg if host == cfg.host_id else _defaults(host)
-
-
-@functools.lru_cache(maxsize=64)
-def _defaults(host: str) -> WardenConfig:
-    return WardenConfig(host_id=host)
-
-
-def host_status(view: View, cfg: WardenConfig, host: str, now: float) -> Status:
-    status = build_status(view, host_config(cfg, host), now)
-    if host == cfg.host_id:
-        return status
-    # Only the host's own config names these; its sensors say which containers it protects.
-    protected = sorted(n for n, c in status.containers.items() if c.protected)
-    return status.model_copy(
-        update={"media_provider": "unknown", "protected_containers": protected}
-    )
-
-
-def _limited(c: AppliedContainer) -> bool:
-    # As /metrics counts it: a memory.high is a throttle only when a rule set it.
-    return (
-        c.cpu_max is not None
-        or c.io_max is not None
-        or (c.memory_high is not None and bool(c.reasons))
-    )
-
-
-def host_summary(view: View, host: str, own: bool, uplink: bool = False) -> HostSummary:
-    """uplink: the view is of this service's own host, on its own bridged broker, where the
-    bridge's word is about the link to the centre, not about the host itself."""
-    applied, pressure = view.applied, view.pressure
-    services = dict(view.availability)
-    source: Literal["bridge", "services"]
-    if view.bridge is not None and not uplink:
-        online, source = view.bridge == "1", "bridge"
-    else:
-        online, source = any(state == "online" for state in services.values()), "services"
-    some: dict[str, float | None] = (
-        {
-            kind: (r.some.avg10 if (r := getattr(pressure, kind)) is not None else None)
-            for kind in ("cpu", "memory", "io")
-        }
-        if pressure
-        else {"cpu": None, "memory": None, "io": None}
-    )
-    known = [(value, kind) for kind, value in some.items() if value is not None]
-    worst = max(known) if known else None
-    messages = (view.desired, applied, pressure, view.inventory, view.resources, view.thermal)
-    stamps = [m.ts for m in messages if m is not None]
-    containers = applied.containers if applied else []
-    return HostSummary(
-        own=own,
-        online=online,
-        online_from=source,
-        bridge=None if view.bridge is None else ("up" if view.bridge == "1" else "down"),
-        services=services,
-        media_mode_active=bool(view.desired and view.desired.media_mode),
-        containers=len(containers),
-        paused=sum(1 for c in containers if c.paused),
-        throttled=sum(1 for c in containers if _limited(c)),
-        applied_at=applied.ts if applied else None,
-        applied_mode=applied.mode if applied else None,
-        pressure_some_avg10=some,
-        pressure_headline=f"{worst[1]} {worst[0]:.1f}%" if worst else None,
-        updated_at=max(stamps) if stamps else None,
-    )
-
-
-def fleet_summary(fleet: Fleet, own_bridged: bool = False) -> dict[str, HostSummary]:
-    """own_bridged: this service's host has `bridge:` on, so it reads that host's own broker."""
-    summaries = {}
-    for host in fleet.hosts():
-        own = host == fleet.own
-        summaries[host] = host_summary(fleet.views[host], host, own, own and own_bridged)
-    return summaries

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from shared.messages.base import PayloadError, Strict, describe_validation_error
 
@@ -32,6 +39,16 @@ class Trigger(Strict):
         if (self.event in SCHEDULE_EVENTS) != (self.schedule is not None):
             raise ValueError(f"{self.event}: a schedule is named with the schedule_* events only")
         return self
+
+    @model_serializer(mode="wrap")
+    def _as_adrg_sends_it(
+        self, handler: SerializerFunctionWrapHandler, _info: SerializationInfo
+    ) -> dict[str, Any]:
+        # ADRG's body is {"event": ...} alone: a trigger that names no schedule says none.
+        data: dict[str, Any] = handler(self)
+        if data.get("schedule") is None:
+            data.pop("schedule", None)
+        return data
 
 
 class TriggerError(PayloadError):
