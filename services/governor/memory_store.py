@@ -31,6 +31,7 @@ from services.governor.rules import (
 from shared.messages import DesiredState, GovernorMemory, GovernorStatus, Switches
 from shared.messages.base import PayloadError, describe_validation_error
 from shared.messages.signature import Signature
+from shared.signing import Keyring, verify, verify_payload
 
 
 def to_message(host: str, seq: int, memory: Memory, status: GovernorStatus) -> GovernorMemory:
@@ -166,3 +167,67 @@ def from_legacy(old: LegacyMemory) -> tuple[Memory, dict[str, str]]:
         },
     )
     return memory, {**problems, **slice_problems}
+
+
+@dataclass(frozen=True)
+class Restored:
+    """Where a starting governor picks up: the memory, and the seq and epoch to go on from."""
+
+    memory: Memory
+    seq: int
+    epoch: int
+    # What to log: (level, event, fields), in order.
+    notes: list[tuple[str, str, dict[str, Any]]]
+
+
+def restore(
+    host: str,
+    desired: RetainedDesiredPayload | None,
+    kept: GovernorMemory | None,
+    keyring: Keyring | None,
+    seq: int,
+    epoch: int,
+) -> Restored:
+    """Pick up where the last governor left off, from what it signed (when we sign)."""
+    notes: list[tuple[str, str, dict[str, Any]]] = []
+    if desired is not None and desired.state.host != host:
+        notes.append(("warning", "state.untrusted", {"reason": f"for host {desired.state.host!r}"}))
+        desired = None
+    if desired is not None:
+        state = desired.state
+        if keyring is not None and (
+            problem := verify_payload("DesiredState", desired.body, keyring)
+        ):
+            # Not ours: whoever wrote it must not choose what we remember.
+            notes.append(("warning", "state.untrusted", {"seq": state.seq, "reason": problem}))
+            desired = None
+        else:
+            seq = max(seq, state.seq)
+            if state.signature is not None:
+                epoch = max(epoch, state.signature.epoch + 1)
+    if kept is not None and keyring is not None:
+        if (problem := verify(kept, keyring)) is not None:
+            notes.append(("warning", "memory.untrusted", {"seq": kept.seq, "reason": problem}))
+            kept = None
+        elif kept.signature is not None:
+            epoch = max(epoch, kept.signature.epoch + 1)
+    memory, source, problems = Memory(), "none", dict[str, str]()
+    if kept is not None and kept.host == host:
+        memory, problems = from_message(kept)
+        seq = max(seq, kept.seq)
+        source = "memory"
+    elif desired is not None and desired.state.governor is not None:
+        memory, problems = from_legacy(desired.state.governor)
+        source = "desired_state (before the memory topic)"
+    for rule, why in problems.items():
+        notes.append(("warning", "memory.slice_dropped", {"rule": rule, "reason": why}))
+    if source != "none":
+        restored = {
+            "source": source,
+            "seq": seq,
+            "media_forced": memory.switches.media_forced,
+            "tier3_manual_pause": memory.switches.tier3_manual_pause,
+            "rules": ",".join(sorted(memory.rules)) or "none",
+        }
+        notes.append(("info", "state.restored", restored))
+    return Restored(memory, seq, epoch, notes)

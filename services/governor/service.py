@@ -9,18 +9,16 @@ from dataclasses import replace
 from datetime import tzinfo
 from typing import Any
 
+from services.governor import decision_log, memory_store
 from services.governor.catalogue import catalogue
 from services.governor.memory_store import (
     RetainedDesiredPayload,
     decode_retained_desired,
-    from_legacy,
-    from_message,
     to_message,
 )
 from services.governor.outcome import EventDraft, RestartDraft
 from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Facts, Memory, decide
-from services.governor.rules import bandwidth
 from services.governor.rules.conditions import condition_text
 from services.governor.settings import with_settings
 from services.governor.triggers import apply_trigger
@@ -33,24 +31,19 @@ from shared.messages import (
     DesiredState,
     Event,
     GovernorMemory,
-    LastDecision,
     Message,
     StreamsFact,
     Switches,
     Trigger,
 )
-from shared.messages.decision import SUMMARY_MAX, DecisionAction
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
-from shared.signing import Signed, sign, verify, verify_payload
+from shared.signing import Signed, sign
 from shared.time_zone import zone_of
 from shared.topics import ONLINE, SensorKind
-
-# How the decision log and Home Assistant's last decision name the download client.
-DOWNLOAD_CLIENT = "download client"
 
 # After connecting, how long to wait for our own retained state before deciding afresh.
 RESTORE_WAIT_SECONDS = 1.0
@@ -265,48 +258,19 @@ class GovernorService:
             self.become_ready()
 
     def restore(self) -> None:
-        """Pick up where the last governor left off, from what it signed (when we sign)."""
-        desired, kept = self._retained_desired, self._retained_memory
-        if desired is not None and desired.state.host != self.cfg.host_id:
-            self.ctx.log.warning("state.untrusted", reason=f"for host {desired.state.host!r}")
-            desired = None
-        if desired is not None:
-            state = desired.state
-            if self.keyring is not None and (
-                problem := verify_payload("DesiredState", desired.body, self.keyring)
-            ):
-                # Not ours: whoever wrote it must not choose what we remember.
-                self.ctx.log.warning("state.untrusted", seq=state.seq, reason=problem)
-                desired = None
-            else:
-                self.seq = max(self.seq, state.seq)
-                if state.signature is not None:
-                    self.epoch = max(self.epoch, state.signature.epoch + 1)
-        if kept is not None and self.keyring is not None:
-            if (problem := verify(kept, self.keyring)) is not None:
-                self.ctx.log.warning("memory.untrusted", seq=kept.seq, reason=problem)
-                kept = None
-            elif kept.signature is not None:
-                self.epoch = max(self.epoch, kept.signature.epoch + 1)
-        source, problems = "none", dict[str, str]()
-        if kept is not None and kept.host == self.cfg.host_id:
-            self.memory, problems = from_message(kept)
-            self.seq = max(self.seq, kept.seq)
-            source = "memory"
-        elif desired is not None and desired.state.governor is not None:
-            self.memory, problems = from_legacy(desired.state.governor)
-            source = "desired_state (before the memory topic)"
-        for rule, why in problems.items():
-            self.ctx.log.warning("memory.slice_dropped", rule=rule, reason=why)
-        if source != "none":
-            self.ctx.log.info(
-                "state.restored",
-                source=source,
-                seq=self.seq,
-                media_forced=self.memory.switches.media_forced,
-                tier3_manual_pause=self.memory.switches.tier3_manual_pause,
-                rules=",".join(sorted(self.memory.rules)) or "none",
-            )
+        """Pick up where the last governor left off (see memory_store.restore)."""
+        restored = memory_store.restore(
+            self.cfg.host_id,
+            self._retained_desired,
+            self._retained_memory,
+            self.keyring,
+            self.seq,
+            self.epoch,
+        )
+        # Before it is ready the governor's memory is the fresh one: nothing is lost.
+        self.memory, self.seq, self.epoch = restored.memory, restored.seq, restored.epoch
+        for level, event, fields in restored.notes:
+            (self.ctx.log.warning if level == "warning" else self.ctx.log.info)(event, **fields)
 
     def on_actuator_availability(self, received: Received[str]) -> None:
         if received.value == ONLINE and self.ready:
@@ -373,102 +337,11 @@ class GovernorService:
             self._wake_timer = self.ctx.loop.call_later(delay, self.evaluate)
 
     def log_changes(self, decision: Decision) -> None:
-        self.log_group_changes(decision)
-        self.log_download_changes(decision)
-        before = self.published.containers if self.published else {}
-        for name in sorted(set(before) | set(decision.containers)):
-            old, new = before.get(name), decision.containers.get(name)
-            if old == new:
-                continue
-            if new is None:
-                assert old is not None  # not both None: they would be equal
-                self.ctx.log.info(
-                    "decision.release", container=name, was="; ".join(map(str, old.reasons))
-                )
-                self.publish_decision(name, "release", f"{name}: back to its tier baseline", [])
-                continue
-            self.ctx.log.info(
-                "decision.enforce",
-                container=name,
-                tier=new.tier,
-                paused=new.paused,
-                memory_high=new.memory_high,
-                cpu_max=new.cpu_max.quota_us if new.cpu_max else None,
-                io_max=str(new.io_max) if new.io_max else None,
-                cpu_idle=new.cpu_idle,
-                reasons="; ".join(map(str, new.reasons)),
-            )
-            what = ["paused"] if new.paused else []
-            what += ["memory.high"] if new.memory_high else []
-            what += ["cpu.max"] if new.cpu_max else []
-            what += ["io.max"] if new.io_max else []
-            what += ["cpu.idle"] if new.cpu_idle else []
-            summary = f"{name}: {', '.join(what) or 'limited'} ({new.reasons[0]})"
-            readings = {k: v for k, v in decision.readings.items() if k == name or "." in k}
-            self.publish_decision(name, "enforce", summary, [str(r) for r in new.reasons], readings)
-
-    def log_download_changes(self, decision: Decision) -> None:
-        """The download client's limits are a decision too: logged, and the last decision."""
-        old = self.published.download_client if self.published else None
-        new = decision.download_client
-        if old == new:
-            return
-        if new is None:
-            was = "; ".join(map(str, old.reasons)) if old else ""
-            self.ctx.log.info("decision.download_release", was=was)
-            summary = f"{DOWNLOAD_CLIENT}: back to the user's own limits"
-            self.publish_decision(DOWNLOAD_CLIENT, "release", summary, [])
-            return
-        reasons = [str(r) for r in new.reasons]
-        self.ctx.log.info(
-            "decision.download",
-            upload_bps=new.upload_bps,
-            download_bps=new.download_bps,
-            alternative=new.alternative,
-            reasons="; ".join(reasons),
-        )
-        summary = f"{DOWNLOAD_CLIENT}: {bandwidth.limits_text(new)} ({reasons[0]})"
-        readings = {k: v for k, v in decision.readings.items() if k == bandwidth.NAME}
-        self.publish_decision(DOWNLOAD_CLIENT, "enforce", summary, reasons, readings)
-
-    def log_group_changes(self, decision: Decision) -> None:
-        before = self.published.process_groups if self.published else {}
-        for name in sorted(set(before) | set(decision.process_groups)):
-            old, new = before.get(name), decision.process_groups.get(name)
-            if old == new:
-                continue
-            was_paused, paused = bool(old and old.paused), bool(new and new.paused)
-            if paused == was_paused and (old and old.nice) == (new and new.nice):
-                continue  # only the readings in the reasons moved
-            event = "decision.group_changed"
-            if paused != was_paused:
-                event = "decision.group_pause" if paused else "decision.group_resume"
-            self.ctx.log.info(
-                event,
-                group=name,
-                paused=paused,
-                nice=new.nice if new else None,
-                reasons="; ".join(map(str, new.reasons)) if new else "",
-            )
-
-    def publish_decision(
-        self,
-        container: str,
-        action: DecisionAction,
-        summary: str,
-        reasons: list[str],
-        readings: dict[str, str] | None = None,
-    ) -> None:
-        # Retained, so Home Assistant's "last decision" sensor shows it after any restart.
-        decision = LastDecision(
-            host=self.cfg.host_id,
-            container=container,
-            action=action,
-            summary=summary[:SUMMARY_MAX],
-            reasons=reasons,
-            readings=readings or {},
-        )
-        self.ctx.bus.send(channels.DECISION, decision)
+        for change in decision_log.changes(self.cfg.host_id, self.published, decision):
+            self.ctx.log.info(change.event, **change.fields)
+            if change.last is not None:
+                # Retained, so Home Assistant's "last decision" sensor shows it after any restart.
+                self.ctx.bus.send(channels.DECISION, change.last)
 
     # --- outputs ---------------------------------------------------------
 
