@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups
+from services.sensors.proc_stats import (
+    CpuTimes,
+    DiskCounters,
+    io_rates,
+    parse_diskstats,
+    parse_meminfo,
+    parse_proc_stat,
+    rate,
+    share,
+)
 from services.sensors.processes import (
     CLOCK_TICKS,
     PAGE_BYTES,
@@ -21,18 +31,10 @@ from services.sensors.processes import (
     top_processes,
 )
 from services.sensors.resources import (
-    CpuTimes,
-    DiskCounters,
     ResourceSampler,
     RunningContainer,
     container_io_by_disk,
-    io_rates,
-    parse_diskstats,
-    parse_meminfo,
-    parse_proc_stat,
     physical_disks,
-    rate,
-    share,
 )
 from shared.config.model import ProcessGroup, WardenConfig
 from tests.support.disks import loop_disk
@@ -340,7 +342,7 @@ def test_a_real_containers_io_is_told_per_disk(containers: Containers, tmp_path:
 
 
 def test_each_cpu_s_own_use_from_the_real_proc_stat() -> None:
-    from services.sensors.resources import parse_proc_stat_cores
+    from services.sensors.proc_stats import parse_proc_stat_cores
 
     cores = parse_proc_stat_cores(Path("/proc/stat").read_text())
     assert cores and all(name.startswith("cpu") and name[3:].isdigit() for name in cores)
