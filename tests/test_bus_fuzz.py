@@ -39,12 +39,15 @@ from shared.messages import (
     LastDecision,
     PressureFact,
     PressureLine,
+    ReasonCard,
     ResourcePressure,
     ResourcesFact,
+    RuleCatalogue,
     StreamsFact,
     Switches,
     ThermalFact,
 )
+from shared.messages.incidents import Contender, Incident, IncidentLog, SharePoint, Waiter
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.signing import new_key
@@ -83,6 +86,23 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
             items=[Override(kind="unthrottle", container="fz-t3", since=1.0, until=2e9)],
         ),
         LastDecision(host=HOST, container="fz-t3", action="enforce", summary="s"),
+        RuleCatalogue(
+            host=HOST, cards=[ReasonCard(reason="protect", rule="protect", title="a title")]
+        ),
+        IncidentLog(
+            host=HOST,
+            incidents=[
+                Incident(
+                    id="stall-io-1",
+                    kind="stall",
+                    resource="io",
+                    started_at=1.0,
+                    waiters=[Waiter(name="fz-t1", peak_percent=40)],
+                    contenders=[Contender(name="fz-t3", kind="container", score=1e6)],
+                    stall=[SharePoint(t=1.0, percent=40)],
+                )
+            ],
+        ),
     )
 }
 

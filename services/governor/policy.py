@@ -37,6 +37,7 @@ from shared.messages import (
     PressureFact,
     ProcessGroupIntent,
     ResourcesFact,
+    StreamsFact,
     Switches,
     ThermalFact,
 )
@@ -78,6 +79,8 @@ class Facts:
     gpu_seen_at: float | None = None
     # Wall-clock time the pressure reading arrived; too old: unknown (see sensor_stale_after).
     pressure_seen_at: float | None = None
+    # The streams reading itself (its sessions), arrived with streams_seen_at.
+    stream_report: StreamsFact | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,8 @@ def view_of(
     )
     heat, heat_stale_at = fresh_fact(facts.thermal, facts.thermal_seen_at, now, stale_after)
     gpu, gpu_stale_at = fresh_fact(facts.gpu, facts.gpu_seen_at, now, stale_after)
+    streams_stale_after = cfg.governor.streams_stale_after(cfg.media_mode)
+    report, _ = fresh_fact(facts.stream_report, facts.streams_seen_at, now, streams_stale_after)
     view = View(
         cfg=cfg,
         matcher=matcher,
@@ -192,6 +197,7 @@ def view_of(
         resources=resources,
         thermal=heat,
         gpu=gpu,
+        stream_report=report,
     )
     stale_at = earliest(
         streams_stale_at, pressure_stale_at, resources_stale_at, heat_stale_at, gpu_stale_at

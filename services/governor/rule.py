@@ -29,6 +29,7 @@ from shared.messages import (
     ProcessGroupIntent,
     ReasonCard,
     ResourcesFact,
+    StreamsFact,
     Switches,
     ThermalFact,
 )
@@ -60,6 +61,8 @@ class View:
     resources: ResourcesFact | None = None
     thermal: ThermalFact | None = None
     gpu: GpuFact | None = None
+    # The media server's sessions, fresh as `streams` is; None: unknown.
+    stream_report: StreamsFact | None = None
 
     def tier(self, tier: int) -> list[ContainerFact]:
         return [c for c, t in self.targets if t == tier]

@@ -47,6 +47,19 @@ def stall_of(
     return Stall("unknown" if unknown else "calm")
 
 
+def highest_share(matcher: TierMatcher, pressure: PressureFact, resource: str) -> float | None:
+    """The highest known stall share on a resource among the protected containers, calm or
+    not (None: none is known), for an incident's timeline."""
+    shares = [
+        s.some_percent
+        for c in pressure.containers
+        if matcher.watched(c.name)
+        for s in c.stall
+        if s.resource == resource
+    ]
+    return max(shares, default=None)
+
+
 def disks_used(usages: Sequence[ContainerUsage]) -> frozenset[str] | None:
     """The disks these containers read or wrote in the last reading; None (every disk) where
     that is not known for one of them, or none is named."""

@@ -22,7 +22,9 @@ from shared.config.base import TOPIC_LEVEL, Percent, Port, Seconds, Section, Siz
 from shared.config.bridge import Bridge
 from shared.config.general import General, HttpServer
 from shared.config.governor import Governor
+from shared.config.gpu_share import GpuShare
 from shared.config.home_assistant import HomeAssistant
+from shared.config.incidents import Incidents
 from shared.config.media_mode import (
     MEDIA_SERVER_PROVIDERS,
     DownloadThrottle,
@@ -53,9 +55,11 @@ __all__ = [
     "General",
     "Governor",
     "GpuSensors",
+    "GpuShare",
     "HistoryTier",
     "HomeAssistant",
     "HttpServer",
+    "Incidents",
     "IoPressure",
     "MediaMode",
     "MediaWebhook",
@@ -140,6 +144,12 @@ class WardenConfig(Section):
     )
     web: Web = Field(default=Web(), description="the web service")
     protect: Protect = Field(default=Protect(), description="Warden's protect rule")
+    incidents: Incidents = Field(
+        default=Incidents(), description="stalls and buffering told as incidents"
+    )
+    gpu_share: GpuShare = Field(
+        default=GpuShare(), description="a hardware transcode has the GPU to itself"
+    )
 
     @field_validator("host_id")
     @classmethod

@@ -187,6 +187,8 @@ class GpuProcess(Strict):
     used_memory_bytes: Annotated[int, Field(ge=0)] | None = None
     # Share of the GPU's compute (SM) time, where the driver reports it.
     utilization_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    # The Docker container it runs in, by name (from its cgroup); None: none, or unknown.
+    container: str | None = None
 
 
 class GpuDevice(Strict):
