@@ -435,6 +435,36 @@ def test_limits_in_force_before_the_stall_are_no_action() -> None:
     )
 
 
+def test_an_action_counts_for_the_incidents_whose_resource_it_answers() -> None:
+    idle = held_of(
+        {"tdarr": ContainerIntent(tier=3, cpu_idle=True, reasons=[Reason(rule="cpu_yield")])}, {}
+    )
+    cpu_and_io = PressureFact(
+        host="h",
+        containers=[
+            ContainerPressure(
+                id="j",
+                name="jellyfin",
+                source="",
+                stall=[
+                    StallShare(resource="cpu", some_percent=30, seconds=2),
+                    StallShare(resource="io", some_percent=30, seconds=2),
+                ],
+            )
+        ],
+    )
+    first = step(
+        Book(held={}),
+        Seen(view(CFG, now=0, pressure=cpu_and_io, pressure_seen_at=0), None, {}),
+        utc,
+    )
+    out = step(
+        first.book, Seen(view(CFG, now=1, pressure=cpu_and_io, pressure_seen_at=0), None, idle), utc
+    )
+    assert [a.what for a in out.book.open["stall-cpu"].incident.actions] == ["cpu.idle"]
+    assert out.book.open["stall-io"].incident.actions == []
+
+
 def test_a_pause_of_a_process_group_is_an_action() -> None:
     before = held_of({}, {})
     after = held_of(

@@ -14,6 +14,8 @@ from shared.messages.base import BlockDevice, Message, Strict
 
 IncidentKind = Literal["stall", "buffering"]
 IncidentResource = Literal["cpu", "io", "memory"]
+# What an action set, by control (as the desired state names them).
+ActionControl = Literal["paused", "cpu_max", "io_max", "memory_high", "cpu_idle"]
 # calm: the stall was gone close_after_seconds; unknown: the readings that could tell
 # stopped (the pressure fact went stale, or the protected container's stall unreadable).
 EndReason = Literal["calm", "unknown"]
@@ -66,13 +68,16 @@ class Contender(Strict):
 
 
 class IncidentAction(Strict):
-    """A limit or pause the governor added (or tightened) while the incident was open."""
+    """A limit or pause the governor added (or tightened) while the incident was open, on
+    the resource it is about: io.max for disk, cpu.max and cpu.idle for CPU, memory.high
+    and cpu.max for memory, a pause for any (and anything for a buffering stream)."""
 
     at: float
     target: str
     kind: Literal["container", "process_group"]
     # "paused", "io.max 12 MB/s on 8:0", "cpu.max 20 %", "memory.high 1.5 GiB", "cpu.idle"
     what: Annotated[str, Field(max_length=200)]
+    controls: Annotated[list[ActionControl], Field(max_length=5)] = []
     # The rules whose reasons it carries, in the order the governor lists them.
     rules: Annotated[list[str], Field(max_length=16)] = []
 

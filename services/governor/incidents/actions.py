@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.messages import ContainerIntent, IoMax, ProcessGroupIntent
-from shared.messages.incidents import IncidentAction
+from shared.messages.incidents import ActionControl, IncidentAction
 from shared.units import MB_PER_SEC
 
 GIB = 1024**3
@@ -79,26 +79,40 @@ def _rate(read: int | None, write: int | None) -> str:
     return _mb(read) if read == write else f"read {_mb(read)}, write {_mb(write)}"
 
 
-def tightened(before: Held | None, after: Held, cpu_count: int) -> list[str]:
-    """What `after` adds or tightens over `before`, in words ("io.max 12 MB/s on 8:0")."""
+def tightened(before: Held | None, after: Held, cpu_count: int) -> list[tuple[ActionControl, str]]:
+    """What `after` adds or tightens over `before`: each control, in words
+    ("io.max 12 MB/s on 8:0")."""
     was = before or Held(kind=after.kind)
-    said: list[str] = []
+    said: list[tuple[ActionControl, str]] = []
     if after.paused and not was.paused:
-        said.append("paused")
+        said.append(("paused", "paused"))
     if _tighter(after.cpus, was.cpus):
         assert after.cpus is not None
-        said.append(f"cpu.max {100 * after.cpus / max(1, cpu_count):.3g} %")
+        said.append(("cpu_max", f"cpu.max {100 * after.cpus / max(1, cpu_count):.3g} %"))
     for disk, (read, write) in sorted(after.io.items()):
         old = was.io.get(disk, was.io.get(EVERY_DISK, (None, None)))
         if _tighter(read, old[0]) or _tighter(write, old[1]):
             where = f" on {disk}" if disk != EVERY_DISK else ""
-            said.append(f"io.max {_rate(read, write)}{where}")
+            said.append(("io_max", f"io.max {_rate(read, write)}{where}"))
     if _tighter(after.memory_high, was.memory_high):
         assert after.memory_high is not None
-        said.append(f"memory.high {after.memory_high / GIB:.3g} GiB")
+        said.append(("memory_high", f"memory.high {after.memory_high / GIB:.3g} GiB"))
     if after.cpu_idle and not was.cpu_idle:
-        said.append("cpu.idle")
+        said.append(("cpu_idle", "cpu.idle"))
     return said
+
+
+# The controls that answer a wait on each resource (protect answers memory with cpu.max).
+ANSWERS: dict[str, frozenset[str]] = {
+    "io": frozenset({"paused", "io_max"}),
+    "cpu": frozenset({"paused", "cpu_max", "cpu_idle"}),
+    "memory": frozenset({"paused", "memory_high", "cpu_max"}),
+}
+
+
+def answers(action: IncidentAction, resource: str | None) -> bool:
+    """Whether the action bears on a wait for the resource (None: any resource)."""
+    return resource is None or bool(ANSWERS[resource] & set(action.controls))
 
 
 def added(
@@ -115,7 +129,8 @@ def added(
                     at=now,
                     target=key.removeprefix("group:"),
                     kind=held.kind,
-                    what="; ".join(what)[:200],
+                    what="; ".join(text for _, text in what)[:200],
+                    controls=list(dict.fromkeys(control for control, _ in what)),
                     rules=list(held.rules)[:16],
                 )
             )

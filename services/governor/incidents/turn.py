@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from services.governor.incidents.actions import answers
 from services.governor.incidents.sentence import Clock, sentence
 from services.governor.incidents.usage import Sample, rank, use_now
 from services.governor.outcome import EventDraft, earliest
@@ -323,13 +324,15 @@ class Turn:
             self.open[key] = replace(was, incident=incident)
 
     def on_actions(self, actions: Sequence[IncidentAction]) -> None:
-        if not actions:
-            return
         for key, was in list(self.open.items()):
             incident = was.incident
-            update: dict[str, object] = {"actions": [*incident.actions, *actions][:MAX_ACTIONS]}
+            resource = incident.resource if incident.kind == "stall" else None
+            mine = [a for a in actions if answers(a, resource)]
+            if not mine:
+                continue
+            update: dict[str, object] = {"actions": [*incident.actions, *mine][:MAX_ACTIONS]}
             if not incident.actions:
-                update["time_to_action_seconds"] = max(0.0, actions[0].at - incident.started_at)
+                update["time_to_action_seconds"] = max(0.0, mine[0].at - incident.started_at)
             self.open[key] = replace(was, incident=incident.model_copy(update=update))
             self.changed = True
 
@@ -361,6 +364,13 @@ class Turn:
                 if since is not None:
                     wakes.append(since + after)
                 continue
+            action = ended.first_action
+            if action is not None and ended.percent_after_action is None:
+                # Closed within a PSI window of the action: the last reading after it says.
+                later = [p.percent for p in ended.stall if p.t > action.at]
+                ended = ended.model_copy(
+                    update={"percent_after_action": later[-1] if later else None}
+                )
             ended = ended.model_copy(update={"sentence": sentence(ended, self.clock)})
             del self.open[key]
             self.closed.append(ended)
