@@ -20,6 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web.auth import Access, Refused
 from services.web.backend import Backend, OverrideError, OverrideLimit, UnknownHost
 from services.web.guard import normal_origin
+from services.web.incidents import SHOWN as INCIDENTS_SHOWN
+from services.web.incidents import add_routes as add_incident_routes
+from services.web.incidents import host_incidents
 from services.web.middleware import GateRules, WardenApp
 from services.web.models import (
     ContainerRow,
@@ -314,6 +317,8 @@ def create_app(backend: Backend) -> FastAPI:
         """The governor's latest changes, newest first."""
         return backend.store.decisions(limit)
 
+    add_incident_routes(app, backend, read, REFUSALS, API)
+
     @app.get(
         f"{API}/history", response_model=HistoryMetrics, dependencies=[read], responses=REFUSALS
     )
@@ -472,6 +477,7 @@ def snapshot(backend: Backend, host: str | None = None) -> dict[str, Any]:
         "settings": backend.settings_out(view, cfg).model_dump(),
         "overrides": [o.model_dump() for o in live_overrides(view, now)],
         "streams": view.streams.model_dump() if view.streams else None,
+        "incidents": [i.model_dump() for i in host_incidents(backend, host, INCIDENTS_SHOWN)],
         "fleet": {
             h: s.model_dump()
             for h, s in fleet_summary(backend.fleet, backend.cfg.bridge.enabled).items()
