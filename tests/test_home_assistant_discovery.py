@@ -136,7 +136,7 @@ CONFIGS = {
 def test_every_payload_passes_the_schema(name: str) -> None:
     cfg = CONFIGS[name]
     messages = discovery_messages(cfg, cfg.host_id, "1.2.3")
-    assert len(messages) == 31
+    assert len(messages) == 33  # the last incident sensor and its device trigger among them
     for topic, payload in messages.items():
         raw = json.dumps(payload, ensure_ascii=False)
         assert check_discovery(topic, raw, cfg.home_assistant.discovery_prefix) == [], topic
@@ -183,6 +183,7 @@ EXPECTED = {
     "republish_discovery": ("button", None, None, None, "config", ["notifier"]),
     "preset": ("select", None, None, None, "config", ["governor"]),
     "last_decision": ("sensor", None, None, None, "diagnostic", ["governor"]),
+    "last_incident": ("sensor", None, None, None, None, ["governor"]),
 }
 
 
