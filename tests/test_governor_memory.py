@@ -12,6 +12,7 @@ from pydantic import JsonValue
 
 from services.governor.memory_store import LegacyMemory, from_legacy, from_message, to_message
 from services.governor.policy import RULES, Memory
+from services.governor.rules.gpu_share import GpuShareMemory
 from services.governor.rules.io_pressure import IoMemory
 from services.governor.rules.media_mode import MediaMemory
 from services.governor.rules.memory_pressure import MemoryPressureMemory
@@ -65,6 +66,9 @@ EVERY_SLICE = {
 NEWER_SLICES = {
     "cpu_yield": YieldState(yielding=True, quiet_since=1300.0),
     "io_yield": YieldState(yielding=True, disks=["8:16", "254:0"]),
+    "gpu_share": GpuShareMemory(
+        seen_at=1400.0, paused=True, containers=["tdarr"], groups=["enc"], about="GPU 0"
+    ),
 }
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")
 

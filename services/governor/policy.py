@@ -16,9 +16,18 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from services.governor.outcome import EventDraft, LogNote, RestartDraft, earliest
-from services.governor.rule import M, Outcome, Rule, Target, View, merge_intent
+from services.governor.rule import (
+    M,
+    Outcome,
+    Rule,
+    Target,
+    View,
+    merge_group_intent,
+    merge_intent,
+)
 from services.governor.rules import (
     cpu_yield,
+    gpu_share,
     io_pressure,
     io_yield,
     manual_pause,
@@ -59,6 +68,7 @@ RULES: tuple[Rule[Any], ...] = (
     cpu_yield.RULE,
     io_yield.RULE,
     process_groups.RULE,
+    gpu_share.RULE,
 )
 
 
@@ -218,7 +228,8 @@ def decide(
     for outcome in outcomes:
         for name, ask in outcome.containers.items():
             containers[name] = merge_intent(containers.get(name), ask)
-        groups.update(outcome.process_groups)
+        for name, group_ask in outcome.process_groups.items():
+            groups[name] = merge_group_intent(groups.get(name), group_ask)
         readings.update(outcome.readings)
         status.update(outcome.status)
     limits = [o.download_limit_bps for o in outcomes if o.download_limit_bps is not None]

@@ -126,6 +126,22 @@ def merge_intent(current: ContainerIntent | None, ask: ContainerIntent) -> Conta
     )
 
 
+def merge_group_intent(
+    current: ProcessGroupIntent | None, ask: ProcessGroupIntent
+) -> ProcessGroupIntent:
+    """Two rules' asks of one process group: paused while either pauses, the first nice
+    level asked for, both rules' reasons."""
+    if current is None:
+        return ask
+    return current.model_copy(
+        update={
+            "paused": current.paused or ask.paused,
+            "nice": current.nice if current.nice is not None else ask.nice,
+            "reasons": [*current.reasons, *(r for r in ask.reasons if r not in current.reasons)],
+        }
+    )
+
+
 def tighter_cpu(a: CpuMax | None, b: CpuMax | None) -> CpuMax | None:
     if a is None or b is None:
         return a or b

@@ -29,6 +29,11 @@ class GpuShare(Section):
     memory_percent: Percent = Field(
         default=90, description="above_threshold: the GPU's memory use (%) that pauses"
     )
+    requested_counts: bool = Field(
+        default=True,
+        description="a video transcode the server is set to run on a GPU counts, unconfirmed "
+        "(Jellyfin never says whether it got one; Plex falls back to software silently)",
+    )
     hold_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
         default=30,
         description="the pause holds this long (seconds) after the last hardware transcode",

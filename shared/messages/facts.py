@@ -135,6 +135,10 @@ class StreamSession(Strict):
     # video transcode, or the server says it runs in software; None: not said (Jellyfin
     # names the acceleration it was asked for, not the one it got).
     hw_transcode: bool | None = None
+    # True: the server is set to put this video transcode on a GPU (Plex's
+    # transcodeHwRequested, Jellyfin's HardwareAccelerationType), whether or not it did;
+    # False: no video transcode, or set to software; None: not said.
+    hw_requested: bool | None = None
     # None: the server did not say where the client is.
     local: bool | None = None
     client: str = ""

@@ -28,6 +28,7 @@ from services.sensors.streams.classify import (
     decision_of,
     describe,
     first_known,
+    hw_requested,
     hw_transcode,
     kbps,
     media_type_of,
@@ -264,6 +265,12 @@ def session_of(item: MetadataItem) -> StreamSession | None:
         media_type=media_type,
         bitrate_kbps=bitrate_of(item, played),
         hw_transcode=hw_transcode(decisions, hardware_said(played.transcode)),
+        hw_requested=hw_requested(
+            decisions,
+            (played.transcode.transcodeHwRequested or hardware_said(played.transcode))
+            if played.transcode
+            else None,
+        ),
         local=local,
         client=" / ".join(p for p in (item.Player.product, item.Player.title) if p),
     )
