@@ -307,6 +307,6 @@ def test_composed_with_the_other_rules_a_group_s_pause_keeps_its_nice_level() ->
 def test_the_card() -> None:
     (card,) = cards(CFG)
     assert card.controls_for(2) == ["paused"] and card.controls_for(3) == ["paused"]
-    assert card.ends == "30 s after the last hardware transcode"
+    assert card.ends == "30 s after the hardware transcode ends"
     (card,) = cards(cfg(mode="above_threshold"))
     assert "above 80 % busy or 90 % full" in card.title

@@ -238,7 +238,7 @@ def cards(cfg: WardenConfig) -> list[ReasonCard]:
             rule=NAME,
             title=f"{when}: its other users in tiers 2 and 3 paused"[:120],
             controls={"2": ["paused"], "3": ["paused"], "any": ["group_paused"]},
-            ends=f"{g.hold_seconds:g} s after the last hardware transcode",
+            ends=f"{g.hold_seconds:g} s after the hardware transcode ends",
             enabled=g.enabled,
         )
     ]
