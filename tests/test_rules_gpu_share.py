@@ -310,3 +310,22 @@ def test_the_card() -> None:
     assert card.ends == "30 s after the hardware transcode ends"
     (card,) = cards(cfg(mode="above_threshold"))
     assert "above 80 % busy or 90 % full" in card.title
+
+
+def test_the_reason_follows_the_transcodes_and_keeps_the_last_through_the_hold() -> None:
+    other = streams(True).model_copy(
+        update={"sessions": [streams(True).sessions[0].model_copy(update={"title": "Heat"})]}
+    )
+    outs = run(
+        [
+            At(0, streams(True), OTHERS_ONLY),
+            At(5, other, OTHERS_ONLY),
+            At(9, streams(), OTHERS_ONLY),
+        ]
+    )
+    details = [o.containers["tdarr"].reasons[0].detail for o in outs]
+    assert [d.rsplit(": ", 1)[1] for d in details] == [
+        "hardware transcode of 'Dune' (alice, jellyfin)",
+        "hardware transcode of 'Heat' (alice, jellyfin)",
+        "hardware transcode of 'Heat' (alice, jellyfin)",
+    ]

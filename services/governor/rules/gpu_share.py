@@ -47,7 +47,7 @@ class GpuShareMemory(Strict):
     # Who the pause holds (kept while it lasts: a paused process may leave NVML's list).
     containers: list[str] = []
     groups: list[str] = []
-    # What the reasons name: the GPUs and the streams, as of the pause's start.
+    # What the reasons name: the GPUs and the streams, as of the latest transcode seen.
     about: str = ""
 
 
@@ -182,7 +182,7 @@ def gpu_share(view: View, memory: GpuShareMemory) -> Outcome[GpuShareMemory]:
         reading = busy(cfg, devices) if cfg.mode == "above_threshold" else None
         starts = cfg.mode == "pause" or reading is not None
         if memory.paused or starts:
-            about = memory.about if memory.paused else _about(view, found, devices)
+            about = _about(view, found, devices)
             state = GpuShareMemory(
                 seen_at=now,
                 paused=True,
