@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from services.governor.stalls import use_of
 from shared.messages import ContainerUsage, GpuFact, ProcessGroupUsage, ResourcesFact
 from shared.messages.incidents import Contender
 from shared.tier_matcher import TierMatcher
@@ -51,19 +52,6 @@ def gpu_use(gpu: GpuFact | None, resources: ResourcesFact) -> dict[str, Gpu]:
     return found
 
 
-def container_use(resource: str, u: ContainerUsage, disks: frozenset[str] | None) -> float | None:
-    """Its use of a resource; io on the given disks where they and its own are known."""
-    if resource == "io":
-        by_disk = u.io_bytes_per_second_by_disk
-        if disks is None or by_disk is None:
-            return u.io_bytes_per_second
-        return sum(by_disk.get(d, 0.0) for d in disks)
-    if resource == "cpu":
-        return u.cpu_percent
-    growth = u.memory_growth_bytes_per_second
-    return max(0.0, growth) if growth is not None else None
-
-
 def group_use(resource: str, g: ProcessGroupUsage) -> float | None:
     if resource == "io":
         return _add(g.read_bytes_per_second, g.write_bytes_per_second)
@@ -79,7 +67,7 @@ def use_now(
     wanted = set(names)
     use: dict[str, float] = {}
     for c in sample.resources.containers:
-        if c.name in wanted and (v := container_use(resource, c, disks)) is not None:
+        if c.name in wanted and (v := use_of(resource, c, disks)) is not None:
             use[c.name] = v
     for g in sample.resources.process_groups:
         if g.name in wanted and g.name not in use and (v := group_use(resource, g)) is not None:
@@ -130,7 +118,7 @@ def rank(
             gpus.setdefault(name, []).append(use)
     found: list[Contender] = []
     for name, usages in by_container.items():
-        score = _mean([container_use(resource, u, disks) for u in usages])
+        score = _mean([use_of(resource, u, disks) for u in usages])
         if name in skip or score is None or score <= 0:
             continue
         by_disk = _mean_by_disk([u.io_bytes_per_second_by_disk for u in usages])
