@@ -633,3 +633,36 @@ def test_several_waiters_and_a_trigger_in_the_sentence() -> None:
     assert incidents(steps[0])[0].sentence.startswith(
         "since 21:40: jellyfin stalled on disk (its pressure trigger fired); "
     )
+
+
+def test_contenders_are_looked_for_again_while_none_is_known() -> None:
+    """The sensors' first usage reading has no rates: nobody is known busy from it."""
+    steps = run(
+        [
+            At(-1, usage={}),
+            At(0, {"jellyfin": 40}),
+            At(1, usage={"tdarr": (180, SDA)}),
+        ]
+    )
+    assert incidents(steps[1])[0].contenders == []
+    assert "nothing else was busy on it" in incidents(steps[1])[0].sentence
+    (incident,) = incidents(steps[2])
+    assert [c.name for c in incident.contenders] == ["tdarr"]
+    assert (incident.contenders_from, incident.contenders_to) == (-1, 1)
+
+
+def test_the_stalled_container_s_disks_known_later_rank_the_contenders_anew() -> None:
+    """No reading said which disks jellyfin used when it stalled: everyone's whole I/O
+    ranked them; the first that says puts those on the disks it uses in front."""
+    steps = run(
+        [
+            At(-10, usage={"kopia": (300, SDB), "tdarr": (180, SDA)}),
+            At(0, {"jellyfin": 40}),
+            At(1, usage={"jellyfin": (3, SDA), "kopia": (300, SDB), "tdarr": (180, SDA)}),
+        ]
+    )
+    first = incidents(steps[1])[0]
+    assert (first.disks, [c.name for c in first.contenders]) == (None, ["kopia", "tdarr"])
+    (incident,) = incidents(steps[2])
+    assert incident.disks == [SDA]
+    assert [(c.name, c.same_disk) for c in incident.contenders] == [("tdarr", True)]

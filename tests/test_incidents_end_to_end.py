@@ -52,20 +52,22 @@ def test_an_io_hog_against_a_stalled_tier1_container_is_one_incident_that_names_
     hog_name, stream_name = containers.name("hog"), containers.name("stream")
     try:
 
+        def on_disk(seen: Seen) -> list[Incident]:
+            # The stream may stall on cpu too on a busy machine: that is another incident.
+            return [i for i in incidents(seen) if i.resource == "io"]
+
         def capped(seen: Seen) -> bool:
-            return any(
-                i.actions and any(a.target == hog_name for a in i.actions) for i in incidents(seen)
-            )
+            return any(any(a.target == hog_name for a in i.actions) for i in on_disk(seen))
 
         seen = probe.wait_for(topic, capped, timeout=90)
-        (incident,) = [i for i in incidents(seen) if i.actions]
+        (incident,) = [i for i in on_disk(seen) if i.actions]
         assert (incident.kind, incident.resource) == ("stall", "io")
         assert [w.name for w in incident.waiters] == [stream_name]
         assert incident.contenders[0].name == hog_name
         assert incident.contenders[0].tier == 3
         assert incident.contenders[0].same_disk is True
         first = incident.actions[0]
-        assert first.target == hog_name and first.what.startswith("io.max")
+        assert first.target == hog_name and "io_max" in first.controls and "io.max" in first.what
         assert "protect" in first.rules
         assert incident.time_to_action_seconds == pytest.approx(first.at - incident.started_at)
         assert 0 <= incident.time_to_action_seconds < 30
@@ -80,12 +82,13 @@ def test_an_io_hog_against_a_stalled_tier1_container_is_one_incident_that_names_
         seen = probe.wait_for(topic, closed, timeout=60)
         (done,) = [i for i in incidents(seen) if i.id == incident.id]
         assert done.end_reason == "calm" and done.cleared_after_action is True
-        assert done.percent_before_action is not None
-        assert done.percent_after_action is not None
-        assert done.stall and done.use
+        # None only where the stall's one reading before the cap was its trigger alone.
+        assert done.percent_before_action is not None or done.peak_percent is None
+        assert done.use  # the hog's use over the window before, at least
+        assert done.stall or done.peak_percent is None  # a share, unless a trigger alone
         assert "ended" in done.sentence.split("; ")[-1]
         # One incident for the one stall: none other names the hog's cap.
-        assert [i.id for i in incidents(seen) if any(a.target == hog_name for a in i.actions)] == [
+        assert [i.id for i in on_disk(seen) if any(a.target == hog_name for a in i.actions)] == [
             incident.id
         ]
         events = [

@@ -193,12 +193,8 @@ class Turn:
         lead: Sequence[SharePoint],
     ) -> Incident:
         waiters = [Waiter(name=n, peak_percent=_share_of(reading, n, resource)) for n in stall.who]
-        latest = self.samples[-1].resources.containers if self.samples else None
-        usage = [u for u in latest or [] if u.name in stall.who]
-        disks = None
-        if resource == "io" and latest is not None and len(usage) == len(stall.who):
-            found = disks_used(usage)
-            disks = sorted(found) if found is not None else None
+        latest = self.samples[-1] if self.samples else None
+        disks = _disks(stall.who, latest) if resource == "io" else None
         return Incident(
             id=f"stall-{resource}-{int(t * 1000)}",
             kind="stall",
@@ -308,7 +304,14 @@ class Turn:
     def on_sample(self, sample: Sample) -> None:
         for key, was in list(self.open.items()):
             incident = was.incident
-            if incident.contenders_from is None:
+            if incident.kind == "stall" and incident.resource == "io" and incident.disks is None:
+                found = _disks([w.name for w in incident.waiters], sample)
+                if found is not None:
+                    # Their disks known at last: who else used those is ranked anew.
+                    incident = incident.model_copy(update={"disks": found, "contenders": []})
+            # None known yet (no reading before the start, or only a first one, which
+            # has no rates): the readings since then say.
+            if not incident.contenders:
                 since = incident.started_at - self.cfg.window_seconds
                 incident = self.ranked(incident, [s for s in self.samples if s.t >= since])
                 self.changed = self.changed or bool(incident.contenders)
@@ -376,6 +379,17 @@ class Turn:
             self.closed.append(ended)
             self.announce(ended, "closed")
         return min(wakes, default=None)
+
+
+def _disks(who: Sequence[str], sample: Sample | None) -> list[str] | None:
+    """The disks these containers used in a reading; None: not known for one of them."""
+    if sample is None:
+        return None
+    usage = [u for u in sample.resources.containers if u.name in who]
+    if len(usage) != len(who):
+        return None
+    found = disks_used(usage)
+    return sorted(found) if found is not None else None
 
 
 def _busiest(pressure: PressureFact | None) -> tuple[IncidentResource | None, float | None]:
