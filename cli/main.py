@@ -1,7 +1,8 @@
-"""warden run | status | trigger | why | check-config | cleanup
+"""warden run | status | trigger | why | incidents | check-config | cleanup
 
-`status`, `trigger` and `why` are clients of the bus, as Home Assistant is: they read the
-retained topics (desired, applied, the inventory, the governor's memory) and send triggers
+`status`, `trigger`, `why` and `incidents` are clients of the bus, as Home Assistant is:
+they read the retained topics (desired, applied, the inventory, the governor's memory and
+incidents) and send triggers
 on the config's broker with the config's login, so they need no root, no token and no
 web service. `run` starts the stack (what scripts/run execs), `check-config` checks the
 config and asks Docker (read-only) where each running container lands, and `cleanup` puts
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from cli.incidents import detail, find, listing, naming
 from cli.reader import Client, Unreachable
 from cli.views import Style, render_status, status_data, why_lines
 from shared import __version__, channels
@@ -59,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
         "why", parents=[common, bus], help="every reason a container is held back, and its end"
     )
     why.add_argument("name", metavar="CONTAINER", help="a container or process group")
+    incidents = sub.add_parser(
+        "incidents",
+        parents=[common, bus],
+        help="each stall of protected work: who waited, who else was busy, what Warden did",
+    )
+    incidents.add_argument(
+        "id", nargs="?", metavar="ID", help="one incident in full (`last`: the newest)"
+    )
+    incidents.add_argument("--limit", type=int, default=10, help="how many to list")
+    incidents.add_argument("--json", action="store_true", help="as the governor published it")
     sub.add_parser(
         "check-config",
         parents=[common],
@@ -121,7 +133,34 @@ def _why(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int:
             file=sys.stderr,
         )
         return 1
+    if (named := naming(snap.get("incidents"), args.name)) is not None:
+        lines.append(f"  last incident naming it: {named.sentence}")
+        lines.append(f"    `warden incidents {named.id}` tells it in full")
     print("\n".join(lines))
+    return 0
+
+
+def _incidents(args: argparse.Namespace, loaded: LoadedConfig, log: Log) -> int:
+    host = args.host or loaded.config.host_id
+    with _client(loaded, host, log) as client:
+        client.connect(args.timeout)
+        snap = client.snapshot(host, args.timeout)
+    published = snap.get("incidents")
+    if args.id is None:
+        if args.json:
+            print(published.model_dump_json(indent=2) if published else "null")
+        else:
+            print("\n".join(listing(published, args.limit, _style())))
+        return 0
+    found = find(published, args.id)
+    if found is None:
+        known = [i.id for i in published.incidents] if published else []
+        print(
+            f"warden: no incident {args.id!r} on {host}; kept: {', '.join(known) or 'none'}",
+            file=sys.stderr,
+        )
+        return 1
+    print(found.model_dump_json(indent=2) if args.json else "\n".join(detail(found, _style())))
     return 0
 
 
@@ -193,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args, loaded, log)
         if args.command == "why":
             return _why(args, loaded, log)
+        if args.command == "incidents":
+            return _incidents(args, loaded, log)
         return _trigger(args, loaded, log)
     except Unreachable as exc:
         print(f"warden: {exc}", file=sys.stderr)

@@ -33,6 +33,7 @@ READ: dict[str, Channel[Any]] = {
     "thermal": channels.THERMAL,
     "streams": channels.STREAMS,
     "resources": channels.RESOURCES,
+    "incidents": channels.INCIDENTS,
 }
 # After the broker has sent the retained messages it holds, nothing more comes this long.
 QUIET_SECONDS = 0.5

@@ -38,6 +38,7 @@ from shared.messages import (
     parse_trigger,
 )
 from shared.messages.decoding import model_decoder, text_decoder
+from shared.messages.incidents import IncidentLog
 from shared.messages.overrides import Overrides
 from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
@@ -376,6 +377,17 @@ HA_STATUS: Channel[str] = Channel(
     readers=("notifier", "homeassistant", "web"),
 )
 
+INCIDENTS: Channel[IncidentLog] = Channel(
+    "{root}/{host}/governor/incidents",
+    IncidentLog,
+    True,
+    ("governor",),
+    "host",
+    "the latest incidents, newest first: each stall of protected work (or buffering "
+    "stream) with who waited on what, the streams, the top contenders, what Warden did "
+    "and when, whether the stall ended, its timeline and one plain sentence",
+)
+
 # The sensors' facts by kind: what the sensors publish and the governor keeps.
 SENSOR_FACTS: dict[SensorKind, Channel[Any]] = {
     "pressure": PRESSURE,
@@ -416,5 +428,6 @@ CHANNELS: tuple[Channel[Any], ...] = (
     OVERRIDES,
     DISCOVERY_CONFIG,
     HA_STATUS,
+    INCIDENTS,
     CONDITION_TOPICS,
 )

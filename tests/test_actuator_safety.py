@@ -11,6 +11,7 @@ from shared.config.model import WardenConfig
 from shared.messages import ContainerIntent, CpuMax, DesiredState, IoMax, Reason
 
 MEDIA = [Reason(rule="media_mode", detail="1 stream")]
+GPU = [Reason(rule="gpu_share", detail="GPU 0: hardware transcode of 'Dune'")]
 STAGE2 = [Reason(rule="thermal_stage2", metric="temperature_c", value=90, threshold=85)]
 LIMITS = {
     "memory_high": 300 * 1024**2,
@@ -30,10 +31,11 @@ def intent(tier: int, paused: bool = False, reasons=MEDIA, **limits) -> Containe
         # Tier 3: anything a rule asks for.
         (intent(3, paused=True), 3, False, intent(3, paused=True), None),
         (intent(3, **LIMITS), 3, False, intent(3, **LIMITS), None),
-        # Tier 2: limits; a pause only at thermal stage 2.
+        # Tier 2: limits; a pause only at thermal stage 2 and for a hardware transcode.
         (intent(2, **LIMITS), 2, False, intent(2, **LIMITS), None),
         (intent(2, paused=True, reasons=STAGE2), 2, False, intent(2, True, STAGE2), None),
-        (intent(2, paused=True), 2, False, None, "pause refused (tier 2: only for thermal_stage2"),
+        (intent(2, paused=True, reasons=GPU), 2, False, intent(2, True, GPU), None),
+        (intent(2, paused=True), 2, False, None, "pause refused (tier 2: only for gpu_share, "),
         (
             intent(2, paused=True, cpu_max=CpuMax(quota_us=5000)),
             2,

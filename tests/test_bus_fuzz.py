@@ -51,6 +51,7 @@ from shared.messages import (
     Switches,
     ThermalFact,
 )
+from shared.messages.incidents import Contender, Incident, IncidentLog, SharePoint, Waiter
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.signing import new_key
@@ -108,6 +109,20 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
                     title="t",
                     controls={"3": ["paused"]},
                     thresholds=[HostThreshold(metric="io.some_avg10", above=1, effect="e")],
+                )
+            ],
+        ),
+        IncidentLog(
+            host=HOST,
+            incidents=[
+                Incident(
+                    id="stall-io-1",
+                    kind="stall",
+                    resource="io",
+                    started_at=1.0,
+                    waiters=[Waiter(name="fz-t1", peak_percent=40)],
+                    contenders=[Contender(name="fz-t3", kind="container", score=1e6)],
+                    stall=[SharePoint(t=1.0, percent=40)],
                 )
             ],
         ),

@@ -14,6 +14,7 @@ from services.governor.memory_store import LegacyMemory, from_legacy, from_messa
 from services.governor.policy import RULES, Memory
 from services.governor.rules.bandwidth import BandwidthMemory, Reservation
 from services.governor.rules.conditions import ConditionsMemory, ConditionState
+from services.governor.rules.gpu_share import GpuShareMemory
 from services.governor.rules.io_pressure import IoMemory
 from services.governor.rules.media_mode import MediaMemory
 from services.governor.rules.memory_pressure import MemoryPressureMemory
@@ -74,6 +75,9 @@ NEWER_SLICES = {
     "schedules": ScheduleMemory(inside=["night"]),
     "bandwidth": BandwidthMemory(
         streams={"s1": Reservation(kbps=4000, media_type="video", ended_at=1500.0)}
+    ),
+    "gpu_share": GpuShareMemory(
+        seen_at=1400.0, paused=True, containers=["tdarr"], groups=["enc"], about="GPU 0"
     ),
 }
 SWITCHES = Switches(media_forced=True, tier3_manual_pause=True, preset="aggressive")

@@ -149,7 +149,8 @@ CONFIGS = {
     ),
 }
 # Each schedule adds a switch, a skip button and a next-change sensor.
-COUNTS = {"default": 31, "custom prefix, odd host id, public http": 31, "two schedules": 37}
+# The last incident sensor and its device trigger among them; each schedule adds three.
+COUNTS = {"default": 33, "custom prefix, odd host id, public http": 33, "two schedules": 39}
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -203,6 +204,7 @@ EXPECTED = {
     "republish_discovery": ("button", None, None, None, "config", ["notifier"]),
     "preset": ("select", None, None, None, "config", ["governor"]),
     "last_decision": ("sensor", None, None, None, "diagnostic", ["governor"]),
+    "last_incident": ("sensor", None, None, None, None, ["governor"]),
 }
 
 

@@ -116,3 +116,13 @@ def test_thermal_stage(steps: list, stage: int | None) -> None:  # type: ignore[
 )
 def test_device_triggers(kind: str, fires: bool) -> None:
     assert states.fires_device_trigger(event(kind)) is fires
+
+
+def test_an_incident_fires_its_trigger_when_it_opens_only() -> None:
+    def told(phase: str) -> Event:
+        return Event(
+            host="h", kind="incident", source="governor", message="m", details={"phase": phase}
+        )
+
+    assert states.fires_device_trigger(told("opened"))
+    assert not states.fires_device_trigger(told("closed"))

@@ -28,7 +28,9 @@ from shared.messages import (
 )
 from shared.messages.decision import LastDecision
 from shared.messages.facts import GpuDevice, GpuFact, StreamsFact, TemperatureReading, ThermalFact
+from shared.messages.incidents import IncidentLog
 from shared.topics import Topics
+from tests.support.incidents import made
 
 HOST = "nas"
 TOPICS = Topics("warden", HOST)
@@ -101,6 +103,10 @@ SAMPLES: dict[str, tuple[str, str | None]] = {
     channels.GOVERNOR_MEMORY.topic_for(TOPICS): (
         GovernorMemory(host=HOST, switches=Switches(media_forced=True)).model_dump_json(),
         None,
+    ),
+    channels.INCIDENTS.topic_for(TOPICS): (
+        made(HOST, 1_700_000_000).model_dump_json(),
+        IncidentLog(host=HOST).model_dump_json(),
     ),
     channels.DECISION.topic_for(TOPICS): (
         LastDecision(
@@ -202,3 +208,36 @@ def test_schedule_templates() -> None:
     attributes = json.loads(render(switch["json_attributes_template"], on))
     assert attributes["next_change"] == "2024-06-12T23:00:00+02:00"
     assert json.loads(render(switch["json_attributes_template"], before)) == {}
+
+
+def test_the_last_incident_sensor_shows_the_newest_incident_s_sentence() -> None:
+    entity = build_entities(WardenConfig(host_id=HOST), HOST, "test")["last_incident"].config
+    log = made(HOST, 1_700_000_000)
+    closed = IncidentLog(host=HOST, incidents=log.incidents[1:])
+    payload = closed.model_dump_json()
+    (incident,) = closed.incidents
+    assert render(entity["value_template"], payload) == incident.sentence
+    assert len(incident.sentence) <= 255
+    attributes = json.loads(render(entity["json_attributes_template"], payload))
+    assert attributes == {
+        "sentence": incident.sentence,
+        "id": incident.id,
+        "kind": "stall",
+        "resource": "io",
+        "open": False,
+        "started_at": incident.started_at,
+        "ended_at": incident.ended_at,
+        "waiters": ["jellyfin"],
+        "peak_percent": 38.0,
+        "top_contender": "tdarr",
+        "first_action": "tdarr: io.max 12 MB/s on 8:0",
+        "time_to_action_seconds": incident.time_to_action_seconds,
+        "cleared_after_action": True,
+    }
+    # The newest is the open one while it goes on; a longer sentence is cut to a state's
+    # 255 characters, whole in the attribute.
+    assert render(entity["value_template"], log.model_dump_json()) == log.incidents[0].sentence
+    long = incident.model_copy(update={"sentence": "x" * 400})
+    payload = IncidentLog(host=HOST, incidents=[long]).model_dump_json()
+    assert render(entity["value_template"], payload) == "x" * 255
+    assert json.loads(render(entity["json_attributes_template"], payload))["sentence"] == "x" * 400

@@ -12,7 +12,7 @@ from services.governor.rule import Outcome
 from services.governor.rules.bandwidth import RULE, BandwidthMemory, is_local, kbps_of
 from shared.config.model import Bandwidth, WardenConfig
 from shared.messages import StreamSession
-from tests.support.views import steps, view
+from tests.support.views import steps, stream_report, view
 
 MBIT = 125_000  # bytes per second
 LINE = Bandwidth(upload_mbps=40, download_mbps=300)
@@ -187,7 +187,7 @@ def test_the_hold_wakes_the_governor_when_it_ends() -> None:
 
 
 def decided(cfg: WardenConfig, forced: bool, sessions: list[StreamSession]) -> Any:
-    facts = Facts(streams=len(sessions), streams_seen_at=0, sessions=tuple(sessions))
+    facts = Facts(streams=len(sessions), streams_seen_at=0, stream_report=stream_report(sessions))
     memory = Memory()
     if forced:
         memory = Memory(switches=memory.switches.model_copy(update={"media_forced": True}))

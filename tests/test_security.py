@@ -65,7 +65,7 @@ def test_each_tier_rule_holds_against_a_forged_desired_state(
         refused(probe, host_id, n("core"), "protected")
         refused(probe, host_id, n("prot"), "protected")
         refused(probe, host_id, n("stream"), "pause refused (tier 1: never")
-        refused(probe, host_id, n("t2"), "pause refused (tier 2: only for thermal_stage2")
+        refused(probe, host_id, n("t2"), "pause refused (tier 2: only for gpu_share, thermal")
         for suffix in ("core", "stream", "prot", "t2"):
             assert containers.state(ids[suffix]) == "running", suffix
 

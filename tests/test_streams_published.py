@@ -235,23 +235,27 @@ def test_plex_sessions(item: Any, expected: Row) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "expected", "requested"),
     [
-        # Requested alone proves nothing; not requested is software.
-        ({"transcodeHwRequested": True}, None),
-        ({"transcodeHwRequested": False}, False),
-        ({"transcodeHwRequested": True, "transcodeHwEncoding": "nvenc"}, True),
-        ({"transcodeHwRequested": True, "transcodeHwDecoding": "vaapi"}, True),
+        # Requested alone proves nothing (but says the server was set to); not requested
+        # is software.
+        ({"transcodeHwRequested": True}, None, True),
+        ({"transcodeHwRequested": False}, False, False),
+        ({"transcodeHwRequested": True, "transcodeHwEncoding": "nvenc"}, True, True),
+        ({"transcodeHwRequested": True, "transcodeHwDecoding": "vaapi"}, True, True),
+        ({}, None, None),
     ],
 )
-def test_plex_hardware_flags(change: dict[str, Any], expected: bool | None) -> None:
+def test_plex_hardware_flags(
+    change: dict[str, Any], expected: bool | None, requested: bool | None
+) -> None:
     item = transient_with_plexapi_job()
     job = item["TranscodeSession"]
     for key in ("transcodeHwRequested", "transcodeHwDecoding", "transcodeHwEncoding"):
         job.pop(key)
     job.update(change)
     (session,) = plex_read(item)
-    assert session.hw_transcode is expected
+    assert (session.hw_transcode, session.hw_requested) == (expected, requested)
 
 
 def test_plex_music_and_photos_are_not_counted() -> None:

@@ -34,10 +34,11 @@ ALLOWED: dict[int, TierAllowance] = {
     0: NOTHING,
     1: NOTHING,
     # Tier 2 is limited during media mode and I/O protection; it is paused only at
-    # thermal stage 2 and restarted only when memory emergency finds no tier 3 left.
+    # thermal stage 2 and while a hardware transcode has its GPU (gpu_share), and restarted
+    # only when memory emergency finds no tier 3 left.
     2: TierAllowance(
         limits=True,
-        pause_rules=frozenset({"thermal_stage2"}),
+        pause_rules=frozenset({"thermal_stage2", "gpu_share"}),
         restart_rules=frozenset({"memory_emergency_restart"}),
     ),
     3: TierAllowance(limits=True, pause_rules=ANY_RULE, restart_rules=ANY_RULE),

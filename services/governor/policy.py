@@ -31,6 +31,7 @@ from services.governor.rules import (
     bandwidth,
     conditions,
     cpu_yield,
+    gpu_share,
     io_pressure,
     io_yield,
     manual_pause,
@@ -53,7 +54,7 @@ from shared.messages import (
     ProcessGroupIntent,
     Reason,
     ResourcesFact,
-    StreamSession,
+    StreamsFact,
     Switches,
     ThermalFact,
 )
@@ -81,6 +82,7 @@ RULES: tuple[Rule[Any], ...] = (
     io_yield.RULE,
     process_groups.RULE,
     bandwidth.RULE,
+    gpu_share.RULE,
 )
 
 
@@ -101,8 +103,8 @@ class Facts:
     gpu_seen_at: float | None = None
     # Wall-clock time the pressure reading arrived; too old: unknown (see sensor_stale_after).
     pressure_seen_at: float | None = None
-    # The sessions of the streams reading (None while its count is unknown).
-    sessions: tuple[StreamSession, ...] | None = None
+    # The streams reading itself (its sessions), arrived with streams_seen_at.
+    stream_report: StreamsFact | None = None
     # The host processes the conditions watch, and when the reading arrived.
     processes: ProcessesFact | None = None
     processes_seen_at: float | None = None
@@ -236,7 +238,7 @@ def view_of(
         resources=resources,
         thermal=heat,
         gpu=gpu,
-        sessions=facts.sessions if streams is not None else None,
+        stream_report=facts.stream_report if streams is not None else None,
         containers=tuple(facts.inventory.containers) if facts.inventory else None,
         processes=processes,
         topic_values=facts.topic_values,

@@ -33,6 +33,7 @@ from shared.messages import (
     ReasonCard,
     ResourcesFact,
     StreamSession,
+    StreamsFact,
     Switches,
     ThermalFact,
 )
@@ -89,8 +90,8 @@ class View:
     resources: ResourcesFact | None = None
     thermal: ThermalFact | None = None
     gpu: GpuFact | None = None
-    # The streams' sessions, as the sensors last reported them; None: unknown.
-    sessions: tuple[StreamSession, ...] | None = None
+    # The media server's report (its sessions), fresh as `streams` is; None: unknown.
+    stream_report: StreamsFact | None = None
     # Every container the inventory lists, any tier; None: no inventory.
     containers: tuple[ContainerFact, ...] | None = None
     # The host processes the conditions watch; None: unknown.
@@ -103,6 +104,12 @@ class View:
     overrides: tuple[Override, ...] = ()
     # What the rules before this one set (see Modes).
     modes: Modes = field(default_factory=Modes)
+
+    @property
+    def sessions(self) -> tuple[StreamSession, ...] | None:
+        """The streams' sessions, as the sensors last reported them; None: unknown."""
+        report = self.stream_report
+        return tuple(report.sessions) if report is not None and report.count is not None else None
 
     def tier(self, tier: int) -> list[ContainerFact]:
         return [c for c, t in self.targets if t == tier]

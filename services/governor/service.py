@@ -11,12 +11,13 @@ from typing import Any
 
 from services.governor import decision_log, memory_store
 from services.governor.catalogue import catalogue
+from services.governor.incident_feed import IncidentFeed
 from services.governor.memory_store import (
     RetainedDesiredPayload,
     decode_retained_desired,
     to_message,
 )
-from services.governor.outcome import EventDraft, RestartDraft
+from services.governor.outcome import EventDraft, RestartDraft, earliest
 from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Facts, Memory, decide
 from services.governor.rules.conditions import condition_text
@@ -36,6 +37,7 @@ from shared.messages import (
     Switches,
     Trigger,
 )
+from shared.messages.incidents import IncidentLog
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
@@ -84,6 +86,9 @@ class GovernorService:
                 effect="desired states and actions go out unsigned",
             )
         self._readings: dict[str, str] = {}
+        self.incidents = IncidentFeed(
+            self.cfg.host_id, lambda log: ctx.bus.send(channels.INCIDENTS, log), self.publish_event
+        )
 
         bus, loop = ctx.bus, ctx.loop
         # Facts kept with when they were seen (Facts.<kind> and Facts.<kind>_seen_at).
@@ -108,6 +113,7 @@ class GovernorService:
             channels.DESIRED.topic_for(ctx.topics), decode_retained_desired, self.on_own_desired
         )
         bus.listen(channels.GOVERNOR_MEMORY, self.on_own_memory)
+        bus.listen(channels.INCIDENTS, self.on_own_incidents)
         bus.listen(channels.AVAILABILITY, self.on_actuator_availability, service="actuator")
         self._watched_topics: set[str] = set()
         self.watch_condition_topics()
@@ -139,9 +145,8 @@ class GovernorService:
         if fact.count != self.facts.streams:
             log = self.ctx.log.warning if fact.count is None else self.ctx.log.info
             log("streams.received", count=fact.count, source=fact.source, error=fact.error)
-        sessions = tuple(fact.sessions) if fact.count is not None else None
         self.facts = replace(
-            self.facts, streams=fact.count, streams_seen_at=seen_at, sessions=sessions
+            self.facts, streams=fact.count, streams_seen_at=seen_at, stream_report=fact
         )
         self.evaluate()
 
@@ -257,6 +262,11 @@ class GovernorService:
         if self._retained_desired is not None:
             self.become_ready()
 
+    def on_own_incidents(self, received: Received[IncidentLog]) -> None:
+        # What the last governor published, read back once: its open incidents go on.
+        if not self.ready and received.retained:
+            self.incidents.restore(received.value)
+
     def restore(self) -> None:
         """Pick up where the last governor left off (see memory_store.restore)."""
         restored = memory_store.restore(
@@ -310,6 +320,10 @@ class GovernorService:
             self.cfg, self.matcher, self.facts, self.memory, now, self.zone, self.overrides
         )
         decision = apply_overrides(decision, decision.targets, self.overrides, now)
+        look_again = self.incidents.see(
+            self.cfg, self.matcher, self.facts, self.memory.switches, decision, now
+        )
+        decision = replace(decision, wake_at=earliest(decision.wake_at, look_again))
         self.log_changes(decision)
         self.memory = decision.memory
         for note in decision.notes:

@@ -47,6 +47,33 @@ def stall_of(
     return Stall("unknown" if unknown else "calm")
 
 
+def highest_share(matcher: TierMatcher, pressure: PressureFact, resource: str) -> float | None:
+    """The highest known stall share on a resource among the protected containers, calm or
+    not (None: none is known), for an incident's timeline."""
+    shares = [
+        s.some_percent
+        for c in pressure.containers
+        if matcher.watched(c.name)
+        for s in c.stall
+        if s.resource == resource
+    ]
+    return max(shares, default=None)
+
+
+def use_of(resource: str, usage: ContainerUsage, disks: frozenset[str] | None) -> float | None:
+    """What a container uses of a resource now; io: on these disks (None: on all), where
+    its own disks are known; memory: how fast it grows (0 while it shrinks)."""
+    if resource == "io":
+        by_disk = usage.io_bytes_per_second_by_disk
+        if disks is None or by_disk is None:
+            return usage.io_bytes_per_second
+        return sum(by_disk.get(d, 0.0) for d in disks)
+    if resource == "cpu":
+        return usage.cpu_percent
+    growth = usage.memory_growth_bytes_per_second
+    return max(0.0, growth) if growth is not None else None
+
+
 def disks_used(usages: Sequence[ContainerUsage]) -> frozenset[str] | None:
     """The disks these containers read or wrote in the last reading; None (every disk) where
     that is not known for one of them, or none is named."""

@@ -19,6 +19,7 @@ from host.docker.client import DockerError, Endpoint, Engine
 from host.docker.client import reason as docker_reason
 from services.sensors import host_processes
 from services.sensors.gpu import GpuReader
+from services.sensors.gpu.owners import owner, with_owners
 from services.sensors.inventory import container_facts
 from services.sensors.pressure_sensor import PressureSensor
 from services.sensors.resources import ResourceSampler, RunningContainer
@@ -267,7 +268,17 @@ class SensorsService:
         threading.Thread(target=run, name="gpu", daemon=True).start()
         self.ctx.loop.on_stop(stop.set)
 
+    def gpu_process_container(self, pid: int) -> str | None:
+        """The container a GPU process runs in (the GPU sharing rule and incidents ask)."""
+        try:
+            cgroups = process_cgroups(self.layout, self.settings.proc_root, pid)
+        except OSError:
+            return None  # gone, or another pid namespace's
+        running = [(rc.name, rc.cgroups) for rc in self._running.values()]
+        return owner(cgroups, running, self.layout)
+
     def publish_gpu(self, fact: GpuFact) -> None:
+        fact = with_owners(fact, self.gpu_process_container)
         if fact.reasons != self._gpu_reasons:
             if fact.reasons:
                 level = self.ctx.log.info if fact.available else self.ctx.log.warning

@@ -19,6 +19,7 @@ from services.web.auth import Access, Refused
 from services.web.backend import Backend, OverrideError, OverrideLimit, UnknownHost
 from services.web.fleet_routes import add_routes as add_fleet_routes
 from services.web.guard import normal_origin
+from services.web.incidents import add_routes as add_incident_routes
 from services.web.middleware import GateRules, WardenApp
 from services.web.models import (
     ContainerRow,
@@ -254,6 +255,8 @@ def create_app(backend: Backend) -> FastAPI:
     def decisions(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[Decision]:
         """The governor's latest changes, newest first."""
         return backend.store.decisions(limit)
+
+    add_incident_routes(app, backend, read)
 
     @app.get(
         f"{API}/history", response_model=HistoryMetrics, dependencies=[read], responses=REFUSALS

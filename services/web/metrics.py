@@ -12,9 +12,12 @@ from prometheus_client.registry import Collector
 
 from services.web.view import View
 from shared.messages import Applied
+from shared.messages.incidents import Incident
 
 # Forget a trigger no applied state followed within this long (it changed nothing).
 LATENCY_WINDOW_SECONDS = 120.0
+# Incidents whose time to action was observed, remembered so none counts twice.
+TIMED_KEPT = 1000
 
 
 class ViewCollector(Collector):
@@ -149,6 +152,33 @@ class Metrics:
         )
         # (when seen, the desired seq in force then): waiting for a newer applied state.
         self._pending: deque[tuple[float, int]] = deque(maxlen=100)
+        self.incidents = Counter(
+            "warden_incidents",
+            "incidents opened: a protected container's stall, or a buffering stream",
+            ["kind", "resource"],
+            registry=self.registry,
+        )
+        self.time_to_action = Histogram(
+            "warden_incident_time_to_action_seconds",
+            "from the start of an incident to Warden's first limit or pause for it",
+            buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self._timed: deque[str] = deque(maxlen=TIMED_KEPT)
+
+    def incidents_known(self, incidents: list[Incident]) -> None:
+        """Incidents from before this start: their time to action was observed then."""
+        self._timed.extend(i.id for i in incidents if i.time_to_action_seconds is not None)
+
+    def incidents_seen(self, incidents: list[Incident], new: list[str]) -> None:
+        """The governor's incidents as it publishes them; `new`: the ids never seen before."""
+        for incident in incidents:
+            if incident.id in new:
+                self.incidents.labels(incident.kind, incident.resource or "unknown").inc()
+            took = incident.time_to_action_seconds
+            if took is not None and incident.id not in self._timed:
+                self._timed.append(incident.id)
+                self.time_to_action.observe(took)
 
     def trigger_seen(self, event: str, desired_seq: int, now: float | None = None) -> None:
         self.triggers.labels(event).inc()

@@ -318,3 +318,20 @@ class HostSummary(Out):
 class Hosts(Out):
     default: str = Field(description="this web service's own host_id")
     hosts: dict[str, HostSummary]
+
+
+class IncidentSummary(Out):
+    """One incident in a line: the full record is at /api/v1/incidents/<id>."""
+
+    id: str
+    kind: Literal["stall", "buffering"]
+    resource: Literal["cpu", "io", "memory"] | None
+    started_at: float
+    ended_at: float | None = Field(description="null while it goes on")
+    waiters: list[str] = Field(description="the protected containers that stalled")
+    peak_percent: float | None
+    top_contender: str | None
+    first_action: str | None = Field(description="what Warden did first, on whom")
+    time_to_action_seconds: float | None
+    cleared_after_action: bool | None
+    sentence: str

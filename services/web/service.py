@@ -38,6 +38,7 @@ from shared.messages import (
     Trigger,
 )
 from shared.messages.base import PayloadError
+from shared.messages.incidents import IncidentLog
 from shared.messages.overrides import Overrides
 from shared.messages.presets import parse_preset
 from shared.messages.settings import ResourceSettings
@@ -83,6 +84,7 @@ class WebService:
         self._dropped: set[str] = set()
         self.store = self._open_store()
         self.metrics = Metrics(self.view)
+        self.metrics.incidents_known(self.store.incidents(cfg.incidents.history_keep))
         self.view.settings = self.store.load_settings()[0]
         self.view.overrides = self.store.load_overrides()
         loopback = is_loopback(http.host)
@@ -118,7 +120,7 @@ class WebService:
         web = self.cfg.web
         database = state_file(web, "database")
         try:
-            return Store(database, web.history, web.recent_decisions)
+            return Store(database, web.history, web.recent_decisions, self.cfg.incidents)
         except (OSError, sqlite3.Error) as exc:
             # Still serve the API and the page; what it cannot keep, it says it cannot.
             self.ctx.log.warning(
@@ -127,7 +129,7 @@ class WebService:
                 reason=str(exc),
                 effect="settings and history kept in memory only, lost at a restart",
             )
-            return Store(":memory:", web.history, web.recent_decisions)
+            return Store(":memory:", web.history, web.recent_decisions, self.cfg.incidents)
 
     # --- bus ----------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class WebService:
         bus.listen(channels.DESIRED, self.on_desired, host="+")
         bus.listen(channels.APPLIED, self.on_applied, host="+")
         bus.listen(channels.DECISION, self.on_decision, host="+")
+        bus.listen(channels.INCIDENTS, self.on_incidents, host="+")
         bus.listen(channels.ACTIONS, self.on_action, host="+")
         bus.listen(channels.PRESET, self.on_preset, host="+")
         bus.listen(channels.SETTINGS, self.on_settings, host="+")
@@ -258,6 +261,17 @@ class WebService:
         if host == self.cfg.host_id and not received.retained:
             self.metrics.decisions.labels(received.value.action).inc()
             self.store.add_decision(received.value)
+        self.fleet.changed(host)
+
+    def on_incidents(self, received: Received[IncidentLog]) -> None:
+        if (found := self._host_view(received)) is None:
+            return
+        host, view = found
+        view.incidents = received.value
+        if host == self.cfg.host_id:
+            # A retained log too: it holds what happened while this service was down.
+            new = self.store.keep_incidents(received.value.incidents, time.time())
+            self.metrics.incidents_seen(received.value.incidents, new)
         self.fleet.changed(host)
 
     def on_action(self, received: Received[Action]) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 from services.web.backend import Backend
 from services.web.fleet_routes import host_decisions_of
 from services.web.fleet_status import fleet_summary, host_config, host_status
+from services.web.incidents import SHOWN as INCIDENTS_SHOWN
+from services.web.incidents import host_incidents
 from services.web.models import Thresholds
 from services.web.readings_now import resources_now
 from services.web.status import container_rows, live_overrides, thresholds_now
@@ -39,6 +41,7 @@ def snapshot(backend: Backend, host: str | None = None) -> dict[str, Any]:
         "settings": backend.settings_out(view, cfg).model_dump(),
         "overrides": [o.model_dump() for o in live_overrides(view, now)],
         "streams": view.streams.model_dump() if view.streams else None,
+        "incidents": [i.model_dump() for i in host_incidents(backend, host, INCIDENTS_SHOWN)],
         "fleet": {
             h: s.model_dump()
             for h, s in fleet_summary(backend.fleet, backend.cfg.bridge.enabled).items()

@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 
 from services.web.models import Decision
-from shared.config.model import WebHistory
+from shared.config.model import Incidents, WebHistory
 from shared.messages import LastDecision
+from shared.messages.incidents import Incident
 from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 
@@ -33,13 +34,23 @@ CREATE TABLE IF NOT EXISTS decisions (
   ts REAL NOT NULL, container TEXT NOT NULL, action TEXT NOT NULL,
   summary TEXT NOT NULL, reasons TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY, started_at REAL NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_start ON incidents (started_at);
 """
 # Prune at most this often (seconds of sample time), not on every insert.
 PRUNE_EVERY = 30.0
 
 
 class Store:
-    def __init__(self, path: str | Path, history: WebHistory, keep_decisions: int) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        history: WebHistory,
+        keep_decisions: int,
+        incidents: Incidents | None = None,
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the bus thread and the HTTP thread, behind a lock.
@@ -47,6 +58,7 @@ class Store:
         self._lock = threading.Lock()
         self._history = history
         self._keep_decisions = keep_decisions
+        self._incidents = incidents or Incidents()
         self._last_raw: dict[str, float] = {}
         self._pruned_at = 0.0
         with self._lock:
@@ -206,3 +218,54 @@ class Store:
             Decision(ts=r[0], container=r[1], action=r[2], summary=r[3], reasons=json.loads(r[4]))
             for r in rows
         ]
+
+    # --- incidents ----------------------------------------------------------------
+
+    def keep_incidents(self, incidents: list[Incident], now: float) -> list[str]:
+        """Each incident as the governor last told it (an open one grows), the oldest
+        past incidents.history_keep or history_keep_days dropped; the ids not kept before."""
+        cfg = self._incidents
+        with self._lock:
+            known = {
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT id FROM incidents WHERE id IN ({','.join('?' * len(incidents))})",
+                    [i.id for i in incidents],
+                ).fetchall()
+            }
+            self._db.execute("BEGIN")
+            for incident in incidents:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO incidents VALUES (?, ?, ?)",
+                    (incident.id, incident.started_at, incident.model_dump_json()),
+                )
+            self._db.execute(
+                "DELETE FROM incidents WHERE started_at < ?",
+                (now - cfg.history_keep_days * 86400,),
+            )
+            self._db.execute(
+                "DELETE FROM incidents WHERE id NOT IN "
+                "(SELECT id FROM incidents ORDER BY started_at DESC LIMIT ?)",
+                (cfg.history_keep,),
+            )
+            self._db.execute("COMMIT")
+        return [i.id for i in incidents if i.id not in known]
+
+    def incidents(self, limit: int) -> list[Incident]:
+        """The latest incidents, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM incidents ORDER BY started_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [Incident.model_validate_json(r[0]) for r in rows]
+
+    def incident(self, incident_id: str) -> Incident | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+        return Incident.model_validate_json(row[0]) if row else None
+
+    def incident_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM incidents").fetchall()}

@@ -24,6 +24,7 @@ from shared.messages import (
     StreamsFact,
     ThermalFact,
 )
+from shared.messages.incidents import IncidentLog
 from shared.messages.overrides import Overrides
 from shared.messages.settings import ResourceSettings
 
@@ -46,6 +47,8 @@ class View:
     overrides: Overrides | None = None
     # What each rule is (the governor's catalogue); None: not heard yet.
     catalogue: RuleCatalogue | None = None
+    # The governor's latest incidents (the store keeps the own host's for longer).
+    incidents: IncidentLog | None = None
     availability: dict[str, str] = field(default_factory=dict)
     # Something came from this host (its own host is listed before that, while alone).
     heard: bool = False

@@ -24,7 +24,9 @@ from shared.config.bridge import Bridge
 from shared.config.conditions import Condition, ProcessMatch, TopicMatch
 from shared.config.general import General, HttpServer
 from shared.config.governor import Governor
+from shared.config.gpu_share import GpuShare
 from shared.config.home_assistant import HomeAssistant
+from shared.config.incidents import Incidents
 from shared.config.media_mode import (
     MEDIA_SERVER_PROVIDERS,
     DownloadThrottle,
@@ -58,9 +60,11 @@ __all__ = [
     "General",
     "Governor",
     "GpuSensors",
+    "GpuShare",
     "HistoryTier",
     "HomeAssistant",
     "HttpServer",
+    "Incidents",
     "IoPressure",
     "MediaMode",
     "MediaWebhook",
@@ -160,6 +164,12 @@ class WardenConfig(Section):
     )
     bandwidth: Bandwidth = Field(
         default=Bandwidth(), description="the download client's limits, less what streams use"
+    )
+    incidents: Incidents = Field(
+        default=Incidents(), description="stalls and buffering told as incidents"
+    )
+    gpu_share: GpuShare = Field(
+        default=GpuShare(), description="a hardware transcode has the GPU to itself"
     )
 
     @field_validator("host_id")

@@ -22,7 +22,12 @@ AdrgEvent = Literal[
 ]
 # Every kind an Event may have: ADRG's and Warden's own.
 NotifyEvent = Literal[
-    AdrgEvent, "thermal_warning", "lease_expired", "refusal", "notifier_channel_failed"
+    AdrgEvent,
+    "thermal_warning",
+    "lease_expired",
+    "refusal",
+    "notifier_channel_failed",
+    "incident",
 ]
 Severity = Literal["info", "warning", "critical"]
 

@@ -135,6 +135,10 @@ class StreamSession(Strict):
     # video transcode, or the server says it runs in software; None: not said (Jellyfin
     # names the acceleration it was asked for, not the one it got).
     hw_transcode: bool | None = None
+    # True: the server is set to put this video transcode on a GPU (Plex's
+    # transcodeHwRequested, Jellyfin's HardwareAccelerationType), whether or not it did;
+    # False: no video transcode, or set to software; None: not said.
+    hw_requested: bool | None = None
     # None: the server did not say where the client is.
     local: bool | None = None
     # The client's address as the server reports it ("203.0.113.7", "[2001:db8::1]:443");
@@ -219,6 +223,8 @@ class GpuProcess(Strict):
     used_memory_bytes: Annotated[int, Field(ge=0)] | None = None
     # Share of the GPU's compute (SM) time, where the driver reports it.
     utilization_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    # The Docker container it runs in, by name (from its cgroup); None: none, or unknown.
+    container: str | None = None
 
 
 class GpuDevice(Strict):

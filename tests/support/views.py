@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,8 @@ from shared.messages import (
     Reason,
     ResourcePressure,
     StallShare,
+    StreamSession,
+    StreamsFact,
     ThermalFact,
     Trigger,
 )
@@ -35,8 +38,21 @@ def view(
     targets: tuple[Target, ...] = TARGETS,
     **facts: Any,
 ) -> View:
+    """`sessions=` stands for a media server's report of them (None: unknown)."""
     cfg = cfg or WardenConfig(host_id="h")
+    if "sessions" in facts:
+        facts["stream_report"] = stream_report(facts.pop("sessions"))
     return View(cfg=cfg, matcher=cfg.tier_matcher(), now=now, targets=targets, **facts)
+
+
+def stream_report(sessions: Sequence[StreamSession] | None) -> StreamsFact | None:
+    """The sensors' streams fact with these sessions (a known count); None: unknown."""
+    if sessions is None:
+        return None
+    playing = sum(1 for s in sessions if s.state == "playing")
+    return StreamsFact(
+        host="h", source="plex api", provider="plex", count=playing, sessions=list(sessions)
+    )
 
 
 def pressure(

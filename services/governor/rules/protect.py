@@ -31,7 +31,7 @@ from pydantic import Field
 
 from services.governor.rule import Outcome, Rule, View, merge_intent
 from services.governor.stalls import Resource as ProtectResource
-from services.governor.stalls import Stall, disks_used, io_limit, stall_of, union
+from services.governor.stalls import Stall, disks_used, io_limit, stall_of, union, use_of
 from shared.config.model import Protect, WardenConfig
 from shared.messages import (
     ContainerFact,
@@ -93,19 +93,6 @@ class ProtectOutcome:
     readings: dict[str, str] = field(default_factory=dict)
 
 
-def _use(resource: str, usage: ContainerUsage, disks: frozenset[str] | None) -> float | None:
-    """What a container uses of a resource now; io: on these disks (None: on all)."""
-    if resource == "io":
-        by_disk = usage.io_bytes_per_second_by_disk
-        if disks is None or by_disk is None:
-            return usage.io_bytes_per_second
-        return sum(by_disk.get(d, 0.0) for d in disks)
-    if resource == "cpu":
-        return usage.cpu_percent
-    growth = usage.memory_growth_bytes_per_second
-    return max(0.0, growth) if growth is not None else None
-
-
 def _minimum(cfg: Protect, resource: str) -> float:
     if resource == "io":
         return cfg.min_io_mb_per_sec * MB_PER_SEC
@@ -138,7 +125,7 @@ def _next_candidate(
             u = usage.get(container.name)
             if t != tier or container.state != "running" or container.name in skip or u is None:
                 continue
-            used = _use(resource, u, disks)
+            used = use_of(resource, u, disks)
             # A memory stall is answered with cpu.max: its start is the container's cpu use.
             start = u.cpu_percent if resource == "memory" else used
             if used is None or start is None or used < _minimum(cfg, resource) or start <= 0:

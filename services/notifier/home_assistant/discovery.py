@@ -33,6 +33,8 @@ DEVICE_TRIGGERS: dict[str, tuple[str, str]] = {
     "thermal_stage2": ("entered", "thermal_stage_2"),
     "memory_critical_restart": ("restarted_container", "memory_critical"),
     "memory_emergency_restart": ("restarted_container", "memory_emergency"),
+    # When one opens (its close is an `incident` event too, but no trigger).
+    "incident": ("opened", "incident"),
 }
 
 
@@ -147,6 +149,7 @@ HOST_TOPICS: dict[str, Callable[[Topics], str]] = {
             ("preset", channels.PRESET),
             ("preset_set", channels.PRESET_SET),
             ("decision", channels.DECISION),
+            ("incidents", channels.INCIDENTS),
         )
     },
     **{f"{s}_availability": _availability_topic(s) for s in SERVICES},
@@ -339,6 +342,32 @@ ENTITIES: tuple[EntitySpec, ...] = (
         ),
         entity_category="diagnostic",
         icon="mdi:scale-balance",
+    ),
+    # The newest incident: its sentence (as much as a state holds), and all of it as
+    # attributes. No incident yet: unknown.
+    _spec(
+        "sensor",
+        "last_incident",
+        "Last incident",
+        ("governor",),
+        state_topic="incidents",
+        value_template=(
+            "{% set i = (value_json.incidents or [None])[0] %}{{ i.sentence[:255] if i else None }}"
+        ),
+        json_attributes_topic="incidents",
+        json_attributes_template=(
+            "{% set i = (value_json.incidents or [None])[0] %}"
+            "{% set a = i.actions[0] if i and i.actions else None %}"
+            "{{ ({'sentence': i.sentence, 'id': i.id, 'kind': i.kind, 'resource': i.resource,"
+            " 'open': i.ended_at is none, 'started_at': i.started_at, 'ended_at': i.ended_at,"
+            " 'waiters': i.waiters | map(attribute='name') | list,"
+            " 'peak_percent': i.peak_percent,"
+            " 'top_contender': i.contenders[0].name if i.contenders else None,"
+            " 'first_action': (a.target ~ ': ' ~ a.what) if a else None,"
+            " 'time_to_action_seconds': i.time_to_action_seconds,"
+            " 'cleared_after_action': i.cleared_after_action} if i else {}) | tojson }}"
+        ),
+        icon="mdi:alert-decagram",
     ),
 )
 

@@ -83,5 +83,8 @@ def on_event(view: View, event: Event) -> View:
 
 
 def fires_device_trigger(event: Event) -> bool:
-    """Whether ha/event/<kind> is a device trigger's topic for this event."""
+    """Whether ha/event/<kind> is a device trigger's topic for this event: an incident's
+    only when it opens (it is told again when it closes)."""
+    if event.kind == "incident":
+        return event.details.get("phase") == "opened"
     return event.kind in DEVICE_TRIGGERS

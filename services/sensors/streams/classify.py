@@ -67,6 +67,11 @@ def hw_transcode(decisions: Decisions, said: bool | None) -> bool | None:
     return False
 
 
+def hw_requested(decisions: Decisions, asked: bool | None) -> bool | None:
+    """Whether the server was set to run this session's video transcode on a GPU."""
+    return hw_transcode(decisions, asked)
+
+
 def kbps(value: float | None, *, bits_per_second: bool = False) -> int | None:
     """A bitrate in kbps; None for none or zero, which no playing stream has."""
     if value is None or value <= 0:

@@ -25,6 +25,7 @@ from services.sensors.streams.classify import (
     decision_of,
     describe,
     first_known,
+    hw_requested,
     hw_transcode,
     kbps,
     lines_of,
@@ -188,6 +189,16 @@ def hardware_said(transcoding: TranscodeJob | None) -> bool | None:
     return None
 
 
+def hardware_asked(transcoding: TranscodeJob | None) -> bool | None:
+    """Whether the server is set to ask a GPU for this job (Emby's flags say it did)."""
+    if transcoding is None:
+        return None
+    if hardware_said(transcoding):
+        return True
+    kind = (transcoding.HardwareAccelerationType or "").lower()
+    return None if not kind else kind != "none"
+
+
 def _source_kbps(item: ItemInfo, audio_index: float | None) -> int | None:
     """The source's video and played audio stream, which a direct play or stream sends as is."""
     streams = item.MediaStreams or []
@@ -245,6 +256,7 @@ def session_of(info: SessionInfo) -> StreamSession | None:
         media_type=media_type,
         bitrate_kbps=bitrate_of(decisions, info.TranscodingInfo, item, play.AudioStreamIndex),
         hw_transcode=hw_transcode(decisions, hardware_said(info.TranscodingInfo)),
+        hw_requested=hw_requested(decisions, hardware_asked(info.TranscodingInfo)),
         local=local_from_address(info.RemoteEndPoint),
         address=address_of(info.RemoteEndPoint),
         video_height=height_of(decisions, info.TranscodingInfo, item),

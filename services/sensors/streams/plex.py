@@ -29,6 +29,7 @@ from services.sensors.streams.classify import (
     decision_of,
     describe,
     first_known,
+    hw_requested,
     hw_transcode,
     kbps,
     lines_of,
@@ -273,6 +274,12 @@ def session_of(item: MetadataItem) -> StreamSession | None:
         media_type=media_type,
         bitrate_kbps=bitrate_of(item, played),
         hw_transcode=hw_transcode(decisions, hardware_said(played.transcode)),
+        hw_requested=hw_requested(
+            decisions,
+            (played.transcode.transcodeHwRequested or hardware_said(played.transcode))
+            if played.transcode
+            else None,
+        ),
         local=local,
         address=address_of(item.Player.address or item.Player.remotePublicAddress),
         video_height=lines_of(played.media.height, played.media.videoResolution)
