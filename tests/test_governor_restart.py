@@ -93,6 +93,6 @@ def test_a_trigger_that_beats_the_retained_state_is_not_lost(tmp_path: Path) -> 
         )
     )
 
-    assert governor.ready and governor.seq >= 7
+    assert governor.ready and governor.outbox.seq >= 7
     # Both survive: what was remembered, and what was asked for meanwhile.
     assert governor.memory.switches.tier3_manual_pause and governor.memory.switches.media_forced

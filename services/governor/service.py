@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,9 +14,9 @@ from services.governor.incident_feed import IncidentFeed
 from services.governor.memory_store import (
     RetainedDesiredPayload,
     decode_retained_desired,
-    to_message,
 )
-from services.governor.outcome import EventDraft, RestartDraft, earliest
+from services.governor.outbox import Outbox
+from services.governor.outcome import EventDraft, earliest
 from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Facts, Memory, decide
 from services.governor.rules.conditions import condition_text
@@ -27,10 +26,7 @@ from shared import channels
 from shared.bus import Received
 from shared.config import WardenConfig
 from shared.messages import (
-    Action,
     ContainerInventory,
-    DesiredState,
-    Event,
     GovernorMemory,
     Message,
     StreamsFact,
@@ -43,7 +39,6 @@ from shared.messages.settings import ResourceSettings
 from shared.presets import DEFAULT_PRESET, PresetName, display_name
 from shared.runtime import Timer
 from shared.service import ServiceContext
-from shared.signing import Signed, sign
 from shared.time_zone import zone_of
 from shared.topics import ONLINE, SensorKind
 
@@ -65,29 +60,19 @@ class GovernorService:
         self.facts = Facts()
         self.zone: tzinfo = zone_of(self.cfg.governor.timezone)
         self.memory = Memory()
-        self.seq = 0
         self.ready = False
-        self.published: DesiredState | None = None
-        self.published_memory: GovernorMemory | None = None
+        self.outbox = Outbox(ctx)
+        # The last decision, renewed by publish_desired.
+        self._decision: Decision | None = None
         # What the broker kept for us, gathered until ready (see become_ready).
         self._retained_memory: GovernorMemory | None = None
         self._retained_desired: RetainedDesiredPayload | None = None
         self._wake_timer: Timer | None = None
         self._announced_start = False
         self._pending: list[Callable[[Switches], Switches]] = []
-        # Who signs: a new sender id at every start, and an epoch above any retained one.
-        self.keyring = ctx.keyring
-        self.sender = secrets.token_hex(8)
-        self.epoch = time.time_ns() // 1_000_000
-        if self.keyring is None:
-            ctx.log.warning(
-                "signing.off",
-                reason="no signing key configured",
-                effect="desired states and actions go out unsigned",
-            )
         self._readings: dict[str, str] = {}
         self.incidents = IncidentFeed(
-            self.cfg.host_id, lambda log: ctx.bus.send(channels.INCIDENTS, log), self.publish_event
+            self.cfg.host_id, lambda log: ctx.bus.send(channels.INCIDENTS, log), self.outbox.event
         )
 
         bus, loop = ctx.bus, ctx.loop
@@ -273,12 +258,13 @@ class GovernorService:
             self.cfg.host_id,
             self._retained_desired,
             self._retained_memory,
-            self.keyring,
-            self.seq,
-            self.epoch,
+            self.outbox.keyring,
+            self.outbox.seq,
+            self.outbox.epoch,
         )
         # Before it is ready the governor's memory is the fresh one: nothing is lost.
-        self.memory, self.seq, self.epoch = restored.memory, restored.seq, restored.epoch
+        self.memory = restored.memory
+        self.outbox.seq, self.outbox.epoch = restored.seq, restored.epoch
         for level, event, fields in restored.notes:
             (self.ctx.log.warning if level == "warning" else self.ctx.log.info)(event, **fields)
 
@@ -308,7 +294,7 @@ class GovernorService:
         self._pending.clear()
         if not self._announced_start:
             self._announced_start = True
-            self.publish_event(EventDraft("daemon_start", "Warden governor started"))
+            self.outbox.event(EventDraft("daemon_start", "Warden governor started"))
         self.evaluate(force=True)
         self.publish_preset()
 
@@ -330,9 +316,9 @@ class GovernorService:
             log = self.ctx.log.warning if note.level == "warning" else self.ctx.log.info
             log(note.event, **note.fields)
         for restart in decision.actions:
-            self.publish_restart(restart)
+            self.outbox.restart(restart)
         for draft in decision.events:
-            self.publish_event(draft)
+            self.outbox.event(draft)
         self._schedule_wake(decision)
         self._decision = decision
         if decision.readings != self._readings:
@@ -351,7 +337,7 @@ class GovernorService:
             self._wake_timer = self.ctx.loop.call_later(delay, self.evaluate)
 
     def log_changes(self, decision: Decision) -> None:
-        for change in decision_log.changes(self.cfg.host_id, self.published, decision):
+        for change in decision_log.changes(self.cfg.host_id, self.outbox.published, decision):
             self.ctx.log.info(change.event, **change.fields)
             if change.last is not None:
                 # Retained, so Home Assistant's "last decision" sensor shows it after any restart.
@@ -360,51 +346,9 @@ class GovernorService:
     # --- outputs ---------------------------------------------------------
 
     def publish_desired(self, force: bool = False) -> None:
-        if not self.ready:
-            return
-        decision = getattr(self, "_decision", None)
-        if decision is None:
-            return
-        candidate = DesiredState(
-            host=self.cfg.host_id,
-            seq=self.seq,
-            lease_seconds=self.cfg.governor.lease_seconds,
-            media_mode=decision.media_mode,
-            containers=decision.containers,
-            download_limit_bps=decision.download_limit_bps,
-            download_client=decision.download_client,
-            process_groups=decision.process_groups,
-        )
-        same = {"ts", "seq", "signature"}
-        unchanged = self.published is not None and candidate.model_dump(
-            exclude=same
-        ) == self.published.model_dump(exclude=same)
-        if unchanged and not force:
-            return
-        self.seq += 1
-        desired = self.signed(candidate.model_copy(update={"seq": self.seq}))
-        self.ctx.bus.send(channels.DESIRED, desired)
-        self.published = desired
-        self.publish_memory(decision)
-
-    def publish_memory(self, decision: Decision) -> None:
-        """What the governor remembers (hold timers, the protect rule's last reading) goes
-        out with a desired state or a renewal, and only when it changed: on its own it
-        changes nothing enforced."""
-        memory = to_message(self.cfg.host_id, self.seq, self.memory, decision.status)
-        same = {"ts", "seq", "signature"}
-        previous = self.published_memory
-        if previous is not None and memory.model_dump(exclude=same) == previous.model_dump(
-            exclude=same
-        ):
-            return
-        self.published_memory = self.signed(memory)
-        self.ctx.bus.send(channels.GOVERNOR_MEMORY, self.published_memory)
-
-    def signed(self, message: Signed) -> Signed:
-        if self.keyring is None:
-            return message
-        return sign(message, self.keyring, self.sender, self.epoch)
+        if self.ready and self._decision is not None:
+            lease = self.cfg.governor.lease_seconds
+            self.outbox.desired(self._decision, self.memory, lease, force)
 
     def publish_preset(self) -> None:
         """Retained, for Home Assistant's select: the run-time preset, else the config's."""
@@ -417,33 +361,5 @@ class GovernorService:
         """Renew the lease; also let time-based transitions happen."""
         self.evaluate(force=True)
 
-    def publish_restart(self, draft: RestartDraft) -> None:
-        # Sent before the desired state that remembers it: should the governor die in
-        # between and ask again, the actuator's own restart limits refuse the repeat.
-        action = self.signed(
-            Action(
-                host=self.cfg.host_id,
-                kind="restart",
-                container=draft.container,
-                reasons=[draft.reason],
-            )
-        )
-        self.ctx.log.warning(
-            "decision.restart", container=draft.container, id=action.id, reasons=str(draft.reason)
-        )
-        self.ctx.bus.send(channels.ACTIONS, action)
-
-    def publish_event(self, draft: EventDraft) -> None:
-        self.ctx.log.info("event", kind=draft.kind, message=draft.message)
-        event = Event(
-            host=self.cfg.host_id,
-            kind=draft.kind,
-            source="governor",
-            message=draft.message,
-            severity=draft.severity,
-            details=draft.details,
-        )
-        self.ctx.bus.send(channels.EVENTS, event)
-
     def on_stop(self) -> None:
-        self.publish_event(EventDraft("daemon_stop", "Warden governor stopped"))
+        self.outbox.event(EventDraft("daemon_stop", "Warden governor stopped"))
