@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from services.notifier.home_assistant.discovery import (
-    DEVICE_TRIGGERS,
     build_entities,
     config_topic,
     configuration_url,
     discovery_messages,
 )
+from services.notifier.home_assistant.entities import DEVICE_TRIGGERS
 from shared.config.model import WardenConfig
 from tests.support.ha_schema import check_discovery
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict
 
-from services.notifier.home_assistant.discovery import DEVICE_TRIGGERS
+from services.notifier.home_assistant.entities import DEVICE_TRIGGERS
 from shared.messages import Applied, DesiredState, Event, ThermalFact
 
 _STAGE_OF_EVENT = {"thermal_stage1": 1, "thermal_stage2": 2}
