@@ -89,6 +89,8 @@ def test_jellyfin_play_state_and_method(
         ("[2001:db8::5]:8096", False),
         ("203.0.113.7", False),
         ("8.8.8.8", False),
+        # Carrier-grade NAT (a Tailscale client): the stream crosses the uplink.
+        ("100.101.102.103", False),
         ("2a00:1450:4001:80b::200e", False),
         ("", None),
         (None, None),

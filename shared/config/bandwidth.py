@@ -7,21 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from shared.addresses import LOCAL_NETWORKS
 from shared.config.base import Seconds, Section
 
 Mbps = Annotated[float, Field(gt=0)]
 # The ranges a home network uses; a client in them streams over the LAN, not the line.
-PRIVATE_NETWORKS = (
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "::1/128",
-    "fc00::/7",
-    "fe80::/10",
-)
 
 
 class StreamDefaults(Section):
@@ -73,7 +63,7 @@ class Bandwidth(Section):
         default=False, description="streams to local clients reserve bandwidth too"
     )
     local_networks: list[str] = Field(
-        default=list(PRIVATE_NETWORKS),
+        default=list(LOCAL_NETWORKS),
         description="client addresses in these CIDRs are local; where the server names no "
         "address, its own word (Plex's lan/wan) decides; unknown: remote",
     )

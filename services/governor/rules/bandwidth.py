@@ -19,10 +19,10 @@ nothing new and release nothing still playing; holds already running run out.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 from services.governor.rule import Outcome, Rule, View
+from shared import addresses
 from shared.config.model import Bandwidth, WardenConfig
 from shared.messages import DownloadClientIntent, Reason, ReasonCard, StreamSession
 from shared.messages.base import Strict
@@ -48,28 +48,10 @@ class BandwidthMemory(Strict):
     streams: dict[str, Reservation] = {}
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    host = text.strip()
-    if host.startswith("["):  # [v6]:port
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:  # v4:port
-        host = host.split(":", 1)[0]
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
 def is_local(session: StreamSession, cfg: Bandwidth) -> bool:
     """By its address in local_networks; with none, by the server's word; unknown: remote."""
-    ip = _address(session.address) if session.address else None
-    if ip is not None:
-        networks = (ipaddress.ip_network(n, strict=False) for n in cfg.local_networks)
-        return any(ip in net for net in networks if net.version == ip.version)
-    return session.local is True
+    by_address = addresses.is_local(session.address, cfg.local_networks)
+    return by_address if by_address is not None else session.local is True
 
 
 def reserves(session: StreamSession, cfg: Bandwidth) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Protocol, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from shared.addresses import is_local
 from shared.errors import brief
 from shared.messages.base import describe_validation_error
 from shared.messages.facts import StreamSession, StreamState
@@ -85,39 +85,9 @@ def get_json(
         raise StreamQueryError(f"{what}: answer is not JSON: {start!r}") from None
 
 
-# The home network as a media server sees it. Spelled out rather than ipaddress's is_private,
-# which also holds documentation and benchmarking ranges that are as remote as any.
-LOCAL_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-
 def local_from_address(address: str | None) -> bool | None:
     """Whether a client address is on the local network; None when it cannot be told."""
-    if not address:
-        return None
-    text = address.strip()
-    if text.startswith("["):  # [v6]:port
-        text = text[1:].split("]", 1)[0]
-    elif text.count(":") == 1:  # v4:port
-        text = text.split(":", 1)[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in LOCAL_NETWORKS if net.version == ip.version)
+    return is_local(address)
 
 
 def player_state(value: str | None) -> StreamState | None:

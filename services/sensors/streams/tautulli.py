@@ -12,6 +12,7 @@ most numbers as strings, and "" for one it does not have.
 
 from __future__ import annotations
 
+from services.sensors.streams import plex
 from services.sensors.streams.classify import (
     PHOTO,
     Decisions,
@@ -24,7 +25,6 @@ from services.sensors.streams.classify import (
     hw_transcode,
     kbps,
     lines_of,
-    media_type_of,
 )
 from services.sensors.streams.common import (
     Reply,
@@ -81,17 +81,9 @@ class ActivityReply(Reply):
     response: Envelope
 
 
-TYPES: dict[str, MediaType] = {
-    "movie": "video",
-    "episode": "video",
-    "clip": "video",
-    "track": "audio",
-    "photo": "photo",
-}
-
-
 def media_type_of_session(media_type: str | None, live: bool | None) -> MediaType | None:
-    return "live tv" if live else media_type_of(media_type, TYPES)
+    # Tautulli passes on Plex's own media types.
+    return plex.media_type_of_item(media_type, live)
 
 
 def decisions_of(
