@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
 
 from shared.units import parse_size
 
@@ -13,6 +20,18 @@ Size = Annotated[int, BeforeValidator(parse_size), PlainSerializer(int)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Seconds = Annotated[float, Field(ge=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+# A regular expression, refused at load when Python's re cannot compile it.
+Regex = Annotated[str, AfterValidator(_compiles)]
 # MQTT topic levels must not hold wildcards or separators.
 TOPIC_LEVEL = re.compile(r"^[^/#+\s]+$")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from shared.config.base import Seconds, Section
+from shared.config.base import Regex, Seconds, Section
 from shared.config.schedules import Name
 from shared.presets import PresetName
 
@@ -25,20 +24,10 @@ class ProcessMatch(Section):
     name: list[str] = Field(
         default=[], description="globs against the process name (comm) or argv[0]'s basename"
     )
-    cmdline: list[str] = Field(
+    cmdline: list[Regex] = Field(
         default=[],
         description="regular expressions searched in the command line, arguments joined by spaces",
     )
-
-    @field_validator("cmdline")
-    @classmethod
-    def _patterns_compile(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _something_to_match(self) -> ProcessMatch:

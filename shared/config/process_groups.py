@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.config.base import Percent, Seconds, Section
+from shared.config.base import Percent, Regex, Seconds, Section
 from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
 
 
@@ -20,7 +19,7 @@ class ProcessGroup(Section):
     match_name: list[str] = Field(
         default=[], description="globs against the process name (comm) or the basename of argv[0]"
     )
-    match_cmdline: list[str] = Field(
+    match_cmdline: list[Regex] = Field(
         default=[],
         description="regular expressions searched in the command line, arguments joined by spaces",
     )
@@ -100,16 +99,6 @@ class ProcessGroup(Section):
     @classmethod
     def _preset_any_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
-
-    @field_validator("match_cmdline")
-    @classmethod
-    def _regexes_compile(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _matches_something(self) -> ProcessGroup:
