@@ -19,7 +19,8 @@ import pytest
 from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.browser import chromium, csp_violations
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
+from tests.support.processes import Service, wait_until
+from tests.support.web import web_config
 
 REBOUND = "attacker.example"
 
@@ -118,16 +119,8 @@ def test_no_other_page_in_the_browser_can_act(
 ) -> None:
     broker, probe = alone
     port = free_port()
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            # Loopback with no token at all: the mode where only these rules stand.
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "web": {"database": str(tmp_path / "web.sqlite3")},
-        },
-    )
+    # Loopback with no token at all: the mode where only these rules stand.
+    cfg = web_config(tmp_path, broker, host_id, port)
     web = Service("web", cfg, tmp_path)
     pages = attacker(f"http://127.0.0.1:{port}", host_id)
     try:

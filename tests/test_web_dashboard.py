@@ -16,7 +16,7 @@ from tests.support.browser import chromium
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
-from tests.support.web import running, stack_config
+from tests.support.web import running, stack_config, web_config
 
 # Kept for people to look at after a run (the test's own copy is under its tmp_path).
 SCREENSHOT = Path("/tmp/warden-dashboard.png")
@@ -144,7 +144,7 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
 
     from shared.messages import Applied, AppliedContainer, DesiredState
     from tests.support.host_facts import publish_facts
-    from tests.support.processes import Service, write_config
+    from tests.support.processes import Service
 
     broker, probe = central
     nas, mini, pi = (f"{host_id}-{n}" for n in ("nas", "mini", "pi"))
@@ -169,15 +169,7 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
     for host, up in ((nas, "1"), (mini, "1"), (pi, "0")):
         probe.publish(f"warden/{host}/bridge/availability", up, retain=True)
     port = free_port()
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": f"{host_id}-centre",
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "web": {"database": str(tmp_path / "web.sqlite3")},
-        },
-    )
+    cfg = web_config(tmp_path, broker, f"{host_id}-centre", port)
     web = Service("web", cfg, tmp_path)
     try:
         probe.wait_for(f"warden/{host_id}-centre/web/availability", lambda s: s.text == "online")

@@ -16,22 +16,14 @@ import pytest
 from services.web.backend import MAX_OVERRIDES
 from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
-from tests.support.web import ADMIN, InProcessWeb, RawAnswer, raw_http, rss_bytes
+from tests.support.processes import Service
+from tests.support.web import ADMIN, InProcessWeb, RawAnswer, raw_http, rss_bytes, web_config
 
 MIB = 2**20
 
 
-def web_config(tmp_path: Path, broker: Mosquitto, host_id: str, port: int, **web) -> Path:  # type: ignore[no-untyped-def]
-    return write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "web": {"database": str(tmp_path / "web.sqlite3"), **web},
-        },
-    )
+def gate_config(tmp_path: Path, broker: Mosquitto, host_id: str, port: int, **web: object) -> Path:
+    return web_config(tmp_path, broker, host_id, port, web)
 
 
 @pytest.fixture
@@ -40,7 +32,7 @@ def web(tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str) -> Iterat
     reads and triggers are open, settings need the token): (port, pid)."""
     port = free_port()
     service = Service(
-        "web", web_config(tmp_path, broker, host_id, port, admin_tokens=[ADMIN]), tmp_path
+        "web", gate_config(tmp_path, broker, host_id, port, admin_tokens=[ADMIN]), tmp_path
     )
     try:
         probe.wait_for(f"warden/{host_id}/web/availability", lambda s: s.text == "online")
@@ -283,7 +275,7 @@ def test_every_answer_carries_the_security_headers(web: tuple[int, int], host_id
 def test_the_101st_override_is_a_409_with_a_message(
     tmp_path: Path, broker: Mosquitto, host_id: str
 ) -> None:
-    cfg = web_config(tmp_path, broker, host_id, free_port())
+    cfg = gate_config(tmp_path, broker, host_id, free_port())
     web = InProcessWeb(cfg).start()
     try:
         http = web.http()

@@ -14,7 +14,8 @@ from tests.support.browser import chromium, csp_violations
 from tests.support.host_facts import publish_facts
 from tests.support.incidents import made
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
+from tests.support.processes import Service, wait_until
+from tests.support.web import web_config
 
 # Kept for people to look at after a run.
 SCREENSHOT = Path("/tmp/warden-incidents.png")
@@ -27,15 +28,7 @@ def test_the_panel_tells_each_incident_and_draws_its_timeline(
     log = made(host_id, time.time() - 300)
     probe.publish(f"warden/{host_id}/governor/incidents", log.model_dump_json(), retain=True)
     port = free_port()
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "web": {"database": str(tmp_path / "web.sqlite3")},
-        },
-    )
+    cfg = web_config(tmp_path, broker, host_id, port)
     web = Service("web", cfg, tmp_path)
     try:
         probe.wait_for(f"warden/{host_id}/web/availability", lambda s: s.text == "online")

@@ -18,7 +18,7 @@ from tests.support.broker import Mosquitto, free_port
 from tests.support.host_facts import publish_facts
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
-from tests.support.web import InProcessWeb, client
+from tests.support.web import InProcessWeb, client, web_config
 
 ADMIN = "admin-token-optimizarr"
 READER = "read-token-optimizarr"
@@ -198,15 +198,13 @@ def test_the_seed_s_routes_through_the_real_web_and_governor(
     tmp_path: Path, broker: Mosquitto, host_id: str
 ) -> None:
     port = free_port()
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "process_groups": [{"name": "enc", "match_name": ["ffmpeg-never-running"]}],
-            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
-        },
+    cfg = web_config(
+        tmp_path,
+        broker,
+        host_id,
+        port,
+        {"admin_tokens": [ADMIN]},
+        process_groups=[{"name": "enc", "match_name": ["ffmpeg-never-running"]}],
     )
     probe = Probe(broker.host, broker.port)
     web, governor = Service("web", cfg, tmp_path), Service("governor", cfg, tmp_path)

@@ -19,8 +19,8 @@ from shared.messages import (
 )
 from tests.support.broker import Mosquitto, free_port
 from tests.support.probe import Probe
-from tests.support.processes import wait_until, write_config
-from tests.support.web import InProcessWeb, in_process_web, running
+from tests.support.processes import wait_until
+from tests.support.web import InProcessWeb, in_process_web, running, web_config
 
 ADMIN = "admin-token-policy"
 NIGHT = {
@@ -104,16 +104,7 @@ def test_the_dashboard_lists_each_schedule_with_its_next_change(
     from tests.support.browser import chromium
 
     port = free_port()
-    cfg = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "web": {"database": str(tmp_path / "web.sqlite3")},
-            "schedules": [NIGHT],
-        },
-    )
+    cfg = web_config(tmp_path, broker, host_id, port, schedules=[NIGHT])
     status = GovernorStatus(
         schedules={
             "night": ScheduleStatus(

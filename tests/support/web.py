@@ -92,6 +92,27 @@ def client(port: int, token: str | None = None) -> httpx2.Client:
 ADMIN = "admin-secret-token-1234"
 
 
+def web_config(
+    tmp_path: Path,
+    broker: Mosquitto,
+    host_id: str,
+    port: int,
+    web: dict[str, object] | None = None,
+    **extra: object,
+) -> Path:
+    """A config for the web service: loopback on `port`, its database beside the test."""
+    return write_config(
+        tmp_path / "config.yaml",
+        {
+            "host_id": host_id,
+            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "web": {"database": str(tmp_path / "web.sqlite3"), **(web or {})},
+            **extra,
+        },
+    )
+
+
 def stack_config(
     tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, port: int, **extra
 ) -> Path:  # type: ignore[no-untyped-def]
