@@ -13,7 +13,7 @@ from paho.mqtt.client import topic_matches_sub
 
 from shared import channels
 from shared.broker_link import BrokerLink, LinkCallbacks
-from shared.channels import Channel
+from shared.channel import Channel
 from shared.config.mqtt import Mqtt
 from shared.logs import Log
 from shared.messages.base import PayloadError

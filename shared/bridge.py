@@ -12,8 +12,9 @@ gone, so no stale `online` is left there for a host that is really gone.
 
 from __future__ import annotations
 
+from shared.channel import SERVICES, Channel
 from shared.channel_files import render
-from shared.channels import BRIDGE_AVAILABILITY, CHANNELS, SERVICES, Channel
+from shared.channels import BRIDGE_AVAILABILITY, CHANNELS
 from shared.config.model import WardenConfig
 from shared.topics import Topics, discovery_node, host_slug
 

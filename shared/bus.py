@@ -22,7 +22,8 @@ from paho.mqtt.client import topic_matches_sub
 from pydantic import BaseModel
 
 from shared.broker_link import BrokerLink, LinkCallbacks
-from shared.channels import AVAILABILITY, Channel
+from shared.channel import Channel
+from shared.channels import AVAILABILITY
 from shared.config.model import Mqtt
 from shared.logs import Log
 from shared.messages.base import PayloadError

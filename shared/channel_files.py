@@ -11,7 +11,8 @@ import re
 import sys
 from collections.abc import Sequence
 
-from shared.channels import CHANNELS, USERS, Channel, User
+from shared.channel import USERS, Channel, User
+from shared.channels import CHANNELS
 from shared.readme_section import with_section
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -11,7 +11,8 @@ import pytest
 
 from services.notifier.home_assistant.discovery import config_topic, node_filter
 from shared import channel_files
-from shared.channels import CHANNELS, USERS, Channel
+from shared.channel import USERS, Channel
+from shared.channels import CHANNELS
 from shared.topics import Topics
 from tests.support.acl_broker import SHIPPED_ACL, AclBroker, login, shipped_acl_broker
 from tests.support.processes import wait_until

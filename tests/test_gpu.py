@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from services.sensors.gpu import GpuReader
+from services.sensors.gpu.nvidia_smi import parse_nvidia_smi
 from services.sensors.gpu.nvml import (
     BoundedWorker,
     GpuUnavailable,
     NvmlReader,
     NvmlTimeout,
     import_pynvml,
-    parse_nvidia_smi,
 )
 from services.sensors.gpu.sysfs_amd_intel import SysfsGpuReader, busy_from_idle, list_cards
 from shared.config.model import GpuSensors

@@ -12,8 +12,8 @@ import pytest
 
 from services.governor.incidents.actions import Held, held_of
 from services.governor.incidents.book import Book, Seen, Step, restored, step
+from services.governor.incidents.readings import bounded
 from services.governor.incidents.sentence import sentence
-from services.governor.incidents.turn import bounded
 from shared.config.model import WardenConfig
 from shared.messages import (
     ContainerIntent,

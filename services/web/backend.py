@@ -27,7 +27,7 @@ from services.web.status import (
 from services.web.store import Store
 from services.web.view import Fleet, View
 from shared import channels
-from shared.channels import Channel
+from shared.channel import Channel
 from shared.config.model import WardenConfig
 from shared.logs import Log
 from shared.messages.overrides import Override, Overrides

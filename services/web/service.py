@@ -28,7 +28,7 @@ from services.web.store import Store
 from services.web.view import MAX_HOSTS, Fleet, View
 from shared import channels
 from shared.bus import Received
-from shared.channels import Channel
+from shared.channel import Channel
 from shared.config.web import ADMIN_TOKEN_FILE_ENV, TOKEN
 from shared.messages import (
     Action,

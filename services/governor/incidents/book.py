@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from services.governor.incidents.actions import Held, added
+from services.governor.incidents.readings import RESOURCES
 from services.governor.incidents.sentence import Clock, local_clock, sentence
-from services.governor.incidents.turn import BUFFERING, RESOURCES, Open, Turn
+from services.governor.incidents.turn import BUFFERING, Open, Turn
 from services.governor.incidents.usage import Sample
 from services.governor.outcome import EventDraft
 from services.governor.rule import View

@@ -7,31 +7,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from services.governor.incidents.actions import answers
+from services.governor.incidents.readings import (
+    MAX_STREAMS,
+    RESOURCES,
+    bounded,
+    busiest,
+    disks_of,
+    peak,
+    share_of,
+    streams_in,
+)
 from services.governor.incidents.sentence import Clock, sentence
 from services.governor.incidents.usage import Sample, rank, use_now
 from services.governor.outcome import EventDraft, earliest
 from services.governor.rule import View
-from services.governor.stalls import Stall, disks_used, highest_share, stall_of
+from services.governor.stalls import Stall, highest_share, stall_of
 from shared.messages import PressureFact, StreamsFact
 from shared.messages.events import Severity
 from shared.messages.incidents import (
     Incident,
     IncidentAction,
     IncidentResource,
-    PlayingStream,
     SharePoint,
     UsePoint,
     Waiter,
 )
 
-RESOURCES: tuple[IncidentResource, ...] = ("io", "cpu", "memory")
 BUFFERING = "buffering"
 MAX_ACTIONS = 20
-MAX_STREAMS = 32
-P = TypeVar("P", SharePoint, UsePoint)
 
 
 @dataclass(frozen=True)
@@ -41,44 +46,6 @@ class Open:
     seen_at: float
     calm_since: float | None = None
     unknown_since: float | None = None
-
-
-def bounded(points: Sequence[P], most: int) -> list[P]:
-    """Every other point, from the last back, until no more than `most` are left."""
-    kept = list(points)
-    while len(kept) > most:
-        kept = kept[(len(kept) - 1) % 2 :: 2]
-    return kept
-
-
-def _streams(report: StreamsFact | None, states: tuple[str, ...]) -> list[PlayingStream] | None:
-    if report is None:
-        return None
-    return [
-        PlayingStream(
-            title=s.title,
-            user=s.user,
-            provider=report.provider,
-            state=s.state,
-            transcode=s.transcode,
-            hw_transcode=s.hw_transcode,
-            bitrate_kbps=s.bitrate_kbps,
-            local=s.local,
-        )
-        for s in report.sessions
-        if s.state in states
-    ][:MAX_STREAMS]
-
-
-def _share_of(reading: PressureFact, name: str, resource: str) -> float | None:
-    for c in reading.containers:
-        if c.name == name:
-            return next((s.some_percent for s in c.stall if s.resource == resource), None)
-    return None
-
-
-def _peak(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 class Turn:
@@ -192,9 +159,9 @@ class Turn:
         t: float,
         lead: Sequence[SharePoint],
     ) -> Incident:
-        waiters = [Waiter(name=n, peak_percent=_share_of(reading, n, resource)) for n in stall.who]
+        waiters = [Waiter(name=n, peak_percent=share_of(reading, n, resource)) for n in stall.who]
         latest = self.samples[-1] if self.samples else None
-        disks = _disks(stall.who, latest) if resource == "io" else None
+        disks = disks_of(stall.who, latest) if resource == "io" else None
         return Incident(
             id=f"stall-{resource}-{int(t * 1000)}",
             kind="stall",
@@ -204,7 +171,7 @@ class Turn:
             peak_percent=stall.share,
             percent_before_action=stall.share,
             disks=disks,
-            streams=_streams(self.view.stream_report, ("playing", "buffering")),
+            streams=streams_in(self.view.stream_report, ("playing", "buffering")),
             stall=bounded(lead, self.cfg.timeline_points),
         )
 
@@ -220,13 +187,13 @@ class Turn:
         incident = was.incident
         peaks = {w.name: w.peak_percent for w in incident.waiters}
         for name in stall.who:
-            peaks[name] = _peak(peaks.get(name), _share_of(reading, name, incident.resource or ""))
+            peaks[name] = peak(peaks.get(name), share_of(reading, name, incident.resource or ""))
         waiters = [Waiter(name=n, peak_percent=p) for n, p in peaks.items()]
         if len(waiters) != len(incident.waiters):
             self.changed = True
         update: dict[str, object] = {
             "waiters": waiters,
-            "peak_percent": _peak(incident.peak_percent, stall.share),
+            "peak_percent": peak(incident.peak_percent, stall.share),
         }
         if not incident.actions:
             update["percent_before_action"] = stall.share
@@ -271,7 +238,7 @@ class Turn:
         if report is None:
             self.unknown([BUFFERING])
             return
-        buffering = _streams(report, ("buffering",)) or []
+        buffering = streams_in(report, ("buffering",)) or []
         if not buffering:
             if was is not None and was.calm_since is None:
                 self.open[BUFFERING] = replace(was, calm_since=self.now, unknown_since=None)
@@ -286,7 +253,7 @@ class Turn:
             incident = was.incident.model_copy(update={"buffering": seen[:MAX_STREAMS]})
             self.open[BUFFERING] = Open(incident, seen_at=self.now)
             return
-        resource, share = _busiest(pressure)
+        resource, share = busiest(pressure)
         incident = Incident(
             id=f"buffering-{resource or 'none'}-{int(self.now * 1000)}",
             kind="buffering",
@@ -294,7 +261,7 @@ class Turn:
             started_at=self.now,
             buffering=buffering,
             peak_percent=share,
-            streams=_streams(report, ("playing", "buffering")),
+            streams=streams_in(report, ("playing", "buffering")),
             stall=[SharePoint(t=self.now, percent=share)] if share is not None else [],
         )
         self.start(BUFFERING, incident, self.samples)
@@ -305,7 +272,7 @@ class Turn:
         for key, was in list(self.open.items()):
             incident = was.incident
             if incident.kind == "stall" and incident.resource == "io" and incident.disks is None:
-                found = _disks([w.name for w in incident.waiters], sample)
+                found = disks_of([w.name for w in incident.waiters], sample)
                 if found is not None:
                     # Their disks known at last: who else used those is ranked anew.
                     incident = incident.model_copy(update={"disks": found, "contenders": []})
@@ -379,30 +346,3 @@ class Turn:
             self.closed.append(ended)
             self.announce(ended, "closed")
         return min(wakes, default=None)
-
-
-def _disks(who: Sequence[str], sample: Sample | None) -> list[str] | None:
-    """The disks these containers used in a reading; None: not known for one of them."""
-    if sample is None:
-        return None
-    usage = [u for u in sample.resources.containers if u.name in who]
-    if len(usage) != len(who):
-        return None
-    found = disks_used(usage)
-    return sorted(found) if found is not None else None
-
-
-def _busiest(pressure: PressureFact | None) -> tuple[IncidentResource | None, float | None]:
-    """The host resource with the highest some avg10 (what a buffering stream likely
-    waited on), and that avg10; None: no pressure known."""
-    if pressure is None:
-        return None, None
-    known = [
-        (line.some.avg10, resource)
-        for resource in RESOURCES
-        if (line := getattr(pressure, resource)) is not None
-    ]
-    if not known:
-        return None, None
-    share, resource = max(known)
-    return resource, share

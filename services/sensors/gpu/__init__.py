@@ -11,13 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from services.sensors.gpu.nvml import (
-    GpuUnavailable,
-    NvmlReader,
-    import_pynvml,
-    parse_nvidia_smi,
-    run_nvidia_smi,
-)
+from services.sensors.gpu.nvidia_smi import parse_nvidia_smi, run_nvidia_smi
+from services.sensors.gpu.nvml import GpuUnavailable, NvmlReader, import_pynvml
 from services.sensors.gpu.sysfs_amd_intel import SysfsGpuReader
 from shared.config.model import GpuSensors
 from shared.messages import GpuDevice, GpuFact
