@@ -9,20 +9,17 @@ Needs the Docker engine and the test image (tests create it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import time
 
-from bench.rig import HOST, POLL_SECONDS, Rig, first_after, medians
+from bench.rig import HOST, POLL_SECONDS, Rig, first_after, medians, runs_asked
 
 POLL_TOPIC = "bench/polled/containers"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    runs = runs_asked(__doc__)
 
     with Rig(with_docker=True) as rig:
         api, containers = rig.api, rig.containers

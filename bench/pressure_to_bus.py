@@ -15,7 +15,6 @@ test image (tests create it).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -25,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.rig import HOST, POLL_SECONDS, Rig, medians
+from bench.rig import HOST, POLL_SECONDS, Rig, medians, runs_asked
 from host.cgroups.view import detect_layout, process_cgroups
 from services.sensors.pressure import read_cgroup_pressure
 from services.sensors.psi_triggers import stall_threshold_us
@@ -88,9 +87,7 @@ def listed(cid: str, seen: Seen) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    runs = runs_asked(__doc__)
 
     with Rig(with_docker=True) as rig:
         api, containers, probe = rig.api, rig.containers, rig.probe

@@ -3,6 +3,7 @@ asked, Warden's services, and the polling baseline running beside them."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -99,3 +100,10 @@ def medians(label: str, warden: list[float], poll: list[float]) -> str:
         f"median: {label} {ours * 1000:.1f} ms, {POLL_SECONDS:g} s poll "
         f"{theirs * 1000:.1f} ms, poll / {label} = {theirs / ours:.1f}x"
     )
+
+
+def runs_asked(description: str | None) -> int:
+    """--runs N from the command line (5 by default): how many times each side is timed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=5)
+    return int(parser.parse_args().runs)

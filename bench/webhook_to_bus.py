@@ -11,7 +11,6 @@ with media mode on, and the poll's first message naming it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import statistics
@@ -19,7 +18,7 @@ import time
 
 import requests
 
-from bench.rig import HOST, POLL_SECONDS, Rig
+from bench.rig import HOST, POLL_SECONDS, Rig, runs_asked
 from services.sensors.streams import jellyfin
 from shared.messages import DesiredState, StreamsFact
 from tests.support.broker import free_port
@@ -42,9 +41,7 @@ def poll_once(url: str, probe: Probe) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    runs = runs_asked(__doc__)
 
     with Rig() as rig:
         run_bench(rig, runs)

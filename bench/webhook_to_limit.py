@@ -12,7 +12,6 @@ Start webhook, and times each client's upload limit changing.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from bench.rig import POLL_SECONDS, Rig
+from bench.rig import POLL_SECONDS, Rig, runs_asked
 from services.actuator.download_clients import QBittorrent
 from services.sensors.streams import tautulli
 from tests.support.broker import free_port
@@ -65,9 +64,7 @@ def upload(qbt: QBittorrent) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    runs = runs_asked(__doc__)
     with Rig() as rig:
         run_bench(rig, runs)
 
