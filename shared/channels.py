@@ -322,6 +322,18 @@ HA_STATUS: Channel[str] = Channel(
     readers=("notifier", "homeassistant", "web"),
 )
 
+# The governor reads it as any topic a condition names (CONDITION_TOPICS).
+HA_STATESTREAM: Channel[str] = Channel(
+    "{discovery}/{domain}/{entity}/state",
+    None,
+    True,
+    ("homeassistant",),
+    "discovery",
+    "Home Assistant's mqtt_statestream, with `base_topic` its discovery prefix: each "
+    "entity's state, which a condition may read (`conditions[].mqtt`)",
+    readers=("homeassistant",),
+)
+
 INCIDENTS: Channel[IncidentLog] = Channel(
     "{root}/{host}/governor/incidents",
     IncidentLog,
@@ -373,6 +385,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     OVERRIDES,
     DISCOVERY_CONFIG,
     HA_STATUS,
+    HA_STATESTREAM,
     INCIDENTS,
     CONDITION_TOPICS,
 )
