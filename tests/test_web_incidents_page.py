@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support.broker import Mosquitto, free_port
+from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.browser import chromium, csp_violations
 from tests.support.host_facts import publish_facts
 from tests.support.incidents import made
@@ -33,6 +33,7 @@ def test_the_panel_tells_each_incident_and_draws_its_timeline(
     try:
         probe.wait_for(f"warden/{host_id}/web/availability", lambda s: s.text == "online")
         with chromium() as browser:
+            wait_for_port(port)  # online on the bus comes before the HTTP server listens
             browser.get(f"http://127.0.0.1:{port}/")
 
             def panel() -> list[dict[str, object]]:

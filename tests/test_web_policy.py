@@ -17,7 +17,7 @@ from shared.messages import (
     Reason,
     ScheduleStatus,
 )
-from tests.support.broker import Mosquitto, free_port
+from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
 from tests.support.web import InProcessWeb, in_process_web, running, web_config
@@ -129,6 +129,7 @@ def test_the_dashboard_lists_each_schedule_with_its_next_change(
     )
     probe.publish(f"warden/{host_id}/desired", desired.model_dump_json(), retain=True)
     with chromium() as browser, running(cfg, tmp_path, probe, host_id, "web"):
+        wait_for_port(port)  # online on the bus comes before the HTTP server listens
         browser.get(f"http://127.0.0.1:{port}/")
 
         def lines() -> str:
