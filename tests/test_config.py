@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.config import ConfigError, load_config, parse_config
+from shared.config import ConfigError, WardenConfig, load_config, parse_config
 from shared.units import parse_size
 from tests.support.processes import REPO
 from tests.support.real import missing
@@ -242,3 +242,33 @@ def test_a_service_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "mqtt.port" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("media_mode", "extra", "watched"),
+    [
+        ({"enabled": True, "provider": "plex", "url": "http://p:32400"}, {}, True),
+        # Media mode off: GPU sharing (on by default) still reads the server's sessions ...
+        ({"enabled": False, "provider": "plex", "url": "http://p:32400"}, {}, True),
+        # ... and so does stream-aware bandwidth;
+        (
+            {"enabled": False, "provider": "plex", "url": "http://p:32400"},
+            {"gpu_share": {"enabled": False}, "bandwidth": {"upload_mbps": 40}},
+            True,
+        ),
+        # with neither, the server is left alone.
+        (
+            {"enabled": False, "provider": "plex", "url": "http://p:32400"},
+            {"gpu_share": {"enabled": False}},
+            False,
+        ),
+        # No server to ask: webhooks alone, or no url.
+        ({"enabled": True, "provider": "webhook"}, {}, False),
+        ({"enabled": False, "provider": "plex"}, {}, False),
+    ],
+)
+def test_the_sensors_ask_the_media_server_when_a_rule_reads_its_sessions(
+    media_mode: dict[str, object], extra: dict[str, object], watched: bool
+) -> None:
+    cfg = WardenConfig.model_validate({"media_mode": media_mode, **extra})
+    assert cfg.watches_streams is watched

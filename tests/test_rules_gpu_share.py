@@ -31,7 +31,7 @@ from tests.support.views import view
 GIB = 1024**3
 
 
-def cfg(**gpu_share: Any) -> WardenConfig:
+def cfg(media_mode: bool = True, **gpu_share: Any) -> WardenConfig:
     return WardenConfig.model_validate(
         {
             "tiers": {
@@ -39,7 +39,7 @@ def cfg(**gpu_share: Any) -> WardenConfig:
                 2: {"containers": ["sonarr", "immich"]},
                 3: {"containers": ["tdarr", "unmanic", "plex-in-t3"]},
             },
-            "media_mode": {"enabled": True, "provider": "jellyfin", "url": "http://j:8096"},
+            "media_mode": {"enabled": media_mode, "provider": "jellyfin", "url": "http://j:8096"},
             "process_groups": [{"name": "handbrake", "match_name": ["HandBrakeCLI"]}],
             "gpu_share": {"hold_seconds": 30, **gpu_share},
         }
@@ -181,6 +181,8 @@ OTHERS_ONLY = gpu(nvidia((200, "tdarr"), (300, "immich")))
             [["immich", "tdarr"], ["immich", "tdarr"]],
             CFG,
         ),
+        # Media mode off: the server's sessions still count (the sensors ask it for them).
+        ([At(0, streams(True), OTHERS_ONLY)], [["immich", "tdarr"]], cfg(media_mode=False)),
         # Off: nothing.
         ([At(0, streams(True), ON_GPU)], [[]], cfg(enabled=False)),
     ],

@@ -206,14 +206,12 @@ class WardenConfig(Section):
 
     @property
     def watches_streams(self) -> bool:
-        """The sensors ask the media server for sessions: for media mode, or for the
-        bandwidth the streams reserve (which needs the server's sessions even with media
-        mode off)."""
+        """The sensors ask the media server for sessions: for media mode, for the
+        bandwidth the streams reserve, or for GPU sharing (both need the server's sessions
+        even with media mode off)."""
         media = self.media_mode
-        for_bandwidth = (
-            self.bandwidth.active and media.provider in MEDIA_SERVER_PROVIDERS and bool(media.url)
-        )
-        return media.queries_server or for_bandwidth
+        named = media.provider in MEDIA_SERVER_PROVIDERS and bool(media.url)
+        return media.queries_server or (named and (self.bandwidth.active or self.gpu_share.enabled))
 
     def tier(self, number: int) -> Tier:
         return self.tiers.get(number, Tier())

@@ -74,7 +74,7 @@ def _owner(pid: int, container: str | None, group_of: dict[int, str]) -> str | N
 
 def reported(view: View, cfg: WardenConfig) -> tuple[State, tuple[str, ...]]:
     """What the media server says: its hardware transcodes, in words."""
-    if not cfg.media_mode.queries_server:
+    if not cfg.watches_streams:
         return "absent", ()
     report = view.stream_report
     if report is None or report.count is None:
