@@ -4,7 +4,8 @@ Every host keeps its own broker, sensors, governor and actuator, so its
 decisions never cross the network. The bridge carries up what this host's
 services write (facts, desired and applied state, events, availability,
 Home Assistant discovery) and carries down what the outside writes for it
-(its triggers and settings, warden/trigger, Home Assistant's birth message).
+(its triggers and settings, warden/trigger, Home Assistant's birth message, the
+topics its conditions read).
 Mosquitto's own bridge notification is this host's liveness on the central
 broker: `1` while connected, `0` by its last will when the link or the host is
 gone, so no stale `online` is left there for a host that is really gone.
@@ -34,6 +35,8 @@ def bridge_topics(cfg: WardenConfig) -> list[tuple[str, str]]:
     """(pattern, direction) for every channel that crosses the bridge, in table order."""
     lines: list[tuple[str, str]] = []
     for channel in CHANNELS:
+        if not channel.bridged:
+            continue
         if any(w in SERVICES for w in channel.writers):
             direction = "out"
         elif any(w in OUTSIDE for w in channel.writers):
@@ -43,6 +46,10 @@ def bridge_topics(cfg: WardenConfig) -> list[tuple[str, str]]:
         line = (_pattern(channel, cfg), direction)
         if line not in lines:
             lines.append(line)
+    # What this host's conditions read (Home Assistant's entities on the central broker).
+    for condition in cfg.conditions:
+        if condition.mqtt is not None and (condition.mqtt.topic, "in") not in lines:
+            lines.append((condition.mqtt.topic, "in"))
     return lines
 
 

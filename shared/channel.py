@@ -51,6 +51,8 @@ class Channel(Generic[P]):
     payload: str = ""
     # How its payload is read where not as JSON of `model` (or, with no model, as text).
     decode: Callable[[bytes], P] | None = None
+    # Whether a host's bridge carries it; where not, only what the config names crosses.
+    bridged: bool = True
 
     @property
     def payload_doc(self) -> str:

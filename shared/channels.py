@@ -332,6 +332,9 @@ HA_STATESTREAM: Channel[str] = Channel(
     "Home Assistant's mqtt_statestream, with `base_topic` its discovery prefix: each "
     "entity's state, which a condition may read (`conditions[].mqtt`)",
     readers=("homeassistant",),
+    # Every entity's every change: a host's bridge brings down only the ones its
+    # conditions read.
+    bridged=False,
 )
 
 INCIDENTS: Channel[IncidentLog] = Channel(

@@ -44,6 +44,15 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
+def alone(own_broker: Mosquitto) -> Iterator[tuple[Mosquitto, Probe]]:
+    """A broker of its own: on the session's, other tests' hosts would make a fleet, and
+    a dashboard show (and its buttons act on) one of them."""
+    probe = Probe(own_broker.host, own_broker.port)
+    yield own_broker, probe
+    probe.close()
+
+
+@pytest.fixture
 def probe(broker: Mosquitto) -> Iterator[Probe]:
     p = Probe(broker.host, broker.port)
     yield p

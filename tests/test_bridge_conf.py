@@ -39,9 +39,30 @@ def test_up_goes_what_this_host_writes_down_comes_what_is_written_for_it() -> No
         "warden/nas/overrides",
         "homeassistant/status",
     }
+    # Home Assistant's statestream stays on the central broker (every entity's every
+    # change): nothing of it comes down unless a condition reads it.
+    assert not any(t.endswith("/+/state") for t in lines)
     # Nothing of another host, and nothing both ways.
     shared = ("warden/trigger", "homeassistant/status")
     assert all("/nas/" in t or "/warden_nas/" in t or t in shared for t in lines)
+
+
+def test_the_topics_this_host_s_conditions_read_come_down() -> None:
+    price = "homeassistant/sensor/electricity_price/state"
+    config = WardenConfig.model_validate(
+        {
+            "host_id": "nas",
+            "bridge": {"enabled": True, "address": "central.lan"},
+            "conditions": [
+                {"name": "expensive", "mqtt": {"topic": price, "above": 0.3}, "pause_tier3": True},
+                {"name": "cheap", "mqtt": {"topic": price, "below": 0.1}, "preset": "aggressive"},
+                {"name": "mover", "process": {"name": ["mover"]}, "media_mode": True},
+            ],
+        }
+    )
+    down = [t for t, d in bridge_topics(config) if d == "in"]
+    assert down.count(price) == 1
+    assert f"topic {price} in 1" in bridge_conf(config)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 from tests.support.broker import Mosquitto, free_port, wait_for_port
 from tests.support.browser import chromium, csp_violations
 from tests.support.probe import Probe
@@ -103,15 +101,6 @@ def attacker(target: str, host_id: str) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def alone(own_broker: Mosquitto) -> Iterator[tuple[Mosquitto, Probe]]:
-    """A broker of its own: on the session's, other tests' hosts would make a fleet, and
-    the page show (and its buttons act on) one of them."""
-    probe = Probe(own_broker.host, own_broker.port)
-    yield own_broker, probe
-    probe.close()
 
 
 def test_no_other_page_in_the_browser_can_act(

@@ -22,8 +22,9 @@ SCREENSHOT = Path("/tmp/warden-incidents.png")
 
 
 def test_the_panel_tells_each_incident_and_draws_its_timeline(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+    tmp_path: Path, alone: tuple[Mosquitto, Probe], host_id: str
 ) -> None:
+    broker, probe = alone  # the session's broker holds other tests' hosts: a fleet
     publish_facts(probe, host_id)
     log = made(host_id, time.time() - 300)
     probe.publish(f"warden/{host_id}/governor/incidents", log.model_dump_json(), retain=True)

@@ -99,8 +99,9 @@ def test_a_timed_override_skips_a_schedule_it_knows(
 
 
 def test_the_dashboard_lists_each_schedule_with_its_next_change(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+    tmp_path: Path, alone: tuple[Mosquitto, Probe], host_id: str
 ) -> None:
+    broker, probe = alone  # the session's broker holds other tests' hosts: a fleet
     from tests.support.browser import chromium
 
     port = free_port()
