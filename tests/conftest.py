@@ -20,27 +20,25 @@ from tests.support.probe import Probe
 from tests.support.real import missing
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+def started_broker(directory: Path) -> Iterator[Mosquitto]:
     try:
-        mosquitto = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+        mosquitto = Mosquitto(directory)
     except RuntimeError as exc:
         missing(str(exc))
     mosquitto.start()
     yield mosquitto
     mosquitto.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    yield from started_broker(tmp_path_factory.mktemp("mosquitto"))
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker for one test alone, which that test may stop and restart."""
-    try:
-        mosquitto = Mosquitto(tmp_path)
-    except RuntimeError as exc:
-        missing(str(exc))
-    mosquitto.start()
-    yield mosquitto
-    mosquitto.stop()
+    yield from started_broker(tmp_path)
 
 
 @pytest.fixture

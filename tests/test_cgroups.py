@@ -9,7 +9,7 @@ import pytest
 from host.cgroups import control as cgroup_files
 from host.cgroups.view import ProcessCgroups, detect_layout, process_cgroups, resident_bytes
 from shared.messages import IoMax, IoRate
-from tests.support.disks import limit_file, loop_disk, write_limits
+from tests.support.disks import docker_disks, limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
 from tests.support.real import missing, not_applicable
 
@@ -173,12 +173,8 @@ def test_real_io_weight_is_written_and_read_back(real_cgroups: tuple[str, Proces
 
 
 def test_real_io_max_is_written_and_read_back(real_cgroups: tuple[str, ProcessCgroups]) -> None:
-    from host.block_devices import devices_backing
-
     _, cg = real_cgroups
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    devices = docker_disks()
     path = cgroup_files.set_io_max(cg, devices, IoMax(read_bps=5 * MIB, write_bps=2 * MIB))
     assert f"{devices[0]} {5 * MIB}" in path.read_text() or f"rbps={5 * MIB}" in path.read_text()
     cgroup_files.set_io_max(cg, devices, None)
@@ -190,12 +186,8 @@ def test_real_io_max_on_a_named_disk_only_and_lifted_back_to_the_original(
 ) -> None:
     """A limit for one disk (a stream's) leaves the disk behind the container's data alone;
     lifting it gives the disk its original rule back, or none."""
-    from host.block_devices import devices_backing
-
     _, cg = real_cgroups
-    data = devices_backing("/var/lib/docker")
-    if not data:
-        missing("no block device behind /var/lib/docker")
+    data = docker_disks()
     with loop_disk(tmp_path) as disk:
         path = limit_file(cg)
         stream_disk = IoMax(disks={disk.number: IoRate(write_bps=2 * MIB)})

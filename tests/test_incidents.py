@@ -29,7 +29,6 @@ from shared.messages import (
     PressureLine,
     ProcessGroupIntent,
     ProcessGroupUsage,
-    PsiTriggerFired,
     Reason,
     ResourcePressure,
     ResourcesFact,
@@ -38,7 +37,7 @@ from shared.messages import (
     StreamsFact,
 )
 from shared.messages.incidents import Incident, IncidentLog
-from tests.support.views import view
+from tests.support.views import STREAM_TIERS, stall_fact, view
 
 MB = 1024**2
 SDA, SDB = "8:0", "8:16"
@@ -46,12 +45,7 @@ SDA, SDB = "8:0", "8:16"
 T0 = 1_700_000_000 - 1_700_000_000 % 86400 + 21 * 3600 + 40 * 60
 CFG = WardenConfig.model_validate(
     {
-        "tiers": {
-            0: {"containers": ["pihole"]},
-            1: {"containers": ["jellyfin", "plex"]},
-            2: {"containers": ["sonarr"]},
-            3: {"containers": ["tdarr", "kopia"]},
-        },
+        "tiers": STREAM_TIERS,
         "incidents": {"close_after_seconds": 10, "window_seconds": 30},
         "process_groups": [{"name": "handbrake", "match_name": ["HandBrakeCLI"]}],
     }
@@ -77,23 +71,8 @@ class At:
 
 
 def reading(shares: dict[str, float | None], fired: Sequence[str] = ()) -> PressureFact:
-    return PressureFact(
-        host="h",
-        containers=[
-            ContainerPressure(
-                id=name,
-                name=name,
-                source="",
-                stall=[] if s is None else [StallShare(resource="io", some_percent=s, seconds=2)],
-            )
-            for name, s in shares.items()
-        ],
-        fired=[
-            PsiTriggerFired(scope=n, resource="io", line="some", stall_us=1, window_us=2_000_000)
-            for n in fired
-        ],
-        io=ResourcePressure(some=PressureLine(avg10=12, avg60=3, avg300=1, total=1)),
-    )
+    host_io = ResourcePressure(some=PressureLine(avg10=12, avg60=3, avg300=1, total=1))
+    return stall_fact(shares, fired, io=host_io)
 
 
 def usage(use: dict[str, tuple[float, str]]) -> ResourcesFact:

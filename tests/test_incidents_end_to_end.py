@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from host.block_devices import devices_backing
 from host.cgroups.view import detect_layout, process_cgroups
 from shared.messages.incidents import Incident, IncidentLog
 from tests.support.broker import Mosquitto
+from tests.support.disks import docker_disks
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe, Seen
 from tests.support.processes import Service
@@ -30,9 +30,7 @@ def test_an_io_hog_against_a_stalled_tier1_container_is_one_incident_that_names_
 ) -> None:
     if not Path("/proc/pressure/io").exists():
         missing("no PSI in this kernel")
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    docker_disks()  # the hog writes where Docker keeps its data: a block device
     stream = containers.run("stream", STREAM)
     containers.run("hog", HOG)
     stream_cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(stream))

@@ -7,11 +7,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from host.block_devices import devices_backing
 from host.cgroups.view import detect_layout, process_cgroups
 from shared.messages import Applied, IoRate, PressureFact
 from tests.support.broker import Mosquitto
-from tests.support.disks import limit_file, loop_disk, write_limits
+from tests.support.disks import docker_disks, limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
@@ -61,9 +60,7 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
 ) -> None:
     if not Path("/proc/pressure/io").exists():
         missing("no PSI in this kernel")
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    devices = docker_disks()
     stream, hog = containers.run("stream", STREAM), containers.run("hog", HOG)
     layout = detect_layout("/sys/fs/cgroup")
     stream_cg = process_cgroups(layout, "/proc", containers.pid(stream))
@@ -130,9 +127,7 @@ def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
     """The io yield: the hog is capped before it writes a byte, and uncapped after the hold."""
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    devices = docker_disks()
     stream, hog = containers.run("stream", STREAM), containers.run("hog")
     hog_cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(hog))
     hog_limits = limit_file(hog_cg)
@@ -175,9 +170,7 @@ def test_bulk_work_on_another_disk_than_the_stream_s_keeps_its_speed(
     """The stream reads and writes its media on a disk of its own (a loop device); the hog
     writes to the disk behind Docker's data. The yield caps tier 3 on the stream's disk
     only: the hog's own disk has no limit in its cgroup file."""
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    devices = docker_disks()
     with loop_disk(tmp_path) as disk:
         media = {str(disk.mountpoint): {"bind": "/media", "mode": "rw"}}
         on_media = (STREAM[0], STREAM[1], STREAM[2].replace("of=/seg", "of=/media/seg"))

@@ -21,10 +21,10 @@ from shared.messages import (
     ThermalFact,
 )
 from tests.support.broker import Mosquitto
+from tests.support.disks import docker_disks
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
-from tests.support.real import missing
 
 MIB = 1024**2
 # Stops at once on SIGTERM, so a restart does not wait out Docker's kill timeout.
@@ -140,11 +140,7 @@ def test_thermal_stages_pause_tier3_then_tier2_and_recover_after_the_hold(
 def test_io_pressure_throttles_tier3_and_releases_after_recovery(
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
-    from host.block_devices import devices_backing
-
-    devices = devices_backing("/var/lib/docker")
-    if not devices:
-        missing("no block device behind /var/lib/docker")
+    devices = docker_disks()
     t3 = containers.run("t3")
     cg = process_cgroups(detect_layout("/sys/fs/cgroup"), "/proc", containers.pid(t3))
     limit_file = cg.v2_file("io.max") or cg.v1_file("blkio", "blkio.throttle.read_bps_device")

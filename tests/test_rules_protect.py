@@ -14,21 +14,12 @@ from shared.messages import (
     ContainerPressure,
     ContainerUsage,
     PressureFact,
-    PsiTriggerFired,
     StallShare,
 )
+from tests.support.views import STREAM_TIERS, stall_fact
 
 MB = 1024**2
-CFG = WardenConfig.model_validate(
-    {
-        "tiers": {
-            0: {"containers": ["pihole"]},
-            1: {"containers": ["jellyfin", "plex"]},
-            2: {"containers": ["sonarr"]},
-            3: {"containers": ["tdarr", "kopia"]},
-        }
-    }
-)
+CFG = WardenConfig.model_validate({"tiers": STREAM_TIERS})
 RULE = Protect(hold_seconds=10, step_factor=0.5, first_steps=1, io_floor_mb_per_sec=1)
 MATCHER = CFG.tier_matcher()
 CANDIDATES = [
@@ -52,24 +43,7 @@ class Reading:
 
 
 def fact(reading: Reading | None) -> PressureFact | None:
-    if reading is None:
-        return None
-    containers = [
-        ContainerPressure(
-            id=name,
-            name=name,
-            source="",
-            stall=[]
-            if share is None
-            else [StallShare(resource="io", some_percent=share, seconds=2)],
-        )
-        for name, share in reading.shares.items()
-    ]
-    fired = [
-        PsiTriggerFired(scope=n, resource="io", line="some", stall_us=1, window_us=2_000_000)
-        for n in reading.fired
-    ]
-    return PressureFact(host="h", containers=containers, fired=fired)
+    return None if reading is None else stall_fact(reading.shares, reading.fired)
 
 
 def run(

@@ -39,6 +39,13 @@ def web(tmp_path: Path, broker: Mosquitto, host_id: str) -> Iterator[InProcessWe
         yield running
 
 
+def limited(host_id: str, detail: str) -> DesiredState:
+    """A desired state that holds the download client at 1 Mbps up, 11 MB/s down."""
+    reason = Reason(rule="bandwidth", detail=detail)
+    client = DownloadClientIntent(download_bps=11_000_000, upload_bps=1_000_000, reasons=[reason])
+    return DesiredState(host=host_id, seq=1, lease_seconds=30, download_client=client)
+
+
 def test_status_shows_schedules_conditions_and_the_download_clients_limits(
     web: InProcessWeb, probe: Probe, host_id: str
 ) -> None:
@@ -53,15 +60,7 @@ def test_status_shows_schedules_conditions_and_the_download_clients_limits(
         conditions={"mover": ConditionStatus(holds=True, detail="mover (4242)")},
     )
     memory = GovernorMemory(host=host_id, status=status)
-    reason = Reason(rule="bandwidth", detail="2 stream(s) reserve 12 Mbps")
-    desired = DesiredState(
-        host=host_id,
-        seq=1,
-        lease_seconds=30,
-        download_client=DownloadClientIntent(
-            download_bps=11_000_000, upload_bps=1_000_000, reasons=[reason]
-        ),
-    )
+    desired = limited(host_id, "2 stream(s) reserve 12 Mbps")
     probe.publish(f"warden/{host_id}/governor/memory", memory.model_dump_json(), retain=True)
     probe.publish(f"warden/{host_id}/desired", desired.model_dump_json(), retain=True)
     http = web.http()
@@ -119,15 +118,7 @@ def test_the_dashboard_lists_each_schedule_with_its_next_change(
         GovernorMemory(host=host_id, status=status).model_dump_json(),
         retain=True,
     )
-    reason = Reason(rule="bandwidth", detail="1 stream(s) reserve 12 Mbps")
-    desired = DesiredState(
-        host=host_id,
-        seq=1,
-        lease_seconds=30,
-        download_client=DownloadClientIntent(
-            download_bps=11_000_000, upload_bps=1_000_000, reasons=[reason]
-        ),
-    )
+    desired = limited(host_id, "1 stream(s) reserve 12 Mbps")
     probe.publish(f"warden/{host_id}/desired", desired.model_dump_json(), retain=True)
     with chromium() as browser, running(cfg, tmp_path, probe, host_id, "web"):
         wait_for_port(port)  # online on the bus comes before the HTTP server listens

@@ -67,3 +67,14 @@ def limit_file(cgroups: ProcessCgroups) -> Path:
     path = cgroups.v2_file("io.max") or cgroups.v1_file("blkio", "blkio.throttle.write_bps_device")
     assert path is not None, "no io.max and no blkio throttle file"
     return path
+
+
+def docker_disks() -> list[str]:
+    """The block devices behind Docker's data (where containers write), or the test is
+    not applicable here."""
+    from host.block_devices import devices_backing
+
+    devices = devices_backing("/var/lib/docker")
+    if not devices:
+        missing("no block device behind /var/lib/docker")
+    return devices

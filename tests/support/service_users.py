@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.processes import REPO
+from tests.support.processes import REPO, command_lines
 
 NOBODY = 65534
 CACHE = Path("/var/tmp/warden-tests")
@@ -115,14 +115,9 @@ class Identity:
 
 def pids_named(word: str) -> list[int]:
     """Processes whose command line holds `word` as one of its arguments."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(os.fsencode(word) == arg or arg.endswith(b"/" + os.fsencode(word)) for arg in argv):
-            found.append(int(entry.name))
-    return found
+    name = os.fsencode(word)
+    return [
+        pid
+        for pid, argv in command_lines()
+        if any(name == arg or arg.endswith(b"/" + name) for arg in argv)
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.probe import Probe
-from tests.support.processes import REPO
+from tests.support.processes import REPO, command_lines
 
 SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 
@@ -85,13 +85,7 @@ def assert_all(
 
 def service_pid(name: str, config: Path) -> int:
     """The pid of `python -m services.<name> --config <config>`, found in /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, argv in command_lines():
         if f"services.{name}".encode() in argv and str(config).encode() in argv:
-            return int(entry.name)
+            return pid
     raise LookupError(f"no {name} running with {config}")

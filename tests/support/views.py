@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -153,4 +153,37 @@ def triggered(memory: Memory, event: str) -> Memory:
     """The memory after an ADRG trigger (media_start, tier3_pause, ...)."""
     return replace(
         memory, switches=apply_trigger(memory.switches, Trigger.model_validate({"event": event}))
+    )
+
+
+# A home server with a stream to protect: the tiers the protect and incident tables use.
+STREAM_TIERS = {
+    0: {"containers": ["pihole"]},
+    1: {"containers": ["jellyfin", "plex"]},
+    2: {"containers": ["sonarr"]},
+    3: {"containers": ["tdarr", "kopia"]},
+}
+
+
+def stall_fact(
+    shares: Mapping[str, float | None], fired: Sequence[str] = (), **host: Any
+) -> PressureFact:
+    """A pressure fact with each protected container's io stall share (None: unknown), the
+    container triggers that fired, and the host's own lines as given."""
+    return PressureFact(
+        host="h",
+        containers=[
+            ContainerPressure(
+                id=name,
+                name=name,
+                source="",
+                stall=[] if s is None else [StallShare(resource="io", some_percent=s, seconds=2)],
+            )
+            for name, s in shares.items()
+        ],
+        fired=[
+            PsiTriggerFired(scope=n, resource="io", line="some", stall_us=1, window_us=2_000_000)
+            for n in fired
+        ],
+        **host,
     )
