@@ -1,6 +1,6 @@
 """Schedules: named time windows that say what tiers, containers and process groups may do.
 
-Each schedule's windows (rules/windows.py) are read in the host's time zone.
+Each schedule's windows (windows.py, beside the policy) are read in the host's time zone.
 By its mode:
 
 - `run_inside`: its targets run only inside, and are paused outside;
