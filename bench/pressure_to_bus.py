@@ -22,6 +22,7 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bench.rig import HOST, POLL_SECONDS, Rig, medians, runs_asked
@@ -117,7 +118,7 @@ def main() -> None:
             if directory is None:
                 raise SystemExit("no cgroup2 hierarchy: containers have no pressure files")
             # Warden lists the container once its triggers are armed.
-            probe.wait_for(warden_topic, lambda s, c=cid: listed(c, s), timeout=30)
+            probe.wait_for(warden_topic, partial(listed, cid), timeout=30)
             target.directory = directory
             # A random phase against the poll, or every run would wait a whole period.
             time.sleep(random.uniform(0, POLL_SECONDS))

@@ -17,7 +17,7 @@ import docker
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers, ensure_image
 from tests.support.probe import Probe
-from tests.support.processes import Service, write_config
+from tests.support.processes import REPO, Service, write_config
 
 HOST = "bench"
 # ADRG's loop: what Warden's event-driven paths are measured against.
@@ -58,8 +58,7 @@ class Rig:
         logdir: Path | None = None,
     ) -> Service:
         """checkout: run another commit's code (a worktree of it); logdir: where its log goes."""
-        extra = {"cwd": checkout} if checkout is not None else {}
-        started = Service(name, config, logdir or self.workdir, python=python, **extra)
+        started = Service(name, config, logdir or self.workdir, python=python, cwd=checkout or REPO)
         self._services.append(started)
         return started
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 from bench.rig import HOST, Rig
 from shared.messages import Applied, ContainerFact, ContainerInventory
+from tests.support.probe import Seen
 
 
-def paused_in(cid: str, want: bool) -> object:
-    def holds(seen: object) -> bool:
-        applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+def paused_in(cid: str, want: bool) -> Callable[[Seen], bool]:
+    def holds(seen: Seen) -> bool:
+        applied = Applied.model_validate_json(seen.payload)
         return any(c.id == cid and c.paused == want for c in applied.containers)
 
     return holds

@@ -15,6 +15,7 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 import requests
 
@@ -23,7 +24,7 @@ from services.sensors.streams import jellyfin
 from shared.messages import DesiredState, StreamsFact
 from tests.support.broker import free_port
 from tests.support.media_servers import FakeMediaServer, jellyfin_session
-from tests.support.probe import Probe
+from tests.support.probe import Probe, Seen
 from tests.support.webhook_bodies import jellyfin_body
 
 API_KEY = "bench-key"
@@ -70,8 +71,16 @@ def run_bench(rig: Rig, runs: int) -> None:
     streams_topic, desired_topic = f"warden/{HOST}/sensors/streams", f"warden/{HOST}/desired"
     hook = f"http://127.0.0.1:{hook_port}/webhook/jellyfin"
 
-    def media_mode(on: bool):  # type: ignore[no-untyped-def]
+    def media_mode(on: bool) -> Callable[[Seen], bool]:
         return lambda s: DesiredState.model_validate_json(s.payload).media_mode is on
+
+    def streams_list(device: str) -> Callable[[Seen], bool]:
+        return lambda s: any(
+            x.id == device for x in StreamsFact.model_validate_json(s.payload).sessions
+        )
+
+    def poll_lists(device: str) -> Callable[[Seen], bool]:
+        return lambda s: f'"{device}"' in s.text
 
     try:
         probe.wait_for(streams_topic, timeout=30)
@@ -85,17 +94,9 @@ def run_bench(rig: Rig, runs: int) -> None:
             server.answer([jellyfin_session(device)])
             started = time.monotonic()
             requests.post(hook, json=jellyfin_body("PlaybackStart", DeviceId=device), timeout=5)
-            fact = probe.wait_for(
-                streams_topic,
-                lambda s, d=device: any(
-                    x.id == d for x in StreamsFact.model_validate_json(s.payload).sessions
-                ),
-                after=started,
-            )
+            fact = probe.wait_for(streams_topic, streams_list(device), after=started)
             desired = probe.wait_for(desired_topic, media_mode(True), after=started)
-            polled = probe.wait_for(
-                POLL_TOPIC, lambda s, d=device: f'"{d}"' in s.text, timeout=60, after=started
-            )
+            polled = probe.wait_for(POLL_TOPIC, poll_lists(device), timeout=60, after=started)
             fact_times.append(fact.at - started)
             desired_times.append(desired.at - started)
             poll_times.append(polled.at - started)

@@ -272,3 +272,28 @@ def test_the_sensors_ask_the_media_server_when_a_rule_reads_its_sessions(
 ) -> None:
     cfg = WardenConfig.model_validate({"media_mode": media_mode, **extra})
     assert cfg.watches_streams is watched
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"process_groups": [{"name": "enc", "match_name": ["ffmpeg"], "preset": "Conservative"}]},
+        {
+            "schedules": [
+                {
+                    "name": "cheap",
+                    "windows": [{"start": "02:00", "end": "05:00"}],
+                    "mode": "preset_inside",
+                    "preset": "Aggressive",
+                }
+            ]
+        },
+        {"conditions": [{"name": "mover", "process": {"name": ["mover"]}, "preset": " BALANCED "}]},
+    ],
+)
+def test_a_preset_is_named_in_any_case_wherever_the_config_takes_one(
+    section: dict[str, list[dict[str, object]]],
+) -> None:
+    ((key, [entry]),) = section.items()
+    cfg = WardenConfig.model_validate(section)
+    assert getattr(cfg, key)[0].preset == str(entry["preset"]).strip().lower()

@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from shared.config.base import Regex, Seconds, Section
 from shared.config.schedules import Name
-from shared.presets import PresetName
+from shared.presets import AnyCasePreset
 
 # A value a condition compares is one short reading (a price, `home`), never a document.
 MAX_VALUE_CHARS = 256
@@ -80,7 +80,7 @@ class Condition(Section):
     )
     media_mode: bool = Field(default=False, description="media mode is on while it holds")
     pause_tier3: bool = Field(default=False, description="tier 3 is paused while it holds")
-    preset: PresetName | None = Field(
+    preset: AnyCasePreset | None = Field(
         default=None, description="the process groups' preset while it holds"
     )
     process_groups: list[str] = Field(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from shared.config.base import Percent, Regex, Seconds, Section
-from shared.presets import DEFAULT_PRESET, PRESETS, PresetName
+from shared.presets import DEFAULT_PRESET, PRESETS, AnyCasePreset
 
 
 class ProcessGroup(Section):
@@ -48,7 +48,7 @@ class ProcessGroup(Section):
     )
     # Optimizarr's thresholds are against the use of everything else on the host, never the
     # group's own: an encoder pegs a CPU or GPU by design.
-    preset: PresetName | None = Field(
+    preset: AnyCasePreset | None = Field(
         default=None,
         description="the thresholds and nice level by name, "
         + ", ".join(
@@ -94,11 +94,6 @@ class ProcessGroup(Section):
     resume_hold_seconds: Seconds = Field(
         default=30, description="calm must hold this long before a resume"
     )
-
-    @field_validator("preset", mode="before")
-    @classmethod
-    def _preset_any_case(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _matches_something(self) -> ProcessGroup:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from shared.config.base import Section, lower
-from shared.presets import PresetName
+from shared.presets import AnyCasePreset
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -78,7 +78,7 @@ class Schedule(Section):
         "`quiet_inside`: inside, the targets are treated as in media mode (no target: media "
         "mode itself is on); `preset_inside`: inside, the process groups run on `preset`"
     )
-    preset: PresetName | None = Field(
+    preset: AnyCasePreset | None = Field(
         default=None, description="the preset inside the windows (`preset_inside` only)"
     )
     tiers: list[Tier] = Field(default=[], description="tiers (1-3) it applies to")

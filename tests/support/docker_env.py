@@ -66,7 +66,11 @@ class Containers:
     def name(self, suffix: str) -> str:
         return f"{self.prefix}-{suffix}"
 
-    def run(self, suffix: str, command: tuple[str, ...] = ("sleep", "3600"), **host: object) -> str:
+    def run(
+        self, suffix: str, command: tuple[str, ...] = ("sleep", "3600"), /, **host: object
+    ) -> str:
+        """host: Docker's host config (binds, cgroup_parent, ...); positional before it, so
+        no host key can be taken for the command."""
         created = self.api.create_container(
             IMAGE,
             list(command),

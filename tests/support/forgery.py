@@ -3,6 +3,7 @@ tier, forged intents and desired states, and the actuator's answers on the real 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.messages import Applied, ContainerIntent, DesiredState, Event, Reason
@@ -42,7 +43,9 @@ def pausing(host_id: str, seq: int, **intents: ContainerIntent) -> DesiredState:
     return DesiredState(host=host_id, seq=seq, lease_seconds=30, containers=intents)
 
 
-def applied(probe: Probe, host_id: str, check, after: float = 0.0) -> Applied:  # type: ignore[no-untyped-def]
+def applied(
+    probe: Probe, host_id: str, check: Callable[[Applied], bool], after: float = 0.0
+) -> Applied:
     seen = probe.wait_for(
         f"warden/{host_id}/applied",
         lambda s: check(Applied.model_validate_json(s.payload)),

@@ -39,19 +39,30 @@ class Probe:
         if username is not None:
             self._client.username_pw_set(username, password)
         if tls is not None:
-            self._client.tls_set(**tls)
+            self._client.tls_set(
+                ca_certs=tls.get("ca_certs"),
+                certfile=tls.get("certfile"),
+                keyfile=tls.get("keyfile"),
+            )
         self._client.on_message = self._on_message
-        self._connected = threading.Event()
-        self._client.on_connect = lambda c, *_: (c.subscribe(subscribe, 1), self._connected.set())
+        self._subscribe = subscribe
+        self._subscribed = threading.Event()
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(host, port)
         self._client.loop_start()
-        if not self._connected.wait(10):
-            raise TimeoutError("probe could not connect")
-        time.sleep(0.2)  # let the subscription settle before the test acts
+        # The broker's SUBACK: from then on every message the test causes is seen.
+        if not self._subscribed.wait(10):
+            raise TimeoutError("probe could not connect and subscribe")
+
+    def _on_connect(self, client: mqtt.Client, *_: object) -> None:
+        client.subscribe(self._subscribe, 1)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
-            self.seen.append(Seen(msg.topic, msg.payload, bool(msg.retain), time.monotonic()))
+            self.seen.append(
+                Seen(msg.topic, bytes(msg.payload), bool(msg.retain), time.monotonic())
+            )
             self._cond.notify_all()
 
     def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:

@@ -97,7 +97,7 @@ class Identity:
 
     def run(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         """argv as a process with exactly these ids would run it."""
-        return subprocess.run(  # type: ignore[call-overload,no-any-return]
+        return subprocess.run(  # type: ignore[call-overload]
             argv,
             user=self.uid,
             group=self.gid,

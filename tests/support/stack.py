@@ -36,9 +36,7 @@ class Stack:
         """user: (uid, gid) to start it as, with no other group (a plain user's shell)."""
         self.log = run_dir.parent / "stack.log"
         self._sink = self.log.open("ab")
-        as_user: dict[str, object] = {}
         if user is not None:
-            as_user = {"user": user[0], "group": user[1], "extra_groups": []}
             # supervisord opens /dev/stdout again for each program: the file must be theirs.
             os.chown(self.log, *user)
         self.process = subprocess.Popen(
@@ -47,7 +45,9 @@ class Stack:
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
             stdout=self._sink,
             stderr=subprocess.STDOUT,
-            **as_user,  # type: ignore[arg-type]
+            user=None if user is None else user[0],
+            group=None if user is None else user[1],
+            extra_groups=None if user is None else [],
         )
 
     def output(self) -> str:

@@ -26,6 +26,7 @@ from shared.messages import (
     ThermalFact,
     Trigger,
 )
+from shared.messages.facts import PsiResource
 
 BULK = ContainerFact(id="b" * 12, name="bulk", state="running", tier=3, rss_bytes=1 << 30)
 ARR = ContainerFact(id="a" * 12, name="arr", state="running", tier=2, rss_bytes=1 << 30)
@@ -80,7 +81,7 @@ def heat(celsius: float | None) -> ThermalFact:
     return ThermalFact(host="h", available=celsius is not None, max_celsius=celsius)
 
 
-def own_stall(name: str, resource: str, share: float, fired: bool = False) -> PressureFact:
+def own_stall(name: str, resource: PsiResource, share: float, fired: bool = False) -> PressureFact:
     """A pressure reading in which one container's own cgroup stalls on a resource for a
     share of a 2 s window; fired: its trigger fired too."""
     trigger = PsiTriggerFired(

@@ -114,8 +114,13 @@ def web_config(
 
 
 def stack_config(
-    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, port: int, **extra
-) -> Path:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    broker: Mosquitto,
+    host_id: str,
+    containers: Containers,
+    port: int,
+    **extra: object,
+) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {
