@@ -48,7 +48,13 @@ from shared.messages import (
 )
 from tests.support.broker import Mosquitto
 from tests.support.probe import Probe
-from tests.support.processes import Service, run_cleanup, wait_until, write_config
+from tests.support.processes import (
+    CLEANUP_COMMANDS,
+    Service,
+    run_cleanup,
+    wait_until,
+    write_config,
+)
 from tests.support.real import missing
 
 LOG = Log("test.processes")
@@ -478,8 +484,9 @@ def test_children_are_stopped_before_their_parent_and_continued_after(
     assert conts[0] == shell and set(conts[1:]) == set(children)
 
 
+@pytest.mark.parametrize("cleanup", sorted(CLEANUP_COMMANDS))
 def test_actuator_pauses_a_group_by_desired_state_and_cleanup_after_a_crash(
-    tmp_path: Path, broker: Mosquitto, probe: Probe, spawned: Spawned, host_id: str
+    tmp_path: Path, broker: Mosquitto, probe: Probe, spawned: Spawned, host_id: str, cleanup: str
 ) -> None:
     pids = spawned.start()
     cfg = write_config(
@@ -515,10 +522,10 @@ def test_actuator_pauses_a_group_by_desired_state_and_cleanup_after_a_crash(
         actuator.kill(signal.SIGKILL)
     finally:
         actuator.kill(signal.SIGTERM)
-    done = run_cleanup(cfg)
+    done = run_cleanup(cfg, via=cleanup)
     assert done.returncode == 0, done.stderr
     for pid in pids:
-        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued by cleanup")
+        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what=f"continued by {cleanup}")
         assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before[pid]
 
 

@@ -59,10 +59,20 @@ class Service:
         return self.log.read_text() if self.log.exists() else ""
 
 
-def run_cleanup(config: Path) -> subprocess.CompletedProcess[str]:
-    """`warden-actuator --cleanup`, as an operator (or systemd's ExecStopPost) runs it."""
+# The two ways to put everything back: the actuator's own flag (systemd's ExecStopPost)
+# and the `warden` command a person types.
+CLEANUP_COMMANDS = {
+    "warden-actuator --cleanup": ("-m", "services.actuator", "--cleanup"),
+    "warden cleanup": ("-m", "cli", "cleanup"),
+}
+
+
+def run_cleanup(
+    config: Path, via: str = "warden-actuator --cleanup"
+) -> subprocess.CompletedProcess[str]:
+    """Everything Warden changed put back, as an operator runs it (`via`: CLEANUP_COMMANDS)."""
     return subprocess.run(
-        [sys.executable, "-m", "services.actuator", "--config", str(config), "--cleanup"],
+        [sys.executable, *CLEANUP_COMMANDS[via], "--config", str(config)],
         cwd=REPO,
         capture_output=True,
         text=True,
