@@ -199,3 +199,34 @@ def test_a_missing_certificate_file_stops_the_start_naming_the_key(
     notifier = Service("notifier", config(tmp_path, "notifier", host_id, mqtt), tmp_path)
     assert notifier.process.wait(30) == 2
     assert "mqtt.tls.ca_certs" in notifier.output()
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["ca-in-the-system-store", "ca-unknown"])
+def test_tls_true_checks_the_broker_against_the_systems_certificate_authorities(
+    tmp_path: Path, authority: Authority, host_id: str, trusted: bool
+) -> None:
+    """`mqtt.tls: true`: no file of Warden's, OpenSSL's own store, which SSL_CERT_FILE
+    points at here (as a CA installed with update-ca-certificates would be found)."""
+    broker = tls_broker(authority, {"notifier": "n"})
+    (tmp_path / "other").mkdir()
+    store = authority.cert if trusted else Authority(tmp_path / "other", name="Another CA").cert
+    mqtt = {
+        "host": "127.0.0.1",
+        "port": broker.port,
+        "username": "notifier",
+        "password": "n",
+        "tls": True,
+    }
+    notifier = Service(
+        "notifier",
+        config(tmp_path, "notifier", host_id, mqtt),
+        tmp_path,
+        env={"SSL_CERT_FILE": str(store), "SSL_CERT_DIR": str(tmp_path / "no-such-dir")},
+    )
+    try:
+        said = "bus.connected" if trusted else "CERTIFICATE_VERIFY_FAILED"
+        wait_until(lambda: said in notifier.output(), what=said)
+        assert notifier.process.poll() is None
+    finally:
+        notifier.kill(signal.SIGTERM)
+        broker.close()
