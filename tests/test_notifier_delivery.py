@@ -14,15 +14,26 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from services.notifier.adrg_keys import adrg_destinations, gotify_level
 from services.notifier.dedup import Debouncer
 from services.notifier.destinations import check, configured
-from services.notifier.failures import cause, explain
+from services.notifier.failures import (
+    RETRY_AFTER_MAX_SECONDS,
+    Wait,
+    asked_wait,
+    cause,
+    explain,
+    retry_after,
+)
 from services.notifier.outbox import (
     Outbox,
     OutboxEntry,
@@ -32,6 +43,8 @@ from services.notifier.outbox import (
 )
 from services.notifier.redaction import MASK, destination_name, redact, url_secrets
 from services.notifier.render import Notification, render, repeated
+from services.notifier.replies import Reply as HeardReply
+from services.notifier.replies import install, listening
 from shared.config.model import Notifications
 from shared.logs import Log, LogfmtFormatter
 from shared.messages import Event
@@ -375,6 +388,64 @@ def test_explain(
     assert reason in failure.reason
 
 
+NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+IGNORED = "neither seconds nor an HTTP-date"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "note"),
+    [
+        ("3", 3.0, None),
+        (" 120 ", 120.0, None),
+        ("0", 0.0, None),
+        ("3600", 3600.0, None),
+        # an HTTP-date: IMF-fixdate, and the two obsolete forms RFC 9110 still accepts
+        (formatdate(NOW + 90, usegmt=True), 90.0, None),
+        ("Tue, 14 Nov 2023 22:14:50 GMT", 90.0, None),
+        ("Tuesday, 14-Nov-23 22:14:50 GMT", 90.0, None),
+        ("Tue Nov 14 22:14:50 2023", 90.0, None),
+        # a date gone by: now
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, None),
+        # too long: an hour, and said so
+        ("3601", RETRY_AFTER_MAX_SECONDS, "cut to 3600 s"),
+        ("9" * 5000, RETRY_AFTER_MAX_SECONDS, "cut to 3600 s"),
+        (formatdate(NOW + 86400, usegmt=True), RETRY_AFTER_MAX_SECONDS, "cut to 3600 s"),
+        # nonsense: ignored, and said so
+        ("-5", None, IGNORED),
+        ("3.5", None, IGNORED),
+        ("soon", None, IGNORED),
+        ("", None, IGNORED),
+        ("٣", None, IGNORED),  # a digit, but not an ASCII one
+        ("Mon, 32 Oct 2023 07:28:00 GMT", None, IGNORED),
+        ("Wed, 21 Oct 99999 07:28:00 GMT", None, IGNORED),
+    ],
+)  # fmt: skip
+def test_retry_after(value: str, seconds: float | None, note: str | None) -> None:
+    wait = retry_after(value, NOW)
+    assert wait.seconds == seconds
+    assert (wait.note is None) if note is None else (note in (wait.note or ""))
+
+
+@pytest.mark.parametrize(
+    ("replies", "expected"),
+    [
+        ([], Wait()),
+        ([(200, None)], Wait()),
+        ([(429, None)], Wait()),
+        ([(429, "3")], Wait(3.0)),
+        ([(503, "30")], Wait(30.0)),
+        # a redirect's wait is about following it, which requests has done
+        ([(307, "60"), (429, "3")], Wait(3.0)),
+        # every server that asked is waited for
+        ([(429, "3"), (429, "7")], Wait(7.0)),
+        ([(429, "soon"), (429, "7")], Wait(7.0, f"ignored Retry-After 'soon': {IGNORED}")),
+        ([(429, "soon")], Wait(None, f"ignored Retry-After 'soon': {IGNORED}")),
+    ],
+)  # fmt: skip
+def test_asked_wait(replies: list[tuple[int, str | None]], expected: Wait) -> None:
+    assert asked_wait(replies, NOW) == expected
+
+
 # --- Apprise, for real --------------------------------------------------------------
 
 
@@ -393,6 +464,18 @@ def test_a_destination_tells_none_of_its_secrets(url: str, secrets: list[str]) -
     said = destination.redact(f"{url} failed: {' '.join(secrets)}")
     assert not [s for s in secrets if s in said] and MASK in said
     assert not [s for s in secrets if s in destination.name]
+
+
+def test_replies_are_heard_only_by_the_send_that_listens(servers: list[Scripted]) -> None:
+    """requests is wrapped once for the process, and passes everything through."""
+    server = serve(servers, Reply(429, {"Retry-After": "3"}), Reply(503))
+    install()
+    install()
+    assert not getattr(requests.Session.send.__wrapped__, "_warden_hears_replies", False)
+    with listening() as heard:
+        assert requests.post(f"{server.url}/a", timeout=5).status_code == 429
+    assert requests.post(f"{server.url}/b", timeout=5).status_code == 503
+    assert heard == [HeardReply(429, "3")]
 
 
 def test_config_check_names_the_key_and_never_the_secret() -> None:
@@ -494,15 +577,96 @@ def test_failing_server_is_retried_with_backoff_and_reported_once(
         box.close()
 
 
-def test_rate_limit_is_retried_and_not_a_failure(servers: list[Scripted], tmp_path: Path) -> None:
-    server = serve(servers, Reply(429, {"Retry-After": "1"}))
+def retries(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The fields of each notify.retry line Warden logged."""
+    return [
+        getattr(r, "warden_fields", {})
+        for r in caplog.records
+        if r.name == "test" and r.getMessage() == "notify.retry"
+    ]
+
+
+def test_rate_limit_waits_as_long_as_retry_after_says(
+    servers: list[Scripted], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two webhooks answer 429 at the same time, one asking for 3 s and one for none: each
+    retry waits for what its own server asked (the backoff here is 0.05 s)."""
+    slow = serve(servers, Reply(429, {"Retry-After": "3"}))
+    soon = serve(servers, Reply(429, {"Retry-After": "0"}))
+    urls = [f"json://{host(slow)}/hook", f"json://{host(soon)}/hook"]
     reports = Reports()
-    box = outbox(settings(tmp_path, urls=[f"json://{host(server)}/hook"]), reports)
+    caplog.set_level(logging.INFO)
+    box = outbox(settings(tmp_path, urls=urls), reports)
+    try:
+        box.put(note())
+        wait_until(lambda: len(soon.delivered()) == 1, what="the other webhook's delivery")
+        wait_until(lambda: len(slow.delivered()) == 1, what="delivery after the 429")
+        assert [h.status for h in slow.hits] == [429, 200]
+        assert slow.hits[1].at - slow.hits[0].at >= 3
+        assert reports.failed == []  # being asked to slow down is not a failure
+    finally:
+        box.close()
+    asked = {f["channel"]: f["retry_after"] for f in retries(caplog)}
+    assert asked == {urls[0]: 3.0, urls[1]: 0.0}
+
+
+def test_retry_after_as_a_date(servers: list[Scripted], tmp_path: Path) -> None:
+    """Gotify's shape, answering 429 with an HTTP-date four whole seconds on."""
+    when = int(time.time()) + 4
+    # The same moment on the clock that Scripted stamps each request with.
+    when_monotonic = time.monotonic() + (when - time.time())
+    server = serve(servers, Reply(429, {"Retry-After": formatdate(when, usegmt=True)}))
+    box = outbox(settings(tmp_path, gotify_url=server.url, gotify_token="t"))
     try:
         box.put(note())
         wait_until(lambda: len(server.delivered()) == 1, what="delivery after the 429")
         assert [h.status for h in server.hits] == [429, 200]
-        assert reports.failed == []  # being asked to slow down is not a failure
+        # Not before the date (less a hair for reading two clocks one after the other).
+        assert server.hits[1].at >= when_monotonic - 0.05
+    finally:
+        box.close()
+
+
+def test_nonsense_retry_after_is_ignored_and_logged(
+    servers: list[Scripted], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(servers, Reply(503, {"Retry-After": "soon"}), Reply(429, {"Retry-After": "-1"}))
+    caplog.set_level(logging.INFO)
+    box = outbox(settings(tmp_path, urls=[f"json://{host(server)}/hook"]))
+    try:
+        box.put(note())
+        wait_until(lambda: len(server.delivered()) == 1, what="delivery after the backoff")
+    finally:
+        box.close()
+    told = retries(caplog)
+    assert ["retry_after" in f for f in told] == [False, False]
+    assert [f["retry_after_note"] for f in told] == [
+        f"ignored Retry-After 'soon': {IGNORED}",
+        f"ignored Retry-After '-1': {IGNORED}",
+    ]
+
+
+def test_retry_after_holds_across_a_restart(servers: list[Scripted], tmp_path: Path) -> None:
+    server = serve(servers, Reply(429, {"Retry-After": "3"}))
+    cfg = settings(tmp_path, urls=[f"json://{host(server)}/hook"])
+    path = Path(cfg.outbox_file)
+    before = time.time()
+    box = outbox(cfg)
+    box.put(note())
+    wait_until(lambda: len(server.hits) == 1, what="the 429")
+
+    def filed() -> list[OutboxEntry]:
+        return OutboxFile.model_validate_json(path.read_text()).entries if path.exists() else []
+
+    wait_until(lambda: [e.attempts for e in filed()] == [1], what="the 429 filed")
+    box.close(timeout=1)
+    (entry,) = filed()
+    assert entry.not_before is not None and entry.not_before >= before + 3
+
+    box = outbox(cfg)
+    try:
+        wait_until(lambda: len(server.delivered()) == 1, what="delivery after the restart")
+        assert server.hits[1].at - server.hits[0].at >= 3
     finally:
         box.close()
 

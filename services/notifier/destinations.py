@@ -2,7 +2,8 @@
 
 ADRG's keys (adrg_keys.py) and each URL of `notifications.urls` are one
 destination each. Apprise sends; the outbox (outbox.py) decides when, and
-whether to try again, from what a failure says (failures.py). Whatever Warden
+whether to try again and when, from what a failure says (failures.py) and the
+servers' replies heard while Apprise sent (replies.py). Whatever Warden
 says about a destination (its name, a failure's reason) is redacted first
 (redaction.py), and Apprise's own log lines, which can quote a URL whole, reach
 Warden's log only that way.
@@ -14,16 +15,19 @@ of RSS, which a notifier with nothing configured does not pay.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from services.notifier.adrg_keys import AdrgDestination, adrg_destinations
-from services.notifier.failures import explain
+from services.notifier.failures import Wait, asked_wait, explain
 from services.notifier.redaction import destination_name, every_part, redact, url_secrets
 from services.notifier.render import Notification
+from services.notifier.replies import listening
 from shared.config.model import Notifications
 
 if TYPE_CHECKING:
@@ -36,14 +40,23 @@ _COLOURS = {"info": "#7289DA", "warning": "#FF8C00", "critical": "#FF0000"}
 _TYPES = {"info": "info", "warning": "warning", "critical": "failure"}
 # A message in the default style: what a destination is loaded (and checked) with.
 _PLAIN = Notification(kind="check", title="", body="", ntfy_priority="default", gotify_priority=4)
+_NO_WAIT = Wait()
 
 
 class DeliveryError(Exception):
-    def __init__(self, reason: str, permanent: bool = False, rate_limited: bool = False):
+    def __init__(
+        self,
+        reason: str,
+        permanent: bool = False,
+        rate_limited: bool = False,
+        wait: Wait = _NO_WAIT,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.rate_limited = rate_limited
+        # What the server's Retry-After asked for, if it said.
+        self.wait = wait
 
 
 @functools.cache
@@ -136,17 +149,24 @@ class Destination:
     def send(self, note: Notification) -> None:
         if (problem := self.load(note)) is not None:
             raise DeliveryError(problem, permanent=True)
-        result = self._services[self._url_for(note)].notify(
-            body=note.body,
-            title=note.title,
-            notify_type=_TYPES[note.severity],
-            body_format="text",
-            log_level=logging.DEBUG,
-        )
+        with listening() as heard:
+            result = self._services[self._url_for(note)].notify(
+                body=note.body,
+                title=note.title,
+                notify_type=_TYPES[note.severity],
+                body_format="text",
+                log_level=logging.DEBUG,
+            )
         if result:
             return
         failure = explain((entry.level, entry.message) for one in result for entry in one.logs())
-        raise DeliveryError(self.redact(failure.reason), failure.permanent, failure.rate_limited)
+        # A copy: a worker Apprise stopped waiting for may still add to it.
+        wait = asked_wait([(r.status, r.retry_after) for r in list(heard)], time.time())
+        if wait.note is not None:
+            wait = dataclasses.replace(wait, note=self.redact(wait.note))
+        raise DeliveryError(
+            self.redact(failure.reason), failure.permanent, failure.rate_limited, wait
+        )
 
 
 def _always(url: str) -> Callable[[Notification], str]:

@@ -4,8 +4,11 @@ retries with backoff, and a file that keeps what is undelivered across a restart
 Apprise sends (destinations.py); this decides when. Each destination sends its
 messages in order on its own thread, so one that hangs until its timeout delays
 nobody else. A failed message stays at the head of its destination's queue and
-is tried again after an exponential backoff, until it is delivered, has been
-tried retry_max_attempts times, or is older than retry_max_age_seconds. A
+is tried again after an exponential backoff, or after the wait the server's
+Retry-After asked for where that is longer (at most an hour: failures.py), until
+it is delivered, has been tried retry_max_attempts times, or is older than
+retry_max_age_seconds. The server's wait is filed with the message and holds
+across a restart; the backoff is Warden's own and starts afresh. A
 refusal that no retry can mend (a 4xx other than 408/425/429: a wrong URL or
 token) drops it at once. The file is the user's only (mode 0600), and every
 error in it has been redacted by its destination.
@@ -28,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.notifier.destinations import DeliveryError, Destination
+from services.notifier.failures import RETRY_AFTER_MAX_SECONDS
 from services.notifier.render import Notification
 from shared.config.model import Notifications
 from shared.errors import brief
@@ -49,6 +53,8 @@ class OutboxEntry(BaseModel):
     created: float
     attempts: int = 0
     last_error: str | None = None
+    # Wall-clock: no try before this, as the server's Retry-After asked (None: it did not).
+    not_before: float | None = None
 
 
 class OutboxFile(BaseModel):
@@ -201,6 +207,11 @@ class DestinationWorker:
     def enqueue(self, entry: OutboxEntry) -> None:
         with self._cond:
             self._queue.append(entry)
+            if entry.not_before is not None:
+                # Filed before a restart: the monotonic clock has started again. A wall
+                # clock set back since is no reason to wait longer than a server may ask.
+                wait = min(entry.not_before - self._wall(), RETRY_AFTER_MAX_SECONDS)
+                self._ready_at = max(self._ready_at, self._clock() + wait)
             self._cond.notify()
 
     def stop(self) -> None:
@@ -271,9 +282,20 @@ class DestinationWorker:
             delay = backoff_seconds(
                 entry.attempts, self._cfg.retry_initial_seconds, self._cfg.retry_max_seconds
             )
+            asked = exc.wait.seconds
+            # The server's wait is a floor, not the schedule: Warden's backoff still
+            # spreads retry_max_attempts over time when a server asks for little or
+            # nothing ("Retry-After: 0"), and a server asking for more is given it, even
+            # past retry_max_seconds.
+            if asked is not None:
+                delay = max(delay, asked)
+            entry.not_before = None if asked is None else self._wall() + asked
             with self._cond:
                 self._ready_at = self._clock() + delay
             self._store.put(entry)
+            told: dict[str, object] = {"retry_after": asked} if asked is not None else {}
+            if exc.wait.note is not None:
+                told["retry_after_note"] = exc.wait.note
             self._log.info(
                 "notify.retry",
                 channel=self.destination.name,
@@ -281,6 +303,7 @@ class DestinationWorker:
                 attempt=entry.attempts,
                 in_seconds=round(delay, 2),
                 reason=exc.reason,
+                **told,
             )
             if reason := give_up_reason(entry, self._wall(), self._cfg):
                 self._drop(entry, reason)

@@ -98,7 +98,9 @@ class Notifications(Section):
         description="first retry delay (seconds) of a failed delivery; it doubles each time",
     )
     retry_max_seconds: Annotated[float, Field(gt=0)] = Field(
-        default=300, description="longest retry delay (seconds)"
+        default=300,
+        description="longest retry delay (seconds) of Warden's backoff; a server's "
+        "`Retry-After` may ask for more, up to an hour",
     )
     retry_max_attempts: Annotated[int, Field(ge=1)] = Field(
         default=10, description="attempts per destination before a notification is dropped (logged)"
