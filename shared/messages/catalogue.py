@@ -34,11 +34,14 @@ TierKey = Literal["1", "2", "3", "any"]
 
 class HostThreshold(Strict):
     """A host reading (`memory.some_avg10`, `temperature_c`) and the level above which
-    the reason acts."""
+    the reason acts. `effect` is for people to read; what a face selects a threshold by
+    is its metric and `acts` (the dashboard's temperature card: the lowest one that acts)."""
 
     metric: Annotated[str, Field(min_length=1, max_length=64)]
     above: float
     effect: Annotated[str, Field(min_length=1, max_length=120)]
+    # False: crossing it only warns (an event and a log line); nothing is set.
+    acts: bool = True
 
 
 class ReasonCard(Strict):
