@@ -152,7 +152,7 @@ def test_backoff_doubles_up_to_the_cap(attempts: int, expected: float) -> None:
 )
 def test_give_up(attempts: int, age: float, gives_up: str | None) -> None:
     cfg = Notifications(retry_max_attempts=3, retry_max_age_seconds=100)
-    entry = OutboxEntry(channel="ntfy", note=note(), created=1000, attempts=attempts)
+    entry = OutboxEntry(destination="ntfy", note=note(), created=1000, attempts=attempts)
     reason = give_up_reason(entry, 1000 + age, cfg)
     assert (reason is None) if gives_up is None else (gives_up in (reason or ""))
 
@@ -813,8 +813,43 @@ def test_an_older_wardens_file_is_read_redacted_and_closed(
         wait_until(lambda: len(discord.hits) == 1, what="the old message tried")
         (entry,) = box.undelivered()
         assert entry.note.severity == "warning"
+        assert (entry.destination, entry.note.about_destination) == ("discord", None)
+        (kept,) = json.loads(path.read_text())["entries"]
+        assert kept["destination"] == "discord" and "channel" not in kept
     finally:
         box.close()
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{"destination": "ntfy", "channel": "ntfy"}, {"channel": "ntfy"}, {"destination": "ntfy"}],
+)
+def test_a_failure_report_names_the_destination_it_is_about(details: dict[str, str]) -> None:
+    """As this notifier publishes it (both keys), and as an older one did (`channel`)."""
+    event = Event(
+        host="nas",
+        kind="notifier_channel_failed",
+        source="notifier",
+        message="Notifications to ntfy are failing",
+        details=details,
+    )
+    assert render(event).about_destination == "ntfy"
+
+
+def test_an_outbox_written_before_destinations_had_their_name_reads() -> None:
+    """Schema 2 with `channel` and `about_channel`: read as they were, written anew."""
+    entry = {
+        "id": "b2",
+        "channel": "ntfy",
+        "created": 1000.0,
+        "note": {**note().model_dump(exclude={"about_destination"}), "about_channel": "discord"},
+    }
+    stored = OutboxFile.model_validate({"schema_version": 2, "entries": [entry]})
+    (read,) = stored.entries
+    assert (read.destination, read.note.about_destination) == ("ntfy", "discord")
+    (written,) = json.loads(stored.model_dump_json())["entries"]
+    assert written["destination"] == "ntfy" and written["note"]["about_destination"] == "discord"
+    assert "channel" not in written and "about_channel" not in written["note"]
 
 
 def test_a_message_about_a_destination_skips_it(servers: list[Scripted], tmp_path: Path) -> None:

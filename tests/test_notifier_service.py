@@ -119,13 +119,17 @@ def test_bursts_failures_and_restart(
                 for s in probe.messages(f"warden/{host_id}/events")
             ]
             return {
-                str(e.details["channel"]): e for e in events if e.kind == "notifier_channel_failed"
+                str(e.details["destination"]): e
+                for e in events
+                if e.kind == "notifier_channel_failed"
             }
 
         wait_until(lambda: len(failure_reports()) == 2, what="both failures on the bus")
         reports = failure_reports()
         assert set(reports) == {"discord", private_name}
         assert all(r.source == "notifier" for r in reports.values())
+        # The detail's first name, kept for automations that read it.
+        assert all(r.details["channel"] == name for name, r in reports.items())
         assert "error=500" in reports["discord"].message
         assert "token **** unknown" in reports[private_name].message
         wait_until(lambda: any("discord are failing" in b for b in ntfy_bodies()), what="told")
@@ -154,14 +158,14 @@ def test_bursts_failures_and_restart(
     assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
     assert not [s for s in SECRETS if s in outbox.read_text()]
     stored = OutboxFile.model_validate_json(outbox.read_text())
-    waiting = sorted(e.note.body for e in stored.entries if e.channel == "discord")
+    waiting = sorted(e.note.body for e in stored.entries if e.destination == "discord")
     assert [w for w in waiting if w.startswith("Stream")] == [
         "Stream",
         "Stream (repeated 29 times in 2 s)",
     ]
     errors = [e.last_error for e in stored.entries if e.last_error]
     assert errors and all("error=500" in e for e in errors)
-    assert "notify.channel_failed" in notifier.output()
+    assert "notify.destination_failed" in notifier.output()
     assert not [s for s in SECRETS if s in notifier.output()]
 
     server.by_path[DISCORD_PATH] = Reply(200)

@@ -122,3 +122,21 @@ def test_a_new_rule_shows_in_the_catalogue_status_metrics_and_thresholds(
             for t in thresholds
         )
     probe.publish(f"warden/{host_id}/sensors/containers", b"", retain=True)
+
+
+def test_the_dashboard_picks_no_threshold_by_its_words() -> None:
+    """A threshold's `effect` is for people; the page selects by metric and `acts` (the
+    temperature card's "pauses at" is the lowest temperature that acts, not the one
+    worded "pause tier 3"), so rewording a rule's effects leaves the page as it was.
+    The page in Chromium with reworded effects: tests/test_web_dashboard.py."""
+    from services.web.page import dashboard_page
+
+    page, _csp = dashboard_page()
+    shipped = catalogue_module.catalogue(WardenConfig())
+    effects = {t.effect for card in shipped.cards for t in card.thresholds}
+    assert "pause tier 3" in effects
+    assert [e for e in sorted(effects) if f'"{e}"' in page or f"'{e}'" in page] == []
+    temperature = [t for c in shipped.cards for t in c.thresholds if t.metric == "temperature_c"]
+    acting = min(t.above for t in temperature if t.acts)
+    assert acting == WardenConfig().thermal.stage1_temp_c
+    assert [t.above for t in temperature if not t.acts] == [WardenConfig().thermal.warn_temp_c]

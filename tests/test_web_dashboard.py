@@ -223,6 +223,53 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
         web.kill(signal.SIGTERM)
 
 
+def test_the_temperature_card_reads_the_catalogue_s_fields_not_its_words(
+    tmp_path: Path,
+    central: tuple[Mosquitto, Probe],
+    host_id: str,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """Its "pauses at" is the lowest temperature threshold that acts (the warning level
+    does not): a catalogue whose effects are all worded anew shows the same card."""
+    from selenium.webdriver.common.by import By
+
+    from services.governor.catalogue import catalogue
+    from shared.config.model import WardenConfig
+    from tests.support.processes import Service
+    from tests.support.web import web_config
+
+    broker, probe = central
+    shipped = catalogue(WardenConfig(host_id=host_id))
+    reworded = shipped.model_copy(
+        update={
+            "cards": [
+                card.model_copy(
+                    update={
+                        "thresholds": [
+                            t.model_copy(update={"effect": f"reworded {n}"})
+                            for n, t in enumerate(card.thresholds)
+                        ]
+                    }
+                )
+                for card in shipped.cards
+            ]
+        }
+    )
+    probe.publish(f"warden/{host_id}/governor/rules", reworded.model_dump_json(), retain=True)
+    port = free_port()
+    web = Service("web", web_config(tmp_path, broker, host_id, port), tmp_path)
+    try:
+        probe.wait_for(f"warden/{host_id}/web/availability", lambda s: s.text == "online")
+        browser.get(f"http://127.0.0.1:{port}/")
+
+        def temperature() -> str:
+            return str(browser.find_element(By.CSS_SELECTOR, "#card-temperature .sub").text)
+
+        wait_until(lambda: "pauses at 75°C" in temperature(), what="stage 1's temperature")
+    finally:
+        web.kill(signal.SIGTERM)
+
+
 LOCKED_SCREENSHOT = Path("/tmp/warden-dashboard-locked.png")
 IN_SCREENSHOT = Path("/tmp/warden-dashboard-token.png")
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from services.notifier.destinations import DeliveryError, Destination
 from services.notifier.failures import RETRY_AFTER_MAX_SECONDS
@@ -46,8 +46,9 @@ class OutboxEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    # The destination's name (ADRG's "discord", "ntfy", "gotify", or an Apprise private URL).
-    channel: str
+    # The destination's name (ADRG's "discord", "ntfy", "gotify", or an Apprise private URL);
+    # a file written before Warden called them destinations names it `channel`.
+    destination: str = Field(validation_alias=AliasChoices("destination", "channel"))
     note: Notification
     # Wall-clock: the age limit must hold across a restart, which a monotonic clock does not.
     created: float
@@ -245,7 +246,10 @@ class DestinationWorker:
                 self._queue.popleft()
         self._store.remove(entry)
         self._log.warning(
-            "notify.dropped", channel=self.destination.name, event=entry.note.kind, reason=reason
+            "notify.dropped",
+            destination=self.destination.name,
+            event=entry.note.kind,
+            reason=reason,
         )
 
     def _run(self) -> None:
@@ -265,7 +269,7 @@ class DestinationWorker:
                 self._store.remove(entry)
                 self._log.info(
                     "notify.sent",
-                    channel=self.destination.name,
+                    destination=self.destination.name,
                     event=entry.note.kind,
                     attempts=entry.attempts + 1,
                 )
@@ -298,7 +302,7 @@ class DestinationWorker:
                 told["retry_after_note"] = exc.wait.note
             self._log.info(
                 "notify.retry",
-                channel=self.destination.name,
+                destination=self.destination.name,
                 event=entry.note.kind,
                 attempt=entry.attempts,
                 in_seconds=round(delay, 2),
@@ -320,8 +324,8 @@ class Outbox:
         destinations: list[Destination],
         cfg: Notifications,
         log: Log,
-        on_failed: Callable[[str, str], None] = lambda _c, _r: None,
-        on_recovered: Callable[[str], None] = lambda _c: None,
+        on_failed: Callable[[str, str], None] = lambda _d, _r: None,
+        on_recovered: Callable[[str], None] = lambda _d: None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._cfg = cfg
@@ -335,12 +339,12 @@ class Outbox:
         carried = 0
         self._store.tighten()
         for entry in self._store.load():
-            worker = self._workers.get(entry.channel)
+            worker = self._workers.get(entry.destination)
             if worker is None:
                 self._store.remove(entry)
                 self._log.warning(
                     "notify.dropped",
-                    channel=entry.channel,
+                    destination=entry.destination,
                     event=entry.note.kind,
                     reason="destination no longer configured",
                 )
@@ -358,9 +362,9 @@ class Outbox:
 
     def put(self, note: Notification) -> None:
         for name, worker in self._workers.items():
-            if name == note.about_channel:
+            if name == note.about_destination:
                 continue
-            entry = OutboxEntry(channel=name, note=note, created=self._wall())
+            entry = OutboxEntry(destination=name, note=note, created=self._wall())
             self._store.put(entry)
             worker.enqueue(entry)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shared.messages import Event
 from shared.messages.events import Severity
@@ -33,14 +33,19 @@ class Notification(BaseModel):
     ntfy_priority: str
     gotify_priority: int
     tags: list[str] = []
-    # A destination this message is about, which must not be asked to carry it.
-    about_channel: str | None = None
+    # A destination this message is about, which must not be asked to carry it (in an
+    # outbox file written before Warden called them destinations: `about_channel`).
+    about_destination: str | None = Field(
+        default=None, validation_alias=AliasChoices("about_destination", "about_channel")
+    )
 
 
 def render(event: Event) -> Notification:
     ntfy, gotify = next(((n, g) for key, n, g in _STYLES if key in event.kind), _DEFAULT)
     title = f"Warden ({event.host}): {event.kind.replace('_', ' ').title()}"
-    about = event.details.get("channel") if event.kind == "notifier_channel_failed" else None
+    about = None
+    if event.kind == "notifier_channel_failed":
+        about = event.details.get("destination", event.details.get("channel"))
     return Notification(
         kind=event.kind,
         title=title,
@@ -49,7 +54,7 @@ def render(event: Event) -> Notification:
         ntfy_priority=ntfy,
         gotify_priority=gotify,
         tags=_SEVERITY_TAGS[event.severity],
-        about_channel=str(about) if about is not None else None,
+        about_destination=str(about) if about is not None else None,
     )
 
 

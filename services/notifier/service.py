@@ -39,8 +39,8 @@ class NotifierService:
         destinations = configured(self.cfg)
         ha = self.ctx.config.home_assistant
         self.ctx.log.info(
-            "notify.channels",
-            channels=",".join(d.name for d in destinations) or None,
+            "notify.destinations",
+            destinations=",".join(d.name for d in destinations) or None,
             home_assistant=ha.enabled and ha.notify,
             notify_on=",".join(self.cfg.notify_on) or "all",
         )
@@ -50,8 +50,8 @@ class NotifierService:
             destinations,
             self.cfg,
             self.ctx.log,
-            on_failed=lambda name, reason: loop.post(self.channel_failed, name, reason),
-            on_recovered=lambda name: loop.post(self.channel_recovered, name),
+            on_failed=lambda name, reason: loop.post(self.destination_failed, name, reason),
+            on_recovered=lambda name: loop.post(self.destination_recovered, name),
         )
 
     def reload(self, config: WardenConfig) -> None:
@@ -97,19 +97,21 @@ class NotifierService:
             self.deliver(repeated(note, times, self.bursts.window))
         self._arm_flush()
 
-    def channel_failed(self, name: str, reason: str) -> None:
+    def destination_failed(self, name: str, reason: str) -> None:
         # Once per outage: the destination reports again only after it has recovered.
         # Its name and the reason have been redacted (destinations.py).
-        self.ctx.log.warning("notify.channel_failed", channel=name, reason=reason)
+        self.ctx.log.warning("notify.destination_failed", destination=name, reason=reason)
         event = Event(
             host=self.ctx.config.host_id,
+            # The event keeps the name it was published under, and its `channel` detail:
+            # notify_on lists and automations name them.
             kind="notifier_channel_failed",
             source="notifier",
             message=f"Notifications to {name} are failing: {reason}",
             severity="warning",
-            details={"channel": name, "reason": reason},
+            details={"destination": name, "channel": name, "reason": reason},
         )
         self.ctx.bus.send(EVENTS, event)
 
-    def channel_recovered(self, name: str) -> None:
-        self.ctx.log.info("notify.channel_recovered", channel=name)
+    def destination_recovered(self, name: str) -> None:
+        self.ctx.log.info("notify.destination_recovered", destination=name)

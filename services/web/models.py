@@ -202,7 +202,10 @@ class Threshold(Out):
     value: float | None
     threshold: float
     crossed: bool
-    effect: str
+    effect: str = Field(description="what crossing it does, in words (for people)")
+    acts: bool = Field(
+        default=True, description="crossing it makes Warden act; false: it only warns"
+    )
 
 
 class Thresholds(Out):

@@ -253,6 +253,7 @@ def _host_thresholds(view: View) -> list[Threshold]:
                     threshold=t.above,
                     crossed=value is not None and value > t.above,
                     effect=t.effect,
+                    acts=t.acts,
                 )
             )
     return out

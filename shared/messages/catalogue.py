@@ -1,10 +1,17 @@
-"""What each rule is, for every face of Warden that names one (retained, by the governor).
+"""What each rule is, for the faces of Warden that name one (retained, by the governor).
 
-The governor knows its rules; the web service, /metrics, the terminal command and Home
-Assistant read this instead of restating them, so a new rule is one file and one line
-in the rule list. A card per reason a rule gives (thermal gives thermal_stage1 and
-thermal_stage2): what that reason may set, by tier, its host thresholds with what
-crossing them does, ADRG's name for it where ADRG has one, and how it ends.
+The governor knows its rules; the web service (/status, /metrics, the dashboard's
+thresholds) and the terminal command (`warden why`) read this instead of restating
+them, so a new rule is one file and one line in the rule list. A card per reason a
+rule gives (thermal gives thermal_stage1 and thermal_stage2): what that reason may set,
+by tier, its host thresholds with what crossing them does, ADRG's name for it where
+ADRG has one, and how it ends.
+
+Home Assistant's entities do not come from here: they are announced once, at the
+notifier's start, from its config alone (services/notifier/home_assistant/entities.py),
+and their ids are what people's automations name. The thermal stage sensors and the
+device triggers for thermal and memory restarts are rows of that table; a rule that
+needs an entity adds one there.
 """
 
 from __future__ import annotations
@@ -34,11 +41,14 @@ TierKey = Literal["1", "2", "3", "any"]
 
 class HostThreshold(Strict):
     """A host reading (`memory.some_avg10`, `temperature_c`) and the level above which
-    the reason acts."""
+    the reason acts. `effect` is for people to read; what a face selects a threshold by
+    is its metric and `acts` (the dashboard's temperature card: the lowest one that acts)."""
 
     metric: Annotated[str, Field(min_length=1, max_length=64)]
     above: float
     effect: Annotated[str, Field(min_length=1, max_length=120)]
+    # False: crossing it only warns (an event and a log line); nothing is set.
+    acts: bool = True
 
 
 class ReasonCard(Strict):

@@ -26,6 +26,8 @@ NotifyEvent = Literal[
     "thermal_warning",
     "lease_expired",
     "refusal",
+    # A notification destination failing: named before Warden called them destinations,
+    # and kept (notify_on lists name it).
     "notifier_channel_failed",
     "incident",
 ]

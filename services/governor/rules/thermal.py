@@ -166,7 +166,7 @@ def cards(cfg: WardenConfig) -> list[ReasonCard]:
             title="the host runs hot: tier 3 paused",
             controls={"3": ["paused"]},
             thresholds=[
-                HostThreshold(metric=METRIC, above=t.warn_temp_c, effect="warning"),
+                HostThreshold(metric=METRIC, above=t.warn_temp_c, effect="warning", acts=False),
                 HostThreshold(metric=METRIC, above=t.stage1_temp_c, effect="pause tier 3"),
             ],
             ends=ends,

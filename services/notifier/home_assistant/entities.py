@@ -1,6 +1,10 @@
 """The entities Warden announces to Home Assistant, as one table: each with the topic it
 reads (one of the host's, by name: HOST_TOPICS in discovery.py) and its templates, and
-per schedule its switch, skip button and next-change sensor. Pure data."""
+per schedule its switch, skip button and next-change sensor. Pure data.
+
+The rows about rules (the thermal stages, the restart triggers) are written here, not
+read from the governor's rule catalogue: they are announced at the notifier's start,
+from its config alone, and their keys are in people's automations."""
 
 from __future__ import annotations
 
