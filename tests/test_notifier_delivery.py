@@ -606,7 +606,7 @@ def test_rate_limit_waits_as_long_as_retry_after_says(
         assert reports.failed == []  # being asked to slow down is not a failure
     finally:
         box.close()
-    asked = {f["channel"]: f["retry_after"] for f in retries(caplog)}
+    asked = {f["destination"]: f["retry_after"] for f in retries(caplog)}
     assert asked == {urls[0]: 3.0, urls[1]: 0.0}
 
 
