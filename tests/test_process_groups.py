@@ -405,6 +405,18 @@ class Tree:
     def pids(self) -> list[int]:
         return [self.shell.pid, *self.children()]
 
+    def fork_one_more(self) -> None:
+        """The shell continued, with a HUP waiting: it forks a third child. Asked again only
+        when none came in 5 s: a stopped sh now and then leaves the HUP that came with
+        SIGCONT unhandled (seen once in a full run on a loaded machine)."""
+        for _ in range(3):
+            os.kill(self.shell.pid, signal.SIGHUP)
+            os.kill(self.shell.pid, signal.SIGCONT)
+            with contextlib.suppress(TimeoutError):
+                wait_until(lambda: len(self.children()) >= 3, timeout=5, what="a third child")
+                break
+        assert len(self.children()) == 3, self.children()
+
     def stop(self) -> None:
         pids = self.pids()
         for pid in pids:
@@ -443,9 +455,7 @@ def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: 
     # A child forked while the group is paused (the shell ran again for a moment: someone
     # continued it, and it forked on the HUP it had waiting) is stopped too, as the shell
     # is again, at the next look.
-    os.kill(tree.shell.pid, signal.SIGHUP)
-    os.kill(tree.shell.pid, signal.SIGCONT)
-    wait_until(lambda: len(tree.children()) == 3, what="a third child forked")
+    tree.fork_one_more()
     (late,) = set(tree.children()) - set(pids)
     assert control.apply(GroupTarget(group, paused=True), members(group), rescan) == []
     for pid in [*pids, late]:

@@ -86,6 +86,12 @@ def test_pause_tier3_for_n_minutes_over_http_ends_by_itself_across_a_governor_re
         assert added.status_code == 201, added.text
         until = added.json()["until"]  # wall-clock, as the override keeps it
         wait_until(lambda: containers.state(t3) == "paused", what="paused by the override")
+        # The web service hears the desired state on its own subscription: a moment apart
+        # from the actuator's pause on a busy machine.
+        wait_until(
+            lambda: http.get("/status").json()["containers"][t3_name]["paused_by"],
+            what="/status saying why",
+        )
         status = http.get("/status").json()
         assert status["containers"][t3_name]["paused_by"] == ["timed_pause"]
         assert 0 < status["overrides"][0]["seconds_left"] <= 30
