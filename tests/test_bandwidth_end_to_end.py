@@ -292,6 +292,11 @@ def test_two_streams_set_the_clients_limits_which_hold_survive_a_restart_and_end
         )
         assert LastDecision.model_validate_json(decision.payload).container == "download client"
 
+        # The client loses them while the actuator runs (its own crash: a killed
+        # transmission-daemon keeps nothing session-set): the actuator sets them again.
+        client.write(users)
+        wait_until(lambda: client.read() == expected, what="the limits back in the client")
+
         # Both end: the reservations hold (the desired state says so), and so do the limits.
         ended = time.monotonic()
         tautulli.answer(activity())
