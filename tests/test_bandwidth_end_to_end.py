@@ -1,13 +1,16 @@
 """Stream-aware bandwidth through real processes: Tautulli webhooks with bitrates reach the
-sensors, the governor reserves them, the actuator sets a real qbittorrent-nox's (and a real
-transmission-daemon's) limits; the limits hold after the streams end, come back after the
-actuator is killed and restarted, and the user's own limits return when the hold is over."""
+sensors, the governor reserves them, the actuator sets a real qbittorrent-nox's or
+transmission-daemon's limits (the global ones, or the alternative speed / turtle mode); the
+limits hold after the streams end, come back after the actuator is killed and restarted, and
+the user's own settings return when the hold is over. One scenario, one row per client and mode.
+"""
 
 from __future__ import annotations
 
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ import pytest
 import requests
 import yaml
 
+from services.actuator.download_clients import DownloadClient, Original, client_for
+from shared.config.model import DownloadThrottle
 from shared.messages import DesiredState, LastDecision
 from tests.support.broker import Mosquitto, free_port
 from tests.support.download_daemons import (
@@ -34,6 +39,8 @@ MIB = 1024**2
 TOKEN = "hook-s3cret"
 # Two remote streams of 4 and 2 Mbps, times 2.0: 12 Mbps of a 20/100 Mbps line reserved.
 UPLOAD_BPS, DOWNLOAD_BPS = 8 * 125_000, 88 * 125_000
+# The hold after the last stream ends: long enough for the actuator's kill and restart.
+HOLD_SECONDS = 30
 
 
 def kib(bps: int) -> int:
@@ -41,25 +48,115 @@ def kib(bps: int) -> int:
     return bps // 1024 * 1024
 
 
-@pytest.fixture
-def qbittorrent(tmp_path: Path) -> Iterator[Daemon]:
-    try:
-        daemon = start_qbittorrent(tmp_path / "qbt")
-    except RuntimeError as exc:
-        missing(str(exc))
-    yield daemon
-    daemon.stop()
+def kb(bps: int) -> int:
+    """Transmission's unit: kB of 1000 per second."""
+    return bps // 1000
+
+
+@dataclass(frozen=True)
+class Case:
+    provider: str
+    mode: str
+    # The user's own settings, written before Warden starts.
+    user: Original
+    # What two streams change of them; every other setting stays the user's.
+    streams: Original
+
+
+QBT_USER_LIMITS: Original = {
+    "limit": 3 * MIB,
+    "up_limit": 2 * MIB,
+    "alt_dl_limit": 500 * 1024,
+    "alt_up_limit": 100 * 1024,
+}
+# The upload limit off: its switch must come back off, its number as it was.
+TR_USER_LIMITS: Original = {
+    "speed-limit-down": 3000,
+    "speed-limit-down-enabled": True,
+    "speed-limit-up": 2000,
+    "speed-limit-up-enabled": False,
+    "alt-speed-down": 500,
+    "alt-speed-up": 100,
+}
+
+CASES = [
+    pytest.param(
+        Case(
+            "qbittorrent",
+            "limits",
+            QBT_USER_LIMITS,
+            {"limit": kib(DOWNLOAD_BPS), "up_limit": kib(UPLOAD_BPS)},
+        ),
+        id="qbittorrent-limits",
+    ),
+    pytest.param(
+        Case(
+            "qbittorrent",
+            "alternative",
+            QBT_USER_LIMITS,
+            {"alt_dl_limit": kib(DOWNLOAD_BPS), "alt_up_limit": kib(UPLOAD_BPS), "alt_mode": True},
+        ),
+        id="qbittorrent-alternative",
+    ),
+    pytest.param(
+        Case(
+            "transmission",
+            "limits",
+            TR_USER_LIMITS,
+            {
+                "speed-limit-down": kb(DOWNLOAD_BPS),
+                "speed-limit-down-enabled": True,
+                "speed-limit-up": kb(UPLOAD_BPS),
+                "speed-limit-up-enabled": True,
+            },
+        ),
+        id="transmission-limits",
+    ),
+    pytest.param(
+        Case(
+            "transmission",
+            "alternative",
+            TR_USER_LIMITS,
+            {
+                "alt-speed-down": kb(DOWNLOAD_BPS),
+                "alt-speed-up": kb(UPLOAD_BPS),
+                "alt-speed-enabled": True,
+            },
+        ),
+        id="transmission-turtle",
+    ),
+]
+
+
+@pytest.fixture(params=CASES)
+def case(request: pytest.FixtureRequest) -> Case:
+    return request.param
 
 
 @pytest.fixture
-def transmission(tmp_path: Path) -> Iterator[Daemon]:
+def daemon(case: Case, tmp_path: Path) -> Iterator[Daemon]:
+    workdir = tmp_path / case.provider
+    workdir.mkdir()
+    start = start_qbittorrent if case.provider == "qbittorrent" else start_transmission
     try:
-        (tmp_path / "tr").mkdir()
-        daemon = start_transmission(tmp_path / "tr")
+        started = start(workdir)
     except RuntimeError as exc:
         missing(str(exc))
-    yield daemon
-    daemon.stop()
+    yield started
+    started.stop()
+
+
+def client_config(case: Case, daemon: Daemon) -> dict[str, object]:
+    """The config's download_throttle section for the daemon (qBittorrent's login, if it)."""
+    url = f"http://127.0.0.1:{daemon.port}"
+    if case.provider == "qbittorrent":
+        return {
+            "provider": "qbittorrent",
+            "url": url,
+            "username": QBT_USER,
+            "password": QBT_PASSWORD,
+        }
+    return {"provider": "transmission", "url": url}
 
 
 @pytest.fixture
@@ -156,48 +253,37 @@ def stop(services: list[Service]) -> None:
         assert "Traceback" not in service.output(), service.output()
 
 
-def qbt_limits(daemon: Daemon) -> tuple[int, int]:
-    from services.actuator.download_clients import QBittorrent
-
-    settings = QBittorrent(f"http://127.0.0.1:{daemon.port}", QBT_USER, QBT_PASSWORD, 10).read()
-    return int(settings["limit"]), int(settings["up_limit"])
-
-
-def test_two_streams_set_qbittorrents_limits_which_hold_survive_a_restart_and_end(
+def test_two_streams_set_the_clients_limits_which_hold_survive_a_restart_and_end(
     tmp_path: Path,
     broker: Mosquitto,
     probe: Probe,
     host_id: str,
-    qbittorrent: Daemon,
+    case: Case,
+    daemon: Daemon,
     tautulli: FakeMediaServer,
 ) -> None:
-    from services.actuator.download_clients import QBittorrent
-
-    qbt = QBittorrent(f"http://127.0.0.1:{qbittorrent.port}", QBT_USER, QBT_PASSWORD, 10)
-    qbt.write({"limit": 3 * MIB, "up_limit": 2 * MIB})  # the user's own limits
-    users = (3 * MIB, 2 * MIB)
-    client = {
-        "provider": "qbittorrent",
-        "url": f"http://127.0.0.1:{qbittorrent.port}",
-        "username": QBT_USER,
-        "password": QBT_PASSWORD,
-    }
+    section = client_config(case, daemon)
+    # The test reads and writes the daemon with its own client, not the actuator's.
+    client: DownloadClient = client_for(DownloadThrottle.model_validate(section))
+    client.write(case.user)
+    users = client.read()
+    expected = {**users, **case.streams}
+    assert expected != users and set(expected) == set(users)
     tautulli.answer(activity())
-    cfg = config(tmp_path, broker, host_id, tautulli, client, hold=30)
+    cfg = config(tmp_path, broker, host_id, tautulli, section, HOLD_SECONDS, case.mode)
     desired = f"warden/{host_id}/desired"
     url = hook_url(cfg)
     services = start(("sensors", "governor", "actuator"), cfg, tmp_path, probe, host_id)
-    actuator = services[2]
     try:
         # Two streams start: each webhook makes the sensors ask Tautulli at once.
         tautulli.answer(activity(remote("tv-a", 4000)))
         webhook(url, "play", "tv-a", 4000)
         tautulli.answer(activity(remote("tv-a", 4000), remote("tv-b", 2000)))
         webhook(url, "play", "tv-b", 2000)
-        expected = (kib(DOWNLOAD_BPS), kib(UPLOAD_BPS))
-        wait_until(lambda: qbt_limits(qbittorrent) == expected, what="the streams' limits")
+        wait_until(lambda: client.read() == expected, what="the streams' limits")
         intent = client_intent(probe.wait_for(desired, lambda s: client_intent(s) is not None))
         assert (intent.upload_bps, intent.download_bps) == (UPLOAD_BPS, DOWNLOAD_BPS)
+        assert intent.alternative is (case.mode == "alternative")
         assert "2 stream(s) reserve 12 Mbps" in intent.reasons[0].detail
         # The decision log and Home Assistant's last decision say it, with the reason.
         decision = probe.wait_for(
@@ -205,6 +291,11 @@ def test_two_streams_set_qbittorrents_limits_which_hold_survive_a_restart_and_en
             lambda s: "upload 8 Mbps, download 88 Mbps" in s.text,
         )
         assert LastDecision.model_validate_json(decision.payload).container == "download client"
+
+        # The client loses them while the actuator runs (its own crash: a killed
+        # transmission-daemon keeps nothing session-set): the actuator sets them again.
+        client.write(users)
+        wait_until(lambda: client.read() == expected, what="the limits back in the client")
 
         # Both end: the reservations hold (the desired state says so), and so do the limits.
         ended = time.monotonic()
@@ -220,56 +311,19 @@ def test_two_streams_set_qbittorrents_limits_which_hold_survive_a_restart_and_en
             UPLOAD_BPS,
             DOWNLOAD_BPS,
         )
-        assert qbt_limits(qbittorrent) == expected
+        assert client.read() == expected
 
         # The actuator is killed, and the client loses Warden's limits meanwhile (a restart
         # of its own): the restarted actuator sets them again from the governor's renewal.
-        actuator.kill(signal.SIGKILL)
-        qbt.write({"limit": users[0], "up_limit": users[1]})
-        actuator = Service("actuator", cfg, tmp_path)
-        services[2] = actuator
-        wait_until(lambda: qbt_limits(qbittorrent) == expected, what="the limits back")
+        services[2].kill(signal.SIGKILL)
+        client.write(users)
+        assert client.read() == users
+        services[2] = Service("actuator", cfg, tmp_path)
+        wait_until(lambda: client.read() == expected, what="the limits back")
 
-        # The hold runs out: the user's own limits return.
-        wait_until(lambda: qbt_limits(qbittorrent) == users, timeout=60, what="the user's own")
+        # The hold runs out: the user's own settings return, every one of them.
+        wait_until(lambda: client.read() == users, timeout=60, what="the user's own")
         probe.wait_for(desired, lambda s: client_intent(s) is None, after=ended)
     finally:
         stop(services)
-    assert qbt.read()["alt_mode"] is False
-
-
-def test_transmissions_turtle_mode_as_the_alternative(
-    tmp_path: Path,
-    broker: Mosquitto,
-    probe: Probe,
-    host_id: str,
-    transmission: Daemon,
-    tautulli: FakeMediaServer,
-) -> None:
-    from services.actuator.download_clients import Transmission
-
-    tr = Transmission(f"http://127.0.0.1:{transmission.port}", "", "", 10)
-    original = tr.read()
-    client = {"provider": "transmission", "url": f"http://127.0.0.1:{transmission.port}"}
-    tautulli.answer(activity())
-    cfg = config(tmp_path, broker, host_id, tautulli, client, hold=1, mode="alternative")
-    url = hook_url(cfg)
-    services = start(("sensors", "governor", "actuator"), cfg, tmp_path, probe, host_id)
-    try:
-        tautulli.answer(activity(remote("tv-a", 4000), remote("tv-b", 2000)))
-        webhook(url, "play", "tv-a", 4000)
-        webhook(url, "play", "tv-b", 2000)
-        turtle = {
-            **original,
-            "alt-speed-down": DOWNLOAD_BPS // 1000,  # Transmission counts kB of 1000
-            "alt-speed-up": UPLOAD_BPS // 1000,
-            "alt-speed-enabled": True,
-        }
-        wait_until(lambda: tr.read() == turtle, what="turtle mode with the streams' limits")
-        tautulli.answer(activity())
-        webhook(url, "stop", "tv-a", 4000)
-        webhook(url, "stop", "tv-b", 2000)
-        # The global limits were the user's all along; after the hold, the turtle is off.
-        wait_until(lambda: tr.read() == original, timeout=30, what="the user's own settings")
-    finally:
-        stop(services)
+    assert client.read() == users

@@ -1,4 +1,5 @@
-"""The download clients' global limit on real qbittorrent-nox and transmission-daemon."""
+"""The download clients' limits on real qbittorrent-nox and transmission-daemon, and what the
+actuator sets again when a client lost them (a table)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 from services.actuator.download_clients import (
     DownloadClientError,
     Limits,
+    Original,
     QBittorrent,
     Transmission,
     client_for,
 )
-from services.actuator.download_throttle import DownloadThrottleControl
+from services.actuator.download_throttle import DownloadThrottleControl, lost
 from services.actuator.state_store import StateStore
 from shared.config.model import DownloadThrottle
 from shared.logs import Log
@@ -158,6 +160,114 @@ def test_an_older_record_is_completed_before_the_first_change(
     assert control.apply(None, "test") is None
     assert (client.read()["limit"], client.read()["up_limit"]) == (3 * MIB, 2 * MIB)
     assert store.download is None
+
+
+TR = Transmission("http://127.0.0.1:9", "", "", 1)
+QBT = QBittorrent("http://127.0.0.1:9", "", "", 1)
+TR_OWN: Original = {
+    "speed-limit-down": 3000,
+    "speed-limit-down-enabled": True,
+    "speed-limit-up": 2000,
+    "speed-limit-up-enabled": False,
+    "alt-speed-down": 50,
+    "alt-speed-up": 50,
+    "alt-speed-enabled": False,
+}
+TR_DEFAULTS: Original = {**TR_OWN, "speed-limit-down-enabled": False}
+TR_WARDEN: Original = {
+    **TR_OWN,
+    "speed-limit-down": 11_000,
+    "speed-limit-up": 1000,
+    "speed-limit-up-enabled": True,
+}
+QBT_OWN: Original = {"limit": 0, "up_limit": 0, "alt_dl_limit": 10240, "alt_up_limit": 10240}
+BOTH, DOWN = Limits(11_000_000, 1_000_000), Limits(11_000_000)
+
+
+@pytest.mark.parametrize(
+    ("client", "limits", "now", "gone"),
+    [
+        pytest.param(TR, BOTH, TR_WARDEN, {}, id="all kept"),
+        pytest.param(
+            TR,
+            BOTH,
+            TR_OWN,
+            {"speed-limit-down": 11_000, "speed-limit-up": 1000, "speed-limit-up-enabled": True},
+            id="back to the user's own",
+        ),
+        # Restarted with its defaults: a limit without its switch would not count.
+        pytest.param(
+            TR,
+            DOWN,
+            TR_DEFAULTS,
+            {"speed-limit-down": 11_000, "speed-limit-down-enabled": True},
+            id="back to the daemon's defaults",
+        ),
+        # Upload is not asked: the user's to change, as is turtle mode.
+        pytest.param(
+            TR,
+            DOWN,
+            {**TR_WARDEN, "speed-limit-up": 5, "alt-speed-enabled": True},
+            {},
+            id="what Warden does not ask",
+        ),
+        pytest.param(
+            TR,
+            Limits(11_000_000, 1_000_000, alternative=True),
+            {**TR_OWN, "alt-speed-down": 11_000, "alt-speed-up": 1000},
+            {"alt-speed-enabled": True},
+            id="turtle switched off",
+        ),
+        pytest.param(
+            QBT,
+            BOTH,
+            {**QBT_OWN, "limit": 10_999_808, "up_limit": 999_424, "alt_mode": False},
+            {},
+            id="qbittorrent: whole KiB kept",
+        ),
+        pytest.param(
+            QBT,
+            Limits(11_000_000, 1_000_000, alternative=True),
+            {**QBT_OWN, "alt_mode": False},
+            {"alt_dl_limit": 10_999_808, "alt_up_limit": 999_424, "alt_mode": True},
+            id="qbittorrent: the alternative limits lost",
+        ),
+    ],
+)
+def test_what_the_client_lost_of_the_limits_asked(
+    client: QBittorrent | Transmission, limits: Limits, now: Original, gone: Original
+) -> None:
+    assert lost(client.asked(limits), now) == gone
+
+
+@pytest.mark.parametrize(
+    ("bps", "kept"),
+    [(11_000_000, 10_999_808), (2048, 2048), (2047, 1024), (100, 1024), (0, 1024)],
+)
+def test_qbittorrent_is_asked_for_whole_kib_as_it_keeps_them(bps: int, kept: int) -> None:
+    """What settings_for asks for reads back the same: else each pass would see it lost."""
+    assert QBT.asked(Limits(bps, bps)) == {"limit": kept, "up_limit": kept}
+
+
+def test_limits_a_crashed_transmission_lost_are_set_again(
+    tmp_path: Path, transmission: Daemon
+) -> None:
+    """A killed transmission-daemon keeps nothing session-set: the same limits, asked again on
+    the next pass, are written again, and the user's own come back at the end."""
+    client = Transmission(f"http://127.0.0.1:{transmission.port}", "", "", 10)
+    original = client.read()
+    control = DownloadThrottleControl(
+        client, "http://x", StateStore(tmp_path / "state.json", Log("test")), False, Log("test")
+    )
+    limits = Limits(11_000_000, 1_000_000)
+    assert control.apply(limits, "test") is None
+    warden = client.read()
+    assert (warden["speed-limit-down"], warden["speed-limit-up"]) == (11_000, 1000)
+    client.write(original)  # what the restarted daemon has
+    assert control.apply(limits, "test") is None
+    assert client.read() == warden
+    assert control.apply(None, "test") is None
+    assert client.read() == original
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,11 @@ class DownloadClient(Protocol):
 
     def read(self) -> Original: ...
 
+    # Only the settings these limits set (a limit, its switch, the mode's switch), in the
+    # client's own units and rounding, so that read() gives the same values back.
+    def asked(self, limits: Limits) -> Original: ...
+
+    # Every setting: the user's own, with what the limits ask.
     def settings_for(self, limits: Limits, original: Original) -> Original: ...
 
     def write(self, settings: Original) -> None: ...
@@ -70,6 +75,11 @@ def _request(
 
 def _at_least(bps: int) -> int:
     return max(MIN_BPS, bps)
+
+
+def _whole_kib(bps: int) -> int:
+    """A limit as qBittorrent keeps it, so that it reads back as written."""
+    return _at_least(bps) // 1024 * 1024
 
 
 class _QbtPreferences(BaseModel):
@@ -144,16 +154,19 @@ class QBittorrent:
             "alt_mode": self._alt_mode(),
         }
 
-    def settings_for(self, limits: Limits, original: Original) -> Original:
-        wanted = dict(original)
+    def asked(self, limits: Limits) -> Original:
+        wanted: Original = {}
         down, up = ("alt_dl_limit", "alt_up_limit") if limits.alternative else ("limit", "up_limit")
         if limits.download_bps is not None:
-            wanted[down] = _at_least(limits.download_bps)
+            wanted[down] = _whole_kib(limits.download_bps)
         if limits.upload_bps is not None:
-            wanted[up] = _at_least(limits.upload_bps)
+            wanted[up] = _whole_kib(limits.upload_bps)
         if limits.alternative:
             wanted["alt_mode"] = True
         return wanted
+
+    def settings_for(self, limits: Limits, original: Original) -> Original:
+        return {**original, **self.asked(limits)}
 
     def write(self, settings: Original) -> None:
         prefs = {self.PREFERENCE[k]: int(v) for k, v in settings.items() if k in self.PREFERENCE}
@@ -247,8 +260,8 @@ class Transmission:
     def _units(self, bps: int) -> int:
         return max(1, round(_at_least(bps) / self.unit))
 
-    def settings_for(self, limits: Limits, original: Original) -> Original:
-        wanted = dict(original)
+    def asked(self, limits: Limits) -> Original:
+        wanted: Original = {}
         if limits.alternative:
             if limits.download_bps is not None:
                 wanted["alt-speed-down"] = self._units(limits.download_bps)
@@ -261,6 +274,9 @@ class Transmission:
                 wanted[f"speed-limit-{key}"] = self._units(bps)
                 wanted[f"speed-limit-{key}-enabled"] = True
         return wanted
+
+    def settings_for(self, limits: Limits, original: Original) -> Original:
+        return {**original, **self.asked(limits)}
 
     def write(self, settings: Original) -> None:
         self._rpc("session-set", dict(settings))
