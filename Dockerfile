@@ -28,12 +28,24 @@ COPY services ./services
 RUN python3 -m pip install ${PIP_FLAGS} ".${EXTRAS:+[${EXTRAS}]}" && rm -rf /src
 WORKDIR /
 
-# Non-root by default; compose runs only the actuator as root, since it alone
-# writes cgroups and talks to the Docker socket. /var/lib/warden holds the
-# notifier's outbox (a volume in compose, which takes this owner).
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin warden \
-    && install -d -o warden -g warden /var/lib/warden
-USER warden
+# A user of its own for each non-root service (compose.yaml's `user:`), so that none
+# can read another's secret files, or its /proc/<pid>/root and environ (the sensors
+# share the host's PID namespace); only the actuator runs as root. The uids are
+# compose.yaml's and scripts/compose-setup's, which hands each secret file to its
+# service's uid. State directories as systemd's StateDirectory= lays them out:
+# /var/lib/warden the actuator's (root), web/ and notifier/ their own (compose
+# mounts a volume on each, which takes its owner from here on first use).
+RUN for entry in sensors:10011 governor:10012 notifier:10013 web:10014; do \
+        name="warden-${entry%%:*}" id="${entry##*:}"; \
+        groupadd --system --gid "$id" "$name" \
+        && useradd --system --uid "$id" --gid "$id" --no-create-home \
+            --shell /usr/sbin/nologin "$name" || exit 1; \
+    done \
+    && install -d -m 0755 /var/lib/warden \
+    && install -d -m 0700 -o warden-web -g warden-web /var/lib/warden/web \
+    && install -d -m 0700 -o warden-notifier -g warden-notifier /var/lib/warden/notifier
+# The default command's.
+USER warden-governor
 
 ENV WARDEN_CONFIG=/etc/warden/config.yaml
 CMD ["warden-governor", "--config", "/etc/warden/config.yaml"]

@@ -3,10 +3,11 @@ outbox): where the config says, or, for a key left at its default, in the direct
 own that systemd's StateDirectory= hands it in $STATE_DIRECTORY (warden-stack sets the
 same variable).
 
-The defaults all lie in /var/lib/warden, which on bare metal belongs to the actuator (root):
-a service under its own user cannot write there, and must not (a file it made there could
-pass for the actuator's). Compose gives each service a volume at /var/lib/warden instead,
-and sets no $STATE_DIRECTORY, so the defaults hold there as they are.
+The defaults all lie in /var/lib/warden, which belongs to the actuator (root): a service
+under its own user cannot write there, and must not (a file it made there could pass for
+the actuator's). Compose sets $STATE_DIRECTORY too, to the web service's and the
+notifier's volume (/var/lib/warden/web, /var/lib/warden/notifier: the image's users own
+them).
 """
 
 from __future__ import annotations

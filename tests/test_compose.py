@@ -302,6 +302,179 @@ def test_five_services_online_with_their_own_users(stack: Stack) -> None:
         assert f"u'{name}'" in broker_log, f"{name} did not log in as itself"
 
 
+# --- least privilege, read from the running containers ------------------------------
+
+# What a capability set holds: DAC_OVERRIDE (1), KILL (5), SYS_NICE (23).
+ACTUATOR_CAPS = (1 << 1) | (1 << 5) | (1 << 23)
+# Opens a file and says only whether it could: never what is in it.
+OPEN = (
+    "import sys\n"
+    "try:\n    open(sys.argv[1], 'rb').read()\n"
+    "except OSError as e:\n    print(type(e).__name__); sys.exit(3)\n"
+    "print('read')"
+)
+# One request to the Docker proxy: the status, or why there was none.
+PROXY = (
+    "import http.client, sys\n"
+    "try:\n"
+    "    c = http.client.HTTPConnection('docker-socket-proxy', 2375, timeout=10)\n"
+    "    c.request(sys.argv[1], sys.argv[2]); print(c.getresponse().status)\n"
+    "except OSError as e:\n    print(type(e).__name__)"
+)
+
+
+def container(stack: Stack, service: str) -> str:
+    listed = stack.compose("ps", "-q", service).split()
+    return next(word for word in listed if len(word) == 64)
+
+
+def running_pid(stack: Stack, service: str) -> int:
+    details = docker.APIClient().inspect_container(container(stack, service))
+    assert details["State"]["Running"], service
+    return int(details["State"]["Pid"])
+
+
+def python_in(stack: Stack, service: str, code: str, *args: str, user: int | None = None) -> str:
+    """python3 -c CODE in the service's container, as its own user or as `user`."""
+    as_user = ["-u", f"{user}:{user}"] if user is not None else []
+    done = subprocess.run(
+        ["docker", "exec", *as_user, container(stack, service), "python3", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def wait_online(stack: Stack) -> None:
+    for name in SERVICES:
+        topic = stack.topic(f"{name}/availability")
+        wait_until(lambda t=topic: b"online" in stack.seen(t), timeout=90, what=topic)
+
+
+def test_each_service_runs_as_a_user_of_its_own_read_from_proc(stack: Stack) -> None:
+    wait_online(stack)
+    for name, uid in cs.SERVICE_UIDS.items():
+        status = proc_status(running_pid(stack, name))
+        # Real, effective, saved and file-system ids alike.
+        assert status["Uid"].split() == [str(uid)] * 4, name
+        assert status["Gid"].split() == [str(uid)] * 4, name
+        assert status["NoNewPrivs"] == "1", name
+        caps = int(status["CapEff"], 16)
+        assert caps == (ACTUATOR_CAPS if name == "actuator" else 0), f"{name}: {caps:x}"
+        if name != "actuator":
+            # No supplementary group beyond its own.
+            assert set(status["Groups"].split()) <= {str(uid)}, name
+    assert len(set(cs.SERVICE_UIDS.values())) == len(cs.SERVICE_UIDS)
+    broker = proc_status(running_pid(stack, "mosquitto"))
+    assert broker["Uid"].split()[1] == str(cs.MOSQUITTO_UID)
+    proxy = proc_status(running_pid(stack, "docker-socket-proxy"))
+    assert int(proxy["CapEff"], 16) == 0
+
+
+def test_only_the_governor_and_the_actuator_can_open_the_signing_key(stack: Stack) -> None:
+    wait_online(stack)
+    key = (stack.workdir / "secrets" / "signing.key").stat()
+    governor = cs.SERVICE_UIDS["governor"]
+    assert (key.st_uid, key.st_gid, key.st_mode & 0o777) == (governor, governor, 0o600)
+    mounted = "/run/secrets/signing_key"
+    # Each as itself: the governor its owner, the actuator root with DAC_OVERRIDE.
+    for name in ("governor", "actuator"):
+        assert python_in(stack, name, OPEN, mounted) == "read", name
+    # The same file, opened as each other service's uid: refused.
+    for name in ("sensors", "notifier", "web"):
+        opened = python_in(stack, "governor", OPEN, mounted, user=cs.SERVICE_UIDS[name])
+        assert opened == "PermissionError", name
+        # ... and not in their own containers at all.
+        assert python_in(stack, name, OPEN, mounted) == "FileNotFoundError", name
+
+
+def test_each_secret_file_opens_for_its_service_alone(stack: Stack) -> None:
+    wait_online(stack)
+    secrets_of = {name: [f"/run/secrets/{name}_mqtt_password"] for name in SERVICES}
+    secrets_of["web"].append("/run/secrets/web_admin_token")
+    others = [uid for name, uid in cs.SERVICE_UIDS.items() if name != "actuator"]
+    for name, paths in secrets_of.items():
+        for path in paths:
+            assert python_in(stack, name, OPEN, path) == "read", path
+            for uid in others:
+                if uid != cs.SERVICE_UIDS[name]:
+                    opened = python_in(stack, name, OPEN, path, user=uid)
+                    assert opened == "PermissionError", (path, uid)
+    for name in SERVICES:
+        st = (stack.workdir / "secrets" / "mqtt" / f"{name}.password").stat()
+        uid = cs.SERVICE_UIDS[name]
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (uid, uid, 0o600), name
+
+
+def every_secret(stack: Stack) -> dict[str, str]:
+    key = (stack.workdir / "secrets" / "signing.key").read_text().strip()
+    return {**stack.passwords, "web admin token": stack.web_token, "signing key": key}
+
+
+def test_no_secret_in_any_container_s_environment(stack: Stack) -> None:
+    """What `docker inspect` shows (and the Docker proxy shows the sensors), and what each
+    process holds: neither has a password, the admin token or the signing key."""
+    wait_online(stack)
+    api = docker.APIClient()
+    for name in (*SERVICES, "mosquitto", "docker-socket-proxy"):
+        details = api.inspect_container(container(stack, name))
+        environ = Path(f"/proc/{details['State']['Pid']}/environ").read_bytes().decode()
+        for where, text in (
+            ("Config.Env", "\n".join(details["Config"]["Env"])),
+            ("environ", environ),
+        ):
+            for what, value in every_secret(stack).items():
+                assert value not in text, f"{name}'s {where} holds the {what}"
+            assert "WARDEN_MQTT_PASSWORD=" not in text, (name, where)
+
+
+def test_the_sensors_cannot_look_into_another_service_through_proc(stack: Stack) -> None:
+    """The sensors share the host's PIDs: another uid keeps the other services' /proc
+    entries closed to them (root, environ), the actuator's and the governor's alike."""
+    wait_online(stack)
+    for name in ("governor", "actuator", "web", "notifier"):
+        pid = running_pid(stack, name)
+        for path in (f"/proc/{pid}/root/run/secrets/{name}_mqtt_password", f"/proc/{pid}/environ"):
+            assert python_in(stack, "sensors", OPEN, path) == "PermissionError", path
+    pid = running_pid(stack, "governor")
+    looked = python_in(stack, "sensors", OPEN, f"/proc/{pid}/root/run/secrets/signing_key")
+    assert looked == "PermissionError"
+    # Its own, to show the path is right.
+    own = running_pid(stack, "sensors")
+    assert python_in(stack, "sensors", OPEN, f"/proc/{own}/environ") == "read"
+
+
+def test_the_docker_proxy_serves_only_the_sensors_and_only_listed_reads(stack: Stack) -> None:
+    wait_online(stack)
+    api = docker.APIClient()
+    target = api.inspect_container(stack.name("t1"))["Id"]
+    asked = {
+        ("GET", "/containers/json"): "200",
+        ("GET", f"/v{api.api_version}/containers/{target}/json"): "200",
+        # A write, on a path it serves for a GET and on one it does not.
+        ("POST", f"/containers/{target}/pause"): "405",
+        ("POST", "/containers/json"): "405",
+        ("DELETE", f"/containers/{target}"): "405",
+        # Reads off its list: logs, a file system, an export, exec.
+        ("GET", f"/containers/{target}/logs?stdout=1"): "403",
+        ("GET", f"/containers/{target}/archive?path=/etc"): "403",
+        ("GET", f"/containers/{target}/export"): "403",
+        ("GET", "/images/json"): "403",
+    }
+    for (method, path), status in asked.items():
+        assert python_in(stack, "sensors", PROXY, method, path) == status, (method, path)
+    assert state(stack, "t1") == "running"
+    # No other service is on its network: the name does not even resolve.
+    for name in ("governor", "web", "notifier"):
+        assert python_in(stack, name, PROXY, "GET", "/_ping") == "gaierror", name
+
+
 def test_the_governor_signs_and_the_actuator_checks_with_the_compose_secret(stack: Stack) -> None:
     wait_until(lambda: stack.seen(stack.topic("desired")), timeout=60, what="a desired state")
     desired = DesiredState.model_validate_json(stack.seen(stack.topic("desired"))[-1])

@@ -25,7 +25,7 @@ from supervisor.options import ClientOptions, ServerOptions
 from services import stack
 from shared.config import WardenConfig
 from tests.support.broker import Mosquitto, free_port, wait_for_port
-from tests.support.compose_stack import compose_command
+from tests.support.compose_stack import SERVICE_UIDS, compose_command
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
 from tests.support.real import missing
@@ -441,14 +441,75 @@ def test_compose_warden_services() -> None:
         assert mounts(service)[0] == CONFIG_MOUNT
         assert service["read_only"] is True
         assert service["cap_drop"] == ["ALL"]
-        assert not {"privileged", "pid", "user", "devices", "cap_add"} & set(service)
+        assert not {"privileged", "pid", "devices", "cap_add"} & set(service)
+
+
+def test_compose_runs_each_service_as_its_own_user_as_the_image_and_setup_make_them() -> None:
+    services = compose()["services"]
+    users = {name: services[name]["user"] for name in SERVICES}
+    assert users == {name: f"{uid}:{uid}" for name, uid in SERVICE_UIDS.items()}
+    # The image's users, and the owners compose-setup gives the secret files.
+    dockerfile = (REPO / "Dockerfile").read_text()
+    made = re.search(r"for entry in ((?:\w+:\d+ ?)+); do", dockerfile)
+    assert made is not None
+    in_image = dict(entry.split(":") for entry in made.group(1).split())
+    setup = (REPO / "scripts" / "compose-setup").read_text()
+    table = re.search(r"declare -A SERVICE_UID=\(([^)]*)\)", setup)
+    assert table is not None
+    owners = dict(re.findall(r"\[(\w+)\]=(\d+)", table.group(1)))
+    expected = {name: str(uid) for name, uid in SERVICE_UIDS.items()}
+    assert owners == expected
+    assert in_image == {name: uid for name, uid in expected.items() if name != "actuator"}
+
+
+def test_compose_hands_each_service_only_its_secrets_as_files() -> None:
+    data = compose()
+    services = data["services"]
+    mounted = {name: set(services[name].get("secrets", [])) for name in SERVICES}
+    assert mounted == {
+        "sensors": {"sensors_mqtt_password"},
+        "governor": {"governor_mqtt_password", "signing_key"},
+        "actuator": {"actuator_mqtt_password", "signing_key"},
+        "notifier": {"notifier_mqtt_password"},
+        "web": {"web_mqtt_password", "web_admin_token"},
+    }
+    files = {name: secret["file"] for name, secret in data["secrets"].items()}
+    assert files == {
+        "signing_key": "./secrets/signing.key",
+        "web_admin_token": "./secrets/web-admin.token",
+        **{f"{n}_mqtt_password": f"./secrets/mqtt/{n}.password" for n in SERVICES},
+    }
+    for name in SERVICES:
+        environment = services[name]["environment"]
+        expected = f"/run/secrets/{name}_mqtt_password"
+        assert environment["WARDEN_MQTT_PASSWORD_FILE"] == expected
+        # Nothing secret in an environment: `docker inspect` shows it to the sensors.
+        secret_looking = [
+            key
+            for key in environment
+            if re.search("PASSWORD|TOKEN|KEY", key) and not key.endswith("_FILE")
+        ]
+        assert secret_looking == [], name
+        assert not any("${" in str(value) for value in environment.values()), name
+    assert services["web"]["environment"]["WARDEN_WEB_ADMIN_TOKEN_FILE"] == (
+        "/run/secrets/web_admin_token"
+    )
+    for name in ("governor", "actuator"):
+        assert services[name]["environment"]["WARDEN_SIGNING_KEY_FILE"] == (
+            "/run/secrets/signing_key"
+        )
 
 
 def test_compose_gpu_and_outbox() -> None:
     services = compose()["services"]
     assert services["sensors"]["build"]["args"]["EXTRAS"] == "${WARDEN_SENSORS_EXTRAS:-}"
-    # The notifier's outbox on a volume: its file system is read-only.
-    assert ("notifier-outbox", "/var/lib/warden", "rw") in mounts(services["notifier"])
+    # The notifier's outbox and the web service's database on volumes, in the state
+    # directories of their own users (the Dockerfile's): their file systems are read-only.
+    for name, volume in (("notifier", "notifier-outbox"), ("web", "web-data")):
+        directory = f"/var/lib/warden/{name}"
+        assert (volume, directory, "rw") in mounts(services[name])
+        assert services[name]["environment"]["STATE_DIRECTORY"] == directory
+    assert ("actuator-state", "/var/lib/warden", "rw") in mounts(services["actuator"])
     text = (REPO / "compose.yaml").read_text()
     for shown in ("- driver: nvidia", "capabilities: [gpu, utility]", "- /dev/dri:/dev/dri"):
         assert re.search(r"#\s+" + re.escape(shown), text), shown
@@ -460,14 +521,12 @@ def test_compose_config_is_valid() -> None:
     if command is None:
         missing("neither docker-compose nor the docker compose plugin is installed")
         return
-    passwords = {f"WARDEN_{n.upper()}_MQTT_PASSWORD": "x" for n in SERVICES}
     files = ["-f", "compose.yaml"]
     if command[-1] == "compose":  # v2 reads the cgroup v2 hosts' override too
         files += ["-f", "deploy/compose.cgroup-host.yaml"]
     result = subprocess.run(
         [*command, *files, "config", "-q"],
         cwd=REPO,
-        env={**os.environ, **passwords},
         capture_output=True,
         text=True,
         timeout=60,

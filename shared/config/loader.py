@@ -1,4 +1,5 @@
-"""Reading config.yaml: ${VAR} expansion from the environment and an env file, clear errors."""
+"""Reading config.yaml: ${VAR} expansion from the environment, an env file and VAR_FILE
+(shared/config/variables.py), clear errors."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from shared.config.model import WardenConfig
+from shared.config.variables import Expansion
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Where a config is looked for when none is named: Warden's, then ADRG's (with its
 # adrg.env beside it), so an ADRG host runs Warden on the config it has.
 WARDEN_CONFIG = "etc/warden/config.yaml"
@@ -107,25 +108,6 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _expand(node: Any, env: Mapping[str, str], unset: set[str]) -> Any:
-    # Expanding parsed string values, not the raw text as ADRG does, keeps a
-    # secret holding ':' or '#' from changing the YAML's structure.
-    if isinstance(node, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in env:
-                unset.add(name)
-            return env.get(name, "")
-
-        return _VAR.sub(substitute, node)
-    if isinstance(node, dict):
-        return {key: _expand(value, env, unset) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_expand(value, env, unset) for value in node]
-    return node
-
-
 def _find_env_file(config_path: Path) -> Path | None:
     for name in DEFAULT_ENV_FILES:
         candidate = config_path.parent / name
@@ -141,8 +123,10 @@ def _key_of(loc: tuple[int | str, ...]) -> str:
 def parse_config(
     data: Any, path: Path, env: Mapping[str, str] | None = None
 ) -> tuple[WardenConfig, list[str]]:
-    unset: set[str] = set()
-    expanded = _expand(data if data is not None else {}, env or {}, unset)
+    expansion = Expansion(env or {})
+    expanded = expansion.expand(data if data is not None else {})
+    if expansion.problems:
+        raise ConfigError(path, expansion.problems)
     if not isinstance(expanded, dict):
         raise ConfigError(path, [("", "the top level must be a mapping of sections")])
     try:
@@ -151,7 +135,7 @@ def parse_config(
         raise ConfigError(
             path, [(_key_of(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
         ) from None
-    return config, sorted(unset)
+    return config, sorted(expansion.unset)
 
 
 def load_config(path: str | Path, env_file: str | Path | None = None) -> LoadedConfig:

@@ -90,7 +90,7 @@ class Notifications(Section):
     outbox_file: str = Field(
         default="/var/lib/warden/notifier-outbox.json",
         description="undelivered notifications, kept across restarts (left at the default "
-        "under systemd or warden-stack: in the service's own `$STATE_DIRECTORY`, "
+        "under systemd, warden-stack or compose: in the service's own `$STATE_DIRECTORY`, "
         "/var/lib/warden/notifier)",
     )
     retry_initial_seconds: Annotated[float, Field(gt=0)] = Field(

@@ -62,7 +62,7 @@ class Web(Section):
     database: str = Field(
         default="/var/lib/warden/web.sqlite3",
         description="settings, history and decisions of the web service (left at the "
-        "default under systemd or warden-stack: `web.sqlite3` in the service's own "
+        "default under systemd, warden-stack or compose: `web.sqlite3` in the service's own "
         "`$STATE_DIRECTORY`, /var/lib/warden/web)",
     )
     history: WebHistory = Field(

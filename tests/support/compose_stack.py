@@ -25,6 +25,11 @@ def compose_command() -> list[str] | None:
     return None
 
 
+# Each Warden service's uid and gid under compose: the Dockerfile's users, compose.yaml's
+# `user:`, and the owner scripts/compose-setup gives the service's secret files.
+SERVICE_UIDS = {"sensors": 10011, "governor": 10012, "actuator": 0, "notifier": 10013, "web": 10014}
+
+
 # --- images built without a registry ---------------------------------------------
 
 # Debian's python3 is 3.11 (bookworm); with mosquitto and haproxy, the one image is
