@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -174,34 +175,38 @@ def _service_config(tmp_path: Path, broker: Mosquitto, host_id: str) -> Path:
     )
 
 
-def test_last_will_says_offline_when_a_service_is_killed(
+@contextmanager
+def notifier_online(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
-) -> None:
+) -> Iterator[tuple[Service, str]]:
+    """A notifier the probe has seen come online, and its availability topic."""
     topic = f"warden/{host_id}/notifier/availability"
     service = Service("notifier", _service_config(tmp_path, broker, host_id), tmp_path)
     try:
         probe.wait_for(topic, lambda s: s.text == "online")
+        yield service, topic
+    finally:
+        service.kill()
+
+
+def test_last_will_says_offline_when_a_service_is_killed(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
+) -> None:
+    with notifier_online(tmp_path, broker, probe, host_id) as (service, topic):
         killed_at = time.monotonic()
         service.kill(signal.SIGKILL)
         probe.wait_for(topic, lambda s: s.text == "offline", after=killed_at)
-    finally:
-        service.kill()
 
 
 def test_sigterm_is_a_clean_shutdown_that_says_offline(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
-    topic = f"warden/{host_id}/notifier/availability"
-    service = Service("notifier", _service_config(tmp_path, broker, host_id), tmp_path)
-    try:
-        probe.wait_for(topic, lambda s: s.text == "online")
+    with notifier_online(tmp_path, broker, probe, host_id) as (service, topic):
         stopped_at = time.monotonic()
         assert service.stop() == 0
         offline = probe.wait_for(topic, lambda s: s.text == "offline", after=stopped_at)
         assert offline.retained is False  # sent live by the service, not replayed
         assert "service.stopped" in service.output()
-    finally:
-        service.kill()
 
 
 def test_a_service_started_before_its_broker_connects_when_it_comes(

@@ -8,10 +8,9 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,8 @@ from supervisor.options import ClientOptions, ServerOptions
 
 from services import stack
 from shared.config import WardenConfig
-from tests.support.broker import Mosquitto, free_port, wait_for_port
+from tests.support.acl_broker import AclBroker, login, password, refused, shipped_acl_broker
+from tests.support.broker import Mosquitto, free_port
 from tests.support.compose_stack import SERVICE_UIDS, compose_command
 from tests.support.probe import Probe
 from tests.support.processes import REPO, wait_until, write_config
@@ -108,9 +108,68 @@ def test_docker_socket_check(tmp_path: Path) -> None:
     # No socket means no Docker on this host, which is not a reason for dry-run.
     assert stack.docker_socket_ok(f"unix://{tmp_path}/absent.sock")
     assert stack.docker_socket_ok("tcp://docker-socket-proxy:2375")
-    present = tmp_path / "docker.sock"
-    present.touch()
-    assert stack.docker_socket_ok(f"unix://{present}") is os.access(present, os.R_OK | os.W_OK)
+
+
+# The engine's group and a user who is not root, as numbers: the kernel needs no names.
+ENGINE_GID, STRANGER = 4242, 4243
+AS_ROOT, AS_STRANGER = (0, 0, ()), (STRANGER, STRANGER, ())
+IN_ENGINE_GROUP = (STRANGER, STRANGER, (ENGINE_GID,))
+
+
+@pytest.mark.parametrize(
+    ("mode", "owner", "as_ids", "usable"),
+    [
+        # Docker's own socket: root:docker 0660.
+        (0o660, (0, ENGINE_GID), AS_ROOT, True),
+        (0o660, (0, ENGINE_GID), IN_ENGINE_GROUP, True),
+        (0o660, (0, ENGINE_GID), (STRANGER, ENGINE_GID, ()), True),  # its primary group
+        (0o660, (0, ENGINE_GID), AS_STRANGER, False),
+        # Reading is not enough: the API is spoken both ways.
+        (0o640, (0, ENGINE_GID), IN_ENGINE_GROUP, False),
+        (0o600, (0, ENGINE_GID), IN_ENGINE_GROUP, False),
+        (0o000, (0, 0), AS_ROOT, True),  # root passes any mode
+        # A rootless engine's socket, its user's own.
+        (0o600, (STRANGER, STRANGER), AS_STRANGER, True),
+        (0o400, (STRANGER, STRANGER), AS_STRANGER, False),
+        (0o666, (0, 0), AS_STRANGER, True),
+    ],
+    ids=lambda value: oct(value) if type(value) is int else None,
+)
+def test_docker_socket_check_as_the_kernel_answers(
+    mode: int, owner: tuple[int, int], as_ids: tuple[int, int, tuple[int, ...]], usable: bool
+) -> None:
+    """A real socket with a known mode and owner, judged by a process with these ids."""
+    if os.geteuid() != 0:
+        missing("the check is run as other users and groups, which needs root")
+    workdir = shared_workdir("warden-docker-sock-")  # a directory every user passes through
+    try:
+        path = workdir / "docker.sock"
+        with socket.socket(socket.AF_UNIX) as listening:
+            listening.bind(str(path))
+            os.chown(path, *owner)
+            path.chmod(mode)
+            assert docker_socket_ok_as(f"unix://{path}", *as_ids) is usable
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Imports as root, then becomes the given ids for good, as a service started as them is.
+AS_IDS = """
+import os, sys
+from services.stack.probe import docker_socket_ok
+uid, gid = int(sys.argv[2]), int(sys.argv[3])
+os.setgroups([int(g) for g in sys.argv[4:]])
+os.setresgid(gid, gid, gid)
+os.setresuid(uid, uid, uid)
+print(docker_socket_ok(sys.argv[1]))
+"""
+
+
+def docker_socket_ok_as(url: str, uid: int, gid: int, groups: tuple[int, ...]) -> bool:
+    argv = [sys.executable, "-c", AS_IDS, url, str(uid), str(gid), *map(str, groups)]
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return {"True\n": True, "False\n": False}[result.stdout]
 
 
 def test_cgroup_check(tmp_path: Path) -> None:
@@ -592,46 +651,12 @@ def test_acl_writers(topic: str, writers: set[str]) -> None:
         assert all(allowed(rules, "read", topic) for rules in acl.values())
 
 
-@pytest.fixture
-def acl_broker() -> Iterator[tuple[int, dict[str, str]]]:
-    """deploy/mosquitto/compose.conf on a free loopback port, with a real password file."""
-    passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    if not Path(passwd_tool).exists():
-        missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
-    # Mosquitto drops root for its own user before reading the password and ACL
-    # files, and pytest's tmp_path is private to root, so these live elsewhere.
-    workdir = Path(tempfile.mkdtemp(prefix="warden-acl-"))
-    workdir.chmod(0o755)
-    users = {name: f"{name}-secret" for name in ("governor", "actuator")}
-    passwd = workdir / "passwd"
-    for index, (user, password) in enumerate(users.items()):
-        create = ["-c"] if index == 0 else []
-        subprocess.run([passwd_tool, *create, "-b", str(passwd), user, password], check=True)
-    shutil.copy(ACL, workdir / "acl")
-    for file in (passwd, workdir / "acl"):
-        file.chmod(0o644)
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(adapt_compose_conf(port, workdir))
-    log = (workdir / "mosquitto.log").open("ab")
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port)
-        yield port, users
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def adapt_compose_conf(port: int, workdir: Path) -> str:
+def compose_conf(port: int, passwd: Path, acl: Path) -> str:
     """The shipped compose broker config with only its paths and port moved here."""
     replacements = {
         "listener": f"listener {port} 127.0.0.1",
-        "password_file": f"password_file {workdir / 'passwd'}",
-        "acl_file": f"acl_file {workdir / 'acl'}",
+        "password_file": f"password_file {passwd}",
+        "acl_file": f"acl_file {acl}",
         "persistence": "persistence false",
         "persistence_location": "",
     }
@@ -639,72 +664,41 @@ def adapt_compose_conf(port: int, workdir: Path) -> str:
     for line in (DEPLOY / "mosquitto" / "compose.conf").read_text().splitlines():
         key = line.split(" ", 1)[0]
         lines.append(replacements.get(key, line) if not line.startswith("#") else line)
-    text = "\n".join(lines) + "\n"
-    assert "allow_anonymous false" in text
-    return text
+    return "\n".join(lines) + "\n"
 
 
-class User:
-    def __init__(self, port: int, name: str, password: str) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        self._connected = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-        self.client.username_pw_set(name, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._connected.wait(10), f"{name} could not log in"
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        if not getattr(reason, "is_failure", True):
-            self._connected.set()
-
-    def subscribe(self, topic: str) -> None:
-        result, _mid = self.client.subscribe(topic, 1)
-        assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.3)  # let the broker register it before anyone publishes
-
-    def publish(self, topic: str, payload: str) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+@pytest.fixture
+def acl_broker() -> Iterator[AclBroker]:
+    """deploy/mosquitto/compose.conf on a free loopback port, with a real password file."""
+    logins = ("governor", "actuator")
+    with shipped_acl_broker(logins, allow_anonymous=False, conf=compose_conf) as broker:
+        yield broker
 
 
-def test_broker_enforces_who_writes_desired(acl_broker: tuple[int, dict[str, str]]) -> None:
-    port, users = acl_broker
-    governor = User(port, "governor", users["governor"])
-    actuator = User(port, "actuator", users["actuator"])
-    watcher = User(port, "governor", users["governor"])
+def test_broker_enforces_who_writes_desired(acl_broker: AclBroker) -> None:
+    governor = login(acl_broker, "governor")
+    actuator = login(acl_broker, "actuator")
+    watcher = login(acl_broker, "governor")
     allowed_messages = {
         ("warden/x/applied", b"applied-by-actuator"),
         ("warden/x/desired", b"desired-by-governor"),
     }
     try:
         watcher.subscribe("warden/#")
-        actuator.publish("warden/x/desired", "desired-by-actuator")
+        actuator.publish("warden/x/desired", b"desired-by-actuator")
         # The actuator's own topic goes through: the refusal above is the ACL, not the login.
-        actuator.publish("warden/x/applied", "applied-by-actuator")
-        governor.publish("warden/x/desired", "desired-by-governor")
-        wait_until(lambda: allowed_messages <= set(watcher.received), what="allowed messages")
-        time.sleep(0.5)  # a late delivery of the refused message would show up now
+        # The broker forwards one client's messages in the order they came, so once the
+        # watcher has this later one, the refused write, had it got through, is there too.
+        actuator.publish("warden/x/applied", b"applied-by-actuator")
+        governor.publish("warden/x/desired", b"desired-by-governor")
+        wait_until(lambda: allowed_messages <= watcher.seen(), what="allowed messages")
         assert sorted(watcher.received) == sorted(allowed_messages)
     finally:
         for client in (governor, actuator, watcher):
             client.close()
 
 
-def test_broker_refuses_anonymous(acl_broker: tuple[int, dict[str, str]]) -> None:
-    port, _users = acl_broker
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    refused = threading.Event()
-    client.on_connect = lambda _c, _u, _f, reason, _p: reason.is_failure and refused.set()
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        assert refused.wait(10)
-    finally:
-        client.loop_stop()
-        client.disconnect()
+def test_broker_refuses_anonymous(acl_broker: AclBroker) -> None:
+    assert refused(acl_broker.port, None)
+    assert refused(acl_broker.port, "governor", "not-its-password")
+    assert not refused(acl_broker.port, "governor", password("governor"))

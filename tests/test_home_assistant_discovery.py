@@ -163,6 +163,8 @@ def test_every_payload_passes_the_schema(name: str) -> None:
         assert check_discovery(topic, raw, cfg.home_assistant.discovery_prefix) == [], topic
 
 
+# The paused and the throttled containers are counted alike.
+CONTAINER_COUNT = ("sensor", None, "containers", "measurement", None, ["notifier", "actuator"])
 EXPECTED = {
     # key: (component, device_class, unit, state_class, entity_category, availability services)
     "memory_some_avg10": ("sensor", None, "%", "measurement", None, ["sensors"]),
@@ -175,22 +177,8 @@ EXPECTED = {
     "gpu_utilization": ("sensor", None, "%", "measurement", None, ["sensors"]),
     "gpu_temperature": ("sensor", "temperature", "°C", "measurement", None, ["sensors"]),
     "active_streams": ("sensor", None, "streams", "measurement", None, ["sensors"]),
-    "paused_containers": (
-        "sensor",
-        None,
-        "containers",
-        "measurement",
-        None,
-        ["notifier", "actuator"],
-    ),
-    "throttled_containers": (
-        "sensor",
-        None,
-        "containers",
-        "measurement",
-        None,
-        ["notifier", "actuator"],
-    ),
+    "paused_containers": CONTAINER_COUNT,
+    "throttled_containers": CONTAINER_COUNT,
     "media_mode": ("binary_sensor", None, None, None, None, ["governor"]),
     "thermal_stage1": ("binary_sensor", "heat", None, None, None, ["notifier", "governor"]),
     "thermal_stage2": ("binary_sensor", "heat", None, None, None, ["notifier", "governor"]),

@@ -75,6 +75,14 @@ def reading(shares: dict[str, float | None], fired: Sequence[str] = ()) -> Press
     return stall_fact(shares, fired, io=host_io)
 
 
+def jellyfin_waits(*stall: StallShare) -> PressureFact:
+    """jellyfin's own cgroup stalling as given, and no host reading."""
+    return PressureFact(
+        host="h",
+        containers=[ContainerPressure(id="j", name="jellyfin", source="", stall=list(stall))],
+    )
+
+
 def usage(use: dict[str, tuple[float, str]]) -> ResourcesFact:
     """Container -> (MB/s, the disk it uses)."""
     return ResourcesFact(
@@ -323,17 +331,7 @@ def test_process_groups_and_gpu_use_are_contenders_too() -> None:
             )
         ],
     )
-    cpu_stall = PressureFact(
-        host="h",
-        containers=[
-            ContainerPressure(
-                id="j",
-                name="jellyfin",
-                source="",
-                stall=[StallShare(resource="cpu", some_percent=25, seconds=2)],
-            )
-        ],
-    )
+    cpu_stall = jellyfin_waits(StallShare(resource="cpu", some_percent=25, seconds=2))
     steps = []
     book = Book()
     for t, pressure in ((-5, None), (0, cpu_stall)):
@@ -418,19 +416,9 @@ def test_an_action_counts_for_the_incidents_whose_resource_it_answers() -> None:
     idle = held_of(
         {"tdarr": ContainerIntent(tier=3, cpu_idle=True, reasons=[Reason(rule="cpu_yield")])}, {}
     )
-    cpu_and_io = PressureFact(
-        host="h",
-        containers=[
-            ContainerPressure(
-                id="j",
-                name="jellyfin",
-                source="",
-                stall=[
-                    StallShare(resource="cpu", some_percent=30, seconds=2),
-                    StallShare(resource="io", some_percent=30, seconds=2),
-                ],
-            )
-        ],
+    cpu_and_io = jellyfin_waits(
+        StallShare(resource="cpu", some_percent=30, seconds=2),
+        StallShare(resource="io", some_percent=30, seconds=2),
     )
     first = step(
         Book(held={}),

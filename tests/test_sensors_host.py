@@ -22,6 +22,22 @@ def base_config(broker: Mosquitto, host_id: str, **extra: object) -> dict:
     return {"host_id": host_id, "mqtt": {"host": broker.host, "port": broker.port}, **extra}
 
 
+def polled_config(
+    tmp_path: Path, broker: Mosquitto, host_id: str, sensors: dict, **extra: object
+) -> Path:
+    """Readings every 0.5 s, and no Docker engine to ask."""
+    return write_config(
+        tmp_path / "config.yaml",
+        base_config(
+            broker,
+            host_id,
+            general={"poll_interval_seconds": 0.5},
+            sensors={"docker_url": f"unix://{tmp_path}/none.sock", **sensors},
+            **extra,
+        ),
+    )
+
+
 def pressure(seen: Seen) -> PressureFact:
     return PressureFact.model_validate_json(seen.payload)
 
@@ -83,15 +99,7 @@ def test_a_trigger_on_a_managed_container_publishes_at_once(
 def test_without_triggers_pressure_is_polled_and_that_is_said_once(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
-    config = write_config(
-        tmp_path / "config.yaml",
-        base_config(
-            broker,
-            host_id,
-            general={"poll_interval_seconds": 0.5},
-            sensors={"psi_triggers": False, "docker_url": f"unix://{tmp_path}/none.sock"},
-        ),
-    )
+    config = polled_config(tmp_path, broker, host_id, {"psi_triggers": False})
     topic = f"warden/{host_id}/sensors/pressure"
     sensors = Service("sensors", config, tmp_path)
     try:
@@ -110,20 +118,17 @@ def test_thermal_gpu_and_resources_are_published(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str
 ) -> None:
     sys_root = intel_desktop(tmp_path / "sys")
-    config = write_config(
-        tmp_path / "config.yaml",
-        base_config(
-            broker,
-            host_id,
-            general={"poll_interval_seconds": 0.5},
-            sensors={
-                "sys_root": str(sys_root),
-                "docker_url": f"unix://{tmp_path}/none.sock",
-                "thermal": {"exclude": ["zone/*", "acpitz/*"]},
-                "gpu": {"nvidia_smi": str(tmp_path / "no-nvidia-smi")},
-            },
-            process_groups=[{"name": "python", "match_name": ["python*"]}],
-        ),
+    sensors_section = {
+        "sys_root": str(sys_root),
+        "thermal": {"exclude": ["zone/*", "acpitz/*"]},
+        "gpu": {"nvidia_smi": str(tmp_path / "no-nvidia-smi")},
+    }
+    config = polled_config(
+        tmp_path,
+        broker,
+        host_id,
+        sensors_section,
+        process_groups=[{"name": "python", "match_name": ["python*"]}],
     )
     sensors = Service("sensors", config, tmp_path)
     base = f"warden/{host_id}/sensors"

@@ -51,14 +51,17 @@ class NotifySocket:
                 continue
         return [m for _t, m in self.messages]
 
-    def wait_for(self, prefix: str, timeout: float) -> float:
+    def wait_for(
+        self, prefix: str, timeout: float = 30, after: float = 0.0, count: int = 1
+    ) -> float:
+        """When the count-th message starting with prefix came (at or after `after`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for at, message in self.messages:
-                if message.startswith(prefix):
-                    return at
+            times = [at for at, m in self.messages if m.startswith(prefix) and at >= after]
+            if len(times) >= count:
+                return times[count - 1]
             self.collect(0.2)
-        raise TimeoutError(f"no {prefix!r}; got {[m for _t, m in self.messages]}")
+        raise TimeoutError(f"not {count} {prefix!r}; got {[m for _t, m in self.messages]}")
 
     def close(self) -> None:
         self.sock.close()
@@ -73,9 +76,13 @@ def notify_socket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[No
 
 
 def test_notify_sends_one_datagram(notify_socket: NotifySocket) -> None:
-    assert notify("READY=1", {"NOTIFY_SOCKET": notify_socket.address})
-    assert notify_socket.collect(0.3) == ["READY=1"]
+    env = {"NOTIFY_SOCKET": notify_socket.address}
+    assert notify("READY=1", env)
     assert not notify("READY=1", {})  # not under systemd: nothing to do
+    # A later datagram: once it is here, any other the first call sent came before it.
+    assert notify("STATUS=next", env)
+    notify_socket.wait_for("STATUS=next")
+    assert [m for _t, m in notify_socket.messages] == ["READY=1", "STATUS=next"]
 
 
 def test_watchdog_interval_is_half_of_watchdog_sec() -> None:
@@ -92,18 +99,10 @@ def test_a_service_is_ready_after_its_first_connect_and_pings_the_watchdog(
     host_id: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "mqtt": {
-                "host": own_broker.host,
-                "port": own_broker.port,
-                "reconnect_min_seconds": 0.2,
-                "reconnect_max_seconds": 0.5,
-            },
-        },
-    )
+    # Quick reconnects: it is ready soon after the broker comes.
+    retry = {"reconnect_min_seconds": 0.2, "reconnect_max_seconds": 0.5}
+    mqtt = {"host": own_broker.host, "port": own_broker.port, **retry}
+    config = write_config(tmp_path / "config.yaml", {"host_id": host_id, "mqtt": mqtt})
     own_broker.stop()
     monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.address)
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WatchdogSec=1: a ping every 0.5 s
@@ -112,21 +111,18 @@ def test_a_service_is_ready_after_its_first_connect_and_pings_the_watchdog(
     monkeypatch.delenv("NOTIFY_SOCKET")
     monkeypatch.delenv("WATCHDOG_USEC")
     try:
-        # No broker yet: alive (the watchdog pings) but not ready.
-        early = notify_socket.collect(2.0)
-        assert "WATCHDOG=1" in early
-        assert not [m for m in early if m.startswith("READY=1")]
+        # No broker yet: alive (the watchdog pings, twice: it kept trying) but not ready.
+        notify_socket.wait_for("WATCHDOG=1", count=2)
+        assert not [m for _t, m in notify_socket.messages if m.startswith("READY=1")]
         own_broker.start()
-        ready_at = notify_socket.wait_for("READY=1", timeout=15)
-        notify_socket.collect(1.6)
-        pings = [t for t, m in notify_socket.messages if m == "WATCHDOG=1" and t > ready_at]
-        assert len(pings) >= 2
+        ready_at = notify_socket.wait_for("READY=1")
+        notify_socket.wait_for("WATCHDOG=1", after=ready_at, count=2)
         assert len([m for _t, m in notify_socket.messages if m.startswith("READY=1")]) == 1, (
             notify_socket.messages
         )
         governor.process.send_signal(signal.SIGTERM)
         assert governor.process.wait(20) == 0
-        notify_socket.wait_for("STOPPING=1", timeout=2)
+        notify_socket.wait_for("STOPPING=1")
     finally:
         governor.kill()
 

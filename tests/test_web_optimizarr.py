@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,10 +128,16 @@ def test_presets_in_any_case_and_partial_bodies(
 def test_bad_settings_are_refused_by_name_and_publish_nothing(
     web: InProcessWeb, probe: Probe, host_id: str, body: dict[str, object], field: str
 ) -> None:
-    refused = web.http(ADMIN).post("/api/settings/resources", json=body)
+    http = web.http(ADMIN)
+    refused = http.post("/api/settings/resources", json=body)
     assert refused.status_code == 422 and refused.json()["error"].startswith(field), refused.text
-    time.sleep(0.3)
-    assert probe.messages(f"warden/{host_id}/settings") == []
+    # A good change after it goes out on the same connection: once the probe has it, a
+    # message the refusal had sent would be there before it.
+    assert http.post("/api/settings/resources", json={"cpu_threshold": 42}).status_code == 200
+    topic = f"warden/{host_id}/settings"
+    probe.wait_for(topic, lambda s: json.loads(s.payload)["cpu_threshold_percent"] == 42)
+    published = [json.loads(s.payload)["cpu_threshold_percent"] for s in probe.messages(topic)]
+    assert published == [42]
 
 
 def test_auth_is_the_same_as_api_v1(web: InProcessWeb) -> None:

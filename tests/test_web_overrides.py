@@ -13,11 +13,11 @@ from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Memory
 from shared.messages import ContainerFact, ContainerIntent, DesiredState, GovernorStatus, Reason
 from shared.messages.overrides import Override
-from tests.support.broker import Mosquitto, free_port
+from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until
-from tests.support.web import client, running, stack_config
+from tests.support.web import whole_stack
 
 NOW = 1_000_000.0
 T3 = ContainerFact(id="a" * 12, name="tdarr", state="running", tier=3)
@@ -70,12 +70,8 @@ def test_pause_tier3_for_n_minutes_over_http_ends_by_itself_across_a_governor_re
     tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
 ) -> None:
     t3 = containers.run("t3")
-    port = free_port()
-    cfg = stack_config(tmp_path, broker, host_id, containers, port)
-    names = ("sensors", "governor", "actuator", "web")
-    with running(cfg, tmp_path, probe, host_id, *names) as services, client(port) as http:
-        t3_name = containers.name("t3")
-        wait_until(lambda: t3_name in http.get("/status").json()["containers"], what="inventory")
+    with whole_stack(tmp_path, broker, probe, containers, host_id) as stack:
+        http, t3_name = stack.http, containers.name("t3")
         for bad in (
             {"kind": "pause_tier3", "minutes": 0},
             {"kind": "unthrottle", "minutes": 1},
@@ -98,8 +94,8 @@ def test_pause_tier3_for_n_minutes_over_http_ends_by_itself_across_a_governor_re
 
         # A governor that restarts mid-override still carries it out: it is retained.
         restart_at = time.monotonic()
-        services["governor"].kill(signal.SIGKILL)
-        services["governor"] = Service("governor", cfg, tmp_path)
+        stack.services["governor"].kill(signal.SIGKILL)
+        stack.services["governor"] = Service("governor", stack.cfg, tmp_path)
 
         def reasons(payload: bytes) -> list[str]:
             desired = DesiredState.model_validate_json(payload)

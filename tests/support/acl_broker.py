@@ -6,8 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,10 @@ class TlsListener:
         return lines
 
 
+# A broker's whole mosquitto.conf from its port, password file and ACL file.
+ConfText = Callable[[int, Path, Path], str]
+
+
 class AclBroker:
     """Mosquitto on a free loopback port with `acl` and a password file for `users`.
 
@@ -72,8 +75,10 @@ class AclBroker:
         users: Mapping[str, str],
         allow_anonymous: bool,
         tls: TlsListener | None = None,
+        conf: ConfText | None = None,
     ) -> None:
-        """tls: the only listener speaks TLS, with these certificates."""
+        """tls: the only listener speaks TLS, with these certificates. conf: a shipped
+        config with its port and paths moved here, instead of this class's own lines."""
         self.workdir = Path(tempfile.mkdtemp(prefix="warden-acl-"))
         self.workdir.chmod(0o755)
         self.users = dict(users)
@@ -86,20 +91,26 @@ class AclBroker:
         for file in (passwd, self.workdir / "acl"):
             file.chmod(0o644)
         self.port = free_port()
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            + (tls.config(self.workdir) if tls else "")
-            + f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
-            f"password_file {passwd}\n"
-            f"acl_file {self.workdir / 'acl'}\n"
-            "persistence false\n"
-        )
+        anonymous = f"allow_anonymous {'true' if allow_anonymous else 'false'}\n"
+        if conf is None:
+            text = (
+                f"listener {self.port} 127.0.0.1\n"
+                + (tls.config(self.workdir) if tls else "")
+                + anonymous
+                + f"password_file {passwd}\n"
+                f"acl_file {self.workdir / 'acl'}\n"
+                "persistence false\n"
+            )
+        else:
+            text = conf(self.port, passwd, self.workdir / "acl")
+            assert anonymous in text, f"the config does not say {anonymous.strip()}"
+        conf_path = self.workdir / "mosquitto.conf"
+        conf_path.write_text(text)
         self.log_path = self.workdir / "mosquitto.log"
         self._log = self.log_path.open("ab")
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.process = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT
+            [binary, "-c", str(conf_path)], stdout=self._log, stderr=subprocess.STDOUT
         )
         wait_for_port(self.port)
 
@@ -110,26 +121,46 @@ class AclBroker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class LoginRefused(Exception):
+    """The broker answered a login with a refusal (a CONNACK with a failure code)."""
+
+
 class Client:
-    """One login (or none); records what it receives."""
+    """One login (or none); records what it receives. Raises LoginRefused where the
+    broker refuses the login."""
 
     def __init__(self, port: int, user: str | None, password: str | None = None) -> None:
         self.name = user or "anonymous"
         self.received: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
-        self._connected = threading.Event()
+        self._answered = threading.Event()
+        self._accepted = False
+        self._acked: set[int] = set()
+        self._suback = threading.Condition(self._lock)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         if user is not None:
             self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        assert self._connected.wait(10), f"{self.name} could not log in"
+        answered = self._answered.wait(10)
+        if not (answered and self._accepted):
+            self.close()
+            if answered:
+                raise LoginRefused(self.name)
+            raise TimeoutError(f"no answer from the broker to {self.name}'s login")
 
     def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        if not getattr(reason, "is_failure", True):
-            self._connected.set()
+        if not self._answered.is_set():
+            self._accepted = not getattr(reason, "is_failure", True)
+            self._answered.set()
+
+    def _on_subscribe(self, _c: object, _u: object, mid: int, _r: object, _p: object) -> None:
+        with self._suback:
+            self._acked.add(mid)
+            self._suback.notify_all()
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
@@ -144,10 +175,16 @@ class Client:
             return [payload for t, payload in self.received if t == topic]
 
     def subscribe(self, *topics: str) -> None:
+        """Returns once the broker has acknowledged each (its SUBACK): from then on it
+        forwards every message published to them."""
         for topic in topics:
-            result, _mid = self.client.subscribe(topic, 1)
-            assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.3)  # let the broker register them before anyone publishes
+            result, mid = self.client.subscribe(topic, 1)
+            assert result == mqtt.MQTT_ERR_SUCCESS and mid is not None
+            assert self._wait_for_suback(mid), f"{self.name}: no SUBACK for {topic}"
+
+    def _wait_for_suback(self, mid: int) -> bool:
+        with self._suback:
+            return self._suback.wait_for(lambda: mid in self._acked, timeout=10)
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
@@ -157,6 +194,16 @@ class Client:
         self.client.disconnect()
 
 
+def refused(port: int, user: str | None, password: str | None = None) -> bool:
+    """Whether the broker refuses this login (None: no login at all)."""
+    try:
+        client = Client(port, user, password)
+    except LoginRefused:
+        return True
+    client.close()
+    return False
+
+
 def password(user: str) -> str:
     """Each test login's password."""
     return f"{user}-secret"
@@ -164,12 +211,16 @@ def password(user: str) -> str:
 
 @contextmanager
 def shipped_acl_broker(
-    users: Iterable[str], allow_anonymous: bool, tls: TlsListener | None = None
+    users: Iterable[str],
+    allow_anonymous: bool,
+    tls: TlsListener | None = None,
+    conf: ConfText | None = None,
 ) -> Iterator[AclBroker]:
-    """A broker with the shipped ACL and a login for each user (password(user))."""
+    """A broker with the shipped ACL and a login for each user (password(user)); conf as
+    AclBroker's."""
     if mosquitto_passwd() is None:
         missing("mosquitto_passwd is not installed (apt-get install mosquitto)")
-    broker = AclBroker(SHIPPED_ACL, {u: password(u) for u in users}, allow_anonymous, tls)
+    broker = AclBroker(SHIPPED_ACL, {u: password(u) for u in users}, allow_anonymous, tls, conf)
     try:
         yield broker
     finally:

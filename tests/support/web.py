@@ -121,24 +121,23 @@ def stack_config(
     port: int,
     **extra: object,
 ) -> Path:
-    return write_config(
-        tmp_path / "config.yaml",
-        {
-            "host_id": host_id,
-            "general": {"http_server": {"host": "127.0.0.1", "port": port}},
-            "mqtt": {"host": broker.host, "port": broker.port},
-            "tiers": {
-                1: {"containers": [containers.name("db")]},
-                3: {"containers": [f"{containers.prefix}-t3*"]},
-            },
-            "governor": {"lease_seconds": 10, "renew_seconds": 2},
-            "actuator": {"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
-            "web": {"database": str(tmp_path / "web.sqlite3"), "admin_tokens": [ADMIN]},
-            # This machine's own disk pressure is real, and under a full test run it
-            # crosses ADRG's io threshold: that rule would add io.max to what is checked.
-            "io_pressure": {"enabled": False},
-            **extra,
+    """The web service's config with tiers, a governor and an actuator, and an admin token."""
+    return web_config(
+        tmp_path,
+        broker,
+        host_id,
+        port,
+        {"admin_tokens": [ADMIN]},
+        tiers={
+            1: {"containers": [containers.name("db")]},
+            3: {"containers": [f"{containers.prefix}-t3*"]},
         },
+        governor={"lease_seconds": 10, "renew_seconds": 2},
+        actuator={"state_file": str(tmp_path / "state.json"), "startup_grace_seconds": 1},
+        # This machine's own disk pressure is real, and under a full test run it
+        # crosses ADRG's io threshold: that rule would add io.max to what is checked.
+        io_pressure={"enabled": False},
+        **extra,
     )
 
 
@@ -152,6 +151,28 @@ def running(cfg: Path, tmp_path: Path, probe: Probe, host_id: str, *names: str) 
     finally:
         for service in services.values():
             service.kill(signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class WholeStack:
+    cfg: Path
+    services: dict[str, Service]  # a test may put a restarted one in; the last is stopped
+    http: httpx2.Client
+
+
+@contextmanager
+def whole_stack(
+    tmp_path: Path, broker: Mosquitto, probe: Probe, containers: Containers, host_id: str
+) -> Iterator[WholeStack]:
+    """The sensors, governor, actuator and web service on stack_config, once the web
+    service's /status lists the t3 container the test started."""
+    port = free_port()
+    cfg = stack_config(tmp_path, broker, host_id, containers, port)
+    names = ("sensors", "governor", "actuator", "web")
+    with running(cfg, tmp_path, probe, host_id, *names) as services, client(port) as http:
+        t3_name = containers.name("t3")
+        wait_until(lambda: t3_name in http.get("/status").json()["containers"], what="inventory")
+        yield WholeStack(cfg, services, http)
 
 
 @dataclass(frozen=True)
