@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -112,6 +113,10 @@ class Stack:
     def seen(self, topic: str) -> list[bytes]:
         assert self.ha is not None
         return self.ha.payloads(topic)
+
+    def saw(self, topic: str, part: bytes = b"") -> bool:
+        """A message on topic (holding part)."""
+        return any(part in payload for payload in self.seen(topic))
 
     def name(self, suffix: str) -> str:
         return f"{self.project}-{suffix}"
@@ -247,9 +252,9 @@ def stack(docker_api: docker.APIClient) -> Iterator[Stack]:
                 ]
             )
             docker_api.start(made[-1])
-        running.encoder = subprocess.Popen([str(workdir / encoder), "3600"])
-        wait_until(lambda: Path(f"/proc/{running.encoder.pid}/cmdline").exists(), what="encoder")
-        running.encoder_nice = os.getpriority(os.PRIO_PROCESS, running.encoder.pid)
+        running.encoder = started = subprocess.Popen([str(workdir / encoder), "3600"])
+        wait_until(lambda: Path(f"/proc/{started.pid}/cmdline").exists(), what="encoder")
+        running.encoder_nice = os.getpriority(os.PRIO_PROCESS, started.pid)
         running.before = {s: marks(s, running) for s in ("t2", "t3", "t4")}
         set_up(running, built, encoder)
         running.compose("up", "-d", "--build", timeout=900)
@@ -296,7 +301,7 @@ def trigger(stack: Stack, word: str) -> None:
 def test_five_services_online_with_their_own_users(stack: Stack) -> None:
     for name in SERVICES:
         topic = stack.topic(f"{name}/availability")
-        wait_until(lambda t=topic: b"online" in stack.seen(t), timeout=90, what=topic)
+        wait_until(partial(stack.saw, topic, b"online"), timeout=90, what=topic)
     broker_log = stack.logs("mosquitto")
     for name in SERVICES:
         assert f"u'{name}'" in broker_log, f"{name} did not log in as itself"
@@ -354,7 +359,7 @@ def proc_status(pid: int) -> dict[str, str]:
 def wait_online(stack: Stack) -> None:
     for name in SERVICES:
         topic = stack.topic(f"{name}/availability")
-        wait_until(lambda t=topic: b"online" in stack.seen(t), timeout=90, what=topic)
+        wait_until(partial(stack.saw, topic, b"online"), timeout=90, what=topic)
 
 
 def test_each_service_runs_as_a_user_of_its_own_read_from_proc(stack: Stack) -> None:
@@ -476,7 +481,7 @@ def test_the_docker_proxy_serves_only_the_sensors_and_only_listed_reads(stack: S
 
 
 def test_the_governor_signs_and_the_actuator_checks_with_the_compose_secret(stack: Stack) -> None:
-    wait_until(lambda: stack.seen(stack.topic("desired")), timeout=60, what="a desired state")
+    wait_until(lambda: stack.saw(stack.topic("desired")), timeout=60, what="a desired state")
     desired = DesiredState.model_validate_json(stack.seen(stack.topic("desired"))[-1])
     assert desired.signature is not None
     for service in ("governor", "actuator"):
@@ -505,7 +510,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
 
 def test_media_start_pauses_tier3_and_media_stop_lifts_it(stack: Stack) -> None:
     # The tier baselines are applied before anything is enforced.
-    wait_until(lambda: stack.seen(stack.topic("applied")), timeout=60, what="applied")
+    wait_until(lambda: stack.saw(stack.topic("applied")), timeout=60, what="applied")
     baseline = controls(stack, "t2")
     trigger(stack, "media_start")
     wait_until(lambda: state(stack, "t3") == "paused", timeout=30, what="tier 3 paused")
@@ -524,7 +529,7 @@ def test_home_assistant_sees_discovery_decision_preset_state_and_events(stack: S
     )
     for leaf in ("governor/decision", "preset", "ha/state", "events"):
         topic = stack.topic(leaf)
-        wait_until(lambda t=topic: bool(stack.seen(t)), timeout=30, what=leaf)
+        wait_until(partial(stack.saw, topic), timeout=30, what=leaf)
     events = b"".join(stack.seen(stack.topic("events")))
     assert b"media_mode_activated" in events
 
@@ -547,7 +552,7 @@ def applied(stack: Stack) -> list[Applied]:
 def test_a_replacing_edit_moves_a_container_to_tier_3_after_the_documented_reload(
     stack: Stack,
 ) -> None:
-    wait_until(lambda: applied(stack), timeout=60, what="applied")
+    wait_until(lambda: bool(applied(stack)), timeout=60, what="applied")
     assert not any(c.name == stack.name("t4") for c in applied(stack)[-1].containers)
     before = controls(stack, "t4")
     stack.config["tiers"][3]["containers"].append(stack.name("t4"))

@@ -90,8 +90,8 @@ def test_setup_writes_everything_once_and_a_second_run_changes_nothing(checkout:
     assert "kept secrets/mqtt/*.password and secrets/web-admin.token" in second
 
     # The user's own lines (the README's build variables, quoted) survive a third run.
-    with (checkout / ".env").open("a") as env:
-        env.write("WARDEN_PIP_FLAGS='--no-index --no-build-isolation'\n")
+    with (checkout / ".env").open("a") as env_file:
+        env_file.write("WARDEN_PIP_FLAGS='--no-index --no-build-isolation'\n")
     edited = (checkout / ".env").read_bytes()
     setup(checkout)
     assert (checkout / ".env").read_bytes() == edited

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -57,12 +58,12 @@ def test_a_broker_already_on_the_local_port_is_used_not_fought() -> None:
     assert (remote.local_broker, remote.reuse_broker) == (False, False)
 
 
-def test_port_taken_sees_a_real_listener(broker) -> None:  # type: ignore[no-untyped-def]
+def test_port_taken_sees_a_real_listener(broker: Mosquitto) -> None:
     assert stack.port_taken(broker.port)
     assert not stack.port_taken(free_port())
 
 
-LOCAL = {}
+LOCAL: dict[str, object] = {}
 REMOTE = {"mqtt": {"host": "broker.lan", "port": 1884}}
 CONFIG_DRY = {"actuator": {"dry_run": True}}
 
@@ -263,7 +264,9 @@ def test_supervisord_conf_programs(
 
     assert set(programs) == {"mosquitto", "docker-proxy", *SERVICES}
     uids = {name: program.uid for name, program in programs.items()}
-    for name, user in {**users.services, "mosquitto": users.broker}.items():
+    program_users: dict[str, str] = {name: user for name, user in users.services.items()}
+    program_users["mosquitto"] = users.broker
+    for name, user in program_users.items():
         if name == "actuator":
             assert uids[name] is None  # the stack's own user: root where it is root
         else:
@@ -340,6 +343,10 @@ def stack_config(workdir: Path, host_id: str, mqtt: dict) -> dict:
     }
 
 
+def said(running: Stack, words: str) -> bool:
+    return words in running.output()
+
+
 def run_and_stop(probe: Probe, host_id: str, running: Stack) -> None:
     assert_all(probe, host_id, "online", 0.0, running)
     assert running.process.poll() is None
@@ -403,7 +410,7 @@ def test_stack_without_root_runs_everything_as_its_user(broker: Mosquitto, host_
             timeout=30,
         )
         for name in SERVICES:
-            wait_until(lambda n=name: f"{n} config.reloaded" in running.output(), what=name)
+            wait_until(partial(said, running, f"{name} config.reloaded"), what=name)
         run_and_stop(probe, host_id, running)
         output = running.output()
         assert "actuator in dry-run: --dry-run was given" in output
