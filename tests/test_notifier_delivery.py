@@ -471,7 +471,9 @@ def test_replies_are_heard_only_by_the_send_that_listens(servers: list[Scripted]
     server = serve(servers, Reply(429, {"Retry-After": "3"}), Reply(503))
     install()
     install()
-    assert not getattr(requests.Session.send.__wrapped__, "_warden_hears_replies", False)
+    # install() wraps with functools.wraps, which keeps what it wrapped as __wrapped__.
+    wrapped = vars(requests.Session.send)["__wrapped__"]
+    assert not getattr(wrapped, "_warden_hears_replies", False)
     with listening() as heard:
         assert requests.post(f"{server.url}/a", timeout=5).status_code == 429
     assert requests.post(f"{server.url}/b", timeout=5).status_code == 503
@@ -824,7 +826,9 @@ def test_an_older_wardens_file_is_read_redacted_and_closed(
     "details",
     [{"destination": "ntfy", "channel": "ntfy"}, {"channel": "ntfy"}, {"destination": "ntfy"}],
 )
-def test_a_failure_report_names_the_destination_it_is_about(details: dict[str, str]) -> None:
+def test_a_failure_report_names_the_destination_it_is_about(
+    details: dict[str, str | int | float | bool | None],
+) -> None:
     """As this notifier publishes it (both keys), and as an older one did (`channel`)."""
     event = Event(
         host="nas",
