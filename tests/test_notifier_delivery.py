@@ -48,6 +48,7 @@ from services.notifier.replies import install, listening
 from shared.config.model import Notifications
 from shared.logs import Log, LogfmtFormatter
 from shared.messages import Event
+from shared.messages.events import NotifyEvent, Severity
 from tests.support.fake_https import Authority, make_authority
 from tests.support.http_capture import Reply, Scripted
 from tests.support.processes import wait_until
@@ -91,9 +92,11 @@ def discord(
 
 
 def note(
-    kind: str = "media_mode_activated", body: str = "Media mode on", severity: str = "info"
+    kind: NotifyEvent = "media_mode_activated",
+    body: str = "Media mode on",
+    severity: Severity = "info",
 ) -> Notification:
-    event = Event(host="nas", kind=kind, source="governor", message=body, severity=severity)  # type: ignore[arg-type]
+    event = Event(host="nas", kind=kind, source="governor", message=body, severity=severity)
     return render(event)
 
 
@@ -207,7 +210,9 @@ def test_window_zero_sends_everything() -> None:
         ("notifier_channel_failed", "warning", "high", 6, ["warning"]),
     ],
 )
-def test_render(kind: str, severity: str, ntfy: str, gotify: int, tags: list[str]) -> None:
+def test_render(
+    kind: NotifyEvent, severity: Severity, ntfy: str, gotify: int, tags: list[str]
+) -> None:
     rendered = note(kind, "m", severity)
     assert (rendered.ntfy_priority, rendered.gotify_priority, rendered.tags) == (ntfy, gotify, tags)
     assert rendered.severity == severity

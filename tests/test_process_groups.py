@@ -312,7 +312,8 @@ def test_freeze_in_a_shared_cgroup_moves_the_members_into_warden_s_own(
         assert control.apply(GroupTarget(group, paused=True), members(group)) == []
         wait_until(frozen, what="Warden's cgroup frozen")
         assert {int(p) for p in (ours / "cgroup.procs").read_text().split()} == set(pids)
-        assert all(store.process(p.key).cgroup == str(home) for p in members(group))  # type: ignore[union-attr]
+        recorded = [store.process(p.key) for p in members(group)]
+        assert all(r is not None and r.cgroup == str(home) for r in recorded)
         assert not any(is_stopped("/proc", pid) for pid in pids)  # frozen, not SIGSTOPped
         assert control.apply(GroupTarget(group, paused=False), members(group)) == []
         wait_until(lambda: not ours.exists(), what="thawed, moved back and removed")
