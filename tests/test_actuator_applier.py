@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -18,6 +19,7 @@ from shared.logs import Log
 from shared.messages import CpuMax, IoMax, IoRate
 from tests.support.disks import limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers, engine
+from tests.support.logs import fields_of
 
 MIB = 1024**2
 LOG = Log("test.actuator")
@@ -54,8 +56,11 @@ OWN_LIMITS = {"mem_limit": 300 * MIB, "memswap_limit": 600 * MIB, "cpu_shares": 
 
 @pytest.mark.parametrize("created_with", [{}, OWN_LIMITS], ids=["docker-defaults", "own-limits"])
 def test_baseline_is_written_and_read_back(
-    docker_api, containers: Containers, tmp_path: Path, created_with: dict
-) -> None:  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient,
+    containers: Containers,
+    tmp_path: Path,
+    created_with: dict[str, int],
+) -> None:
     cid = containers.run("base", **created_with)
     host = make_host(docker_api, tmp_path)
     settings = Settings(
@@ -108,9 +113,7 @@ def test_baseline_is_written_and_read_back(
 
 
 def test_a_pause_seen_through_a_stale_list_stays_ours(
-    docker_api,
-    containers: Containers,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
 ) -> None:
     """Found by the chaos test: a second reconcile, working from a container list taken
     before the first one's pause, pauses again; Docker says "already paused". The
@@ -128,9 +131,7 @@ def test_a_pause_seen_through_a_stale_list_stays_ours(
 
 
 def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
-    docker_api,
-    containers: Containers,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
 ) -> None:
     ours, theirs = containers.run("ours"), containers.run("theirs")
     host = make_host(docker_api, tmp_path)
@@ -149,9 +150,7 @@ def test_pause_is_recorded_first_and_only_warden_pauses_are_undone(
 
 
 def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
-    docker_api,
-    containers: Containers,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
 ) -> None:
     cid = containers.run("first")
     host = make_host(docker_api, tmp_path)
@@ -159,13 +158,21 @@ def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
     calls: list[str] = []
     api = host.docker.api
     pause, inspect = api.pause, api.inspect_container
-    api.pause = lambda c: (calls.append("pause"), pause(c))[1]  # type: ignore[method-assign]
-    api.inspect_container = lambda c: (calls.append("inspect"), inspect(c))[1]  # type: ignore[method-assign]
+
+    def noted(name: str, call: Callable[[str], object]) -> Callable[[str], object]:
+        def noting(container: str) -> object:
+            calls.append(name)
+            return call(container)
+
+        return noting
+
+    api.pause = noted("pause", pause)
+    api.inspect_container = noted("inspect", inspect)
     try:
         settings = Settings(100, 100, None, None, cpu_max=CpuMax(quota_us=50_000))
         assert host.apply(Target(seen, 3, True, settings), None).errors == []
     finally:
-        api.pause, api.inspect_container = pause, inspect  # type: ignore[method-assign]
+        api.pause, api.inspect_container = pause, inspect
     assert calls[0] == "pause" and "inspect" in calls
     assert containers.state(cid) == "paused"
     store = StateStore(tmp_path / "state.json", LOG)
@@ -173,7 +180,9 @@ def test_a_first_pause_comes_before_the_bookkeeping_and_the_originals_follow(
     assert store.paused_by_warden(cid) and store.recorded(cid)
 
 
-def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_touches_nothing(
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
+) -> None:
     cid = containers.run("dry")
     before = docker_api.inspect_container(cid)["HostConfig"]
     host = make_host(docker_api, tmp_path, dry_run=True)
@@ -188,9 +197,7 @@ def test_dry_run_touches_nothing(docker_api, containers: Containers, tmp_path: P
 
 
 def test_a_vanished_container_is_an_error_in_the_report_not_a_crash(
-    docker_api,
-    containers: Containers,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
 ) -> None:
     cid = containers.run("gone")
     seen = observed(docker_api, cid)
@@ -222,10 +229,10 @@ def control_files(containers: Containers, cid: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("created_with", [{}, OWN_LIMITS], ids=["docker-defaults", "own-limits"])
 def test_cleanup_puts_every_value_back(
-    docker_api,
+    docker_api: docker.APIClient,
     containers: Containers,
     tmp_path: Path,
-    created_with: dict,  # type: ignore[no-untyped-def]
+    created_with: dict[str, int],
 ) -> None:
     cid = containers.run("restore", **created_with)
     files_before = control_files(containers, cid)
@@ -259,8 +266,8 @@ def test_cleanup_puts_every_value_back(
 
 
 def test_a_limit_on_a_named_disk_gives_the_container_s_own_rule_back_when_lifted(
-    docker_api, containers: Containers, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient, containers: Containers, tmp_path: Path
+) -> None:
     """The container was created with a write limit of its own on a disk (Docker's
     --device-write-bps). A limit Warden names for that disk replaces it while it holds,
     and lifting it puts the container's own back, not none; a named disk this host does
@@ -286,8 +293,11 @@ def test_a_limit_on_a_named_disk_gives_the_container_s_own_rule_back_when_lifted
 
 
 def test_a_docker_record_an_older_warden_wrote_is_named_not_hidden(
-    docker_api, containers: Containers, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+    docker_api: docker.APIClient,
+    containers: Containers,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Before Warden kept out of Docker's unset fields it wrote its tier values there, and
     Docker cannot unset them through its API: cleanup puts the cgroup files back and says
     which of Docker's fields stay, and how to clear them."""
@@ -303,4 +313,4 @@ def test_a_docker_record_an_older_warden_wrote_is_named_not_hidden(
     failures = cleanup(host.store, engine(), detect_layout("/sys/fs/cgroup"), "/proc", LOG)
     assert failures == []
     kept = [r for r in caplog.records if r.getMessage() == "cleanup.docker_record_kept"]
-    assert kept and kept[0].warden_fields["fields"] == f"CpuShares={cpu_shares(10)}"
+    assert kept and fields_of(kept[0])["fields"] == f"CpuShares={cpu_shares(10)}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from host.docker.view import DockerContainer
-from services.actuator.plan import Settings, baseline, plan
+from services.actuator.plan import Settings, Target, baseline, plan
 from shared.config.model import WardenConfig
 from shared.messages import ContainerIntent, CpuMax, DesiredState, Reason
 
@@ -42,7 +44,7 @@ def desired(**intents: ContainerIntent) -> DesiredState:
     return DesiredState(host="h", seq=1, lease_seconds=30, containers=intents)
 
 
-def by_name(targets):  # type: ignore[no-untyped-def]
+def by_name(targets: Iterable[Target]) -> dict[str, Target]:
     return {t.container.name: t for t in targets}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import pytest
 
 from host.docker.view import DockerContainer
@@ -13,7 +15,18 @@ from shared.messages import ContainerIntent, CpuMax, DesiredState, IoMax, Reason
 MEDIA = [Reason(rule="media_mode", detail="1 stream")]
 GPU = [Reason(rule="gpu_share", detail="GPU 0: hardware transcode of 'Dune'")]
 STAGE2 = [Reason(rule="thermal_stage2", metric="temperature_c", value=90, threshold=85)]
-LIMITS = {
+
+
+class Limits(TypedDict, total=False):
+    """What a rule may limit in an intent, each field of ContainerIntent's own type."""
+
+    memory_high: int | None
+    cpu_max: CpuMax | None
+    io_max: IoMax | None
+    cpu_idle: bool
+
+
+LIMITS: Limits = {
     "memory_high": 300 * 1024**2,
     "cpu_max": CpuMax(quota_us=1000),
     "io_max": IoMax(read_bps=10),
@@ -21,7 +34,9 @@ LIMITS = {
 }
 
 
-def intent(tier: int, paused: bool = False, reasons=MEDIA, **limits) -> ContainerIntent:  # type: ignore[no-untyped-def]
+def intent(
+    tier: int, paused: bool = False, reasons: list[Reason] = MEDIA, **limits: Unpack[Limits]
+) -> ContainerIntent:
     return ContainerIntent(tier=tier, paused=paused, reasons=reasons, **limits)
 
 
@@ -55,7 +70,13 @@ def intent(tier: int, paused: bool = False, reasons=MEDIA, **limits) -> Containe
         (intent(3, paused=True), 1, False, None, "desired says tier 3, config says tier 1"),
     ],
 )
-def test_vet_intent(asked, tier, protected, kept, refused) -> None:  # type: ignore[no-untyped-def]
+def test_vet_intent(
+    asked: ContainerIntent,
+    tier: int,
+    protected: bool,
+    kept: ContainerIntent | None,
+    refused: str | None,
+) -> None:
     vetted = vet_intent(asked, tier, protected)
     assert vetted.intent == kept
     if refused is None:

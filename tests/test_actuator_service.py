@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import docker
 
 from host.cgroups.view import detect_layout, process_cgroups
 from services.actuator.applier import STOP_AFTER_CHANGES
@@ -33,8 +36,8 @@ def config(
     broker: Mosquitto,
     host_id: str,
     containers: Containers,
-    actuator: dict | None = None,  # type: ignore[type-arg]
-    **extra,  # type: ignore[no-untyped-def]
+    actuator: dict[str, object] | None = None,
+    **extra: object,
 ) -> Path:
     return write_config(
         tmp_path / "config.yaml",
@@ -76,7 +79,9 @@ def pause_live(probe: Probe, host_id: str, containers: Containers, cid: str, suf
     wait_until(lambda: containers.state(cid) == "paused", what="paused")
 
 
-def applied_where(probe: Probe, host_id: str, check, after: float = 0.0) -> Applied:  # type: ignore[no-untyped-def]
+def applied_where(
+    probe: Probe, host_id: str, check: Callable[[Applied], bool], after: float = 0.0
+) -> Applied:
     seen = probe.wait_for(
         f"warden/{host_id}/applied",
         lambda s: check(Applied.model_validate_json(s.payload)),
@@ -98,7 +103,9 @@ def test_lease_expiry_restores_the_baseline(
         wait_until(lambda: containers.state(t3) == "paused", what="paused by the desired state")
         # No renewal comes, and no governor ever said offline: only the lease can end it.
         wait_until(lambda: containers.state(t3) == "running", timeout=15, what="lease expiry")
-        applied = applied_where(probe, host_id, lambda a: a.mode == "baseline" and a.containers)
+        applied = applied_where(
+            probe, host_id, lambda a: a.mode == "baseline" and bool(a.containers)
+        )
         assert applied.baseline_reason == "lease expired (3s without renewal)"
     finally:
         actuator.kill(signal.SIGTERM)
@@ -112,7 +119,7 @@ def test_a_retained_desired_state_is_not_trusted_until_renewed(
     probe.publish(f"warden/{host_id}/desired", pause(host_id, containers.name("t3")), retain=True)
     actuator = Service("actuator", config(tmp_path, broker, host_id, containers), tmp_path)
     try:
-        applied = applied_where(probe, host_id, lambda a: a.containers)
+        applied = applied_where(probe, host_id, lambda a: bool(a.containers))
         assert applied.mode == "baseline" and applied.baseline_reason == "no live desired state yet"
         assert containers.state(t3) == "running"
         probe.publish(
@@ -323,9 +330,7 @@ def test_sigkill_mid_apply_then_cleanup_restores_everything(
 
 
 def test_a_crash_between_recording_and_applying_is_cleaned_up(
-    tmp_path: Path,
-    containers: Containers,
-    docker_api,  # type: ignore[no-untyped-def]
+    tmp_path: Path, containers: Containers, docker_api: docker.APIClient
 ) -> None:
     from host.docker.view import list_containers
     from services.actuator.applier import Applier, ApplyReport

@@ -99,7 +99,7 @@ def start_and_pause(
     )
     for suffix in ("t3", "t3-own"):
         cid = containers.api.inspect_container(containers.name(suffix))["Id"]
-        wait_until(lambda cid=cid: containers.state(cid) == "paused", what=f"{suffix} paused")
+        wait_until(containers.in_state(cid, "paused"), what=f"{suffix} paused")
     wait_until(lambda: is_stopped("/proc", pid), what="the encoder stopped")
     assert actuator.process.poll() is None
 
@@ -171,7 +171,7 @@ def test_a_crash_keeps_the_baselines_and_their_originals_for_the_next_start(
         # No live desired state: the restarted actuator lifts the pauses and keeps the
         # tier baselines, without taking them for originals.
         for cid in ids:
-            wait_until(lambda cid=cid: containers.state(cid) == "running", what="unpaused")
+            wait_until(containers.in_state(cid, "running"), what="unpaused")
         wait_until(lambda: not is_stopped("/proc", pid), what="the encoder continued")
         for cid in ids:
             assert marks(containers, cid)[1] == limited[cid][1]

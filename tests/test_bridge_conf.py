@@ -11,7 +11,7 @@ from shared.config.loader import ConfigError, parse_config
 from shared.config.model import WardenConfig
 
 
-def cfg(**bridge) -> WardenConfig:  # type: ignore[no-untyped-def]
+def cfg(**bridge: object) -> WardenConfig:
     return WardenConfig.model_validate(
         {"host_id": "nas", "bridge": {"enabled": True, "address": "central.lan", **bridge}}
     )
@@ -78,7 +78,9 @@ def test_the_topics_this_host_s_conditions_read_come_down() -> None:
         ({"keepalive_seconds": 5}, ["keepalive_interval 5"], []),
     ],
 )
-def test_bridge_conf_lines(bridge, present, absent) -> None:  # type: ignore[no-untyped-def]
+def test_bridge_conf_lines(
+    bridge: dict[str, object], present: list[str], absent: list[str]
+) -> None:
     text = bridge_conf(cfg(**bridge))
     lines = text.splitlines()
     assert "notification_topic warden/nas/bridge/availability" in lines
@@ -98,7 +100,7 @@ def test_bridge_conf_lines(bridge, present, absent) -> None:  # type: ignore[no-
         ({"keepalive_seconds": 1}, "greater than or equal to 2"),
     ],
 )
-def test_bad_bridge_settings_are_named(bridge, problem) -> None:  # type: ignore[no-untyped-def]
+def test_bad_bridge_settings_are_named(bridge: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem) as caught:
         parse_config({"bridge": bridge}, Path("config.yaml"))
     assert "bridge" in str(caught.value)

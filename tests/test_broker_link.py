@@ -23,6 +23,7 @@ from shared.config.mqtt import Mqtt
 from shared.logs import Log
 from tests.support.acl_broker import AclBroker, mosquitto_passwd
 from tests.support.broker import Mosquitto, free_port
+from tests.support.logs import fields_of
 from tests.support.probe import Probe
 from tests.support.processes import wait_until
 from tests.support.real import missing
@@ -60,9 +61,9 @@ def make_link(
     will: tuple[str, str] = ("will/t", "offline"),
     **mqtt: object,
 ) -> BrokerLink:
-    settings = {"keepalive_seconds": 5, "reconnect_min_seconds": 0.1}
+    settings: dict[str, object] = {"keepalive_seconds": 5, "reconnect_min_seconds": 0.1}
     settings |= {"reconnect_max_seconds": 0.5, **mqtt}
-    config = Mqtt(host="127.0.0.1", port=port, **settings)  # type: ignore[arg-type]
+    config = Mqtt.model_validate({"host": "127.0.0.1", "port": port, **settings})
     client_id = f"test-{os.getpid()}-{time.monotonic_ns()}"
     return BrokerLink(config, client_id, will, recorder.callbacks(), Log("test.link"))
 
@@ -122,7 +123,7 @@ def test_qos1_published_while_the_broker_is_down_arrives_once_it_is_back(
     own_broker: Mosquitto, recorder: Recorder, running: BrokerLink
 ) -> None:
     own_broker.stop()
-    wait_until(lambda: recorder.losses, what="the loss noticed")
+    wait_until(lambda: bool(recorder.losses), what="the loss noticed")
     assert not running.publish("t/queued", b"kept", qos=1, retain=True)
     assert not running.publish("t/lost", b"gone", qos=0, retain=True)
     own_broker.start()
@@ -159,7 +160,7 @@ def test_pings_keep_an_idle_connection_and_messages_still_come(
             probe.publish("t/x", b"hello")
         finally:
             probe.close()
-        wait_until(lambda: recorder.messages, what="the message")
+        wait_until(lambda: bool(recorder.messages), what="the message")
         assert recorder.messages[0] == ("t/x", b"hello", False)
     finally:
         link.stop(None, 3)
@@ -175,7 +176,7 @@ def test_a_retained_message_comes_marked_retained(
     finally:
         probe.close()
     running.subscribe("t/#", 1)
-    wait_until(lambda: recorder.messages, what="the retained message")
+    wait_until(lambda: bool(recorder.messages), what="the retained message")
     assert recorder.messages[0] == ("t/kept", b"stored", True)
 
 
@@ -185,7 +186,7 @@ def test_a_broker_gone_silent_is_noticed_and_rejoined(
     assert own_broker.process is not None
     os.kill(own_broker.process.pid, signal.SIGSTOP)
     try:
-        wait_until(lambda: recorder.losses, timeout=20, what="the silence noticed")
+        wait_until(lambda: bool(recorder.losses), timeout=20, what="the silence noticed")
     finally:
         os.kill(own_broker.process.pid, signal.SIGCONT)
     wait_until(lambda: recorder.connects >= 2, timeout=20, what="rejoined")
@@ -290,7 +291,7 @@ def test_a_refused_login_is_said_once_and_tried_again(
         assert recorder.connects == 0 and recorder.losses == []  # never up, never lost
         failed = [r for r in caplog.records if r.getMessage() == "bus.connect_failed"]
         assert len(failed) == 1
-        assert "refused the login" in failed[0].warden_fields["reason"]  # type: ignore[attr-defined]
+        assert "refused the login" in fields_of(failed[0])["reason"]
     finally:
         link.stop(None, 3)
         broker.close()
@@ -334,7 +335,7 @@ def test_websockets_reach_a_broker_through_its_websocket_listener(
             probe.publish("t/ws", b"through the websocket")
         finally:
             probe.close()
-        wait_until(lambda: recorder.messages, what="a message over WebSockets")
+        wait_until(lambda: bool(recorder.messages), what="a message over WebSockets")
         assert recorder.messages[0][:2] == ("t/ws", b"through the websocket")
     finally:
         link.stop(None, 3)

@@ -19,14 +19,15 @@ from shared.config.model import Mqtt
 from shared.logs import Log
 from shared.messages import Event
 from shared.runtime import ServiceLoop
-from shared.topics import Topics
+from shared.topics import ServiceName, Topics
 from tests.support.broker import Mosquitto
+from tests.support.logs import fields_of
 from tests.support.probe import Probe
 from tests.support.processes import Service, write_config
 
 
 class RunningBus:
-    def __init__(self, broker: Mosquitto, host: str, service: str = "notifier") -> None:
+    def __init__(self, broker: Mosquitto, host: str, service: ServiceName = "notifier") -> None:
         log = Log(f"test.{service}")
         self.loop = ServiceLoop(log)
         self.topics = Topics("warden", host)
@@ -37,7 +38,7 @@ class RunningBus:
             reconnect_min_seconds=0.2,
             reconnect_max_seconds=1,
         )
-        self.bus = Bus(settings, self.topics, service, self.loop, log)  # type: ignore[arg-type]
+        self.bus = Bus(settings, self.topics, service, self.loop, log)
         self.received: queue.Queue[Received[Event]] = queue.Queue()
         self.connects = 0
         self.bus.subscribe(
@@ -106,7 +107,7 @@ def test_invalid_payloads_are_logged_and_dropped_and_the_loop_goes_on(
     assert running_bus.received.empty()
     dropped = [r for r in caplog.records if r.getMessage() == "bus.payload_dropped"]
     assert len(dropped) == 5
-    reasons = " | ".join(r.warden_fields["reason"] for r in dropped)  # type: ignore[attr-defined]
+    reasons = " | ".join(fields_of(r)["reason"] for r in dropped)
     assert "Event: schema_version" in reasons and "Event: kind" in reasons
 
 

@@ -12,10 +12,11 @@ move it at all, however well-formed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,7 @@ from shared.messages import (
     ProcessCondition,
     ProcessesFact,
     ProcessSeen,
+    Reason,
     ReasonCard,
     ResourcePressure,
     ResourcesFact,
@@ -54,7 +56,9 @@ from shared.messages import (
 from shared.messages.incidents import Contender, Incident, IncidentLog, SharePoint, Waiter
 from shared.messages.overrides import Override, Overrides
 from shared.messages.settings import ResourceSettings
+from shared.service import ServiceContext
 from shared.signing import new_key
+from shared.topics import ServiceName
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.in_process import LiveService, build, live
@@ -91,7 +95,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         GovernorMemory(
             host=HOST, switches=Switches(media_forced=True), rules={"thermal": {"stage": 1}}
         ),
-        Action(host=HOST, kind="restart", container="fz-t3", reasons=[{"rule": "x"}]),
+        Action(host=HOST, kind="restart", container="fz-t3", reasons=[Reason(rule="x")]),
         Applied(host=HOST, mode="baseline"),
         Event(host=HOST, kind="refusal", source="actuator", message="m"),
         ResourceSettings(host=HOST, cpu_threshold_percent=80.0, nice=10),
@@ -150,7 +154,7 @@ def mutate(value: Any, path: list[int], replacement: Any) -> Any:
     keys = sorted(value) if isinstance(value, dict) else list(range(len(value)))
     key = keys[path[0] % len(keys)]
     copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[key] = mutate(value[key], path[1:], replacement)  # type: ignore[index]
+    copy[key] = mutate(value[key], path[1:], replacement)
     return copy
 
 
@@ -214,7 +218,7 @@ def write_fuzz_config(tmp: Path, broker: Mosquitto, root: str) -> Path:
     )
 
 
-BUILDERS: dict[str, Any] = {
+BUILDERS: dict[ServiceName, Callable[[ServiceContext], object]] = {
     "governor": GovernorService,
     "actuator": start_actuator,
     "notifier": NotifierService,
@@ -224,11 +228,11 @@ BUILDERS: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def services(
-    tmp_path_factory: pytest.TempPathFactory, broker: Mosquitto, docker_api
-) -> Iterator[dict[str, LiveService]]:  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, broker: Mosquitto, docker_api: docker.APIClient
+) -> Iterator[dict[ServiceName, LiveService]]:
     tmp = tmp_path_factory.mktemp("fuzz")
     built = {
-        name: live(name, write_fuzz_config(tmp, broker, f"fuzz-{name}"), make)  # type: ignore[arg-type]
+        name: live(name, write_fuzz_config(tmp, broker, f"fuzz-{name}"), make)
         for name, make in BUILDERS.items()
     }
     governor = built["governor"].service
@@ -249,7 +253,7 @@ def test_the_sensors_take_no_input_from_the_bus(tmp_path: Path, broker: Mosquitt
         sensors.stop()
 
 
-def test_every_service_with_inputs_is_covered(services: dict[str, LiveService]) -> None:
+def test_every_service_with_inputs_is_covered(services: dict[ServiceName, LiveService]) -> None:
     subscribed = {name: len(subscriptions(s)) for name, s in services.items()}
     assert all(subscribed[n] > 0 for n in FUZZED), subscribed
 
@@ -259,14 +263,14 @@ FUZZ = settings(
 )
 
 
-FUZZED = ("governor", "actuator", "notifier", "web")
+FUZZED: tuple[ServiceName, ...] = ("governor", "actuator", "notifier", "web")
 
 
 @pytest.mark.parametrize("name", FUZZED)
 @FUZZ
 @given(data=st.data())
 def test_garbage_is_dropped_without_a_trace(
-    services: dict[str, LiveService], name: str, data: st.DataObject
+    services: dict[ServiceName, LiveService], name: ServiceName, data: st.DataObject
 ) -> None:
     service = services[name]
     topic, model = data.draw(st.sampled_from(subscriptions(service)))
@@ -282,7 +286,7 @@ def test_garbage_is_dropped_without_a_trace(
 @FUZZ
 @given(data=st.data())
 def test_nothing_a_stranger_writes_moves_a_keyed_actuator(
-    services: dict[str, LiveService], containers: Containers, data: st.DataObject
+    services: dict[ServiceName, LiveService], containers: Containers, data: st.DataObject
 ) -> None:
     service = services["actuator"]
     actuator = service.service

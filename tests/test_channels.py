@@ -4,17 +4,17 @@ enforced by a real Mosquitto exactly as written."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from services.notifier.home_assistant.discovery import config_topic, node_filter
 from shared import channel_files
-from shared.channel import USERS, Channel
+from shared.channel import USERS, Channel, User
 from shared.channels import CHANNELS
 from shared.topics import Topics
-from tests.support.acl_broker import SHIPPED_ACL, AclBroker, login, shipped_acl_broker
+from tests.support.acl_broker import SHIPPED_ACL, AclBroker, Client, login, shipped_acl_broker
 from tests.support.processes import wait_until
 
 ACL = SHIPPED_ACL
@@ -123,6 +123,12 @@ def test_broker_accepts_every_write_in_the_table_and_denies_the_rest(
             client.close()
 
 
+def saw(client: Client, *messages: tuple[str, bytes]) -> Callable[[], bool]:
+    """wait_until's condition: the client has seen every one of the (topic, payload)s. Bound
+    here, so a loop over clients waits on each in turn, not the loop's last."""
+    return lambda: set(messages) <= client.seen()
+
+
 def test_each_user_reads_what_it_subscribes(acl_broker: AclBroker) -> None:
     """The notifier reads Home Assistant's birth and its own old configs; every login the bus;
     the governor any topic (a condition may watch Home Assistant's mqtt_statestream)."""
@@ -139,20 +145,20 @@ def test_each_user_reads_what_it_subscribes(acl_broker: AclBroker) -> None:
         governor.close()
         everyone = ("warden/h1/desired", b"d")
         for client in readers.values():
-            wait_until(lambda c=client: everyone in c.seen(), what=f"{client.name} reads desired")
-        for user in ("notifier", "homeassistant", "web", "governor"):
-            seen = readers[user].seen
-            wait_until(lambda s=seen: ("homeassistant/status", b"online") in s(), what=user)
-            wait_until(lambda s=seen: (notifier_config, b"{}") in s(), what=user)
+            wait_until(saw(client, everyone), what=f"{client.name} reads desired")
+        home_readers: tuple[User, ...] = ("notifier", "homeassistant", "web", "governor")
+        for user in home_readers:
+            wait_until(saw(readers[user], ("homeassistant/status", b"online")), what=user)
+            wait_until(saw(readers[user], (notifier_config, b"{}")), what=user)
         # Home Assistant's and the notifier's next words, on topics everyone reads: a
         # reader sees one client's messages in order, so by then the earlier ones came.
         last_words = {("warden/h1/trigger", b"ha"), ("warden/h1/notifier/availability", b"n")}
         homeassistant.publish("warden/h1/trigger", b"ha")
         readers["notifier"].publish("warden/h1/notifier/availability", b"n")
-        for user in ("actuator", "sensors", "anonymous"):
-            seen = readers[user].seen
-            wait_until(lambda s=seen: last_words <= s(), what=f"{user} read the last words")
-            assert not any(t.startswith("homeassistant/") for t, _ in seen())
+        bus_readers: tuple[User, ...] = ("actuator", "sensors", "anonymous")
+        for user in bus_readers:
+            wait_until(saw(readers[user], *last_words), what=f"{user} read the last words")
+            assert not any(t.startswith("homeassistant/") for t, _ in readers[user].seen())
     finally:
         for client in readers.values():
             client.close()

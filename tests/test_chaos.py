@@ -88,8 +88,10 @@ def test_whatever_is_killed_nothing_stays_paused_or_throttled(
         rng.shuffle(victims)
         for cycle, victim in enumerate(victims):
             if victim == "broker":
-                own_broker.process.kill()  # type: ignore[union-attr]
-                own_broker.process.wait()  # type: ignore[union-attr]
+                process = own_broker.process
+                assert process is not None
+                process.kill()
+                process.wait()
                 own_broker.restart(down_for=rng.uniform(0, 2))
             else:
                 # A killed governor comes back from its retained, signed state.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def warden(*args: str, config: Path | None = None) -> subprocess.CompletedProces
 @pytest.fixture
 def hot_stack(
     tmp_path: Path, broker: Mosquitto, probe: Probe, host_id: str, containers: Containers
-):  # type: ignore[no-untyped-def]
+) -> Iterator[tuple[Path, Containers]]:
     sysfs = write(
         tmp_path / "sys",
         {
@@ -53,7 +54,9 @@ def hot_stack(
         yield cfg, containers
 
 
-def test_status_trigger_and_why_on_a_real_stack(hot_stack, host_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_status_trigger_and_why_on_a_real_stack(
+    hot_stack: tuple[Path, Containers], host_id: str
+) -> None:
     cfg, containers = hot_stack
     t3, db, other = containers.name("t3-enc"), containers.name("db"), containers.name("other")
 

@@ -199,7 +199,7 @@ def test_sizes_read_as_adrg_reads_them(value: str | int, expected: int) -> None:
 @pytest.mark.parametrize("value", ["", "G", "-1G", "0", "two", True])
 def test_bad_sizes_are_refused(value: str | bool) -> None:
     with pytest.raises(ValueError):
-        parse_size(value)  # type: ignore[arg-type]
+        parse_size(value)
 
 
 @pytest.mark.parametrize("service", ["sensors", "governor", "actuator", "notifier", "web"])

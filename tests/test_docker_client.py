@@ -5,6 +5,7 @@ reconnect."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_a_url_it_cannot_use_fails_the_config(url: str, why: str) -> None:
 def test_where_the_engine_is(
     config: dict[str, str], environ: dict[str, str], url: str, tls: bool
 ) -> None:
-    endpoint = Endpoint.of(DockerAccess(**config), "sensors", environ)
+    endpoint = Endpoint.of(DockerAccess.model_validate(config), "sensors", environ)
     assert (endpoint.url, endpoint.tls is not None) == (url, tls)
 
 
@@ -197,8 +198,6 @@ class UnixRelay:
     """A unix socket at `path` that leads to the engine's: the engine arriving late."""
 
     def __init__(self, path: Path) -> None:
-        import socket
-
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(path))
         self._server.listen()
@@ -206,8 +205,6 @@ class UnixRelay:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        import socket
-
         while not self._closed.is_set():
             try:
                 client, _ = self._server.accept()
@@ -223,10 +220,10 @@ class UnixRelay:
         self._server.close()
 
 
-def _pipe(source: object, sink: object) -> None:
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
     try:
-        while data := source.recv(65536):  # type: ignore[attr-defined]
-            sink.sendall(data)  # type: ignore[attr-defined]
+        while data := source.recv(65536):
+            sink.sendall(data)
     except OSError:
         pass
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -39,14 +39,16 @@ class NVMLError_NotSupported(NVMLError):  # pynvml names it so
     pass
 
 
-class FakeNvml:
-    """What nvidia-ml-py's pynvml module offers, for a configurable set of GPUs."""
+class FakeNvml(ModuleType):
+    """What nvidia-ml-py's pynvml module offers, for a configurable set of GPUs: a module,
+    as the readers' loaders return one."""
 
     NVML_TEMPERATURE_GPU = 0
     NVMLError = NVMLError
     NVMLError_NotSupported = NVMLError_NotSupported
 
     def __init__(self, gpus: list[dict[str, Any]], init_error: str | None = None) -> None:
+        super().__init__("pynvml")
         self.gpus = gpus
         self.init_error = init_error
         self.hang = threading.Event()  # set: calls block until release is set
@@ -123,7 +125,7 @@ GTX_1050 = {
 
 
 def reader_for(fake: FakeNvml, timeout: float = 2.0, proc_root: Path | str = "/proc") -> NvmlReader:
-    return NvmlReader(timeout, proc_root, lambda: fake)  # type: ignore[arg-type,return-value]
+    return NvmlReader(timeout, proc_root, lambda: fake)
 
 
 def test_nvml_reads_utilisation_memory_temperature_power_and_processes(tmp_path: Path) -> None:
@@ -185,7 +187,7 @@ SMI_3060 = "0, NVIDIA GeForce RTX 3060, 37, 2150, 12288, 54, 78.51\n"
 def gpu_reader(
     tmp_path: Path, fake: FakeNvml | None, smi: str, timeout: float = 2.0, sys: Path | None = None
 ) -> GpuReader:
-    def load() -> Any:
+    def load() -> ModuleType:
         if fake is None:
             raise GpuUnavailable("NVML: nvidia-ml-py is not installed")
         return fake
@@ -411,7 +413,9 @@ def test_intel_arc_power_from_energy(tmp_path: Path) -> None:
         ((0.0, 0.0), 1.0, 1200.0, 0.0),  # a little over (rounding in the driver)
     ],
 )
-def test_busy_from_idle(previous, now, idle, busy) -> None:  # type: ignore[no-untyped-def]
+def test_busy_from_idle(
+    previous: tuple[float, float] | None, now: float, idle: float, busy: float | None
+) -> None:
     assert busy_from_idle(previous, now, idle) == busy
 
 

@@ -16,7 +16,7 @@ from shared.messages import Applied, DesiredState, GpuFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
 from tests.support.media_servers import JELLYFIN_TRANSCODE_REMOTE, FakeMediaServer
-from tests.support.probe import Probe
+from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, wait_until, write_config
 
 FAKE_PYNVML = '''
@@ -142,8 +142,8 @@ def test_a_hardware_transcode_pauses_a_tier2_gpu_user_until_it_ends(
         (device,) = GpuFact.model_validate_json(seen.payload).gpus
         assert (device.source, device.name) == ("nvml", "NVIDIA GeForce RTX 3060")
 
-        def desired_pause(s: object) -> bool:
-            d = DesiredState.model_validate_json(s.payload)  # type: ignore[attr-defined]
+        def desired_pause(s: Seen) -> bool:
+            d = DesiredState.model_validate_json(s.payload)
             intent = d.containers.get(containers.name("encoder"))
             return intent is not None and intent.paused
 

@@ -24,8 +24,10 @@ from shared.messages import (
     HostUsage,
     ProcessGroupUsage,
     ResourcesFact,
+    StreamSession,
     StreamsFact,
 )
+from shared.messages.facts import StreamProvider
 from tests.support.media_servers import JELLYFIN_TRANSCODE_REMOTE, PLEX_TRANSCODE_REMOTE
 from tests.support.sysfs_machines import write
 from tests.test_gpu import RTX_3060, FakeNvml, rx6600
@@ -126,10 +128,10 @@ def gpu_reason(decision: policy.Decision, name: str) -> str:
     return next(r.detail for r in decision.containers[name].reasons if r.rule == "gpu_share")
 
 
-def fact(provider: str, sessions: list) -> StreamsFact:  # type: ignore[type-arg]
+def fact(provider: StreamProvider, sessions: list[StreamSession]) -> StreamsFact:
     return StreamsFact(
         host="h", source=f"{provider} api", provider=provider, count=1, sessions=sessions
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_nvml_processes_are_placed_in_their_containers(tmp_path: Path) -> None:

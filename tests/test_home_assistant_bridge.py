@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -55,7 +56,7 @@ def ha_config(tmp_path: Path, broker: Mosquitto, host_id: str) -> Path:
     )
 
 
-def expected_configs(host_id: str) -> dict[str, dict]:  # type: ignore[type-arg]
+def expected_configs(host_id: str) -> dict[str, dict[str, Any]]:
     return discovery_messages(WardenConfig(host_id=host_id), host_id, "0")
 
 
@@ -172,7 +173,7 @@ def test_entities_drive_the_governor_and_events_reach_home_assistant(
         probe.publish(topic, payload)
         return sent
 
-    def switch_shows(switch: dict, state: str, after: float) -> None:  # type: ignore[type-arg]
+    def switch_shows(switch: dict[str, Any], state: str, after: float) -> None:
         """The switch's state, as Home Assistant renders it from the topic it reads."""
         template = ImmutableSandboxedEnvironment().from_string(switch["value_template"])
         probe.wait_for(
@@ -190,7 +191,7 @@ def test_entities_drive_the_governor_and_events_reach_home_assistant(
             after=after,
         )
 
-    def desired(predicate, after: float) -> DesiredState:  # type: ignore[no-untyped-def]
+    def desired(predicate: Callable[[DesiredState], bool], after: float) -> DesiredState:
         seen = probe.wait_for(
             f"warden/{host_id}/desired",
             lambda s: predicate(DesiredState.model_validate_json(s.payload)),

@@ -272,8 +272,18 @@ def test_device_and_origin() -> None:
     for cfg, url in (
         (CONFIGS["default"], None),
         (CONFIGS["custom prefix, odd host id, public http"], "http://192.168.1.5:8765/status"),
-        (WardenConfig(general={"http_server": {"enabled": False, "host": "10.0.0.2"}}), None),
-        (WardenConfig(home_assistant={"configuration_url": "https://nas.lan/warden"}), None),
+        (
+            WardenConfig.model_validate(
+                {"general": {"http_server": {"enabled": False, "host": "10.0.0.2"}}}
+            ),
+            None,
+        ),
+        (
+            WardenConfig.model_validate(
+                {"home_assistant": {"configuration_url": "https://nas.lan/warden"}}
+            ),
+            None,
+        ),
     ):
         assert configuration_url(cfg) == (url or cfg.home_assistant.configuration_url)
     entity = build_entities(CONFIGS["custom prefix, odd host id, public http"], "Media.Box", "9")

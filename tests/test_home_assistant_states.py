@@ -16,9 +16,12 @@ from shared.messages import (
     Reason,
     ThermalFact,
 )
+from shared.messages.events import NotifyEvent
 
 
-def applied_container(name: str, paused: bool = False, cpu: bool = False, io: bool = False):  # type: ignore[no-untyped-def]
+def applied_container(
+    name: str, paused: bool = False, cpu: bool = False, io: bool = False
+) -> AppliedContainer:
     return AppliedContainer(
         name=name,
         id=name * 4,
@@ -43,7 +46,9 @@ def applied_container(name: str, paused: bool = False, cpu: bool = False, io: bo
         ([applied_container("a", paused=True, cpu=True), applied_container("b")], 1, 0),
     ],
 )
-def test_counts_from_what_was_applied(containers: list, paused: int, throttled: int) -> None:  # type: ignore[type-arg]
+def test_counts_from_what_was_applied(
+    containers: list[AppliedContainer], paused: int, throttled: int
+) -> None:
     view = states.on_applied(
         states.View(), Applied(host="h", mode="desired", containers=containers)
     )
@@ -66,8 +71,8 @@ def desired(*rules: str) -> DesiredState:
     )
 
 
-def event(kind: str) -> Event:
-    return Event(host="h", kind=kind, source="governor", message=kind)  # type: ignore[arg-type]
+def event(kind: NotifyEvent) -> Event:
+    return Event(host="h", kind=kind, source="governor", message=kind)
 
 
 THERMAL_OK = ThermalFact(host="h", available=True, max_celsius=50.0)
@@ -91,7 +96,7 @@ THERMAL_NONE = ThermalFact(host="h", available=False, reason="no sensors")
         ([event("media_mode_activated")], None),
     ],
 )
-def test_thermal_stage(steps: list, stage: int | None) -> None:  # type: ignore[type-arg]
+def test_thermal_stage(steps: list[DesiredState | ThermalFact | Event], stage: int | None) -> None:
     view = states.View()
     for step in steps:
         if isinstance(step, DesiredState):
@@ -114,7 +119,7 @@ def test_thermal_stage(steps: list, stage: int | None) -> None:  # type: ignore[
         ("refusal", False),
     ],
 )
-def test_device_triggers(kind: str, fires: bool) -> None:
+def test_device_triggers(kind: NotifyEvent, fires: bool) -> None:
     assert states.fires_device_trigger(event(kind)) is fires
 
 

@@ -8,6 +8,7 @@ MQTT entities take as unknown. Never 0 for unknown.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -125,7 +126,7 @@ def render(template: str, payload: str) -> str:
     return ENV.from_string(template).render(value=payload, value_json=json.loads(payload)).strip()
 
 
-def templated() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+def templated() -> list[tuple[str, str, dict[str, Any]]]:
     entities = build_entities(WardenConfig(host_id=HOST), HOST, "test")
     return [
         (key, e.component, e.config) for key, e in entities.items() if "value_template" in e.config
@@ -134,9 +135,7 @@ def templated() -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize(("key", "component", "config"), templated(), ids=lambda v: str(v)[:30])
 def test_templates_render_known_values_and_unknown_as_none(
-    key: str,
-    component: str,
-    config: dict,  # type: ignore[type-arg]
+    key: str, component: str, config: dict[str, Any]
 ) -> None:
     known, unknown = SAMPLES[config["state_topic"]]
     shown = render(config["value_template"], known)

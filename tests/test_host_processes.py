@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -108,5 +108,5 @@ def test_host_zone_from_localtime_or_utc(tmp_path: Path) -> None:
     link.symlink_to(berlin)
     zone = host_zone({}, link)
     assert str(zone) == "Europe/Berlin"
-    assert zone.utcoffset(datetime(2024, 7, 1)).total_seconds() == 7200
+    assert zone.utcoffset(datetime(2024, 7, 1)) == timedelta(seconds=7200)
     assert host_zone({"TZ": "EST5EDT,M3.2.0,M11.1.0x"}, tmp_path / "none") is UTC

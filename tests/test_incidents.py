@@ -36,7 +36,8 @@ from shared.messages import (
     StreamSession,
     StreamsFact,
 )
-from shared.messages.incidents import Incident, IncidentLog
+from shared.messages.facts import StreamState
+from shared.messages.incidents import Incident, IncidentLog, SharePoint
 from tests.support.views import STREAM_TIERS, stall_fact, view
 
 MB = 1024**2
@@ -452,7 +453,7 @@ def test_a_pause_of_a_process_group_is_an_action() -> None:
     assert "handbrake was paused at 00:00:01 (1.0 s)" in out.book.open["stall-io"].incident.sentence
 
 
-def session(state: str, title: str = "Dune", user: str = "alice") -> StreamSession:
+def session(state: StreamState, title: str = "Dune", user: str = "alice") -> StreamSession:
     return StreamSession(id=title, user=user, title=title, state=state, transcode=False)
 
 
@@ -523,10 +524,16 @@ def test_kept_bounded_by_count_and_age() -> None:
     assert later[-1].changed
 
 
+def kept_times(count: int, most: int) -> list[float]:
+    """The times of the points bounded keeps of `count` points at t = 0, 1, 2, ..."""
+    points = [SharePoint(t=t, percent=0) for t in range(count)]
+    return [p.t for p in bounded(points, most)]
+
+
 def test_timelines_keep_every_other_point_past_their_bound() -> None:
-    assert bounded(list(range(7)), 4) == [0, 2, 4, 6]
-    assert bounded(list(range(8)), 4) == [1, 3, 5, 7]
-    assert bounded(list(range(3)), 4) == [0, 1, 2]
+    assert kept_times(7, 4) == [0, 2, 4, 6]
+    assert kept_times(8, 4) == [1, 3, 5, 7]
+    assert kept_times(3, 4) == [0, 1, 2]
     cfg = incidents_cfg(timeline_points=10)
     steps = run([At(2 * n, {"jellyfin": 40}) for n in range(30)], cfg=cfg)
     stall = incidents(steps[-1])[0].stall

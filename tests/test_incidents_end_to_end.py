@@ -68,6 +68,7 @@ def test_an_io_hog_against_a_stalled_tier1_container_is_one_incident_that_names_
         assert first.target == hog_name and "io_max" in first.controls and "io.max" in first.what
         assert "protect" in first.rules
         assert incident.time_to_action_seconds == pytest.approx(first.at - incident.started_at)
+        assert incident.time_to_action_seconds is not None
         assert 0 <= incident.time_to_action_seconds < 30
         assert f"{hog_name} was capped at " in incident.sentence
 

@@ -184,10 +184,7 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
                 timeout=30,
             )
         wait_until(
-            lambda: all(
-                len(discovery_of(probe, h.host_id)) >= 25
-                for h in hosts.values()  # type: ignore[arg-type]
-            ),
+            lambda: all(len(discovery_of(probe, h.host_id)) >= 25 for h in hosts.values()),
             timeout=30,
             what="every host's Home Assistant discovery on the central broker",
         )
@@ -223,7 +220,9 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
         )
         # A's own page on the central web service says so.
         wait_until(
-            lambda: fleet()[a.host_id]["paused"] == 1 and fleet()[a.host_id]["media_mode_active"],
+            lambda: bool(
+                fleet()[a.host_id]["paused"] == 1 and fleet()[a.host_id]["media_mode_active"]
+            ),
             what="the fleet view shows A paused, in media mode",
         )
         page = http.get(f"/api/v1/hosts/{a.host_id}/containers").json()
@@ -246,14 +245,14 @@ def test_each_host_governs_itself_and_the_centre_sees_them_all(
             )
             assert not answer.media_mode, other.name
             probe.publish(f"warden/{other.host_id}/trigger", "tier3_resume")
-            wait_until(lambda o=other: state(o.container) == "running", what=f"{other.name} back")
+            wait_until(containers.in_state(other.container, "running"), what=f"{other.name} back")
         # warden/trigger reaches every host.
         probe.publish("warden/trigger", "media_start")
         for host in hosts.values():
-            wait_until(lambda h=host: state(h.container) == "paused", what=f"{host.name} paused")
+            wait_until(containers.in_state(host.container, "paused"), what=f"{host.name} paused")
         probe.publish("warden/trigger", "media_stop")
         for host in hosts.values():
-            wait_until(lambda h=host: state(h.container) == "running", what=f"{host.name} resumed")
+            wait_until(containers.in_state(host.container, "running"), what=f"{host.name} resumed")
 
         # Cut A's cable during media mode: A carries on alone.
         probe.publish(f"warden/{a.host_id}/trigger", "media_start")

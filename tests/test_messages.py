@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -75,7 +77,9 @@ def test_desired_state_round_trips() -> None:
         ),
     ],
 )
-def test_invalid_desired_states_are_refused_with_the_reason(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_desired_states_are_refused_with_the_reason(
+    mutate: Callable[[dict[str, Any]], object], reason: str
+) -> None:
     data = json.loads(_desired().model_dump_json())
     mutate(data)
     with pytest.raises(PayloadError, match=reason):

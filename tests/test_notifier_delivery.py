@@ -48,6 +48,7 @@ from services.notifier.replies import install, listening
 from shared.config.model import Notifications
 from shared.logs import Log, LogfmtFormatter
 from shared.messages import Event
+from shared.messages.events import NotifyEvent, Severity
 from tests.support.fake_https import Authority, make_authority
 from tests.support.http_capture import Reply, Scripted
 from tests.support.processes import wait_until
@@ -91,9 +92,11 @@ def discord(
 
 
 def note(
-    kind: str = "media_mode_activated", body: str = "Media mode on", severity: str = "info"
+    kind: NotifyEvent = "media_mode_activated",
+    body: str = "Media mode on",
+    severity: Severity = "info",
 ) -> Notification:
-    event = Event(host="nas", kind=kind, source="governor", message=body, severity=severity)  # type: ignore[arg-type]
+    event = Event(host="nas", kind=kind, source="governor", message=body, severity=severity)
     return render(event)
 
 
@@ -207,7 +210,9 @@ def test_window_zero_sends_everything() -> None:
         ("notifier_channel_failed", "warning", "high", 6, ["warning"]),
     ],
 )
-def test_render(kind: str, severity: str, ntfy: str, gotify: int, tags: list[str]) -> None:
+def test_render(
+    kind: NotifyEvent, severity: Severity, ntfy: str, gotify: int, tags: list[str]
+) -> None:
     rendered = note(kind, "m", severity)
     assert (rendered.ntfy_priority, rendered.gotify_priority, rendered.tags) == (ntfy, gotify, tags)
     assert rendered.severity == severity
@@ -471,7 +476,9 @@ def test_replies_are_heard_only_by_the_send_that_listens(servers: list[Scripted]
     server = serve(servers, Reply(429, {"Retry-After": "3"}), Reply(503))
     install()
     install()
-    assert not getattr(requests.Session.send.__wrapped__, "_warden_hears_replies", False)
+    # install() wraps with functools.wraps, which keeps what it wrapped as __wrapped__.
+    wrapped = vars(requests.Session.send)["__wrapped__"]
+    assert not getattr(wrapped, "_warden_hears_replies", False)
     with listening() as heard:
         assert requests.post(f"{server.url}/a", timeout=5).status_code == 429
     assert requests.post(f"{server.url}/b", timeout=5).status_code == 503
@@ -824,7 +831,9 @@ def test_an_older_wardens_file_is_read_redacted_and_closed(
     "details",
     [{"destination": "ntfy", "channel": "ntfy"}, {"channel": "ntfy"}, {"destination": "ntfy"}],
 )
-def test_a_failure_report_names_the_destination_it_is_about(details: dict[str, str]) -> None:
+def test_a_failure_report_names_the_destination_it_is_about(
+    details: dict[str, str | int | float | bool | None],
+) -> None:
     """As this notifier publishes it (both keys), and as an older one did (`channel`)."""
     event = Event(
         host="nas",

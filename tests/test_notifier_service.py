@@ -147,8 +147,8 @@ def test_bursts_failures_and_restart(
             for s in probe.messages(f"warden/{host_id}/events")
         ]
         assert kinds.count("notifier_channel_failed") == 2  # once each, not once per retry
-        told = " ".join(s.text for s in probe.messages(f"warden/{host_id}/events"))
-        assert not [s for s in SECRETS if s in told]
+        on_the_bus = " ".join(s.text for s in probe.messages(f"warden/{host_id}/events"))
+        assert not [s for s in SECRETS if s in on_the_bus]
     finally:
         assert notifier.stop() == 0
 

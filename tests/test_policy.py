@@ -84,7 +84,9 @@ steps = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(steps)
-def test_never_targets_tier0_protected_or_unknown_and_calms_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
+def test_never_targets_tier0_protected_or_unknown_and_calms_down_to_baseline(
+    sequence: list[tuple[PressureFact | None, str | None, dict[str, str], float]],
+) -> None:
     memory, now = remembered(), 0.0
     for pressure, trigger, container_states, dt in sequence:
         now += dt

@@ -133,7 +133,9 @@ steps = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(steps)
-def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(sequence) -> None:  # type: ignore[no-untyped-def]
+def test_host_rules_never_target_the_untouchable_and_calm_down_to_baseline(
+    sequence: list[tuple[bool, PressureFact | None, float | None, dict[str, str], float]],
+) -> None:
     memory, now, current = remembered(), 0.0, Facts(inventory=inventory(rss=RSS))
     for fresh, p, t, container_states, dt in sequence:
         now += dt

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,7 @@ from shared.messages import (
     ThermalFact,
 )
 from tests.support.broker import Mosquitto
+from tests.support.logs import fields_of
 from tests.support.probe import Probe
 from tests.support.processes import (
     CLEANUP_COMMANDS,
@@ -165,8 +166,17 @@ def test_ioprio_values_are_the_kernels_encoding(class_name: str, level: int, raw
     assert ioprio_value(class_name, level) == raw
 
 
-def members(group: ProcessGroup) -> list:  # type: ignore[type-arg]
+def members(group: ProcessGroup) -> list[ProcessIdentity]:
     return find_group_processes("/proc", [group])[group.name]
+
+
+# wait_until's conditions on one process, for a loop over pids (a lambda there sees the last).
+def stopped(pid: int) -> Callable[[], bool]:
+    return lambda: is_stopped("/proc", pid)
+
+
+def continued(pid: int) -> Callable[[], bool]:
+    return lambda: not is_stopped("/proc", pid)
 
 
 def test_nice_ionice_affinity_and_sigstop_applied_and_restored(
@@ -191,17 +201,17 @@ def test_nice_ionice_affinity_and_sigstop_applied_and_restored(
         # util-linux's own reading of the kernel's value, not our decoder's.
         assert ionice_of(pid) == "idle"
         assert os.sched_getaffinity(pid) == {0}
-        wait_until(lambda pid=pid: is_stopped("/proc", pid), what="stopped")
+        wait_until(stopped(pid), what="stopped")
 
     assert control.apply(GroupTarget(group, paused=False), members(group)) == []
     for pid in pids:
-        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued")
+        wait_until(continued(pid), what="continued")
 
     # Stopped again, then --cleanup's restore: everything as before, all running.
     control.apply(GroupTarget(group, paused=True), members(group))
     assert restore_processes(StateStore(tmp_path / "state.json", LOG), "/proc", LOG) == []
     for pid in pids:
-        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what="continued by cleanup")
+        wait_until(continued(pid), what="continued by cleanup")
         assert (
             os.getpriority(os.PRIO_PROCESS, pid),
             ioprio_get(pid),
@@ -302,7 +312,8 @@ def test_freeze_in_a_shared_cgroup_moves_the_members_into_warden_s_own(
         assert control.apply(GroupTarget(group, paused=True), members(group)) == []
         wait_until(frozen, what="Warden's cgroup frozen")
         assert {int(p) for p in (ours / "cgroup.procs").read_text().split()} == set(pids)
-        assert all(store.process(p.key).cgroup == str(home) for p in members(group))  # type: ignore[union-attr]
+        recorded = [store.process(p.key) for p in members(group)]
+        assert all(r is not None and r.cgroup == str(home) for r in recorded)
         assert not any(is_stopped("/proc", pid) for pid in pids)  # frozen, not SIGSTOPped
         assert control.apply(GroupTarget(group, paused=False), members(group)) == []
         wait_until(lambda: not ours.exists(), what="thawed, moved back and removed")
@@ -333,7 +344,7 @@ def test_freeze_says_why_not_and_falls_back_to_signals(
     control.apply(GroupTarget(group, paused=True), members(group))
     wait_until(lambda: is_stopped("/proc", pid), what="stopped by signal instead")
     (said,) = [r for r in caplog.records if r.getMessage() == "apply.freeze_unavailable"]
-    assert "has no cgroup.freeze" in said.warden_fields["reason"]  # type: ignore[attr-defined]
+    assert "has no cgroup.freeze" in fields_of(said)["reason"]
     assert all(r.cgroup is None for _, r in store.process_items())
     control.apply(GroupTarget(group, paused=False), members(group))
     wait_until(lambda: not is_stopped("/proc", pid), what="continued")
@@ -438,6 +449,11 @@ def state_of(pid: int) -> str:
     return stat[stat.rfind(")") + 2]
 
 
+def state_in(pid: int, states: str) -> Callable[[], bool]:
+    """wait_until's condition on one process's state letter, for a loop over pids."""
+    return lambda: state_of(pid) in states
+
+
 def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: Tree) -> None:
     group = ProcessGroup(name="enc", match_name=[tree.name], nice=14)
     pids = tree.pids()
@@ -449,7 +465,7 @@ def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: 
     rescan = lambda: members(group)  # noqa: E731
     assert control.apply(GroupTarget(group, paused=True), members(group), rescan) == []
     for pid in pids:
-        wait_until(lambda pid=pid: state_of(pid) == "T", what=f"pid {pid} stopped")
+        wait_until(state_in(pid, "T"), what=f"pid {pid} stopped")
         assert os.getpriority(os.PRIO_PROCESS, pid) == 14
 
     # A child forked while the group is paused (the shell ran again for a moment: someone
@@ -459,12 +475,12 @@ def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: 
     (late,) = set(tree.children()) - set(pids)
     assert control.apply(GroupTarget(group, paused=True), members(group), rescan) == []
     for pid in [*pids, late]:
-        wait_until(lambda pid=pid: state_of(pid) == "T", what=f"pid {pid} stopped")
+        wait_until(state_in(pid, "T"), what=f"pid {pid} stopped")
     assert os.getpriority(os.PRIO_PROCESS, late) == 14
 
     assert control.apply(GroupTarget(group, paused=False), members(group)) == []
     for pid in [*pids, late]:
-        wait_until(lambda pid=pid: state_of(pid) in "SR", what=f"pid {pid} running")
+        wait_until(state_in(pid, "SR"), what=f"pid {pid} running")
 
     # Restored: every member's nice level as it was, and nothing left recorded.
     assert restore_processes(store, "/proc", LOG) == []
@@ -483,7 +499,7 @@ def test_children_are_stopped_before_their_parent_and_continued_after(
     control.apply(GroupTarget(group, paused=True), members(group))
     control.apply(GroupTarget(group, paused=False), members(group))
     order = [
-        (r.getMessage(), r.warden_fields["pid"])  # type: ignore[attr-defined]
+        (r.getMessage(), fields_of(r)["pid"])
         for r in caplog.records
         if r.getMessage() in ("apply.sigstop", "apply.sigcont")
     ]
@@ -535,7 +551,7 @@ def test_actuator_pauses_a_group_by_desired_state_and_cleanup_after_a_crash(
     done = run_cleanup(cfg, via=cleanup)
     assert done.returncode == 0, done.stderr
     for pid in pids:
-        wait_until(lambda pid=pid: not is_stopped("/proc", pid), what=f"continued by {cleanup}")
+        wait_until(continued(pid), what=f"continued by {cleanup}")
         assert os.getpriority(os.PRIO_PROCESS, pid) == nice_before[pid]
 
 

@@ -12,7 +12,7 @@ from shared.messages import Applied, IoRate, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.disks import docker_disks, limit_file, loop_disk, write_limits
 from tests.support.docker_env import Containers
-from tests.support.probe import Probe
+from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, run_cleanup, wait_until, write_config
 from tests.support.real import missing
 
@@ -92,8 +92,8 @@ def test_an_io_hog_is_throttled_when_the_tier1_container_stalls_and_released_aft
             timeout=30,
         )
 
-        def hog_applied(seen: object) -> bool:
-            applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+        def hog_applied(seen: Seen) -> bool:
+            applied = Applied.model_validate_json(seen.payload)
             mine = [c for c in applied.containers if c.id == hog]
             return bool(mine) and mine[0].io_max is not None
 
@@ -135,8 +135,8 @@ def test_bulk_work_is_capped_on_the_disk_while_the_tier1_container_does_io(
     protect = {"stall_percent": {"io": 100}, "io_yield_mb_per_sec": 8, "io_yield_hold_seconds": 2}
     cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
 
-    def hog_entry(seen: object) -> bool:
-        applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+    def hog_entry(seen: Seen) -> bool:
+        applied = Applied.model_validate_json(seen.payload)
         return any(c.id == hog and c.io_max is not None for c in applied.containers)
 
     services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
@@ -183,8 +183,8 @@ def test_bulk_work_on_another_disk_than_the_stream_s_keeps_its_speed(
         services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]
         try:
 
-            def hog_capped(seen: object) -> bool:
-                applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+            def hog_capped(seen: Seen) -> bool:
+                applied = Applied.model_validate_json(seen.payload)
                 return any(c.id == hog and c.io_max is not None for c in applied.containers)
 
             seen = probe.wait_for(f"warden/{host_id}/applied", hog_capped, timeout=60)
@@ -231,8 +231,8 @@ def test_bulk_work_yields_the_cpu_while_the_tier1_container_runs(
     protect = {"cpu_yield_hold_seconds": 2, "stall_percent": {"cpu": 100}}
     cfg = stream_and_hog_config(tmp_path, broker, containers, host_id, protect)
 
-    def hog_entry(seen: object) -> bool:
-        applied = Applied.model_validate_json(seen.payload)  # type: ignore[attr-defined]
+    def hog_entry(seen: Seen) -> bool:
+        applied = Applied.model_validate_json(seen.payload)
         return any(c.id == hog and c.cpu_idle for c in applied.containers)
 
     services = [Service(name, cfg, tmp_path) for name in ("sensors", "governor", "actuator")]

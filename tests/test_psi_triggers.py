@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from services.sensors.psi_triggers import (
 )
 from shared.config.model import WardenConfig
 from shared.logs import Log
-from shared.messages import PsiTriggerFired
+from shared.messages import PsiTriggerFired, ResourcePressure
 from tests.support.docker_env import Containers
 from tests.support.psi import container_cgroup, need_psi
 from tests.support.real import missing
@@ -78,7 +79,7 @@ def test_windows_the_kernel_would_refuse_are_config_errors(window: int) -> None:
         WardenConfig.model_validate({"sensors": {"psi_window_seconds": window}})
 
 
-def _p(some10: float, some60: float = 0, full10: float | None = None):  # type: ignore[no-untyped-def]
+def _p(some10: float, some60: float = 0, full10: float | None = None) -> ResourcePressure:
     text = f"some avg10={some10} avg60={some60} avg300=0 total=1\n"
     if full10 is not None:
         text += f"full avg10={full10} avg60=0 avg300=0 total=1\n"
@@ -98,7 +99,12 @@ def _p(some10: float, some60: float = 0, full10: float | None = None):  # type: 
         (_p(51), None, _p(20), ["cpu.some_avg10"]),
     ],
 )
-def test_elevated_names_what_a_rule_still_acts_on(cpu, memory, io, high) -> None:  # type: ignore[no-untyped-def]
+def test_elevated_names_what_a_rule_still_acts_on(
+    cpu: ResourcePressure | None,
+    memory: ResourcePressure | None,
+    io: ResourcePressure | None,
+    high: list[str],
+) -> None:
     found = elevated(WardenConfig(), cpu, memory, io)
     assert [h.split("=")[0] for h in found] == high
 
@@ -119,7 +125,7 @@ class Recorder:
             self.lost.append((scope, why))
             self.cond.notify_all()
 
-    def wait(self, check, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    def wait(self, check: Callable[[], bool], timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         with self.cond:
             while not check():
@@ -202,14 +208,14 @@ def test_a_container_trigger_fires_under_a_load_it_creates(containers: Container
     ]
     try:
         assert triggers.add(cid, cgroup_paths(directory), specs) is None
-        assert rec.wait(lambda: rec.fired), "no trigger fired under the load"
+        assert rec.wait(lambda: bool(rec.fired)), "no trigger fired under the load"
         assert {f.scope for f in rec.fired} == {cid}
         assert {f.resource for f in rec.fired} <= {"memory", "io"}
         assert all(f.window_us == TWO_S for f in rec.fired)
 
         # Removing the container removes its cgroup: the triggers report themselves lost.
         containers.api.remove_container(cid, force=True)
-        assert rec.wait(lambda: rec.lost), "a removed cgroup's triggers were not noticed"
+        assert rec.wait(lambda: bool(rec.lost)), "a removed cgroup's triggers were not noticed"
         assert rec.lost[0][0] == cid
         assert triggers.scopes() == set()
     finally:

@@ -127,7 +127,7 @@ def test_pid_io() -> None:
     ("previous", "current", "seconds", "expect"),
     [(None, 5, 1, None), (0, 10, 2, 5.0), (10, 5, 1, None), (0, 10, 0, None), (3, 3, 1, 0.0)],
 )
-def test_rate(previous, current, seconds, expect) -> None:  # type: ignore[no-untyped-def]
+def test_rate(previous: float | None, current: float, seconds: float, expect: float | None) -> None:
     assert rate(previous, current, seconds) == expect
 
 
@@ -175,7 +175,7 @@ def test_io_counters_per_disk_from_v2_io_stat_and_v1_blkio(tmp_path: Path) -> No
     ("busy", "total", "expect"),
     [(50, 100, 50.0), (0, 100, 0.0), (None, 100, None), (5, 0, None), (150, 100, 100.0)],
 )
-def test_share(busy, total, expect) -> None:  # type: ignore[no-untyped-def]
+def test_share(busy: float | None, total: float, expect: float | None) -> None:
     assert share(busy, total) == expect
 
 

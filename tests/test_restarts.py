@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from shared.config.model import WardenConfig
 from shared.messages import Action, Event, Reason
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
-from tests.support.probe import Probe
+from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, wait_until, write_config
 
 MATCHER = WardenConfig.model_validate(
@@ -50,7 +51,14 @@ CRITICAL = [Reason(rule="memory_critical_restart")]
         ("tdarr_node", {"tdarr": 940}, 940, 1000, None, CRITICAL),
     ],
 )
-def test_restart_bounds(name, last_of, last_any, now, refused, reasons) -> None:  # type: ignore[no-untyped-def]
+def test_restart_bounds(
+    name: str,
+    last_of: dict[str, float],
+    last_any: float | None,
+    now: float,
+    refused: str | None,
+    reasons: list[Reason],
+) -> None:
     reason = restart_refusal(name, reasons, MATCHER, last_of, last_any, now, BOUNDS)
     if refused is None:
         assert reason is None
@@ -95,7 +103,7 @@ def test_restart_actions_on_the_real_engine(
     topic = f"warden/{host_id}/actions"
     refusals = f"warden/{host_id}/events"
 
-    def refused(text: str):  # type: ignore[no-untyped-def]
+    def refused(text: str) -> Callable[[Seen], bool]:
         return lambda s: text in Event.model_validate_json(s.payload).message
 
     try:

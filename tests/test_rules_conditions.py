@@ -17,7 +17,8 @@ from shared.messages import (
     ProcessesFact,
     ProcessSeen,
 )
-from tests.support.views import BULK, steps, view
+from shared.messages.facts import ContainerState
+from tests.support.views import BULK, status_table, steps, view
 
 MOVER = Condition.model_validate(
     {"name": "mover", "process": {"name": ["mover"]}, "media_mode": True, "hold_seconds": 60}
@@ -125,7 +126,7 @@ def test_the_reason_names_the_condition_and_is_the_same_in_the_hold() -> None:
     ]
     assert held.readings == {"condition.mover": "no match; held 60s more"}
     assert held.wake_at == 65
-    assert held.status["conditions"]["mover"]["held_until"] == 65
+    assert status_table(held, "conditions")["mover"]["held_until"] == 65
     assert [n.event for n in running.notes] == ["condition.holds"]
 
 
@@ -140,8 +141,8 @@ def test_a_topic_condition_pauses_tier3() -> None:
     assert "arr" not in out.containers
 
 
-def restic(state: str) -> ContainerFact:
-    return ContainerFact(id="r" * 12, name="restic", state=state, tier=3)  # type: ignore[arg-type]
+def restic(state: ContainerState) -> ContainerFact:
+    return ContainerFact(id="r" * 12, name="restic", state=state, tier=3)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_a_container_condition(
     containers: tuple[ContainerFact, ...] | None, holds: bool | None
 ) -> None:
     out = RULE.run(view(config(BACKUP), 0, containers=containers), ConditionsMemory())
-    status = out.status["conditions"]["backup"]
+    status = status_table(out, "conditions")["backup"]
     assert (status["holds"], status["unknown"]) == (bool(holds), holds is None)
 
 

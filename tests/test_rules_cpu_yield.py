@@ -3,6 +3,7 @@ on a fake clock; when a yield starts and ends is test_rules_yielding's."""
 
 from __future__ import annotations
 
+from services.governor.rule import Target
 from services.governor.rules import cpu_yield
 from shared.config.model import WardenConfig
 from shared.messages import (
@@ -12,6 +13,7 @@ from shared.messages import (
     PressureFact,
     ResourcesFact,
 )
+from shared.messages.facts import ContainerState
 from tests.support.views import own_stall, steps, view
 
 CFG = WardenConfig.model_validate(
@@ -27,10 +29,13 @@ CFG = WardenConfig.model_validate(
     }
 )
 MATCHER = CFG.tier_matcher()
-TARGETS = tuple(
-    (ContainerFact(id=n * 2, name=n, state=s, tier=t), t)
-    for n, t, s in (("sonarr", 2, "running"), ("tdarr", 3, "running"), ("kopia", 3, "paused"))
-)
+
+
+def target(name: str, tier: int, state: ContainerState = "running") -> Target:
+    return ContainerFact(id=name * 2, name=name, state=state, tier=tier), tier
+
+
+TARGETS = (target("sonarr", 2), target("tdarr", 3), target("kopia", 3, "paused"))
 CORES = 4
 
 

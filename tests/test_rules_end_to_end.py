@@ -32,8 +32,8 @@ QUICK_STOP = ("sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done")
 
 
 def config(
-    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, **extra
-) -> Path:  # type: ignore[no-untyped-def]
+    tmp_path: Path, broker: Mosquitto, host_id: str, containers: Containers, **extra: object
+) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {

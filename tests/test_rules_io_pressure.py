@@ -91,7 +91,8 @@ def test_reasons_while_held_and_unknown_stay_the_same() -> None:
     assert reason(out[1]) == reason(out[2]) == reason(out[3])
     assert str(reason(out[1])) == "io_pressure(io.some_avg10 > 60, lifted after 30s below 20)"
     # Above the threshold it is the same reason, but for the live value.
-    assert reason(out[0]).model_copy(update={"value": None}) == reason(out[1])
+    live = reason(out[0])
+    assert live is not None and live.model_copy(update={"value": None}) == reason(out[1])
     assert "unknown" in str(reason(out[4]))
     # The hold's progress is a reading, not a reason.
     assert out[1].readings == {"io_pressure.hold": "io.some_avg10=40.0: not below 20 yet"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.governor.policy import Facts, Memory, decide
+from services.governor.rule import Target
 from services.governor.rules import io_yield
 from shared.config.model import WardenConfig
 from shared.messages import (
@@ -20,6 +21,7 @@ from shared.messages import (
     ResourcePressure,
     ResourcesFact,
 )
+from shared.messages.facts import ContainerState
 from shared.units import MB_PER_SEC
 from tests.support.views import own_stall, steps, view
 
@@ -34,10 +36,13 @@ CFG = WardenConfig.model_validate(
         "protect": {"io_yield_hold_seconds": 10, "active_io_mb_per_sec": 0.5},
     }
 )
-TARGETS = tuple(
-    (ContainerFact(id=n * 2, name=n, state=s, tier=t), t)
-    for n, t, s in (("sonarr", 2, "running"), ("tdarr", 3, "running"), ("kopia", 3, "paused"))
-)
+
+
+def target(name: str, tier: int, state: ContainerState = "running") -> Target:
+    return ContainerFact(id=name * 2, name=name, state=state, tier=tier), tier
+
+
+TARGETS = (target("sonarr", 2), target("tdarr", 3), target("kopia", 3, "paused"))
 CAP = IoMax(read_bps=20 * MB_PER_SEC, write_bps=20 * MB_PER_SEC)
 BOTH = {"tdarr", "kopia"}  # every tier-3 container: one starting a job starts capped
 

@@ -115,7 +115,16 @@ ACTIVE = Before(media_active=True)
         (MediaMode(enabled=False), ACTIVE, 3, 100, False, ["media_mode_deactivated"], None, None),
     ],
 )
-def test_media_mode(cfg, memory, streams, now, active, events, cooling_since, wake_at) -> None:  # type: ignore[no-untyped-def]
+def test_media_mode(
+    cfg: MediaMode,
+    memory: Before,
+    streams: int | None,
+    now: float,
+    active: bool,
+    events: list[str],
+    cooling_since: float | None,
+    wake_at: float | None,
+) -> None:
     out = decide(cfg, memory, streams, now)
     assert out.memory.active is active and out.status == {"media_mode": active}
     assert (first_reason(out, "bulk") is not None) is active

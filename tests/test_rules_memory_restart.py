@@ -10,15 +10,18 @@ from shared.messages import (
     ContainerFact,
     PressureFact,
 )
+from shared.messages.facts import ContainerState
 from tests.support.views import pressure
 
 MIB = 1024**2
 CFG = MemoryPressure()  # critical: some_avg60 > 40; emergency: full_avg10 > 25; cooldown 300
 
 
-def c(name: str, rss_mib: int | None, tier: int, state: str = "running") -> ContainerFact:
+def c(
+    name: str, rss_mib: int | None, tier: int, state: ContainerState = "running"
+) -> ContainerFact:
     rss = None if rss_mib is None else rss_mib * MIB
-    return ContainerFact(id=name * 4, name=name, state=state, tier=tier, rss_bytes=rss)  # type: ignore[arg-type]
+    return ContainerFact(id=name * 4, name=name, state=state, tier=tier, rss_bytes=rss)
 
 
 TIER3 = [c("small", 100, 3), c("big", 300, 3)]
@@ -61,7 +64,14 @@ TIER2 = [c("x", 500, 2), c("y", 200, 2)]
         (pressure(), TIER3, TIER2, {}, None, None),
     ],
 )
-def test_restart(fact, tier3, tier2, restarted_at, expected, kind) -> None:  # type: ignore[no-untyped-def]
+def test_restart(
+    fact: PressureFact | None,
+    tier3: list[ContainerFact],
+    tier2: list[ContainerFact],
+    restarted_at: dict[str, float],
+    expected: str | None,
+    kind: str | None,
+) -> None:
     out = memory_restart(CFG, restarted_at, fact, tier3, tier2, 1000.0)
     if expected is None:
         assert out.restart is None and out.events == []
@@ -95,7 +105,8 @@ def test_event_says_what_and_why() -> None:
     (event,) = out.events
     assert event.severity == "critical"
     assert "x" in event.message and "Tier 2" in event.message and "no Tier 3" in event.message
-    assert str(out.restart.reason) == "memory_emergency_restart(memory.full_avg10=30.0 > 25.0)"  # type: ignore[union-attr]
+    assert out.restart is not None
+    assert str(out.restart.reason) == "memory_emergency_restart(memory.full_avg10=30.0 > 25.0)"
 
 
 def test_ties_are_broken_by_name_so_a_replay_picks_the_same() -> None:

@@ -12,7 +12,7 @@ from tests.support.views import pressure
 MIB = 1024**2
 GIB = 1024**3
 CFG = MemoryPressure()  # threshold 50, factor 0.75
-TIER3 = Tier(memory_high="2G", memory_max="3G")  # floor 1.5G
+TIER3 = Tier.model_validate({"memory_high": "2G", "memory_max": "3G"})  # floor 1.5G
 
 
 def reading(some_avg10: float | None) -> PressureFact | None:
@@ -40,9 +40,11 @@ def fact(name: str, rss: int | None) -> ContainerFact:
         (None, 4 * GIB, {}, {}),
     ],
 )
-def test_squeeze(psi, rss, floors, expected) -> None:  # type: ignore[no-untyped-def]
-    rss = int(rss) if rss is not None else None
-    out = memory_squeeze(CFG, TIER3, reading(psi), [fact("a", rss)], floors)
+def test_squeeze(
+    psi: float | None, rss: float | None, floors: dict[str, int], expected: dict[str, int]
+) -> None:
+    rss_bytes = int(rss) if rss is not None else None
+    out = memory_squeeze(CFG, TIER3, reading(psi), [fact("a", rss_bytes)], floors)
     assert out.floors == expected
     if expected:
         assert out.reason is not None and out.reason.rule == "memory_squeeze"

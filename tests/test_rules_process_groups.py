@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypedDict, Unpack
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +18,7 @@ from services.governor.rules.process_groups import (
     OTHERS_GPU,
     OTHERS_MEMORY,
     RULE,
+    GroupsOutcome,
     ProcessGroupMemory,
     Readings,
     process_groups,
@@ -96,8 +100,17 @@ def memory_pressure(avg10: float) -> PressureFact:
 CALM = Readings(resources=usage(), thermal=thermal(40), gpu=gpu(5), pressure=memory_pressure(0))
 
 
-def with_(**changes: object) -> Readings:
-    return Readings(**{**CALM.__dict__, **changes})  # type: ignore[arg-type]
+class Changes(TypedDict, total=False):
+    """Readings' fields, each of its own type."""
+
+    resources: ResourcesFact | None
+    thermal: ThermalFact | None
+    gpu: GpuFact | None
+    pressure: PressureFact | None
+
+
+def with_(**changes: Unpack[Changes]) -> Readings:
+    return replace(CALM, **changes)
 
 
 def step(
@@ -106,12 +119,12 @@ def step(
     memory: dict[str, ProcessGroupMemory] | None = None,
     now: float = 1000.0,
     preset: PresetName | None = None,
-):  # type: ignore[no-untyped-def]
+) -> GroupsOutcome:
     return process_groups([group], preset, THERMAL, PRESSURE, facts, memory or {}, now)
 
 
-def paused(group: ProcessGroup, facts: Readings, **kw: object) -> bool:
-    out = step(group, facts, **kw)  # type: ignore[arg-type]
+def paused(group: ProcessGroup, facts: Readings, preset: PresetName | None = None) -> bool:
+    out = step(group, facts, preset=preset)
     return out.memory.get("enc", ProcessGroupMemory()).paused
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pytest
 
@@ -212,7 +213,14 @@ def test_disabled_does_nothing() -> None:
     assert run([(0, stalled())], cfg=off)[0].limits == {}
 
 
-def on(total_mb: float, **disks_mb: float) -> dict[str, object]:
+class IoUse(TypedDict):
+    """ContainerUsage's io fields, each of its own type."""
+
+    io_bytes_per_second: float
+    io_bytes_per_second_by_disk: dict[str, float]
+
+
+def on(total_mb: float, **disks_mb: float) -> IoUse:
     """io use per disk (disk_8_16=... for "8:16")."""
     return {
         "io_bytes_per_second": total_mb * MB,

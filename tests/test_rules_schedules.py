@@ -16,7 +16,7 @@ from services.governor.windows import Span, horizon, instant, occurrences, where
 from shared.config.model import ProcessGroup, Schedule, WardenConfig, Window
 from shared.messages import ContainerInventory, Switches, Trigger
 from shared.messages.overrides import Override
-from tests.support.views import ARR, BULK, first_reason, view
+from tests.support.views import ARR, BULK, first_reason, status_table, view
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600.0
@@ -156,7 +156,7 @@ def test_run_inside_reason_and_status_say_what_and_when() -> None:
     reason = first_reason(out, "bulk")
     assert reason is not None
     assert str(reason) == "schedule(night: runs only inside its windows, next Wed 23:00)"
-    status = out.status["schedules"]["night"]
+    status = status_table(out, "schedules")["night"]
     assert status["inside"] is False and status["enabled"] is True
     assert status["next_change"] == "2024-06-12T23:00:00+02:00"
     assert status["summary"] == "tier 3 runs only inside daily 23:00-07:00"
@@ -189,7 +189,7 @@ def test_switched_off_does_nothing_and_says_so() -> None:
     off = Switches(schedules_off=["night"])
     out = run(NIGHT, "2024-06-12 22:00", off)
     assert out.containers == {}
-    assert out.status["schedules"]["night"] == {
+    assert status_table(out, "schedules")["night"] == {
         "enabled": False,
         "inside": False,
         "next_change": None,
@@ -219,13 +219,13 @@ def skip_at(now: str) -> Switches:
 def test_skip_tonight(asked: str, now: str, expected: list[str], skipped_until: str | None) -> None:
     out = run(NIGHT, now, skip_at(asked))
     assert paused(out) == expected
-    assert out.status["schedules"]["night"]["skipped_until"] == skipped_until
+    assert status_table(out, "schedules")["night"]["skipped_until"] == skipped_until
 
 
 def test_a_skipped_night_wakes_the_governor_for_the_next_one() -> None:
     out = run(NIGHT, "2024-06-12 22:00", skip_at("2024-06-12 18:00"))
     assert out.wake_at == at("2024-06-13 23:00")
-    assert out.status["schedules"]["night"]["next_change"] == "2024-06-13T23:00:00+02:00"
+    assert status_table(out, "schedules")["night"]["next_change"] == "2024-06-13T23:00:00+02:00"
 
 
 def test_unskip_and_switches_round_trip() -> None:

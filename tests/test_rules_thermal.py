@@ -9,7 +9,7 @@ import pytest
 from services.governor.rule import Outcome
 from services.governor.rules.thermal import RULE, ThermalMemory, thermal
 from shared.config.model import Thermal, WardenConfig
-from tests.support.views import first_reason, heat, steps, view
+from tests.support.views import first_reason, heat, reasons, steps, view
 
 CFG = Thermal()  # warn 70, stage 1 at 75, stage 2 at 80, recovery below 65 held 30 s
 Steps = list[tuple[float, float | None]]
@@ -119,5 +119,5 @@ def test_disabled_clears_any_stage() -> None:
 
 def test_a_temperature_hovering_at_a_threshold_keeps_one_reason() -> None:
     out = run([(0, 81), (1, 79), (2, 82), (3, 78), (4, 64), (5, 66)])
-    stripped = {first_reason(o, "arr").model_copy(update={"value": None}) for o in out}  # type: ignore[union-attr]
+    stripped = {reasons(o, "arr")[0].model_copy(update={"value": None}) for o in out}
     assert len(stripped) == 1

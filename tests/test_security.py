@@ -200,7 +200,7 @@ def test_a_keyed_governor_and_actuator_work_across_a_governor_restart(
     trigger = f"warden/{host_id}/trigger"
     try:
         probe.wait_for(f"warden/{host_id}/governor/availability", lambda s: s.text == "online")
-        applied(probe, host_id, lambda a: a.mode == "desired" and a.containers)
+        applied(probe, host_id, lambda a: a.mode == "desired" and bool(a.containers))
         assert containers.state(t3) == "running"
         assert "state.untrusted" in governor.output()
         assert "memory.untrusted" in governor.output()

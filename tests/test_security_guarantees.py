@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from shared.messages import Action, ContainerIntent, CpuMax, DesiredState, IoMax, Reason
 from shared.signing import load_keyring, new_key, sign
@@ -17,8 +18,19 @@ from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
 
 MIB = 1024**2
+
+
+class Limits(TypedDict, total=False):
+    """What a rule may limit in an intent, each field of ContainerIntent's own type."""
+
+    memory_high: int | None
+    cpu_max: CpuMax | None
+    io_max: IoMax | None
+    cpu_idle: bool
+
+
 # Every limit a rule may set, none of them a pause.
-LIMITS = {
+LIMITS: Limits = {
     "memory_high": 64 * MIB,
     "cpu_max": CpuMax(quota_us=10_000),
     "io_max": IoMax(read_bps=MIB, write_bps=MIB),

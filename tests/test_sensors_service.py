@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from services.sensors.service import RELIST_SECONDS, must_relist, resample_delay
 from shared.messages import ContainerInventory, PressureFact
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
-from tests.support.probe import Probe
+from tests.support.probe import Probe, Seen
 from tests.support.processes import Service, wait_until, write_config
 
 
@@ -46,8 +47,8 @@ def test_publishes_pressure_and_inventory_and_follows_docker_events(
                 pressure.memory is not None and pressure.io is not None and pressure.cpu is not None
             )
 
-        def has(name: str, state: str | None = None):  # type: ignore[no-untyped-def]
-            def check(seen) -> bool:  # type: ignore[no-untyped-def]
+        def has(name: str, state: str | None = None) -> Callable[[Seen], bool]:
+            def check(seen: Seen) -> bool:
                 inv = ContainerInventory.model_validate_json(seen.payload)
                 return any(
                     c.name == name and (state is None or c.state == state) for c in inv.containers

@@ -17,8 +17,8 @@ OTHER = Keyring(Path("o"), (new_key().encode(),))
 PAUSE = {"tdarr": ContainerIntent(tier=3, paused=True, reasons=[Reason(rule="media_mode")])}
 
 
-def desired(seq: int = 1, **fields) -> DesiredState:  # type: ignore[no-untyped-def]
-    return DesiredState(host="h", seq=seq, lease_seconds=30, containers=PAUSE, **fields)
+def desired(seq: int = 1) -> DesiredState:
+    return DesiredState(host="h", seq=seq, lease_seconds=30, containers=PAUSE)
 
 
 def restart() -> Action:
@@ -42,7 +42,7 @@ def test_a_signature_survives_the_wire_and_names_its_sender() -> None:
         {"media_mode": True},
     ],
 )
-def test_any_change_to_a_signed_desired_state_breaks_it(tamper: dict) -> None:  # type: ignore[type-arg]
+def test_any_change_to_a_signed_desired_state_breaks_it(tamper: dict[str, object]) -> None:
     signed = sign(desired(), KEY, "a1b2c3d4e5f60718", 5)
     assert verify(signed.model_copy(update=tamper), KEY) == "bad signature"
 
@@ -80,7 +80,9 @@ def test_rotation_every_key_verifies_the_first_signs(tmp_path: Path) -> None:
     ("content", "problem"),
     [(None, "cannot read"), ("", "holds no key"), ("short\n", "at least 32 are needed")],
 )
-def test_bad_key_files_are_named_with_the_reason(tmp_path: Path, content, problem) -> None:  # type: ignore[no-untyped-def]
+def test_bad_key_files_are_named_with_the_reason(
+    tmp_path: Path, content: str | None, problem: str
+) -> None:
     path = tmp_path / "signing.key"
     if content is not None:
         path.write_text(content)
@@ -113,7 +115,9 @@ def s(seq: int, epoch: int, ring: Keyring = KEY) -> DesiredState:
         ([desired(1), s(1, 10, OTHER), s(1, 10)], ["unsigned", "bad signature", None]),
     ],
 )
-def test_admission_of_desired_states(sequence, verdicts) -> None:  # type: ignore[no-untyped-def]
+def test_admission_of_desired_states(
+    sequence: list[DesiredState], verdicts: list[str | None]
+) -> None:
     gate = Admission(KEY)
     got = [gate.desired(d) for d in sequence]
     for verdict, answer in zip(verdicts, got, strict=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,21 @@ def cpu_quota(containers: Containers, cid: str) -> int:
     v1 = cg.v1_file("cpu", "cpu.cfs_quota_us")
     assert v1 is not None
     return int(v1.read_text())
+
+
+def docker_record_is(
+    containers: Containers, cid: str, shares: int, memory: int
+) -> Callable[[], bool]:
+    """wait_until's condition on Docker's record of a container's CPU shares and memory limit,
+    bound to this container (a lambda in a loop over containers would see the last)."""
+    api = containers.api
+    return lambda: (
+        (
+            api.inspect_container(cid)["HostConfig"]["CpuShares"],
+            api.inspect_container(cid)["HostConfig"]["Memory"],
+        )
+        == (shares, memory)
+    )
 
 
 def slice_config(
@@ -117,7 +132,6 @@ def test_media_mode_end_to_end(
         n: Service(n, config, tmp_path, env=proxied if n == "notifier" else None)
         for n in ("sensors", "governor", "actuator", "notifier")
     }
-    api = containers.api
     try:
         for name in services:
             probe.wait_for(f"warden/{host_id}/{name}/availability", lambda s: s.text == "online")
@@ -129,14 +143,7 @@ def test_media_mode_end_to_end(
             (t3, cpu_shares(10), 128 * MIB),
         ):
             wait_until(
-                lambda cid=cid, shares=shares, memory=memory: (
-                    (
-                        api.inspect_container(cid)["HostConfig"]["CpuShares"],
-                        api.inspect_container(cid)["HostConfig"]["Memory"],
-                    )
-                    == (shares, memory)
-                ),
-                what=f"baseline of {cid[:12]}",
+                docker_record_is(containers, cid, shares, memory), what=f"baseline of {cid[:12]}"
             )
 
         # media_start as ADRG's JSON body on the all-hosts trigger topic

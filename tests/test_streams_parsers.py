@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +17,7 @@ from services.sensors.streams.common import (
 )
 from shared.config.model import MediaMode
 from shared.messages import StreamSession
+from shared.messages.facts import StreamState
 from tests.support.media_servers import (
     JELLYFIN_IDLE,
     JELLYFIN_SESSIONS,
@@ -36,7 +38,9 @@ def summary(sessions: list[StreamSession]) -> list[tuple[str, str, bool, bool | 
 
 
 @pytest.mark.parametrize("parse", [jellyfin.parse_sessions, emby.parse_sessions])
-def test_jellyfin_and_emby_sessions_with_something_playing_are_streams(parse) -> None:  # type: ignore[no-untyped-def]
+def test_jellyfin_and_emby_sessions_with_something_playing_are_streams(
+    parse: Callable[[object], list[StreamSession]],
+) -> None:
     sessions = parse(JELLYFIN_SESSIONS)
     assert summary(sessions) == [
         ("dev-pixel-8", "playing", True, False),  # Transcode from a public address
@@ -281,8 +285,10 @@ def test_player_state_words(word: str | None, state: str | None) -> None:
 # --- counting -------------------------------------------------------------------------
 
 
-def s(state: str = "playing", transcode: bool = False, local: bool | None = None) -> StreamSession:
-    return StreamSession(id="x", state=state, transcode=transcode, local=local)  # type: ignore[arg-type]
+def s(
+    state: StreamState = "playing", transcode: bool = False, local: bool | None = None
+) -> StreamSession:
+    return StreamSession(id="x", state=state, transcode=transcode, local=local)
 
 
 @pytest.mark.parametrize(

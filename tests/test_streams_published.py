@@ -100,7 +100,7 @@ def ha_jellyfin_movie(**changes: Any) -> dict[str, Any]:
             session[key] = {**session.get(key, {}), **value}
         else:
             session[key] = value
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 @pytest.mark.parametrize(

@@ -13,21 +13,29 @@ from services.sensors.streams.tracker import (
     settle,
     to_fact,
 )
+from services.sensors.streams.webhook_event import PlaybackAction, WebhookSource
 from services.sensors.streams.webhooks import WebhookEvent
 from shared.config.model import MediaMode, WardenConfig
 from shared.messages import StreamSession
+from shared.messages.facts import StreamState
 from tests.support.views import flat, remembered
 
 
-def sess(sid: str, state: str = "playing", transcode: bool = False) -> StreamSession:
-    return StreamSession(id=sid, state=state, transcode=transcode)  # type: ignore[arg-type]
+def sess(sid: str, state: StreamState = "playing", transcode: bool = False) -> StreamSession:
+    return StreamSession(id=sid, state=state, transcode=transcode)
 
 
-def hook(action: str | None, sid: str = "b", source: str = "jellyfin") -> WebhookEvent:
+# The state a webhook's session has after its action; after any other (paused, stopped): paused.
+STATE_AFTER: dict[PlaybackAction, StreamState] = {"playing": "playing", "buffering": "buffering"}
+
+
+def hook(
+    action: PlaybackAction | None, sid: str = "b", source: WebhookSource = "jellyfin"
+) -> WebhookEvent:
     if action is None:
-        return WebhookEvent(source, "ItemAdded")  # type: ignore[arg-type]
-    state = {"playing": "playing", "buffering": "buffering"}.get(action, "paused")
-    return WebhookEvent(source, "x", action, sess(sid, state))  # type: ignore[arg-type]
+        return WebhookEvent(source, "ItemAdded")
+    state = STATE_AFTER.get(action, "paused")
+    return WebhookEvent(source, "x", action, sess(sid, state))
 
 
 ERR = "jellyfin: HTTP 500 Internal Server Error"

@@ -15,10 +15,11 @@ from services.sensors.thermal import (
     thermal_fact,
     unique_names,
 )
+from shared.messages import ThermalFact
 from tests.support.sysfs_machines import amd_nas, intel_desktop, raspberry_pi, write
 
 
-def names(fact) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
+def names(fact: ThermalFact) -> dict[str, float | None]:
     return {s.name: s.celsius for s in fact.sensors}
 
 

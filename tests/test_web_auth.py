@@ -18,7 +18,7 @@ from tests.support.web import InProcessWeb
 ADMIN, READER = "admin-token-5f1c9e", "reader-token-77ab02"
 
 
-def web_config(tmp_path: Path, broker: Mosquitto, host_id: str, bind: str, **web) -> Path:  # type: ignore[no-untyped-def]
+def web_config(tmp_path: Path, broker: Mosquitto, host_id: str, bind: str, **web: object) -> Path:
     return write_config(
         tmp_path / "config.yaml",
         {

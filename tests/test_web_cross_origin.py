@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -90,7 +90,7 @@ class AttackPage(BaseHTTPRequestHandler):
         pass
 
 
-def attacker(target: str, host_id: str) -> Iterator[int]:
+def attacker(target: str, host_id: str) -> Generator[int, None, None]:
     page = ATTACK.replace("TARGET", target).replace("HOST", host_id).encode()
     handler = type("Page", (AttackPage,), {"page": page})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

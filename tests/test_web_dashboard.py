@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,13 +19,16 @@ from tests.support.probe import Probe
 from tests.support.processes import wait_until
 from tests.support.web import running, stack_config, web_config
 
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 # Kept for people to look at after a run (the test's own copy is under its tmp_path).
 SCREENSHOT = Path("/tmp/warden-dashboard.png")
 PHONE_SCREENSHOT = Path("/tmp/warden-dashboard-phone.png")
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[WebDriver]:
     with chromium() as driver:
         yield driver
 
@@ -35,7 +39,7 @@ def test_the_page_shows_the_containers_and_its_button_pauses_tier3(
     probe: Probe,
     containers: Containers,
     host_id: str,
-    browser,  # type: ignore[no-untyped-def]
+    browser: WebDriver,
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -137,7 +141,7 @@ def test_the_fleet_strip_shows_every_host_and_a_click_shows_its_page(
     tmp_path: Path,
     central: tuple[Mosquitto, Probe],
     host_id: str,
-    browser,  # type: ignore[no-untyped-def]
+    browser: WebDriver,
 ) -> None:
     """As on a central broker: three hosts' retained state, one of them gone."""
     from selenium.webdriver.common.by import By
@@ -227,7 +231,7 @@ def test_the_temperature_card_reads_the_catalogue_s_fields_not_its_words(
     tmp_path: Path,
     central: tuple[Mosquitto, Probe],
     host_id: str,
-    browser,  # type: ignore[no-untyped-def]
+    browser: WebDriver,
 ) -> None:
     """Its "pauses at" is the lowest temperature threshold that acts (the warning level
     does not): a catalogue whose effects are all worded anew shows the same card."""
@@ -278,7 +282,7 @@ def test_without_a_token_the_page_says_why_it_is_empty_and_shows_nothing_unread(
     tmp_path: Path,
     central: tuple[Mosquitto, Probe],
     host_id: str,
-    browser,  # type: ignore[no-untyped-def]
+    browser: WebDriver,
 ) -> None:
     """Bound beyond loopback, every read needs a token: the page says so and where the
     token is, instead of cards of dashes; once in, it shows the preset only as the governor

@@ -167,7 +167,7 @@ def test_a_50_mib_body_is_refused_before_it_is_read(
             yield b"x" * MIB
 
     big = b"x" * (50 * MIB)
-    cases = [
+    cases: list[tuple[str, list[tuple[bytes, bytes]], bytes | Iterator[bytes], int]] = [
         # Open on loopback (triggers, overrides): refused by its size.
         ("/trigger", [json_type], big, 413),
         ("/trigger", [json_type], chunks(), 413),

@@ -11,7 +11,14 @@ import pytest
 
 from services.governor.overrides import apply_overrides
 from services.governor.policy import Decision, Memory
-from shared.messages import ContainerFact, ContainerIntent, DesiredState, GovernorStatus, Reason
+from shared.messages import (
+    ContainerFact,
+    ContainerIntent,
+    CpuMax,
+    DesiredState,
+    GovernorStatus,
+    Reason,
+)
 from shared.messages.overrides import Override
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers
@@ -40,7 +47,7 @@ def test_pause_tier3_until_it_expires_and_wakes_then() -> None:
 
 def test_unthrottle_lifts_every_rule_but_the_thermal_stages() -> None:
     limited = {
-        "sonarr": ContainerIntent(tier=2, cpu_max={"quota_us": 20000}, reasons=[MEDIA]),
+        "sonarr": ContainerIntent(tier=2, cpu_max=CpuMax(quota_us=20000), reasons=[MEDIA]),
         "tdarr": ContainerIntent(
             tier=3,
             paused=True,

@@ -195,7 +195,7 @@ def test_fuzzed_bodies_never_give_a_5xx_and_bad_ones_publish_nothing(
             st.characters(
                 min_codepoint=33,
                 max_codepoint=0x2FF,
-                exclude_categories=("Cc",),
+                exclude_categories=["Cc"],
                 exclude_characters="/?#%",
             ),
             max_size=20,

@@ -61,11 +61,12 @@ def test_plex_play_as_plex_posts_it(receiver: tuple[str, Events]) -> None:
 def test_plex_through_requests_own_multipart(receiver: tuple[str, Events]) -> None:
     url, events = receiver
     payload = json.dumps(plex_payload("media.stop"))
-    reply = requests.post(
-        f"{url}/webhook/plex",
-        files={"payload": (None, payload), "thumb": ("image.jpg", b"\xff\xd8\xff", "image/jpeg")},
-        timeout=5,
-    )
+    # (filename, content[, content type]) per part, as requests takes them.
+    files: dict[str, tuple[str | None, str] | tuple[str, bytes, str]] = {
+        "payload": (None, payload),
+        "thumb": ("image.jpg", b"\xff\xd8\xff", "image/jpeg"),
+    }
+    reply = requests.post(f"{url}/webhook/plex", files=files, timeout=5)
     assert reply.status_code == 202 and events.items[0].action == "stopped"
 
 

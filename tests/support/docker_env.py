@@ -7,7 +7,7 @@ import io
 import shutil
 import tarfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -83,6 +83,11 @@ class Containers:
 
     def state(self, container_id: str) -> str:
         return self.api.inspect_container(container_id)["State"]["Status"]
+
+    def in_state(self, container_id: str, state: str) -> Callable[[], bool]:
+        """wait_until's condition, bound to this container: a lambda in a loop over
+        containers would see the loop's last one."""
+        return lambda: self.state(container_id) == state
 
     def pid(self, container_id: str) -> int:
         return self.api.inspect_container(container_id)["State"]["Pid"]

@@ -105,6 +105,14 @@ def first_reason(outcome: Outcome[Any], container: str) -> Reason | None:
     return found[0] if found else None
 
 
+def status_table(outcome: Outcome[Any], field: str) -> Mapping[str, Any]:
+    """A status field that is a table (conditions', schedules'): the field's type also
+    takes the plain values other rules report there."""
+    table = outcome.status[field]
+    assert isinstance(table, Mapping), table
+    return table
+
+
 def steps(rule: Rule[Any], views: list[View]) -> list[Outcome[Any]]:
     """The rule over a sequence of views, each seeing the memory the one before left."""
     memory, outcomes = rule.fresh(), []
