@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 import pytest
 
@@ -11,19 +11,11 @@ from services.actuator.plan import plan
 from services.actuator.safety import vet_intent
 from shared.config.model import WardenConfig
 from shared.messages import ContainerIntent, CpuMax, DesiredState, IoMax, Reason
+from tests.support.intents import Limits
 
 MEDIA = [Reason(rule="media_mode", detail="1 stream")]
 GPU = [Reason(rule="gpu_share", detail="GPU 0: hardware transcode of 'Dune'")]
 STAGE2 = [Reason(rule="thermal_stage2", metric="temperature_c", value=90, threshold=85)]
-
-
-class Limits(TypedDict, total=False):
-    """What a rule may limit in an intent, each field of ContainerIntent's own type."""
-
-    memory_high: int | None
-    cpu_max: CpuMax | None
-    io_max: IoMax | None
-    cpu_idle: bool
 
 
 LIMITS: Limits = {

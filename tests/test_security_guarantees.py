@@ -7,26 +7,17 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import TypedDict
 
 from shared.messages import Action, ContainerIntent, CpuMax, DesiredState, IoMax, Reason
 from shared.signing import load_keyring, new_key, sign
 from tests.support.broker import Mosquitto
 from tests.support.docker_env import Containers, control_state
 from tests.support.forgery import SENDER, actuator_config, applied, online, refused
+from tests.support.intents import Limits
 from tests.support.probe import Probe
 from tests.support.processes import Service, wait_until, write_config
 
 MIB = 1024**2
-
-
-class Limits(TypedDict, total=False):
-    """What a rule may limit in an intent, each field of ContainerIntent's own type."""
-
-    memory_high: int | None
-    cpu_max: CpuMax | None
-    io_max: IoMax | None
-    cpu_idle: bool
 
 
 # Every limit a rule may set, none of them a pause.
