@@ -238,7 +238,11 @@ def test_a_memory_someone_else_signed_is_not_restored(
     forged = sign(
         to_message(host_id, 3, Memory(SWITCHES), GovernorStatus()), stranger, "5171a9e5", 1
     )
-    probe.publish(f"warden/{host_id}/governor/memory", forged.model_dump_json(), retain=True)
+    topic, payload = f"warden/{host_id}/governor/memory", forged.model_dump_json().encode()
+    probe.publish(topic, payload, retain=True)
+    # The broker hands the probe its own message back, not marked retained: once it is
+    # here, the next memory on the topic is the governor's.
+    probe.wait_for(topic, lambda s: s.payload == payload)
     started = time.monotonic()
     config = keyed_config(tmp_path, broker, host_id, write_key(tmp_path / "signing.key"))
     governor = Service("governor", config, tmp_path)

@@ -394,15 +394,22 @@ def test_group_trees_parents_first(include_children: bool, expect: dict[str, lis
 
 class Tree:
     """A shell (a copy of sh under a unique name, matched by that name) that forks two
-    sleeping children, and one more on SIGHUP: the encoder wrapper and its workers."""
+    sleeping children, and one more for each line it reads from a FIFO: the encoder
+    wrapper and its workers. A line, not a signal: a sh stopped inside `wait` may leave a
+    trapped HUP unhandled until a child ends (twice in full runs), while a line waits in
+    the pipe until the shell runs again and reads it."""
 
-    SCRIPT = "trap 'sleep 600 &' HUP; sleep 600 & sleep 600 & while :; do wait; done"
+    SCRIPT = 'exec 3<"$1"; sleep 600 & sleep 600 & while read -r _ <&3; do sleep 600 & done'
 
     def __init__(self, tmp_path: Path) -> None:
         self.name = "wtree" + uuid.uuid4().hex[:6]
         binary = tmp_path / self.name
         shutil.copy(shutil.which("sh") or "/bin/sh", binary)
-        self.shell = subprocess.Popen([str(binary), "-c", self.SCRIPT])
+        fifo = tmp_path / f"{self.name}.fork"
+        os.mkfifo(fifo)
+        # Read-write, so that neither side's open waits for the other.
+        self._fork = os.open(fifo, os.O_RDWR)
+        self.shell = subprocess.Popen([str(binary), "-c", self.SCRIPT, self.name, str(fifo)])
         wait_until(lambda: len(self.children()) == 2, what="the shell's two children")
 
     def children(self) -> list[int]:
@@ -417,16 +424,10 @@ class Tree:
         return [self.shell.pid, *self.children()]
 
     def fork_one_more(self) -> None:
-        """The shell continued, with a HUP waiting: it forks a third child. Asked again only
-        when none came in 5 s: a stopped sh now and then leaves the HUP that came with
-        SIGCONT unhandled (seen once in a full run on a loaded machine)."""
-        for _ in range(3):
-            os.kill(self.shell.pid, signal.SIGHUP)
-            os.kill(self.shell.pid, signal.SIGCONT)
-            with contextlib.suppress(TimeoutError):
-                wait_until(lambda: len(self.children()) >= 3, timeout=5, what="a third child")
-                break
-        assert len(self.children()) == 3, self.children()
+        """Someone continues the paused shell, with a line waiting: it forks a third child."""
+        os.write(self._fork, b"fork\n")
+        os.kill(self.shell.pid, signal.SIGCONT)
+        wait_until(lambda: len(self.children()) == 3, what="a third child")
 
     def stop(self) -> None:
         pids = self.pids()
@@ -435,6 +436,7 @@ class Tree:
                 os.kill(pid, signal.SIGCONT)
                 os.kill(pid, signal.SIGKILL)
         self.shell.wait(10)
+        os.close(self._fork)
 
 
 @pytest.fixture
@@ -469,7 +471,7 @@ def test_a_whole_process_tree_paused_resumed_and_re_niced(tmp_path: Path, tree: 
         assert os.getpriority(os.PRIO_PROCESS, pid) == 14
 
     # A child forked while the group is paused (the shell ran again for a moment: someone
-    # continued it, and it forked on the HUP it had waiting) is stopped too, as the shell
+    # continued it, and it forked for the line it had waiting) is stopped too, as the shell
     # is again, at the next look.
     tree.fork_one_more()
     (late,) = set(tree.children()) - set(pids)
