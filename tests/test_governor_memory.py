@@ -190,8 +190,7 @@ def test_upgrade_from_a_signed_old_desired_state_loses_nothing(
 ) -> None:
     key = write_key(tmp_path / "signing.key")
     retained = signed_legacy(host_id, load_keyring(key))
-    probe.publish(f"warden/{host_id}/desired", retained, retain=True)
-    started = time.monotonic()
+    started = probe.publish_heard(f"warden/{host_id}/desired", retained, retain=True)
     governor = Service("governor", keyed_config(tmp_path, broker, host_id, key), tmp_path)
     try:
         memory = first_memory(probe, host_id, started)
@@ -217,8 +216,8 @@ def test_an_old_state_someone_else_signed_is_not_restored(
 ) -> None:
     """Left retained on the real broker by a forger with another key."""
     stranger = load_keyring(write_key(tmp_path / "stranger.key"))
-    probe.publish(f"warden/{host_id}/desired", signed_legacy(host_id, stranger), retain=True)
-    started = time.monotonic()
+    forged = signed_legacy(host_id, stranger)
+    started = probe.publish_heard(f"warden/{host_id}/desired", forged, retain=True)
     config = keyed_config(tmp_path, broker, host_id, write_key(tmp_path / "signing.key"))
     governor = Service("governor", config, tmp_path)
     try:
@@ -238,12 +237,8 @@ def test_a_memory_someone_else_signed_is_not_restored(
     forged = sign(
         to_message(host_id, 3, Memory(SWITCHES), GovernorStatus()), stranger, "5171a9e5", 1
     )
-    topic, payload = f"warden/{host_id}/governor/memory", forged.model_dump_json().encode()
-    probe.publish(topic, payload, retain=True)
-    # The broker hands the probe its own message back, not marked retained: once it is
-    # here, the next memory on the topic is the governor's.
-    probe.wait_for(topic, lambda s: s.payload == payload)
-    started = time.monotonic()
+    memory_topic = f"warden/{host_id}/governor/memory"
+    started = probe.publish_heard(memory_topic, forged.model_dump_json(), retain=True)
     config = keyed_config(tmp_path, broker, host_id, write_key(tmp_path / "signing.key"))
     governor = Service("governor", config, tmp_path)
     try:
@@ -269,7 +264,7 @@ def test_a_real_governor_upgrades_then_restarts_from_its_own_memory(
         },
     )
     old = legacy_desired(host_id, OLD_FLAT)
-    probe.publish(f"warden/{host_id}/desired", json.dumps(old), retain=True)
+    probe.publish_heard(f"warden/{host_id}/desired", json.dumps(old), retain=True)
     topic = f"warden/{host_id}/governor/memory"
     service = Service("governor", config, tmp_path)
     try:

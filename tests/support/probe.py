@@ -68,6 +68,16 @@ class Probe:
     def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
+    def publish_heard(self, topic: str, payload: str | bytes, retain: bool = False) -> float:
+        """Publishes, and returns once the broker has handed this probe its own message
+        back: the time after it. That echo is not marked retained, so a test that waits for
+        someone else's live message on the topic waits from this time on (the probe must
+        subscribe to the topic)."""
+        sent = payload.encode() if isinstance(payload, str) else payload
+        self.publish(topic, sent, retain)
+        self.wait_for(topic, lambda s: s.payload == sent)
+        return time.monotonic()
+
     def wait_for(
         self,
         topic: str,
