@@ -38,12 +38,11 @@ from tests.support import compose_stack as cs
 from tests.support.acl_broker import Client, mosquitto_passwd
 from tests.support.broker import free_port, wait_for_port
 from tests.support.docker_env import ensure_image
-from tests.support.processes import REPO, wait_until
+from tests.support.processes import REPO, SERVICES, wait_until
 from tests.support.real import missing
 
 # The first test carries the build (a few minutes on a fresh machine).
 pytestmark = pytest.mark.timeout(1200)
-SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 # What a checkout holds that the compose page's steps use.
 SHIPPED = (
     "Dockerfile",

@@ -15,11 +15,9 @@ from tests.support.broker import free_port
 from tests.support.docker_env import Containers
 from tests.support.docker_tls import DockerTlsFront
 from tests.support.probe import Probe
-from tests.support.processes import Service, wait_until, write_config
+from tests.support.processes import SERVICES, Service, wait_until, write_config
 from tests.support.real import missing
 from tests.support.tls import Authority
-
-SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+# The five services, as their modules, units and containers are named.
+SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 
 
 def write_config(path: Path, config: dict) -> Path:

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.probe import Probe
-from tests.support.processes import REPO, command_lines
-
-SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
+from tests.support.processes import REPO, SERVICES, command_lines
 
 
 def stack_command(config: Path, *options: str, python: str = sys.executable) -> list[str]:

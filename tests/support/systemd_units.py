@@ -7,11 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.processes import REPO
+from tests.support.processes import REPO, SERVICES
 from tests.support.real import missing
 
 UNITS = REPO / "deploy" / "systemd"
-SERVICES = ("sensors", "governor", "actuator", "notifier", "web")
 UNIT_NAMES = (
     "warden.target",
     *(f"warden-{name}.service" for name in SERVICES),
